@@ -1,0 +1,142 @@
+//! JWKS from a file (read once) or a URL (fetched at startup, refetched when a token names a
+//! `kid` the cache does not hold, at most once per `min_refresh`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use tokio::sync::Mutex;
+
+use super::{AuthError, TokenError};
+
+/// Where RS256/ES256 keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    File(PathBuf),
+    Url(url::Url),
+}
+
+struct Keys {
+    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    fetched: Instant,
+}
+
+pub(super) struct JwksCache {
+    source: JwksSource,
+    http: reqwest::Client,
+    min_refresh: Duration,
+    keys: Mutex<Keys>,
+}
+
+impl JwksCache {
+    pub(super) async fn load(
+        source: JwksSource,
+        http: reqwest::Client,
+        min_refresh: Duration,
+    ) -> Result<Self, AuthError> {
+        let by_kid = fetch(&source, &http).await?;
+        Ok(Self {
+            source,
+            http,
+            min_refresh,
+            keys: Mutex::new(Keys {
+                by_kid,
+                fetched: Instant::now(),
+            }),
+        })
+    }
+
+    pub(super) async fn key_for(
+        &self,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Result<DecodingKey, TokenError> {
+        let mut keys = self.keys.lock().await;
+        if !keys.by_kid.contains_key(kid)
+            && matches!(self.source, JwksSource::Url(_))
+            && keys.fetched.elapsed() >= self.min_refresh
+        {
+            match fetch(&self.source, &self.http).await {
+                Ok(fresh) => {
+                    tracing::info!(keys = fresh.len(), "JWKS refreshed after an unknown kid");
+                    keys.by_kid = fresh;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "JWKS refresh failed; keeping the cached keys")
+                }
+            }
+            keys.fetched = Instant::now();
+        }
+        match keys.by_kid.get(kid) {
+            Some((key_alg, key)) if *key_alg == alg => Ok(key.clone()),
+            Some(_) => Err(TokenError::Algorithm),
+            None => Err(TokenError::UnknownKey),
+        }
+    }
+}
+
+async fn fetch(
+    source: &JwksSource,
+    http: &reqwest::Client,
+) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+    let text = match source {
+        JwksSource::File(p) => std::fs::read_to_string(p)
+            .map_err(|e| AuthError::Jwks(format!("cannot read {}: {e}", p.display())))?,
+        JwksSource::Url(u) => {
+            let resp = http
+                .get(u.clone())
+                .send()
+                .await
+                .map_err(|e| AuthError::Jwks(format!("GET {u}: {e}")))?;
+            if !resp.status().is_success() {
+                return Err(AuthError::Jwks(format!("GET {u}: HTTP {}", resp.status())));
+            }
+            resp.text()
+                .await
+                .map_err(|e| AuthError::Jwks(format!("GET {u}: {e}")))?
+        }
+    };
+    parse_jwks(&text)
+}
+
+/// Parse a JWKS document into usable RS256/ES256 keys by `kid`. Keys of other types are
+/// skipped with a warning; a set with no usable key is an error.
+pub(super) fn parse_jwks(
+    text: &str,
+) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+    let set: JwkSet = serde_json::from_str(text)
+        .map_err(|e| AuthError::Jwks(format!("not a JWKS document: {e}")))?;
+    let mut out = HashMap::new();
+    for jwk in &set.keys {
+        let Some(kid) = jwk.common.key_id.clone() else {
+            tracing::warn!("JWKS key without kid skipped");
+            continue;
+        };
+        let alg = match &jwk.algorithm {
+            jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+            jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(p)
+                if p.curve == jsonwebtoken::jwk::EllipticCurve::P256 =>
+            {
+                Algorithm::ES256
+            }
+            _ => {
+                tracing::warn!(kid, "JWKS key is neither RSA nor P-256; skipped");
+                continue;
+            }
+        };
+        match DecodingKey::from_jwk(jwk) {
+            Ok(k) => {
+                out.insert(kid, (alg, k));
+            }
+            Err(e) => tracing::warn!(kid, error = %e, "JWKS key unusable; skipped"),
+        }
+    }
+    if out.is_empty() {
+        return Err(AuthError::Jwks(
+            "no usable RS256 or ES256 key with a kid".into(),
+        ));
+    }
+    Ok(out)
+}

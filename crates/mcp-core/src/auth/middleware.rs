@@ -1,0 +1,117 @@
+//! The axum layer that turns a bearer token into a [`Principal`] in the request extensions.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{TokenError, Verifier};
+use crate::policy::Principal;
+
+/// Shared state of the auth layer.
+#[derive(Debug, Clone)]
+pub struct AuthLayerState {
+    /// `None` means `MCP_AUTH=none`: every caller is `anonymous` with every scope.
+    pub verifier: Option<Verifier>,
+    /// External base URL (no trailing slash), for `resource_metadata`.
+    pub public_url: Option<String>,
+}
+
+/// Paths that never need a token.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/.well-known/")
+}
+
+/// Authenticate the request or answer 401.
+pub async fn auth_middleware(
+    State(state): State<Arc<AuthLayerState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if is_public(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let Some(verifier) = &state.verifier else {
+        req.extensions_mut()
+            .insert(Arc::new(Principal::anonymous()));
+        return next.run(req).await;
+    };
+    let result = match bearer(req.headers()) {
+        Some(token) => verifier.verify(token).await,
+        None => Err(TokenError::Missing),
+    };
+    match result {
+        Ok(principal) => {
+            tracing::debug!(subject = %principal.subject, "authenticated");
+            req.extensions_mut().insert(Arc::new(principal));
+            next.run(req).await
+        }
+        Err(err) => {
+            tracing::warn!(reason = %err, path = req.uri().path(), "request refused: 401");
+            metrics::counter!("mcp_auth_failures_total", "reason" => reason_label(&err))
+                .increment(1);
+            unauthorized(&state, req.headers(), &err)
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+fn reason_label(e: &TokenError) -> &'static str {
+    match e {
+        TokenError::Missing => "missing",
+        TokenError::Malformed => "malformed",
+        TokenError::Algorithm => "algorithm",
+        TokenError::Signature => "signature",
+        TokenError::UnknownKey => "unknown_key",
+        TokenError::Expired => "expired",
+        TokenError::NotYetValid => "not_yet_valid",
+        TokenError::Issuer => "issuer",
+        TokenError::Audience => "audience",
+        TokenError::Claim(_) => "claim",
+    }
+}
+
+/// The base URL clients see: `MCP_PUBLIC_URL`, or `http://<Host>`.
+pub(crate) fn base_url_for(public_url: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(u) = public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+fn unauthorized(state: &AuthLayerState, headers: &HeaderMap, err: &TokenError) -> Response {
+    let meta = format!(
+        "{}/.well-known/oauth-protected-resource",
+        base_url_for(state.public_url.as_deref(), headers)
+    );
+    let challenge = match err {
+        TokenError::Missing => format!("Bearer resource_metadata=\"{meta}\""),
+        other => format!(
+            "Bearer resource_metadata=\"{meta}\", error=\"invalid_token\", error_description=\"{other}\""
+        ),
+    };
+    let body = serde_json::json!({
+        "error": if matches!(err, TokenError::Missing) { "unauthorized" } else { "invalid_token" },
+        "error_description": err.to_string(),
+    });
+    let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}

@@ -1,0 +1,39 @@
+//! `mcp-core`: everything generic about a secops-mcp server.
+//!
+//! A server crate implements [`App`] (its tools, how it is built from configuration, how its
+//! upstream is probed) and calls [`run`] from `main`. `mcp-core` provides the CLI, the stdio,
+//! Streamable HTTP and legacy SSE transports, JWT auth with per-tool scopes, the audit log,
+//! metrics, readiness, graceful shutdown, input validation and the upstream HTTP client.
+//!
+//! See `docs/architecture.md` for how the pieces fit.
+
+pub mod app;
+pub mod auth;
+mod cli;
+pub mod config;
+pub mod error;
+pub mod policy;
+pub mod readiness;
+pub mod redact;
+mod run;
+pub mod server;
+pub mod telemetry;
+pub mod tool;
+pub mod transport;
+pub mod upstream;
+pub mod validate;
+
+pub use app::{App, BuildCtx, ServerMeta};
+pub use cli::TransportKind;
+pub use config::{ConfigError, Env};
+pub use error::{StartupError, ToolError};
+pub use policy::{Principal, ScopeSet, ToolFilter};
+pub use run::{run, run_with_args};
+pub use tool::{CallCtx, Effect, ToolDef, ToolSpec};
+
+/// Re-exports servers need without naming the crates themselves.
+pub mod reexport {
+    pub use rmcp;
+    pub use schemars;
+    pub use serde_json;
+}

@@ -1,0 +1,479 @@
+//! `run`: the entry point every server's `main` calls.
+
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, BuildCtx, ServerMeta};
+use crate::auth::{AuthConfig, AuthLayerState, MintRequest, Verifier};
+use crate::cli::{Cli, Command, ServeArgs, TokenArgs, ToolsArgs, TransportKind};
+use crate::config::{ConfigError, Env};
+use crate::error::StartupError;
+use crate::policy::ToolFilter;
+use crate::readiness::Readiness;
+use crate::server::Shared;
+use crate::telemetry::{LogFormat, init_logging};
+use crate::transport::{HostPolicy, HttpSettings};
+
+/// Parse the command line and run the server. Returns the process exit code.
+pub fn run<A: App>() -> ExitCode {
+    run_with_args::<A, _>(std::env::args_os())
+}
+
+/// [`run`] with explicit arguments.
+pub fn run_with_args<A: App, I>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = std::ffi::OsString>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let meta = A::meta();
+    let (cli, env) = match parse_cli(meta, &args) {
+        Ok(v) => v,
+        Err(CliExit::Clap(e)) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        Err(CliExit::Config(e)) => {
+            eprintln!("{}: {e}", meta.name);
+            return ExitCode::from(2);
+        }
+    };
+    let format = cli
+        .log_format
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        });
+
+    match cli.command {
+        Some(Command::Token(t)) => return finish(meta, token(&env, &t)),
+        Some(Command::Tools(t)) => return finish(meta, tools::<A>(&t)),
+        _ => {}
+    }
+    init_logging(format);
+    crate::telemetry::prometheus();
+    crate::telemetry::describe_metrics();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return finish(meta, Err(StartupError::Io(e))),
+    };
+    let result = match cli.command {
+        Some(Command::Check) => runtime.block_on(check::<A>(&env)),
+        Some(Command::Serve(s)) => runtime.block_on(serve::<A>(&env, s)),
+        None => runtime.block_on(serve::<A>(&env, cli.serve)),
+        Some(Command::Token(_) | Command::Tools(_)) => Ok(()),
+    };
+    finish(meta, result)
+}
+
+fn finish(meta: ServerMeta, r: Result<(), StartupError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "{} stopped", meta.name);
+            eprintln!("{}: {e}", meta.name);
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum CliExit {
+    Clap(clap::Error),
+    Config(ConfigError),
+}
+
+/// Parse arguments; values from the `--config` env-file become clap defaults, so the
+/// precedence is flag > environment > config file > built-in default.
+fn parse_cli(meta: ServerMeta, args: &[std::ffi::OsString]) -> Result<(Cli, Env), CliExit> {
+    let config_path =
+        find_config_arg(args).or_else(|| std::env::var_os("MCP_CONFIG").map(PathBuf::from));
+    let env = Env::from_process(config_path.as_deref()).map_err(CliExit::Config)?;
+    let mut cmd = Cli::command()
+        .name(meta.name)
+        .version(meta.version)
+        .about(meta.about)
+        .long_about(long_about(meta));
+    let file = env.file_vars().clone();
+    if !file.is_empty() {
+        cmd = apply_file_defaults(cmd, &file);
+    }
+    let matches = cmd.try_get_matches_from(args).map_err(CliExit::Clap)?;
+    let cli = Cli::from_arg_matches(&matches).map_err(CliExit::Clap)?;
+    Ok((cli, env))
+}
+
+fn apply_file_defaults(
+    cmd: clap::Command,
+    file: &std::collections::HashMap<String, String>,
+) -> clap::Command {
+    let cmd = cmd.mut_args(|a| with_file_default(a, file));
+    cmd.mut_subcommand("serve", |s| s.mut_args(|a| with_file_default(a, file)))
+}
+
+fn with_file_default(a: clap::Arg, file: &std::collections::HashMap<String, String>) -> clap::Arg {
+    let Some(var) = a.get_env().and_then(|e| e.to_str()).map(str::to_string) else {
+        return a;
+    };
+    match file.get(&var) {
+        Some(v) => a.default_value(v.clone()),
+        None => a,
+    }
+}
+
+fn find_config_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let s = a.to_string_lossy();
+        if s == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = s.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+fn long_about(meta: ServerMeta) -> String {
+    format!(
+        "{}\n\nSubcommands: serve (default), token, tools, check. Every flag can also be set with the \
+         environment variable shown next to it, and any variable NAME can be read from a file with \
+         NAME_FILE (Kubernetes/Docker secrets).\n\nAuth: MCP_JWT_SECRET (HS256) or MCP_JWT_JWKS_URL / \
+         MCP_JWT_JWKS_FILE (RS256/ES256), with MCP_JWT_ISSUER and MCP_JWT_AUDIENCE. A non-loopback \
+         --bind refuses to start without one of them unless MCP_AUTH=none.",
+        meta.about
+    )
+}
+
+fn token(env: &Env, t: &TokenArgs) -> Result<(), StartupError> {
+    let auth = AuthConfig::from_env(env)?;
+    let secret = auth.hs256_secret.as_ref().ok_or_else(|| {
+        StartupError::Refused(
+            "token needs MCP_JWT_SECRET (or MCP_JWT_SECRET_FILE) to sign with".into(),
+        )
+    })?;
+    for s in &t.scopes {
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(StartupError::Refused(format!(
+                "scope `{s}` must be a single word such as ngfw:read"
+            )));
+        }
+    }
+    let req = MintRequest {
+        subject: t.sub.clone(),
+        scopes: t.scopes.clone(),
+        ttl: t.ttl,
+        issuer: auth.issuer.clone(),
+        audience: auth.audience.as_ref().and_then(|a| a.first().cloned()),
+    };
+    let jwt = crate::auth::mint_hs256(secret, &req)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{jwt}")?;
+    Ok(())
+}
+
+fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
+    let tools = A::tools();
+    let mut out = std::io::stdout().lock();
+    if t.json {
+        let all: Vec<_> = tools.iter().map(|t| t.describe()).collect();
+        let text =
+            serde_json::to_string_pretty(&all).map_err(|e| StartupError::App(e.to_string()))?;
+        writeln!(out, "{text}")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32} {:<16} {:<12} HINTS",
+        "TOOL", "SCOPE", "TOOLSET"
+    )?;
+    for tool in &tools {
+        let s = tool.spec();
+        let hints = match s.effect {
+            crate::tool::Effect::ReadOnly => "read-only".to_string(),
+            crate::tool::Effect::IdempotentWrite => "write, idempotent".to_string(),
+            crate::tool::Effect::AdditiveWrite => "write".to_string(),
+            crate::tool::Effect::Destructive { idempotent } => {
+                if idempotent {
+                    "destructive, idempotent".into()
+                } else {
+                    "destructive".into()
+                }
+            }
+        };
+        writeln!(
+            out,
+            "{:<32} {:<16} {:<12} {}",
+            s.name, s.scope, s.toolset, hints
+        )?;
+    }
+    Ok(())
+}
+
+/// Core settings that are not flags.
+struct CoreSettings {
+    call_timeout: Duration,
+    max_body_bytes: usize,
+    max_sessions: usize,
+    session_idle: Duration,
+    shutdown_grace: Duration,
+}
+
+impl CoreSettings {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            call_timeout: env
+                .duration("MCP_REQUEST_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(120)),
+            max_body_bytes: env.parse("MCP_MAX_BODY_BYTES")?.unwrap_or(8 * 1024 * 1024),
+            max_sessions: env.parse("MCP_MAX_SESSIONS")?.unwrap_or(10_000),
+            session_idle: env
+                .duration("MCP_SESSION_IDLE_TIMEOUT")?
+                .unwrap_or(Duration::from_secs(300)),
+            shutdown_grace: env
+                .duration("MCP_SHUTDOWN_GRACE")?
+                .unwrap_or(Duration::from_secs(25)),
+        })
+    }
+}
+
+fn tool_filter<A: App>(s: &ServeArgs) -> Result<ToolFilter, StartupError> {
+    let toolsets = match &s.toolsets {
+        None => None,
+        Some(list) => {
+            let known: BTreeSet<&str> = A::tools().iter().map(|t| t.spec().toolset).collect();
+            let wanted: BTreeSet<String> = list
+                .iter()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            if let Some(bad) = wanted.iter().find(|t| !known.contains(t.as_str())) {
+                return Err(StartupError::Config(ConfigError::invalid(
+                    "MCP_TOOLSETS",
+                    format!(
+                        "unknown toolset `{bad}`; known: {}",
+                        known.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                )));
+            }
+            Some(wanted)
+        }
+    };
+    Ok(ToolFilter {
+        read_only: s.read_only,
+        toolsets,
+    })
+}
+
+fn host_policy(s: &ServeArgs) -> Result<HostPolicy, StartupError> {
+    if let Some(list) = &s.allowed_hosts {
+        if list.iter().any(|h| h.trim() == "*") {
+            tracing::warn!(
+                "MCP_ALLOWED_HOSTS=* accepts any Host header: DNS-rebinding protection is off"
+            );
+            return Ok(HostPolicy {
+                allowed: Vec::new(),
+            });
+        }
+        return Ok(HostPolicy::loopback_plus(
+            list.iter()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty()),
+        ));
+    }
+    let extra = match &s.public_url {
+        Some(u) => {
+            let url = url::Url::parse(u)
+                .map_err(|e| ConfigError::invalid("MCP_PUBLIC_URL", format!("`{u}`: {e}")))?;
+            let host = url
+                .host_str()
+                .ok_or_else(|| ConfigError::invalid("MCP_PUBLIC_URL", "has no host"))?;
+            let mut v = vec![host.to_string()];
+            if let Some(p) = url.port() {
+                v.push(format!("{host}:{p}"));
+            }
+            v
+        }
+        None => Vec::new(),
+    };
+    Ok(HostPolicy::loopback_plus(extra))
+}
+
+async fn auth_state(
+    env: &Env,
+    s: &ServeArgs,
+) -> Result<(AuthLayerState, AuthConfig), StartupError> {
+    let auth = AuthConfig::from_env(env)?;
+    let loopback = crate::validate::is_loopback(s.bind.ip());
+    if auth.disabled {
+        if !loopback && s.transport == TransportKind::Http {
+            tracing::warn!(bind = %s.bind, "AUTHENTICATION IS OFF (MCP_AUTH=none) on a non-loopback address: anyone who can reach it can call every tool");
+        }
+        return Ok((
+            AuthLayerState {
+                verifier: None,
+                public_url: s.public_url.clone(),
+            },
+            auth,
+        ));
+    }
+    if !auth.has_verifier() {
+        if s.transport == TransportKind::Http && !loopback {
+            return Err(StartupError::Refused(format!(
+                "refusing to serve on {} without authentication: set MCP_JWT_SECRET, MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE, or set MCP_AUTH=none explicitly",
+                s.bind
+            )));
+        }
+        if s.transport == TransportKind::Http {
+            tracing::warn!(bind = %s.bind, "no JWT verifier configured: loopback callers get every scope");
+        }
+        return Ok((
+            AuthLayerState {
+                verifier: None,
+                public_url: s.public_url.clone(),
+            },
+            auth,
+        ));
+    }
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| StartupError::App(format!("HTTP client: {e}")))?;
+    let verifier = Verifier::new(&auth, http).await?;
+    Ok((
+        AuthLayerState {
+            verifier: Some(verifier),
+            public_url: s.public_url.clone(),
+        },
+        auth,
+    ))
+}
+
+async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
+    let meta = A::meta();
+    let core = CoreSettings::from_env(env)?;
+    let filter = tool_filter::<A>(&s)?;
+    let hosts = host_policy(&s)?;
+    let readiness = Readiness::default();
+    let (auth_layer, auth_cfg) = auth_state(env, &s).await?;
+    let app = A::build(BuildCtx {
+        env,
+        check_only: false,
+    })
+    .await?;
+    let shared = Arc::new(Shared::new(app, &filter, readiness, core.call_timeout));
+    tracing::info!(
+        server = meta.name,
+        version = meta.version,
+        transport = ?s.transport,
+        tools = shared.tools().len(),
+        read_only = filter.read_only,
+        "starting"
+    );
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+    match s.transport {
+        TransportKind::Stdio => crate::transport::serve_stdio(shared, shutdown).await?,
+        TransportKind::Http => {
+            let mut scopes: Vec<String> = A::tools()
+                .iter()
+                .map(|t| t.spec().scope.to_string())
+                .collect();
+            scopes.sort();
+            scopes.dedup();
+            let settings = HttpSettings {
+                bind: s.bind,
+                stateless: s.stateless,
+                hosts,
+                public_url: s.public_url.clone(),
+                max_body_bytes: core.max_body_bytes,
+                max_sessions: core.max_sessions,
+                session_idle: core.session_idle,
+                sse_keep_alive: Duration::from_secs(15),
+                shutdown_grace: core.shutdown_grace,
+                scopes,
+                jwt_issuer: auth_cfg.issuer.clone(),
+            };
+            let listener = tokio::net::TcpListener::bind(s.bind)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: s.bind.to_string(),
+                    source,
+                })?;
+            let addr = listener.local_addr()?;
+            tracing::info!(addr = %addr, stateless = s.stateless, auth = auth_layer.verifier.is_some(), "listening on http://{addr}");
+            crate::transport::serve_http(listener, shared, settings, auth_layer, shutdown).await?;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_signal_handler(shutdown: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                tracing::warn!("cannot install signal handlers");
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received"),
+                _ = int.recv() => tracing::info!("SIGINT received"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        shutdown.cancel();
+    });
+}
+
+async fn check<A: App>(env: &Env) -> Result<(), StartupError> {
+    let meta = A::meta();
+    CoreSettings::from_env(env)?;
+    let auth = AuthConfig::from_env(env)?;
+    if auth.has_verifier() {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| StartupError::App(e.to_string()))?;
+        Verifier::new(&auth, http).await?;
+    }
+    let app = A::build(BuildCtx {
+        env,
+        check_only: true,
+    })
+    .await?;
+    match app.probe().await {
+        Ok(desc) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}: ok: {desc}", meta.name)?;
+            Ok(())
+        }
+        Err(e) => Err(StartupError::App(format!(
+            "upstream check failed: {}",
+            crate::redact::redact_text(&e)
+        ))),
+    }
+}

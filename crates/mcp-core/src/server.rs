@@ -1,0 +1,405 @@
+//! The MCP handler shared by every transport: scope-filtered listing, policy-checked calls,
+//! timeouts, audit events and metrics around each tool call.
+
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577 but older clients still send it
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
+    SubscribeRequestParams,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+
+use crate::app::App;
+use crate::error::{ToolError, error_chain};
+use crate::policy::{Principal, ToolFilter};
+use crate::readiness::Readiness;
+use crate::tool::{CallCtx, ToolDef};
+use crate::transport::RequestId;
+
+/// Everything the handler instances of one server share.
+pub struct Shared<A: App> {
+    pub(crate) app: Arc<A>,
+    tools: Vec<ToolDef<A>>,
+    by_name: HashMap<&'static str, usize>,
+    info: ServerConfig,
+    pub(crate) readiness: Readiness,
+    call_timeout: Duration,
+    pub(crate) sessions: SessionCounter,
+}
+
+impl<A: App> std::fmt::Debug for Shared<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("tools", &self.tools.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: App> Shared<A> {
+    /// Assemble the handler state: the operator filter is applied once, here.
+    pub fn new(app: A, filter: &ToolFilter, readiness: Readiness, call_timeout: Duration) -> Self {
+        let tools: Vec<ToolDef<A>> = A::tools()
+            .into_iter()
+            .filter(|t| filter.exposes(t.spec().effect.is_read_only(), t.spec().toolset))
+            .collect();
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.spec().name, i))
+            .collect();
+        let meta = A::meta();
+        let mut info = ServerConfig::new(A::capabilities())
+            .with_server_info(Implementation::new(meta.name, meta.version));
+        if let Some(i) = A::instructions() {
+            info = info.with_instructions(i);
+        }
+        Self {
+            app: Arc::new(app),
+            tools,
+            by_name,
+            info,
+            readiness,
+            call_timeout,
+            sessions: SessionCounter::default(),
+        }
+    }
+
+    /// The tools left after the operator filter.
+    pub fn tools(&self) -> &[ToolDef<A>] {
+        &self.tools
+    }
+
+    /// The application state.
+    pub fn app(&self) -> &Arc<A> {
+        &self.app
+    }
+}
+
+/// Counts open sessions per transport, for the gauge and the session cap.
+#[derive(Debug, Clone, Default)]
+pub struct SessionCounter {
+    open: Arc<AtomicUsize>,
+}
+
+/// Decrements the session count when dropped.
+#[derive(Debug)]
+pub struct SessionGuard {
+    open: Arc<AtomicUsize>,
+    transport: &'static str,
+}
+
+impl SessionCounter {
+    pub fn open(&self, transport: &'static str) -> SessionGuard {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!("mcp_active_sessions", "transport" => transport).increment(1.0);
+        SessionGuard {
+            open: self.open.clone(),
+            transport,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!("mcp_active_sessions", "transport" => self.transport).decrement(1.0);
+    }
+}
+
+/// One handler instance: per session (stateful HTTP, SSE, stdio) or per request (stateless).
+pub struct McpServer<A: App> {
+    shared: Arc<Shared<A>>,
+    _session: Option<SessionGuard>,
+}
+
+impl<A: App> std::fmt::Debug for McpServer<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer").finish_non_exhaustive()
+    }
+}
+
+impl<A: App> McpServer<A> {
+    /// A handler that counts as an open session of `transport` while it lives.
+    pub fn session(shared: Arc<Shared<A>>, transport: &'static str) -> Self {
+        let guard = shared.sessions.open(transport);
+        Self {
+            shared,
+            _session: Some(guard),
+        }
+    }
+
+    /// A handler for one stateless request.
+    pub fn stateless(shared: Arc<Shared<A>>) -> Self {
+        Self {
+            shared,
+            _session: None,
+        }
+    }
+}
+
+/// Who is calling, from the HTTP request parts the transport attached. No parts means stdio.
+/// Parts without a principal means a wiring bug: refuse everything.
+fn principal_of(ctx: &RequestContext<RoleServer>) -> Arc<Principal> {
+    match ctx.extensions.get::<http::request::Parts>() {
+        None => Arc::new(Principal::local()),
+        Some(parts) => parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .unwrap_or_else(|| {
+                Arc::new(Principal {
+                    subject: "unauthenticated".into(),
+                    scopes: crate::policy::ScopeSet::granted([]),
+                })
+            }),
+    }
+}
+
+fn request_id_of(ctx: &RequestContext<RoleServer>) -> Arc<str> {
+    ctx.extensions
+        .get::<http::request::Parts>()
+        .and_then(|p| p.extensions.get::<RequestId>())
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+impl<A: App> ServerHandler for McpServer<A> {
+    fn get_info(&self) -> ServerConfig {
+        self.shared.info.clone()
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let principal = principal_of(&ctx);
+        let tools = self
+            .shared
+            .tools
+            .iter()
+            .filter(|t| principal.allows(t.spec().scope))
+            .map(|t| t.tool().clone())
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = Instant::now();
+        let principal = principal_of(&ctx);
+        let request_id = request_id_of(&ctx);
+        let name = request.name.to_string();
+        let args = request.arguments.unwrap_or_default();
+
+        let tool = self
+            .shared
+            .by_name
+            .get(name.as_str())
+            .map(|i| &self.shared.tools[*i]);
+        let Some(tool) = tool.filter(|t| principal.allows(t.spec().scope)) else {
+            // Same answer whether the tool is missing, filtered out, or outside the caller's
+            // scopes: the refusal must not reveal what exists.
+            tracing::warn!(
+                target: "audit",
+                request_id = %request_id,
+                subject = %principal.subject,
+                tool = %truncate(&name, 64),
+                outcome = if tool.is_some() { "denied_scope" } else { "unknown_tool" },
+                scopes = %principal.scopes,
+                "tool call refused"
+            );
+            metrics::counter!("mcp_tool_calls_total", "tool" => "_refused", "outcome" => "refused")
+                .increment(1);
+            return Err(ErrorData::invalid_params(
+                format!("tool `{}` not found", truncate(&name, 64)),
+                None,
+            ));
+        };
+        let spec = *tool.spec();
+        let redacted_args = crate::redact::redact_value(
+            &serde_json::Value::Object(args.clone()),
+            tool.secret_args(),
+        );
+
+        let (result, upstream_calls) = if self.shared.readiness.is_draining() {
+            (
+                Err(ToolError::Unavailable {
+                    upstream: "this server".into(),
+                    message: "it is shutting down".into(),
+                    retry_after: Some(Duration::from_secs(1)),
+                }),
+                0,
+            )
+        } else {
+            let _inflight = self.shared.readiness.inflight();
+            metrics::gauge!("mcp_inflight_tool_calls").increment(1.0);
+            let cancel = ctx.ct.clone();
+            let call_ctx = CallCtx {
+                principal: principal.clone(),
+                request_id: request_id.clone(),
+                rmcp: ctx,
+            };
+            let fut = tool.call(self.shared.app.clone(), call_ctx, args);
+            let timeout = self.shared.call_timeout;
+            let (r, n) = crate::upstream::count_upstream_calls(async move {
+                tokio::select! {
+                    r = tokio::time::timeout(timeout, fut) => r.unwrap_or_else(|_| Err(ToolError::Unavailable {
+                        upstream: "this server".into(),
+                        message: format!("the call did not finish within the {} s limit (MCP_REQUEST_TIMEOUT)", timeout.as_secs()),
+                        retry_after: None,
+                    })),
+                    _ = cancel.cancelled() => Err(ToolError::Unavailable {
+                        upstream: "this server".into(),
+                        message: "the client cancelled the call".into(),
+                        retry_after: None,
+                    }),
+                }
+            })
+            .await;
+            metrics::gauge!("mcp_inflight_tool_calls").decrement(1.0);
+            (r, n)
+        };
+
+        let elapsed = started.elapsed();
+        let outcome = match &result {
+            Ok(r) if r.is_error == Some(true) => "tool_error",
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        metrics::counter!("mcp_tool_calls_total", "tool" => spec.name, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("mcp_tool_call_duration_seconds", "tool" => spec.name)
+            .record(elapsed.as_secs_f64());
+        let error_text = result.as_ref().err().map(ToString::to_string);
+        tracing::info!(
+            target: "audit",
+            request_id = %request_id,
+            subject = %principal.subject,
+            tool = spec.name,
+            scope = spec.scope,
+            arguments = %redacted_args,
+            outcome,
+            error = error_text.as_deref().unwrap_or(""),
+            duration_ms = elapsed.as_millis() as u64,
+            upstream_calls,
+            "tool call"
+        );
+
+        match result {
+            Ok(r) => Ok(CallToolResponse::Complete(r)),
+            Err(ToolError::Internal(e)) => {
+                let reference = uuid::Uuid::new_v4();
+                tracing::error!(request_id = %request_id, tool = spec.name, reference = %reference, error = %error_chain(&*e), "tool failed with an internal error");
+                Err(ErrorData::internal_error(
+                    format!("internal error (reference {reference})"),
+                    None,
+                ))
+            }
+            Err(e) => {
+                let text = crate::redact::redact_text(&e.to_string());
+                Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                    ContentBlock::text(text),
+                ])))
+            }
+        }
+    }
+
+    async fn list_resources(
+        &self,
+        _r: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        self.shared.app.list_resources(ctx).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _r: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        self.shared.app.list_resource_templates(ctx).await
+    }
+
+    async fn read_resource(
+        &self,
+        req: ReadResourceRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        self.shared
+            .app
+            .read_resource(req, ctx)
+            .await
+            .map(Into::into)
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        req: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.shared.app.subscribe(req, ctx).await
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        _req: rmcp::model::UnsubscribeRequestParams,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _r: Option<PaginatedRequestParams>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        self.shared.app.list_prompts(ctx).await
+    }
+
+    async fn get_prompt(
+        &self,
+        req: GetPromptRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        self.shared.app.get_prompt(req, ctx).await.map(Into::into)
+    }
+
+    async fn set_level(
+        &self,
+        req: SetLevelRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.shared.app.set_level(req, ctx).await
+    }
+
+    async fn complete(
+        &self,
+        req: CompleteRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        self.shared.app.complete(req, ctx).await
+    }
+}

@@ -1,0 +1,325 @@
+//! One declaration per tool: name, description, schemas, annotations, scope, toolset, handler.
+//!
+//! Listing, scope filtering, read-only mode, `<server> tools`, generated docs and schema
+//! snapshots all derive from the [`ToolDef`]s a server returns from [`crate::App::tools`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use rmcp::service::RequestContext;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ToolError;
+use crate::policy::Principal;
+
+/// Static facts about a tool. Written once, next to its handler.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolSpec {
+    /// Contract name, snake_case `verb_noun`, at most 64 characters.
+    pub name: &'static str,
+    /// Short human title.
+    pub title: &'static str,
+    /// What the tool does, written for a model.
+    pub description: &'static str,
+    /// The one scope a caller needs, e.g. `aws:write`.
+    pub scope: &'static str,
+    /// The toolset this tool belongs to (for `--toolsets`).
+    pub toolset: &'static str,
+    /// Effect on the world; drives the annotations and `--read-only`.
+    pub effect: Effect,
+    /// Whether the tool talks to systems outside this server (almost always true).
+    pub open_world: bool,
+}
+
+/// What a tool does to the world it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads only.
+    ReadOnly,
+    /// Adds or changes state; repeating the same call changes nothing more.
+    IdempotentWrite,
+    /// Adds state; repeating the call adds more.
+    AdditiveWrite,
+    /// Removes or overwrites state, or acts with consequences (power off, run a command).
+    Destructive { idempotent: bool },
+}
+
+impl Effect {
+    /// Whether the tool is read-only.
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Self::ReadOnly)
+    }
+
+    fn annotations(self, title: &str, open_world: bool) -> ToolAnnotations {
+        let a = ToolAnnotations::with_title(title).read_only(self.is_read_only());
+        let a = match self {
+            Self::ReadOnly => a,
+            Self::IdempotentWrite => a.destructive(false).idempotent(true),
+            Self::AdditiveWrite => a.destructive(false).idempotent(false),
+            Self::Destructive { idempotent } => a.destructive(true).idempotent(idempotent),
+        };
+        a.open_world(open_world)
+    }
+}
+
+/// Everything a handler can know about the call it serves.
+#[derive(Debug, Clone)]
+pub struct CallCtx {
+    /// Who is calling (token subject and scopes; `local` on stdio).
+    pub principal: Arc<Principal>,
+    /// The HTTP request id (`X-Request-Id`), or a generated one.
+    pub request_id: Arc<str>,
+    /// The rmcp request context: peer (sampling, elicitation, logging), progress token,
+    /// cancellation.
+    pub rmcp: RequestContext<RoleServer>,
+}
+
+/// A boxed tool-call future.
+pub type ToolFuture = Pin<Box<dyn Future<Output = Result<CallToolResult, ToolError>> + Send>>;
+type Handler<S> = Arc<dyn Fn(Arc<S>, CallCtx, JsonObject) -> ToolFuture + Send + Sync>;
+
+/// A tool: its declaration plus its handler over server state `S`.
+pub struct ToolDef<S> {
+    spec: ToolSpec,
+    tool: Tool,
+    secret_args: Vec<String>,
+    handler: Handler<S>,
+}
+
+impl<S> std::fmt::Debug for ToolDef<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolDef")
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync + 'static> ToolDef<S> {
+    /// A tool with typed input `I` and structured output `O`.
+    ///
+    /// The input schema comes from `I`, the output schema from `O`. Arguments that do not
+    /// deserialise become a tool error that names the offending field.
+    pub fn new<I, O, F, Fut>(spec: ToolSpec, f: F) -> Self
+    where
+        I: DeserializeOwned + JsonSchema + 'static,
+        O: Serialize + JsonSchema + 'static,
+        F: Fn(Arc<S>, CallCtx, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
+    {
+        let input_schema = rmcp::handler::server::common::schema_for_type::<I>();
+        let output_schema = rmcp::handler::server::common::schema_for_output::<O>();
+        let f = Arc::new(f);
+        let handler: Handler<S> = Arc::new(move |state, ctx, args| {
+            let f = f.clone();
+            Box::pin(async move {
+                let input: I = parse_args(args)?;
+                let out = f(state, ctx, input).await?;
+                structured_result(&out)
+            })
+        });
+        Self::assemble(spec, input_schema, Some(output_schema), handler)
+    }
+
+    /// A tool whose handler builds the whole [`CallToolResult`] itself (images, resources,
+    /// several content blocks). Input is still typed.
+    pub fn raw<I, F, Fut>(spec: ToolSpec, f: F) -> Self
+    where
+        I: DeserializeOwned + JsonSchema + 'static,
+        F: Fn(Arc<S>, CallCtx, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<CallToolResult, ToolError>> + Send + 'static,
+    {
+        let input_schema = rmcp::handler::server::common::schema_for_type::<I>();
+        let f = Arc::new(f);
+        let handler: Handler<S> = Arc::new(move |state, ctx, args| {
+            let f = f.clone();
+            Box::pin(async move {
+                let input: I = parse_args(args)?;
+                f(state, ctx, input).await
+            })
+        });
+        Self::assemble(spec, input_schema, None, handler)
+    }
+
+    /// A tool with a hand-written input schema (for schemas no Rust type expresses).
+    pub fn with_schema<F, Fut>(spec: ToolSpec, input_schema: JsonObject, f: F) -> Self
+    where
+        F: Fn(Arc<S>, CallCtx, JsonObject) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<CallToolResult, ToolError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        let handler: Handler<S> = Arc::new(move |state, ctx, args| {
+            let f = f.clone();
+            Box::pin(async move { f(state, ctx, args).await })
+        });
+        Self::assemble(spec, Arc::new(input_schema), None, handler)
+    }
+
+    fn assemble(
+        spec: ToolSpec,
+        input_schema: Arc<JsonObject>,
+        output_schema: Option<Arc<JsonObject>>,
+        handler: Handler<S>,
+    ) -> Self {
+        let secret_args = crate::redact::secret_properties(&input_schema);
+        let mut tool = Tool::new(spec.name, spec.description, input_schema)
+            .with_title(spec.title)
+            .with_annotations(spec.effect.annotations(spec.title, spec.open_world));
+        if let Some(o) = output_schema {
+            tool = tool.with_raw_output_schema(o);
+        }
+        Self {
+            spec,
+            tool,
+            secret_args,
+            handler,
+        }
+    }
+
+    /// Run the handler.
+    pub(crate) fn call(&self, state: Arc<S>, ctx: CallCtx, args: JsonObject) -> ToolFuture {
+        (self.handler)(state, ctx, args)
+    }
+}
+
+impl<S> ToolDef<S> {
+    /// The static declaration.
+    pub fn spec(&self) -> &ToolSpec {
+        &self.spec
+    }
+
+    /// The MCP tool as listed to clients.
+    pub fn tool(&self) -> &Tool {
+        &self.tool
+    }
+
+    /// Argument names the schema marks secret.
+    pub fn secret_args(&self) -> &[String] {
+        &self.secret_args
+    }
+
+    /// A JSON description for `<server> tools --json`, docs and snapshots.
+    pub fn describe(&self) -> Value {
+        serde_json::json!({
+            "name": self.spec.name,
+            "title": self.spec.title,
+            "description": self.spec.description,
+            "scope": self.spec.scope,
+            "toolset": self.spec.toolset,
+            "annotations": self.tool.annotations,
+            "inputSchema": self.tool.input_schema,
+            "outputSchema": self.tool.output_schema,
+        })
+    }
+}
+
+/// Deserialise tool arguments, naming the field that is wrong.
+pub fn parse_args<I: DeserializeOwned>(args: JsonObject) -> Result<I, ToolError> {
+    let value = Value::Object(args);
+    serde_path_to_error::deserialize::<_, I>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let reason = e.into_inner().to_string();
+        // serde reports a missing field at the parent path; name the field itself.
+        if let Some(missing) = reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let field = if field.is_empty() {
+                missing.to_string()
+            } else {
+                format!("{field}.{missing}")
+            };
+            return ToolError::invalid(field, "is required");
+        }
+        if let Some(unknown) = reason
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let field = if field.is_empty() {
+                unknown.to_string()
+            } else {
+                format!("{field}.{unknown}")
+            };
+            return ToolError::invalid(field, format!("is not a parameter of this tool; {reason}"));
+        }
+        ToolError::invalid(
+            if field.is_empty() {
+                "arguments".to_string()
+            } else {
+                field
+            },
+            reason,
+        )
+    })
+}
+
+/// A successful result carrying `out` as `structuredContent` and as JSON text.
+pub fn structured_result<O: Serialize>(out: &O) -> Result<CallToolResult, ToolError> {
+    let value = serde_json::to_value(out).map_err(ToolError::internal)?;
+    let text = serde_json::to_string(&value).map_err(ToolError::internal)?;
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
+    r.structured_content = Some(value);
+    Ok(r)
+}
+
+/// Check an inventory for contract mistakes: duplicate or malformed names, empty
+/// descriptions, scopes without a namespace. Servers call this in a test.
+pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for t in tools {
+        let s = t.spec();
+        if !seen.insert(s.name) {
+            return Err(format!("duplicate tool name {}", s.name));
+        }
+        if s.name.is_empty()
+            || s.name.len() > 64
+            || !s
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(format!(
+                "tool name {:?} is not snake_case of at most 64 chars",
+                s.name
+            ));
+        }
+        if s.description.trim().is_empty() || s.title.trim().is_empty() {
+            return Err(format!("tool {} has no title or description", s.name));
+        }
+        match s.scope.split_once(':') {
+            Some((ns, action)) if !ns.is_empty() && !action.is_empty() => {
+                if action == "read" && !s.effect.is_read_only() {
+                    return Err(format!(
+                        "tool {} is {:?} but requires only scope {}: a read scope must never grant a write",
+                        s.name, s.effect, s.scope
+                    ));
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "tool {} scope {:?} is not `namespace:action`",
+                    s.name, s.scope
+                ));
+            }
+        }
+        let schema = &t.tool().input_schema;
+        if schema.get("type").and_then(Value::as_str) != Some("object") {
+            return Err(format!("tool {} input schema is not an object", s.name));
+        }
+        for bad in ["oneOf", "anyOf", "allOf"] {
+            if schema.contains_key(bad) {
+                return Err(format!(
+                    "tool {} input schema has a top-level {bad}; some clients reject it",
+                    s.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}

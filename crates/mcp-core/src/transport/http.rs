@@ -1,0 +1,344 @@
+//! One axum listener for every HTTP endpoint.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::guard::{HostPolicy, host_guard};
+use super::sse::{self, SseState};
+use crate::app::App;
+use crate::auth::{AuthLayerState, auth_middleware};
+use crate::readiness::ProbeCache;
+use crate::server::{McpServer, Shared};
+
+/// HTTP transport settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub bind: SocketAddr,
+    /// Serve `/mcp` without sessions: any replica answers any request.
+    pub stateless: bool,
+    pub hosts: HostPolicy,
+    /// External base URL, for OAuth metadata.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub max_sessions: usize,
+    /// Idle stateful sessions are closed after this long.
+    pub session_idle: Duration,
+    pub sse_keep_alive: Duration,
+    /// How long SIGTERM waits for in-flight calls.
+    pub shutdown_grace: Duration,
+    /// Scopes this server knows, for the protected-resource metadata.
+    pub scopes: Vec<String>,
+    pub jwt_issuer: Option<String>,
+}
+
+impl HttpSettings {
+    /// Defaults for a loopback test server.
+    pub fn local(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            stateless: false,
+            hosts: HostPolicy::loopback_plus([]),
+            public_url: None,
+            max_body_bytes: 8 * 1024 * 1024,
+            max_sessions: 10_000,
+            session_idle: Duration::from_secs(300),
+            sse_keep_alive: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(25),
+            scopes: Vec::new(),
+            jwt_issuer: None,
+        }
+    }
+}
+
+struct Ops<A: App> {
+    shared: Arc<Shared<A>>,
+    probe: Arc<ProbeCache>,
+    settings: Arc<HttpSettings>,
+    sse: Arc<SseState<A>>,
+}
+
+/// The full router: `/mcp`, `/sse`, `/messages/`, health, readiness, metrics, OAuth metadata.
+pub fn build_router<A: App>(
+    shared: Arc<Shared<A>>,
+    settings: HttpSettings,
+    auth: AuthLayerState,
+    shutdown: CancellationToken,
+) -> Router {
+    let settings = Arc::new(settings);
+    let mcp_config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(if settings.hosts.allowed.is_empty() {
+            Vec::new()
+        } else {
+            settings.hosts.allowed.clone()
+        })
+        .with_cancellation_token(shutdown.child_token())
+        .with_max_request_body_bytes(settings.max_body_bytes)
+        .with_sse_keep_alive(Some(settings.sse_keep_alive));
+    let mcp_config = if settings.hosts.allowed.is_empty() {
+        mcp_config.disable_allowed_hosts()
+    } else {
+        mcp_config
+    };
+
+    let mcp_router: Router = if settings.stateless {
+        let s = shared.clone();
+        let svc = StreamableHttpService::new(
+            move || Ok(McpServer::stateless(s.clone())),
+            Arc::new(NeverSessionManager::default()),
+            mcp_config
+                .with_legacy_session_mode(false)
+                .with_json_response(true),
+        );
+        Router::new().nest_service("/mcp", svc)
+    } else {
+        let s = shared.clone();
+        let mut manager = LocalSessionManager::default();
+        manager.session_config.keep_alive = Some(settings.session_idle);
+        let svc = StreamableHttpService::new(
+            move || Ok(McpServer::session(s.clone(), "streamable_http")),
+            Arc::new(manager),
+            mcp_config.with_legacy_session_mode(true),
+        );
+        let limit = Arc::new((shared.clone(), settings.max_sessions));
+        Router::new()
+            .nest_service("/mcp", svc)
+            .layer(axum::middleware::from_fn_with_state(
+                limit,
+                session_cap::<A>,
+            ))
+    };
+
+    let sse_state = Arc::new(SseState::new(
+        shared.clone(),
+        settings.max_sessions,
+        settings.sse_keep_alive,
+        shutdown.child_token(),
+    ));
+    let sse_router = Router::new()
+        .route("/sse", get(sse::open::<A>))
+        .route("/messages/", post(sse::post::<A>))
+        .route("/messages", post(sse::post::<A>))
+        .with_state(sse_state.clone());
+
+    let host_policy = Arc::new(settings.hosts.clone());
+    let protected = mcp_router
+        .merge(sse_router)
+        .layer(axum::middleware::from_fn_with_state(
+            host_policy,
+            host_guard,
+        ));
+
+    let ops = Arc::new(Ops {
+        shared,
+        probe: Arc::new(ProbeCache::new(Duration::from_secs(10))),
+        settings: settings.clone(),
+        sse: sse_state,
+    });
+    let public = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz::<A>))
+        .route("/metrics", get(metrics_endpoint))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata::<A>),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*rest}",
+            get(resource_metadata::<A>),
+        )
+        .with_state(ops);
+
+    let auth = Arc::new(auth);
+    protected
+        .merge(public)
+        .layer(axum::middleware::from_fn_with_state(auth, auth_middleware))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            settings.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn(super::request_context))
+}
+
+/// Refuse a new stateful session (a POST without `Mcp-Session-Id`) at the session cap.
+async fn session_cap<A: App>(
+    State(limit): State<Arc<(Arc<Shared<A>>, usize)>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (shared, max) = &*limit;
+    if req.method() == axum::http::Method::POST
+        && !req.headers().contains_key("mcp-session-id")
+        && shared.sessions.count() >= *max
+    {
+        tracing::warn!(
+            max,
+            "new session refused: session limit reached (MCP_MAX_SESSIONS)"
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "5")],
+            "too many sessions; retry later",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
+    if ops.shared.readiness.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
+    }
+    let pending = ops.shared.readiness.pending();
+    if !pending.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("waiting for: {}", pending.join(", ")),
+        )
+            .into_response();
+    }
+    let app = ops.shared.app.clone();
+    match ops.probe.get(|| async move { app.probe().await }).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("upstream not reachable: {}", crate::redact::redact_text(&e)),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_endpoint() -> Response {
+    match crate::telemetry::prometheus() {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable",
+        )
+            .into_response(),
+    }
+}
+
+async fn resource_metadata<A: App>(
+    State(ops): State<Arc<Ops<A>>>,
+    headers: axum::http::HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let base = crate::auth::base_url_for(ops.settings.public_url.as_deref(), &headers);
+    let suffix = uri
+        .path()
+        .strip_prefix("/.well-known/oauth-protected-resource")
+        .unwrap_or("");
+    let mut doc = serde_json::json!({
+        "resource": format!("{base}{suffix}"),
+        "bearer_methods_supported": ["header"],
+        "scopes_supported": ops.settings.scopes,
+        "resource_name": A::meta().name,
+    });
+    if let Some(iss) = &ops.settings.jwt_issuer {
+        doc["authorization_servers"] = serde_json::json!([iss]);
+    }
+    let _ = &ops.sse;
+    axum::Json(doc).into_response()
+}
+
+/// A running HTTP server.
+#[derive(Debug)]
+pub struct ServeHandle {
+    pub local_addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Bind and serve in the background (tests, embedding). Cancel `shutdown` to stop.
+pub async fn spawn_http<A: App>(
+    shared: Arc<Shared<A>>,
+    settings: HttpSettings,
+    auth: AuthLayerState,
+) -> std::io::Result<ServeHandle> {
+    let listener = TcpListener::bind(settings.bind).await?;
+    let local_addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(serve_http(listener, shared, settings, auth, token));
+    Ok(ServeHandle {
+        local_addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Serve until `shutdown` is cancelled, then drain: readiness turns false, the listener stops
+/// accepting, in-flight tool calls get `shutdown_grace` to finish, then sessions close.
+pub async fn serve_http<A: App>(
+    listener: TcpListener,
+    shared: Arc<Shared<A>>,
+    settings: HttpSettings,
+    auth: AuthLayerState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let grace = settings.shutdown_grace;
+    let sessions_token = CancellationToken::new();
+    let router = build_router(shared.clone(), settings, auth, sessions_token.clone());
+    let readiness = shared.readiness.clone();
+    let stop_accepting = shutdown.clone();
+    let drain = {
+        let readiness = readiness.clone();
+        let sessions_token = sessions_token.clone();
+        async move {
+            stop_accepting.cancelled().await;
+            readiness.start_draining();
+            tracing::info!(
+                inflight = readiness.inflight_count(),
+                grace_s = grace.as_secs(),
+                "shutting down: draining in-flight calls"
+            );
+            if !readiness.wait_idle(grace).await {
+                tracing::warn!(
+                    inflight = readiness.inflight_count(),
+                    "grace period over; closing with calls still in flight"
+                );
+            }
+            sessions_token.cancel();
+        }
+    };
+    tokio::spawn(drain);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await });
+    // Connections that never close (idle keep-alive, streams) must not hold the exit forever.
+    let hard_stop = async {
+        sessions_token.cancelled().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    tokio::select! {
+        r = server.into_future() => r,
+        _ = hard_stop => {
+            tracing::info!("closing remaining connections");
+            Ok(())
+        }
+    }
+}

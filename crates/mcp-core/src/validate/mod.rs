@@ -1,0 +1,13 @@
+//! Input validation shared by the servers. Every check returns a [`ToolError::InvalidInput`]
+//! that names the field, so the model can correct itself.
+//!
+//! [`ToolError::InvalidInput`]: crate::ToolError::InvalidInput
+
+mod net;
+mod text;
+
+pub use net::{
+    Cidr, NetClass, PortRange, Protocol, classify, is_loopback, parse_cidr, parse_port_range,
+    parse_protocol,
+};
+pub use text::{NameRules, bounded_list, check_len, check_no_control, name};

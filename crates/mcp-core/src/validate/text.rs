@@ -1,0 +1,167 @@
+//! Names, identifiers and free text.
+
+use crate::error::ToolError;
+
+/// Rules for a name or identifier that will be placed into an upstream query.
+#[derive(Debug, Clone, Copy)]
+pub struct NameRules {
+    pub min_len: usize,
+    pub max_len: usize,
+    /// Extra characters allowed besides ASCII letters and digits.
+    pub extra: &'static str,
+    /// Whether a space is allowed (never at the start or end).
+    pub spaces: bool,
+}
+
+impl NameRules {
+    /// PAN-OS object names: letters, digits, `_ - .` and spaces, 63 characters.
+    pub const PANOS_OBJECT: Self = Self {
+        min_len: 1,
+        max_len: 63,
+        extra: "_-.",
+        spaces: true,
+    };
+    /// A plain identifier: letters, digits, `_ - .`, 128 characters.
+    pub const IDENTIFIER: Self = Self {
+        min_len: 1,
+        max_len: 128,
+        extra: "_-.",
+        spaces: false,
+    };
+}
+
+/// Check that `value` is a safe name under `rules`.
+pub fn name<'a>(field: &str, value: &'a str, rules: NameRules) -> Result<&'a str, ToolError> {
+    check_no_control(field, value)?;
+    let n = value.chars().count();
+    if n < rules.min_len {
+        return Err(ToolError::invalid(field, "must not be empty"));
+    }
+    if n > rules.max_len {
+        return Err(ToolError::invalid(
+            field,
+            format!("is {n} characters long; the limit is {}", rules.max_len),
+        ));
+    }
+    if let Some(bad) = value.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || rules.extra.contains(*c) || (rules.spaces && *c == ' '))
+    }) {
+        let allowed = if rules.spaces {
+            "letters, digits, spaces and"
+        } else {
+            "letters, digits and"
+        };
+        return Err(ToolError::invalid(
+            field,
+            format!(
+                "contains {}; only ASCII {allowed} `{}` are allowed",
+                describe_char(bad),
+                rules.extra
+            ),
+        ));
+    }
+    if value.starts_with(' ') || value.ends_with(' ') {
+        return Err(ToolError::invalid(
+            field,
+            "must not start or end with a space",
+        ));
+    }
+    Ok(value)
+}
+
+/// Reject NUL and other control characters (newlines included).
+pub fn check_no_control(field: &str, value: &str) -> Result<(), ToolError> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(ToolError::invalid(
+            field,
+            format!("contains the control character {}", describe_char(c)),
+        ));
+    }
+    Ok(())
+}
+
+/// Check a length in characters.
+pub fn check_len(field: &str, value: &str, max: usize) -> Result<(), ToolError> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(ToolError::invalid(
+            field,
+            format!("is {n} characters long; the limit is {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Check a list's size.
+pub fn bounded_list<T>(field: &str, items: &[T], min: usize, max: usize) -> Result<(), ToolError> {
+    if items.len() < min {
+        return Err(ToolError::invalid(
+            field,
+            format!("needs at least {min} item(s)"),
+        ));
+    }
+    if items.len() > max {
+        return Err(ToolError::invalid(
+            field,
+            format!("has {} items; the limit is {max}", items.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        '\0' => "a NUL byte".into(),
+        '\n' => "a newline".into(),
+        '\r' => "a carriage return".into(),
+        '\t' => "a tab".into(),
+        c if c.is_control() => format!("U+{:04X}", c as u32),
+        c if c.is_ascii() => format!("`{c}`"),
+        c => format!("`{c}` (U+{:04X}, not ASCII)", c as u32),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_reject_injection_and_confusables() {
+        let r = NameRules::PANOS_OBJECT;
+        assert!(name("name", "web-srv_01.prod", r).is_ok());
+        assert!(name("name", "DMZ web", r).is_ok());
+        for bad in [
+            "a'b",
+            "a\"b",
+            "a]b",
+            "a[b",
+            "a/b",
+            "a\nb",
+            "a\0b",
+            "",
+            " a",
+            "а",
+            "x".repeat(64).as_str(),
+        ] {
+            let e = name("name", bad, r).expect_err(bad);
+            assert_eq!(e.field(), Some("name"), "{bad}");
+        }
+        let e = name("name", "аdmin", r).expect_err("cyrillic");
+        assert!(e.to_string().contains("U+0430"), "{e}");
+        let e = name("vmid", "a b", NameRules::IDENTIFIER).expect_err("space");
+        assert!(e.to_string().contains("`vmid`"));
+    }
+
+    #[test]
+    fn lists_and_lengths() {
+        assert!(bounded_list("ids", &[1, 2], 1, 5).is_ok());
+        assert!(bounded_list::<u8>("ids", &[], 1, 5).is_err());
+        assert!(
+            bounded_list("ids", &[0; 6], 1, 5)
+                .expect_err("big")
+                .to_string()
+                .contains("6 items")
+        );
+        assert!(check_len("p", "abcd", 3).is_err());
+    }
+}
