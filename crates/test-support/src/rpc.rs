@@ -1,0 +1,136 @@
+//! A raw JSON-RPC client for Streamable HTTP, for protocol-level assertions.
+
+use serde_json::{Value, json};
+
+/// One MCP client over Streamable HTTP, speaking raw JSON-RPC.
+#[derive(Debug, Clone)]
+pub struct RpcClient {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub token: Option<String>,
+    pub session: Option<String>,
+    next_id: u64,
+}
+
+/// A response: HTTP status, headers, and the JSON-RPC message (from JSON or from SSE).
+#[derive(Debug)]
+pub struct RpcResponse {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Option<Value>,
+    pub raw: String,
+}
+
+impl RpcClient {
+    pub fn new(url: impl Into<String>, token: Option<String>) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url: url.into(),
+            token,
+            session: None,
+            next_id: 1,
+        }
+    }
+
+    /// POST a raw body with the usual MCP headers.
+    pub async fn post_raw(&self, body: String) -> RpcResponse {
+        let mut rb = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(s) = &self.session {
+            rb = rb
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-06-18");
+        }
+        let resp = rb
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {}: {e}", self.url));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let raw = resp.text().await.unwrap_or_default();
+        let body = parse_body(&raw);
+        RpcResponse {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    /// Send a request and return the response.
+    pub async fn request(&mut self, method: &str, params: Value) -> RpcResponse {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.post_raw(
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        )
+        .await
+    }
+
+    /// initialize + notifications/initialized. Stores the session id if any.
+    pub async fn initialize(&mut self) -> RpcResponse {
+        let r = self
+            .request(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "secops-tests", "version": "0"}}),
+            )
+            .await;
+        if let Some(s) = r
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            self.session = Some(s.to_string());
+        }
+        if r.status == 200 {
+            let _ = self
+                .post_raw(
+                    json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+                )
+                .await;
+        }
+        r
+    }
+
+    /// tools/list → the tool names.
+    pub async fn tool_names(&mut self) -> Vec<String> {
+        let r = self.request("tools/list", json!({})).await;
+        let body = r
+            .body
+            .unwrap_or_else(|| panic!("tools/list: status {} body {}", r.status, r.raw));
+        body["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("tools/list has no tools: {body}"))
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// tools/call → the whole JSON-RPC message.
+    pub async fn call(&mut self, name: &str, args: Value) -> Value {
+        let r = self
+            .request("tools/call", json!({"name": name, "arguments": args}))
+            .await;
+        r.body
+            .unwrap_or_else(|| panic!("tools/call {name}: status {} body {}", r.status, r.raw))
+    }
+}
+
+/// A JSON body, or the last `data:` JSON of an SSE body.
+fn parse_body(raw: &str) -> Option<Value> {
+    if let Ok(v) = serde_json::from_str::<Value>(raw) {
+        return Some(v);
+    }
+    raw.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .filter(|v| v.get("id").is_some())
+        .last()
+}
