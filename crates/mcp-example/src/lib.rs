@@ -4,13 +4,25 @@
 //! It is also the smallest complete template for a new server: `App` impl, tools in their
 //! own module, a client (here an optional upstream URL) and a ten-line `main.rs`.
 
+#![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577; the conformance suite still tests it
+
 mod conformance;
 mod items;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use conformance::from_json;
+use mcp_core::reexport::rmcp::model::{
+    CompleteRequestParams, CompleteResult, GetPromptRequestParams, GetPromptResult,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ReadResourceRequestParams,
+    ReadResourceResult, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
+};
+use mcp_core::reexport::rmcp::service::RequestContext;
+use mcp_core::reexport::rmcp::{ErrorData, RoleServer};
 use mcp_core::upstream::{Idempotency, Upstream, UpstreamConfig, parse_base_url};
+
+type Ctx = RequestContext<RoleServer>;
 use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
 
 /// Server state: an in-memory key/value store and an optional upstream to probe.
@@ -74,19 +86,62 @@ impl App for Example {
         }
     }
 
-    fn capabilities() -> mcp_core::reexport::rmcp::model::ServerCapabilities {
+    fn capabilities() -> ServerCapabilities {
         conformance::capabilities()
     }
 
-    async fn list_resources(
+    async fn list_resources(&self, _ctx: Ctx) -> Result<ListResourcesResult, ErrorData> {
+        from_json(conformance::resources())
+    }
+
+    async fn list_resource_templates(
         &self,
-        ctx: mcp_core::reexport::rmcp::service::RequestContext<
-            mcp_core::reexport::rmcp::RoleServer,
-        >,
-    ) -> Result<
-        mcp_core::reexport::rmcp::model::ListResourcesResult,
-        mcp_core::reexport::rmcp::ErrorData,
-    > {
-        conformance::list_resources(ctx)
+        _ctx: Ctx,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        from_json(conformance::resource_templates())
+    }
+
+    async fn read_resource(
+        &self,
+        req: ReadResourceRequestParams,
+        _ctx: Ctx,
+    ) -> Result<ReadResourceResult, ErrorData> {
+        from_json(conformance::read_resource(&req.uri)?)
+    }
+
+    async fn subscribe(&self, req: SubscribeRequestParams, _ctx: Ctx) -> Result<(), ErrorData> {
+        conformance::read_resource(&req.uri).map(|_| ())
+    }
+
+    async fn list_prompts(&self, _ctx: Ctx) -> Result<ListPromptsResult, ErrorData> {
+        from_json(conformance::prompts())
+    }
+
+    async fn get_prompt(
+        &self,
+        req: GetPromptRequestParams,
+        _ctx: Ctx,
+    ) -> Result<GetPromptResult, ErrorData> {
+        from_json(conformance::get_prompt(
+            &req.name,
+            &req.arguments.unwrap_or_default(),
+        )?)
+    }
+
+    async fn set_level(&self, req: SetLevelRequestParams, ctx: Ctx) -> Result<(), ErrorData> {
+        let level = serde_json::to_value(req.level).unwrap_or_default();
+        let _ = ctx
+            .peer
+            .notify_logging_message(conformance::log_level_set(&level))
+            .await;
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        _req: CompleteRequestParams,
+        _ctx: Ctx,
+    ) -> Result<CompleteResult, ErrorData> {
+        from_json(serde_json::json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
     }
 }
