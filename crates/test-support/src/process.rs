@@ -65,6 +65,13 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Start the server and wait until it logs its listening address and `/readyz` answers 200.
     pub async fn start(spec: &ServerSpec) -> Self {
+        let p = Self::start_unready(spec).await;
+        p.wait_ready().await;
+        p
+    }
+
+    /// Start the server and wait only until it logs its listening address.
+    pub async fn start_unready(spec: &ServerSpec) -> Self {
         let mut cmd = Command::new(&spec.binary);
         cmd.args(&spec.args)
             .env_clear()
@@ -120,9 +127,7 @@ impl ServerProcess {
                 );
             }
         };
-        let p = Self { child, addr, logs };
-        p.wait_ready().await;
-        p
+        Self { child, addr, logs }
     }
 
     /// `http://ADDR`
@@ -151,6 +156,49 @@ impl ServerProcess {
     /// Everything the process wrote so far (stderr lines, and stdout prefixed).
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Poll the logs until one contains `needle` (bounded: 500 tries, 10 ms apart).
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        for _ in 0..500 {
+            if let Some(l) = self.logs().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "no log line containing {needle:?}; logs:\n{}",
+            self.logs().join("\n")
+        );
+    }
+
+    /// The value of one Prometheus sample (exact series text before the value), if present.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.base()))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+    }
+
+    /// Poll a metric until `pred` holds (bounded: 500 tries, 10 ms apart).
+    pub async fn wait_metric(&self, series: &str, pred: impl Fn(f64) -> bool) -> f64 {
+        let mut last = None;
+        for _ in 0..500 {
+            last = self.metric(series).await;
+            if let Some(v) = last
+                && pred(v)
+            {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("metric {series} never satisfied the condition; last value {last:?}");
     }
 
     /// Send SIGTERM.

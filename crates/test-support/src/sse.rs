@@ -27,6 +27,13 @@ pub struct SseOpenError {
     pub body: String,
 }
 
+impl Drop for SseClient {
+    fn drop(&mut self) {
+        // Closing the stream is how a legacy SSE client ends its session.
+        self._reader.abort();
+    }
+}
+
 impl SseClient {
     /// Open `GET {base}/sse` and wait for the `endpoint` event.
     pub async fn connect(base: &str, token: Option<&str>) -> Result<Self, SseOpenError> {

@@ -22,6 +22,9 @@ use crate::auth::{AuthLayerState, auth_middleware};
 use crate::readiness::ProbeCache;
 use crate::server::{McpServer, Shared};
 
+/// Time between the last in-flight call finishing and sessions being closed on shutdown.
+const SSE_FLUSH: Duration = Duration::from_millis(200);
+
 /// HTTP transport settings.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -136,6 +139,10 @@ pub fn build_router<A: App>(
     let protected = mcp_router
         .merge(sse_router)
         .layer(axum::middleware::from_fn_with_state(
+            shared.readiness.clone(),
+            track_posts,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             host_policy,
             host_guard,
         ));
@@ -193,6 +200,26 @@ async fn session_cap<A: App>(
             .into_response();
     }
     next.run(req).await
+}
+
+/// Count a POST as in flight until its response body has been sent (or dropped), so a
+/// graceful shutdown waits for the answer to reach the client, not just for the tool to return.
+async fn track_posts(
+    State(readiness): State<crate::readiness::Readiness>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::POST {
+        return next.run(req).await;
+    }
+    let guard = readiness.inflight();
+    let resp = next.run(req).await;
+    let (parts, body) = resp.into_parts();
+    let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
+        let _held = &guard;
+        chunk
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
 }
 
 async fn healthz() -> &'static str {
@@ -317,6 +344,9 @@ pub async fn serve_http<A: App>(
                     "grace period over; closing with calls still in flight"
                 );
             }
+            // Legacy SSE answers travel on the GET stream after the POST is done; give the
+            // session loops a moment to hand the last messages to their streams.
+            tokio::time::sleep(SSE_FLUSH).await;
             sessions_token.cancel();
         }
     };

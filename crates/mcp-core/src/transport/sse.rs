@@ -159,7 +159,9 @@ pub(crate) async fn open<A: App>(
         });
         Ok::<_, Infallible>(Event::default().event("message").data(data))
     });
-    let stream = endpoint.chain(messages).take_until(stop.cancelled_owned());
+    // The stream ends when the session's service stops (client gone, or shutdown cancelled
+    // it) and drops its sender: messages already queued are still delivered first.
+    let stream = endpoint.chain(messages);
     Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(state.keep_alive))
         .into_response()

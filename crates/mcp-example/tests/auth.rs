@@ -1,0 +1,378 @@
+//! Auth and scope policy over Streamable HTTP and legacy SSE, against the real binary.
+
+use serde_json::{Value, json};
+use test_support::tokens::{TEST_ISSUER, bad_tokens, token};
+use test_support::{RpcClient, ServerProcess, ServerSpec, SseClient};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-example");
+
+#[tokio::test]
+async fn every_bad_token_gets_401_on_http_and_sse() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let base = server.base();
+    let meta = format!("resource_metadata=\"{base}/.well-known/oauth-protected-resource\"");
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+
+    let mut cases: Vec<(&str, Option<String>)> = vec![("missing", None)];
+    cases.extend(
+        bad_tokens(&["example:write"])
+            .into_iter()
+            .map(|(n, t)| (n, Some(t))),
+    );
+    for (name, tok) in &cases {
+        let with_auth = |rb: reqwest::RequestBuilder| match tok {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        };
+        let r = with_auth(
+            http.post(format!("{base}/mcp"))
+                .header("accept", "application/json, text/event-stream")
+                .json(&init),
+        )
+        .send()
+        .await
+        .expect("POST /mcp");
+        assert_eq!(r.status(), 401, "{name}: /mcp");
+        let challenge = r
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains(&meta),
+            "{name}: {challenge}"
+        );
+        assert_eq!(
+            challenge.contains("error=\"invalid_token\""),
+            tok.is_some(),
+            "{name}: {challenge}"
+        );
+
+        let r = with_auth(http.get(format!("{base}/sse")))
+            .send()
+            .await
+            .expect("GET /sse");
+        assert_eq!(r.status(), 401, "{name}: /sse");
+        let r = with_auth(
+            http.post(format!("{base}/messages/?session_id=abc"))
+                .json(&init),
+        )
+        .send()
+        .await
+        .expect("POST /messages/");
+        assert_eq!(r.status(), 401, "{name}: /messages/");
+    }
+    // Health, readiness and metadata stay reachable without a token.
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/.well-known/oauth-protected-resource",
+    ] {
+        assert_eq!(
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("GET")
+                .status(),
+            200,
+            "{path}"
+        );
+    }
+    let logs = server.logs().join("\n");
+    for (_, tok) in bad_tokens(&["example:write"]) {
+        assert!(!logs.contains(&tok), "a refused token reached the logs");
+    }
+    assert!(logs.contains("request refused: 401"));
+}
+
+/// The JSON-RPC error for a call, as (code, message).
+fn rpc_error(v: &Value) -> (i64, String) {
+    (
+        v["error"]["code"].as_i64().unwrap_or(0),
+        v["error"]["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn scopes_shape_the_tool_list_and_calls_over_http() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let url = format!("{}/mcp", server.base());
+
+    let read_tok = token("reader", &["example:read"]);
+    let mut reader = RpcClient::new(&url, Some(read_tok.clone()));
+    assert_eq!(reader.initialize().await.status, 200);
+    let names = reader.tool_names().await;
+    assert!(
+        names.contains(&"get_item".to_string()) && !names.contains(&"set_item".to_string()),
+        "{names:?}"
+    );
+    let denied = reader
+        .call("set_item", json!({"key": "k", "value": "v"}))
+        .await;
+    let unknown = reader.call("no_such_tool", json!({})).await;
+    let (code, msg) = rpc_error(&denied);
+    assert_eq!(code, -32602, "{denied}");
+    assert_eq!(msg, "tool `set_item` not found");
+    assert_eq!(
+        rpc_error(&unknown),
+        (-32602, "tool `no_such_tool` not found".to_string()),
+        "refusal looks like an unknown tool"
+    );
+
+    let write_tok = token("writer", &["example:write"]);
+    let mut writer = RpcClient::new(&url, Some(write_tok.clone()));
+    assert_eq!(writer.initialize().await.status, 200);
+    let names = writer.tool_names().await;
+    assert!(
+        names.contains(&"get_item".to_string()) && names.contains(&"set_item".to_string()),
+        "{names:?}"
+    );
+    let r = writer
+        .call(
+            "set_item",
+            json!({"key": "k", "value": "v", "store_credential": "hunter2-credential"}),
+        )
+        .await;
+    assert_eq!(r["result"]["isError"], false, "{r}");
+    assert_eq!(
+        reader.call("get_item", json!({"key": "k"})).await["result"]["structuredContent"]["value"],
+        "v"
+    );
+
+    let other = RpcClient::new(&url, Some(token("x", &["ngfw:read"])));
+    let mut other = other;
+    other.initialize().await;
+    assert!(
+        other.tool_names().await.is_empty(),
+        "a token for another server sees nothing"
+    );
+
+    // Audit events name the subject; secrets never reach the logs.
+    let audit = server.wait_for_log("\"subject\":\"writer\"").await;
+    let v: Value = serde_json::from_str(&audit).expect("json log");
+    assert_eq!(v["tool"], "set_item");
+    assert_eq!(v["target"], "audit");
+    assert_eq!(v["outcome"], "ok");
+    assert_eq!(
+        v["arguments"].as_str().map(|a| a.contains("[REDACTED]")),
+        Some(true),
+        "{v}"
+    );
+    assert!(v["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    let logs = server.logs().join("\n");
+    assert!(logs.contains("denied_scope"), "the refusal is logged");
+    for secret in [read_tok.as_str(), write_tok.as_str(), "hunter2-credential"] {
+        assert!(!logs.contains(secret), "secret {secret} leaked into logs");
+    }
+}
+
+#[tokio::test]
+async fn scopes_and_ownership_over_legacy_sse() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let base = server.base();
+    let mut reader = SseClient::connect(&base, Some(&token("reader", &["example:read"])))
+        .await
+        .expect("open");
+    reader.initialize().await;
+    let names = reader.tool_names().await;
+    assert!(
+        names.contains(&"get_item".to_string()) && !names.contains(&"set_item".to_string()),
+        "{names:?}"
+    );
+    let denied = reader
+        .call("set_item", json!({"key": "k", "value": "v"}))
+        .await;
+    assert_eq!(
+        rpc_error(&denied),
+        (-32602, "tool `set_item` not found".to_string()),
+        "{denied}"
+    );
+
+    let mut writer = SseClient::connect(&base, Some(&token("writer", &["example:write"])))
+        .await
+        .expect("open");
+    writer.initialize().await;
+    assert!(writer.tool_names().await.contains(&"set_item".to_string()));
+
+    // Another subject cannot post into reader's session; nor can an anonymous caller.
+    let msg = json!({"jsonrpc":"2.0","id":99,"method":"tools/list","params":{}});
+    assert_eq!(
+        reader
+            .post_as(&msg, Some(&token("mallory", &["example:write"])))
+            .await,
+        404
+    );
+    assert_eq!(reader.post_as(&msg, None).await, 401);
+    assert_eq!(reader.post(&msg).await, 202);
+}
+
+#[tokio::test]
+async fn protected_resource_metadata() {
+    let server = ServerProcess::start(
+        &ServerSpec::http(BIN).env("MCP_PUBLIC_URL", "https://mcp.test.invalid"),
+    )
+    .await;
+    let doc: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource",
+        server.base()
+    ))
+    .await
+    .expect("GET")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(doc["resource"], "https://mcp.test.invalid");
+    assert_eq!(doc["authorization_servers"], json!([TEST_ISSUER]));
+    let scopes = doc["scopes_supported"].as_array().expect("scopes");
+    assert!(
+        scopes.contains(&json!("example:read")) && scopes.contains(&json!("example:write")),
+        "{doc}"
+    );
+    let doc: Value = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        server.base()
+    ))
+    .await
+    .expect("GET")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(doc["resource"], "https://mcp.test.invalid/mcp");
+}
+
+#[tokio::test]
+async fn host_and_origin_are_checked() {
+    let server = ServerProcess::start(
+        &ServerSpec::http(BIN).env("MCP_PUBLIC_URL", "https://mcp.test.invalid"),
+    )
+    .await;
+    let tok = token("alice", &["example:read"]);
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}});
+    let send = |host: &'static str, origin: Option<&'static str>, path: &'static str| {
+        let mut rb = http
+            .post(format!("{}{path}", server.base()))
+            .bearer_auth(&tok)
+            .header("host", host)
+            .header("accept", "application/json, text/event-stream")
+            .json(&init);
+        if let Some(o) = origin {
+            rb = rb.header("origin", o);
+        }
+        rb.send()
+    };
+    assert_eq!(
+        send("evil.example.com", None, "/mcp")
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
+    assert_eq!(
+        send("evil.example.com", None, "/messages/?session_id=x")
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
+    assert_eq!(
+        send("mcp.test.invalid", Some("https://evil.example.com"), "/mcp")
+            .await
+            .expect("send")
+            .status(),
+        403
+    );
+    assert_eq!(
+        send("mcp.test.invalid", None, "/mcp")
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+    assert_eq!(
+        send("mcp.test.invalid", Some("https://mcp.test.invalid"), "/mcp")
+            .await
+            .expect("send")
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn non_loopback_bind_requires_auth_or_explicit_none() {
+    let out = tokio::process::Command::new(BIN)
+        .args(["serve", "--transport", "http", "--bind", "0.0.0.0:0"])
+        .env_clear()
+        .env("MCP_LOG_FORMAT", "json")
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("refusing to serve on 0.0.0.0:0 without authentication")
+            && last.contains("MCP_AUTH=none"),
+        "{stderr}"
+    );
+
+    let server = ServerProcess::start(
+        &ServerSpec::http(BIN)
+            .without_env("MCP_JWT_SECRET")
+            .env("MCP_AUTH", "none")
+            .env("MCP_BIND", "0.0.0.0:0"),
+    )
+    .await;
+    assert!(server.logs().join("\n").contains("AUTHENTICATION IS OFF"));
+    let port = server.addr.port();
+    let mut c = RpcClient::new(format!("http://127.0.0.1:{port}/mcp"), None);
+    assert_eq!(c.initialize().await.status, 200);
+    assert!(c.tool_names().await.contains(&"set_item".to_string()));
+}
+
+#[tokio::test]
+async fn token_subcommand_mints_a_token_the_server_accepts() {
+    let spec = ServerSpec::http(BIN);
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "token",
+            "--sub",
+            "ci-bot",
+            "--scope",
+            "example:read",
+            "--ttl",
+            "5m",
+        ])
+        .env_clear()
+        .envs(spec.env.iter().filter(|(k, _)| k.starts_with("MCP_JWT")))
+        .output()
+        .await
+        .expect("token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tok = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_string();
+    assert_eq!(tok.split('.').count(), 3);
+
+    let server = ServerProcess::start(&spec).await;
+    let mut c = RpcClient::new(format!("{}/mcp", server.base()), Some(tok));
+    assert_eq!(c.initialize().await.status, 200);
+    let names = c.tool_names().await;
+    assert!(names.contains(&"get_item".to_string()) && !names.contains(&"set_item".to_string()));
+
+    let out = tokio::process::Command::new(BIN)
+        .args(["token", "--sub", "x", "--scope", "a:read"])
+        .env_clear()
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_JWT_SECRET"));
+}
