@@ -182,7 +182,11 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
         _wait_ready(base_url, proc)
         yield ServerHandle(mode=mode, stderr_path=stderr_path, jwt_secret=secret, base_url=base_url, proc=proc)
     finally:
+        was_running = proc.poll() is None
         _stop(proc)
+    # SIGTERM is a graceful shutdown: the server drains and exits 0.
+    assert was_running, f"server died during the test with exit code {proc.returncode}"
+    assert proc.returncode == 0, f"server exited {proc.returncode} after SIGTERM:\n{stderr_path.read_text()[-4000:]}"
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -7,6 +7,7 @@ requires HS256 bearer tokens, minted with the server's own `token` subcommand.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from mcp import Client, ClientSession, MCPError, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth_utils import check_resource_allowed
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
 
 from conftest import (
@@ -364,7 +366,19 @@ async def test_no_token_is_401_with_resource_metadata(server: ServerHandle) -> N
     assert response.status_code == 401, response.text
     challenge = response.headers.get("www-authenticate", "")
     assert challenge.startswith("Bearer "), challenge
-    assert 'resource_metadata="' in challenge, challenge
+    match = re.search(r'resource_metadata="([^"]+)"', challenge)
+    assert match, challenge
+
+    # The metadata it points to is served (without a token), on this server, and names a
+    # resource the SDK's OAuth client accepts for the /mcp endpoint.
+    metadata_url = match.group(1)
+    assert metadata_url.startswith(f"{server.base_url}/.well-known/oauth-protected-resource"), metadata_url
+    async with httpx2.AsyncClient(timeout=10.0, trust_env=False) as http:
+        metadata_response = await http.get(metadata_url)
+    assert metadata_response.status_code == 200, metadata_response.text
+    metadata = metadata_response.json()
+    assert check_resource_allowed(requested_resource=server.mcp_url, configured_resource=metadata["resource"]), metadata
+    assert {READ_SCOPE, WRITE_SCOPE} <= set(metadata.get("scopes_supported", [])), metadata
 
     # The SDK client without a token cannot connect either: the first request it makes is
     # answered 401 (the Streamable HTTP transport reports that as a JSON-RPC error, the

@@ -144,7 +144,7 @@ pub(crate) async fn open<A: App>(
     let cleanup = Cleanup {
         state: state.clone(),
         id: id.clone(),
-        stop: stop.clone(),
+        stop,
     };
     let endpoint = futures::stream::once(futures::future::ready(Ok::<_, Infallible>(
         Event::default()
