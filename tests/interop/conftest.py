@@ -158,6 +158,14 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
         env = {"MCP_TRANSPORT": "stdio", "MCP_LOG_FORMAT": "json", "RUST_LOG": "info"}
         handle = ServerHandle(mode=mode, stderr_path=stderr_path, stdio_env=env)
         yield handle
+        # The SDK closes the server's stdin and allows it 2 s before SIGTERM: a well-behaved
+        # stdio server exits on EOF by itself, cleanly.
+        log = _log_records(stderr_path)
+        assert log, "the stdio server wrote no log"
+        messages = [record.get("message") for record in log]
+        assert "SIGTERM received" not in messages, "stdio server did not exit on stdin EOF"
+        assert messages[-1] == "stopped", f"stdio server did not stop cleanly: {log[-3:]}"
+        _assert_no_error_records(log)
         return
 
     secret = secrets.token_hex(32)  # 64 bytes, above the 32-byte minimum
@@ -187,6 +195,25 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
     # SIGTERM is a graceful shutdown: the server drains and exits 0.
     assert was_running, f"server died during the test with exit code {proc.returncode}"
     assert proc.returncode == 0, f"server exited {proc.returncode} after SIGTERM:\n{stderr_path.read_text()[-4000:]}"
+    _assert_no_error_records(_log_records(stderr_path))
+
+
+def _log_records(stderr_path: Path) -> list[dict]:
+    """The server's JSON log lines (anything else on stderr is skipped)."""
+    records = []
+    for line in stderr_path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _assert_no_error_records(records: list[dict]) -> None:
+    errors = [r for r in records if r.get("level") == "ERROR"]
+    assert not errors, f"server logged errors: {errors}"
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

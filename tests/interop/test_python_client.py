@@ -7,10 +7,12 @@ requires HS256 bearer tokens, minted with the server's own `token` subcommand.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -21,7 +23,7 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth_utils import check_resource_allowed
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_MODERN_VERSION
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION
 
 from conftest import (
     ALL_MODES,
@@ -69,9 +71,9 @@ def http_modes(fn):
     return pytest.mark.parametrize("server", HTTP_MODES, indirect=True)(fn)
 
 
-def _no_proxy_client_factory(statuses: list[int] | None = None):
+def _no_proxy_client_factory(responses: list[httpx2.Response] | None = None):
     """An `McpHttpClientFactory` that never routes 127.0.0.1 through an env-configured proxy,
-    optionally recording the status of every HTTP response into `statuses`."""
+    optionally recording every HTTP response (status and headers) into `responses`."""
 
     def factory(
         headers: dict[str, str] | None = None,
@@ -79,10 +81,10 @@ def _no_proxy_client_factory(statuses: list[int] | None = None):
         auth: httpx2.Auth | None = None,
     ) -> httpx2.AsyncClient:
         hooks = {}
-        if statuses is not None:
+        if responses is not None:
 
             async def record(response: httpx2.Response) -> None:
-                statuses.append(response.status_code)
+                responses.append(response)
 
             hooks["response"] = [record]
         return httpx2.AsyncClient(
@@ -98,25 +100,25 @@ def _no_proxy_client_factory(statuses: list[int] | None = None):
 
 @asynccontextmanager
 async def transport(
-    server: ServerHandle, token: str | None, statuses: list[int] | None = None
+    server: ServerHandle, token: str | None, responses: list[httpx2.Response] | None = None
 ) -> AsyncIterator[Any]:
     """The SDK transport for the server's mode, yielding its (read, write) stream pair.
 
-    `statuses`, when given, collects the HTTP status of every response the transport receives."""
+    `responses`, when given, collects every HTTP response the transport receives."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     if server.mode == STDIO:
         assert token is None, "stdio has no auth"
         params = StdioServerParameters(command=str(example_bin()), args=["serve"], env=server.stdio_env)
-        with server.stderr_path.open("w") as errlog:
+        with server.stderr_path.open("a") as errlog:
             async with stdio_client(params, errlog=errlog) as streams:
                 yield streams
     elif server.mode in (HTTP_STATEFUL, HTTP_STATELESS):
-        async with _no_proxy_client_factory(statuses)(headers=headers) as http:
+        async with _no_proxy_client_factory(responses)(headers=headers) as http:
             async with streamable_http_client(server.mcp_url, http_client=http) as streams:
                 yield streams
     elif server.mode == SSE:
         async with sse_client(
-            server.sse_url, headers=headers, httpx_client_factory=_no_proxy_client_factory(statuses)
+            server.sse_url, headers=headers, httpx_client_factory=_no_proxy_client_factory(responses)
         ) as streams:
             yield streams
     else:  # pragma: no cover
@@ -189,12 +191,14 @@ async def test_initialize(server: ServerHandle, era: str) -> None:
         if era == HANDSHAKE:
             assert session.initialize_result is not None
             assert session.protocol_version == session.initialize_result.protocol_version
-            assert session.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
+            assert session.protocol_version == LATEST_HANDSHAKE_VERSION
             # The session is usable after the handshake (ping exists only before 2026-07-28).
             assert isinstance(await session.send_ping(), types.EmptyResult)
         else:
             assert session.discover_result is not None
             assert session.protocol_version == LATEST_MODERN_VERSION
+            # The session is usable after discovery (2026-07-28 has no ping).
+            assert "get_item" in {tool.name for tool in (await session.list_tools()).tools}
 
 
 @all_modes
@@ -292,6 +296,25 @@ async def test_stdio_has_no_auth_and_lists_every_tool(server: ServerHandle, era:
         assert result.structured_content == {"key": key, "previous": None}, text_of(result)
 
 
+async def test_stdio_discover_only_session_exits_cleanly(tmp_path: Path) -> None:
+    """A 2026-07-28 client may discover and then disconnect; the server must still stop cleanly."""
+    errlog_path = tmp_path / "server-stderr.log"
+    params = StdioServerParameters(
+        command=str(example_bin()),
+        args=["serve"],
+        env={"MCP_TRANSPORT": "stdio", "MCP_LOG_FORMAT": "json", "RUST_LOG": "info"},
+    )
+    with errlog_path.open("a") as errlog:
+        async with stdio_client(params, errlog=errlog) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
+                discovered = await session.discover()
+                assert LATEST_MODERN_VERSION in discovered.supported_versions
+    log = [json.loads(line) for line in errlog_path.read_text().splitlines() if line.startswith("{")]
+    errors = [record for record in log if record.get("level") == "ERROR"]
+    assert not errors, errors
+    assert log and log[-1].get("message") == "stopped", log[-3:]
+
+
 # --------------------------------------------------------------------------- HTTP modes
 
 
@@ -383,11 +406,12 @@ async def test_no_token_is_401_with_resource_metadata(server: ServerHandle) -> N
     # The SDK client without a token cannot connect either: the first request it makes is
     # answered 401 (the Streamable HTTP transport reports that as a JSON-RPC error, the
     # SSE transport as an HTTP status error), and nothing but 401 comes back.
-    statuses: list[int] = []
+    responses: list[httpx2.Response] = []
     with pytest.raises(Exception) as excinfo:  # noqa: PT011 - checked below
-        async with transport(server, None, statuses) as (read, write):
+        async with transport(server, None, responses) as (read, write):
             async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
                 await session.initialize()
+    statuses = [response.status_code for response in responses]
     assert statuses and set(statuses) == {401}, (statuses, repr(excinfo.value))
     assert _has(excinfo.value, lambda e: isinstance(e, MCPError | httpx2.HTTPStatusError)), repr(excinfo.value)
 
@@ -399,6 +423,37 @@ def _has(exc: BaseException, predicate) -> bool:
     if any(_has(inner, predicate) for inner in getattr(exc, "exceptions", ())):
         return True
     return exc.__cause__ is not None and _has(exc.__cause__, predicate)
+
+
+@pytest.mark.parametrize("server", [HTTP_STATEFUL], indirect=True)
+async def test_stateful_session_is_terminated_when_the_sdk_closes(server: ServerHandle) -> None:
+    """The SDK sends DELETE with its Mcp-Session-Id on close; the server then forgets the session."""
+    token = write_token(server)
+    responses: list[httpx2.Response] = []
+    async with transport(server, token, responses) as (read, write):
+        async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
+            await session.initialize()
+            assert "set_item" in {tool.name for tool in (await session.list_tools()).tools}
+    session_ids = {r.headers["mcp-session-id"] for r in responses if "mcp-session-id" in r.headers}
+    assert len(session_ids) == 1, session_ids
+    (session_id,) = session_ids
+    deletes = [r for r in responses if r.request.method == "DELETE"]
+    assert len(deletes) == 1 and deletes[0].request.headers.get("mcp-session-id") == session_id
+    assert 200 <= deletes[0].status_code < 300, deletes[0].status_code
+
+    async with httpx2.AsyncClient(timeout=10.0, trust_env=False) as http:
+        after = await http.post(
+            server.mcp_url,
+            headers={
+                "Accept": "application/json, text/event-stream",
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {token}",
+                "Mcp-Session-Id": session_id,
+                "Mcp-Protocol-Version": LATEST_HANDSHAKE_VERSION,
+            },
+            json={"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
+        )
+    assert after.status_code == 404, (after.status_code, after.text)
 
 
 @pytest.mark.parametrize("server", [HTTP_STATEFUL, HTTP_STATELESS], indirect=True)

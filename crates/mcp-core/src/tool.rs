@@ -166,6 +166,8 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
         output_schema: Option<Arc<JsonObject>>,
         handler: Handler<S>,
     ) -> Self {
+        let input_schema = Arc::new(portable_schema(&input_schema));
+        let output_schema = output_schema.map(|o| Arc::new(portable_schema(&o)));
         let secret_args = crate::redact::secret_properties(&input_schema);
         let mut tool = Tool::new(spec.name, spec.description, input_schema)
             .with_title(spec.title)
@@ -215,6 +217,49 @@ impl<S> ToolDef<S> {
             "inputSchema": self.tool.input_schema,
             "outputSchema": self.tool.output_schema,
         })
+    }
+}
+
+/// Remove schemars' Rust-specific `format` values (`uint16`, `int64`, `double`, ...), which
+/// JSON Schema validators in clients do not know and warn about. Range limits stay, as
+/// `minimum`/`maximum`.
+fn portable_schema(schema: &JsonObject) -> JsonObject {
+    fn clean(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                let rust_format = map.get("format").and_then(Value::as_str).is_some_and(|f| {
+                    matches!(
+                        f,
+                        "uint"
+                            | "uint8"
+                            | "uint16"
+                            | "uint32"
+                            | "uint64"
+                            | "uint128"
+                            | "int"
+                            | "int8"
+                            | "int16"
+                            | "int32"
+                            | "int64"
+                            | "int128"
+                            | "float"
+                            | "double"
+                    )
+                });
+                if rust_format {
+                    map.remove("format");
+                }
+                map.values_mut().for_each(clean);
+            }
+            Value::Array(items) => items.iter_mut().for_each(clean),
+            _ => {}
+        }
+    }
+    let mut v = Value::Object(schema.clone());
+    clean(&mut v);
+    match v {
+        Value::Object(m) => m,
+        _ => schema.clone(),
     }
 }
 

@@ -396,6 +396,14 @@ async fn stateful_http_sessions_close_on_delete() {
         .send()
         .await
         .expect("DELETE");
-    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(r.status(), 204);
     server.wait_metric(series, |v| v == 0.0).await;
+    let again = reqwest::Client::new()
+        .delete(format!("{}/mcp", server.base()))
+        .bearer_auth(&tok)
+        .header("mcp-session-id", c.session.clone().expect("session"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(again.status(), 404, "an ended session is gone");
 }

@@ -109,14 +109,19 @@ pub fn build_router<A: App>(
         let s = shared.clone();
         let mut manager = LocalSessionManager::default();
         manager.session_config.keep_alive = Some(settings.session_idle);
+        let manager = Arc::new(manager);
         let svc = StreamableHttpService::new(
             move || Ok(McpServer::session(s.clone(), "streamable_http")),
-            Arc::new(manager),
+            manager.clone(),
             mcp_config.with_legacy_session_mode(true),
         );
         let limit = Arc::new((shared.clone(), settings.max_sessions));
         Router::new()
             .nest_service("/mcp", svc)
+            .layer(axum::middleware::from_fn_with_state(
+                manager,
+                session_delete,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 limit,
                 session_cap::<A>,
@@ -200,6 +205,34 @@ async fn session_cap<A: App>(
             .into_response();
     }
     next.run(req).await
+}
+
+/// `DELETE /mcp`: 404 for a session that does not exist (or has already ended), as the spec
+/// requires, and 204 rather than rmcp's 202 on success, which clients treat as success.
+async fn session_delete(
+    State(manager): State<Arc<LocalSessionManager>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.method() != axum::http::Method::DELETE {
+        return next.run(req).await;
+    }
+    let id = req
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(id) = id {
+        let known = manager.sessions.read().await.contains_key(id.as_str());
+        if !known {
+            return (StatusCode::NOT_FOUND, "session not found").into_response();
+        }
+    }
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::ACCEPTED {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    resp
 }
 
 /// Count a POST as in flight until its response body has been sent (or dropped), so a
