@@ -1,0 +1,73 @@
+# secops-mcp: every task a developer or CI needs. Run `make help`.
+#
+# Everything the tests need is installed under the repository: a Python venv in .venv
+# (official MCP SDK client, pytest) and npm packages in tests/conformance/node_modules
+# (MCP conformance suite plus the Node 22 runtime it needs). Nothing is installed globally.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PY          := $(VENV)/bin/python
+PIP         := $(VENV)/bin/pip
+PYTEST      := $(VENV)/bin/pytest
+CONFORMANCE := tests/conformance
+CARGO       ?= cargo
+EXAMPLE_BIN := target/debug/mcp-example
+
+.PHONY: help deps demo test test-rust test-interop test-conformance lint fmt bench docs clean-deps
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: tests/interop/requirements.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
+	touch $@
+
+$(CONFORMANCE)/node_modules/.installed: $(CONFORMANCE)/package.json
+	npm install --prefix $(CONFORMANCE) --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed $(CONFORMANCE)/node_modules/.installed ## Install the Python venv and npm packages the tests use
+
+build: ## Build every binary (debug)
+	$(CARGO) build --workspace --bins
+
+demo: $(VENV)/.installed ## Start the servers on loopback against their simulators and run a scripted client session
+	$(CARGO) build --workspace --bins
+	$(PY) scripts/demo.py
+
+test: deps ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+	$(MAKE) --no-print-directory test-interop test-conformance
+
+test-rust: ## Rust tests only
+	$(CARGO) test --workspace --no-fail-fast
+
+test-interop: $(VENV)/.installed ## Official Python MCP client against the example server, all four transports
+	SECOPS_EXAMPLE_BIN=$(EXAMPLE_BIN) $(PYTEST) tests/interop -q -p no:cacheprovider
+
+test-conformance: $(CONFORMANCE)/node_modules/.installed ## MCP conformance suite against the example server (stateful and stateless)
+	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
+	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 32 \
+		--expected-failures $(CONFORMANCE)/stateless-expected.yaml
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+bench: $(VENV)/.installed ## Throughput and latency of tools/call per transport (writes docs/benchmarks.md)
+	$(CARGO) build --release -p mcp-example -p mcp-bench
+	$(PY) scripts/bench.py
+
+docs: ## Regenerate the tool reference docs from each server's `tools --json`
+	$(CARGO) build --workspace --bins
+	python3 scripts/gen_tool_docs.py
+
+clean-deps: ## Remove the venv and npm packages
+	rm -rf $(VENV) $(CONFORMANCE)/node_modules

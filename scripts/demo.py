@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""`make demo`: start every server that exists on 127.0.0.1, each against its simulator,
+then run a short scripted MCP client session (official Python SDK, Streamable HTTP with a
+JWT) that lists and calls their tools and prints the results.
+
+Servers register below in SERVERS. Everything runs on loopback and stops at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / "target" / "debug"
+SECRET = secrets.token_hex(32)
+
+
+@dataclass
+class Server:
+    name: str
+    binary: str
+    scopes: list[str]
+    calls: list[tuple[str, dict]]
+    env: dict[str, str] = field(default_factory=dict)
+    # A simulator to start first: (binary, args). Its `listening on http://ADDR` line is
+    # passed to the server as `upstream_var`.
+    simulator: tuple[str, list[str]] | None = None
+    upstream_var: str | None = None
+
+
+SERVERS: list[Server] = [
+    Server(
+        name="mcp-example (the mcp-core template server)",
+        binary="mcp-example",
+        scopes=["example:write"],
+        calls=[
+            ("set_item", {"key": "firewall", "value": "pa-440"}),
+            ("get_item", {"key": "firewall"}),
+            ("get_item", {"key": "../etc/passwd"}),
+        ],
+    ),
+]
+
+
+def wait_for_line(proc: subprocess.Popen, pattern: str, what: str, seconds: float = 30) -> re.Match:
+    deadline = time.time() + seconds
+    rx = re.compile(pattern)
+    assert proc.stderr is not None and proc.stdout is not None
+    lines = []
+    while time.time() < deadline:
+        line = proc.stderr.readline() or b""
+        if not line and proc.poll() is not None:
+            break
+        text = line.decode(errors="replace")
+        lines.append(text)
+        m = rx.search(text)
+        if m:
+            # Keep draining so a chatty server never blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in iter(proc.stderr.readline, b"")], daemon=True).start()
+            return m
+    raise SystemExit(f"{what} did not start:\n{''.join(lines[-20:])}")
+
+
+def start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    full = {"PATH": os.environ.get("PATH", ""), **env}
+    return subprocess.Popen(cmd, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_ready(base: str) -> None:
+    for _ in range(200):
+        try:
+            if urllib.request.urlopen(f"{base}/readyz", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{base} never became ready")
+
+
+def token(binary: str, scopes: list[str]) -> str:
+    args = [str(BIN / binary), "token", "--sub", "demo", "--ttl", "10m"]
+    for s in scopes:
+        args += ["--scope", s]
+    return subprocess.run(args, env={"MCP_JWT_SECRET": SECRET}, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def show(result) -> str:
+    if result.is_error:
+        return "ERROR " + " ".join(c.text for c in result.content if getattr(c, "text", None))
+    if result.structured_content is not None:
+        return json.dumps(result.structured_content)
+    return " ".join(getattr(c, "text", f"<{c.type}>") for c in result.content)
+
+
+async def session(base: str, tok: str, server: Server) -> None:
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=30)
+    async with http, streamable_http_client(f"{base}/mcp", http_client=http) as (read, write, *_):
+        async with ClientSession(read, write) as s:
+            init = await s.initialize()
+            print(f"  connected: {init.server_info.name} {init.server_info.version}, protocol {init.protocol_version}")
+            tools = (await s.list_tools()).tools
+            print(f"  {len(tools)} tools visible with scopes {server.scopes}:")
+            for t in tools:
+                hint = "read-only" if t.annotations and t.annotations.read_only_hint else "write"
+                print(f"    - {t.name:<34} {hint}")
+            for name, args in server.calls:
+                r = await s.call_tool(name, args)
+                print(f"  call {name}({json.dumps(args)})\n    -> {show(r)[:400]}")
+
+
+def main() -> int:
+    procs: list[subprocess.Popen] = []
+    try:
+        for server in SERVERS:
+            print(f"\n== {server.name}")
+            env = {"MCP_TRANSPORT": "http", "MCP_BIND": "127.0.0.1:0", "MCP_JWT_SECRET": SECRET,
+                   "MCP_LOG_FORMAT": "json", "RUST_LOG": "warn,mcp_core=info", **server.env}
+            if server.simulator:
+                sim_bin, sim_args = server.simulator
+                sim = start([str(BIN / sim_bin), *sim_args], {})
+                procs.append(sim)
+                assert sim.stdout is not None
+                first = sim.stdout.readline().decode().strip()
+                m = re.match(r"listening on (http://\S+)", first)
+                if not m:
+                    raise SystemExit(f"simulator said {first!r}")
+                print(f"  simulator {sim_bin} {' '.join(sim_args[:1])}: {m.group(1)}")
+                if server.upstream_var:
+                    env[server.upstream_var] = m.group(1)
+            proc = start([str(BIN / server.binary), "serve"], env)
+            procs.append(proc)
+            m = wait_for_line(proc, r"listening on (http://[0-9.:]+)", server.binary)
+            base = m.group(1)
+            wait_ready(base)
+            print(f"  server {server.binary}: {base} (Streamable HTTP, JWT auth)")
+            asyncio.run(session(base, token(server.binary, server.scopes), server))
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    print("\ndemo finished: every server stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
