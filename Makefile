@@ -61,9 +61,9 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: $(VENV)/.installed ## Throughput and latency of tools/call per transport (writes docs/benchmarks.md)
+bench: ## Throughput and latency of tools/call per transport (writes docs/benchmarks.md)
 	$(CARGO) build --release -p mcp-example -p mcp-bench
-	$(PY) scripts/bench.py
+	python3 scripts/bench.py
 
 docs: ## Regenerate the tool reference docs from each server's `tools --json`
 	$(CARGO) build --workspace --bins

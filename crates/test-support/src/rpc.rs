@@ -32,8 +32,16 @@ impl RpcClient {
         }
     }
 
-    /// POST a raw body with the usual MCP headers.
+    /// POST a raw body with the usual MCP headers (panics on a transport error).
     pub async fn post_raw(&self, body: String) -> RpcResponse {
+        match self.try_post_raw(body).await {
+            Ok(r) => r,
+            Err(e) => panic!("POST {}: {e}", self.url),
+        }
+    }
+
+    /// POST a raw body; a transport error is returned, not a panic.
+    pub async fn try_post_raw(&self, body: String) -> Result<RpcResponse, reqwest::Error> {
         let mut rb = self
             .http
             .post(&self.url)
@@ -48,20 +56,36 @@ impl RpcClient {
                 .header("mcp-session-id", s)
                 .header("mcp-protocol-version", "2025-06-18");
         }
-        let resp = rb
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {}: {e}", self.url));
+        let resp = rb.send().await?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let raw = resp.text().await.unwrap_or_default();
+        let raw = resp.text().await?;
         let body = parse_body(&raw);
-        RpcResponse {
+        Ok(RpcResponse {
             status,
             headers,
             body,
             raw,
+        })
+    }
+
+    /// A tools/call that reports failure instead of panicking: Ok(true) for a result that is
+    /// not an error, Ok(false) for an error result or a JSON-RPC error.
+    pub async fn try_call(&mut self, name: &str, args: Value) -> Result<bool, String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": name, "arguments": args}});
+        let r = self
+            .try_post_raw(body.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status != 200 {
+            return Err(format!("HTTP {}", r.status));
         }
+        let v = r.body.ok_or("no JSON-RPC response")?;
+        Ok(v.get("result")
+            .is_some_and(|res| res["isError"] != json!(true)))
     }
 
     /// Send a request and return the response.

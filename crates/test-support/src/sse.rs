@@ -120,29 +120,34 @@ impl SseClient {
         rb.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
     }
 
-    /// Send a request and wait (bounded) for the response with its id.
+    /// Send a request and wait (bounded) for the response with its id. Panics on failure.
     pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        match self.try_request(method, params).await {
+            Ok(v) => v,
+            Err(e) => panic!("{method} on {}: {e}", self.base),
+        }
+    }
+
+    /// Send a request and wait (bounded, 30 s) for the response with its id.
+    pub async fn try_request(&mut self, method: &str, params: Value) -> Result<Value, String> {
         let id = self.next_id;
         self.next_id += 1;
-        let status = self
-            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await;
-        assert_eq!(
-            status, 202,
-            "POST {method} to {} answered {status}",
-            self.endpoint
-        );
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let status = self.post(&msg).await;
+        if status != 202 {
+            return Err(format!("POST to {} answered {status}", self.endpoint));
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let next = tokio::time::timeout_at(deadline, self.events.recv()).await;
             let Ok(Some((_, data))) = next else {
-                panic!("no response to {method} on {}", self.base)
+                return Err("no response on the stream".into());
             };
             let Ok(v) = serde_json::from_str::<Value>(&data) else {
                 continue;
             };
             if v.get("id") == Some(&json!(id)) {
-                return v;
+                return Ok(v);
             }
         }
     }
