@@ -15,7 +15,7 @@ CONFORMANCE := tests/conformance
 CARGO       ?= cargo
 EXAMPLE_BIN := target/debug/mcp-example
 
-.PHONY: help deps demo test test-rust test-interop test-conformance lint fmt bench docs clean-deps
+.PHONY: help deps build demo test test-rust test-interop test-conformance lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,18 +38,18 @@ demo: $(VENV)/.installed ## Start the servers on loopback against their simulato
 	$(CARGO) build --workspace --bins
 	$(PY) scripts/demo.py
 
-test: deps ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance
-	$(CARGO) build --workspace --bins
+test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
 	$(MAKE) --no-print-directory test-interop test-conformance
+	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
 	$(CARGO) test --workspace --no-fail-fast
 
-test-interop: $(VENV)/.installed ## Official Python MCP client against the example server, all four transports
+test-interop: $(VENV)/.installed build ## Official Python MCP client against the example server, all four transports
 	SECOPS_EXAMPLE_BIN=$(EXAMPLE_BIN) $(PYTEST) tests/interop -q -p no:cacheprovider
 
-test-conformance: $(CONFORMANCE)/node_modules/.installed ## MCP conformance suite against the example server (stateful and stateless)
+test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformance suite against the example server (stateful and stateless)
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 32 \
 		--expected-failures $(CONFORMANCE)/stateless-expected.yaml
@@ -65,8 +65,7 @@ bench: ## Throughput and latency of tools/call per transport (writes docs/benchm
 	$(CARGO) build --release -p mcp-example -p mcp-bench
 	python3 scripts/bench.py
 
-docs: ## Regenerate the tool reference docs from each server's `tools --json`
-	$(CARGO) build --workspace --bins
+docs: build ## Regenerate the tool reference docs (docs/tools/) from each server's `tools --json`
 	python3 scripts/gen_tool_docs.py
 
 clean-deps: ## Remove the venv and npm packages

@@ -57,13 +57,15 @@ pub(crate) struct ServeArgs {
     )]
     pub bind: SocketAddr,
     /// Hide every tool that is not read-only, whatever the token allows.
-    #[arg(long, env = "MCP_READ_ONLY")]
+    #[arg(long, env = "MCP_READ_ONLY", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub read_only: bool,
     /// Expose only these toolsets (comma-separated; see `tools`).
     #[arg(long, env = "MCP_TOOLSETS", value_delimiter = ',', value_name = "A,B")]
     pub toolsets: Option<Vec<String>>,
     /// Serve /mcp without sessions, so any replica can answer any request (no sticky sessions).
-    #[arg(long, env = "MCP_STATELESS")]
+    #[arg(long, env = "MCP_STATELESS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub stateless: bool,
     /// Externally visible base URL (https://mcp.example.com), for OAuth metadata and allowed hosts.
     #[arg(long, env = "MCP_PUBLIC_URL", value_name = "URL")]

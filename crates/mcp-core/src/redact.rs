@@ -9,32 +9,65 @@ use serde_json::{Map, Value};
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
-const SECRET_KEY_PARTS: &[&str] = &[
+/// Words that make a key a credential wherever they appear as a segment of its name.
+const SECRET_WORDS: &[&str] = &[
     "password",
     "passwd",
+    "passphrase",
     "secret",
     "token",
     "apikey",
-    "api_key",
-    "api-key",
     "authorization",
     "credential",
-    "private_key",
-    "privatekey",
-    "session_key",
-    "x-pan-key",
-    "x-pan-token",
+    "credentials",
     "cookie",
+    "privatekey",
 ];
 
-/// Whether a key name looks like it holds a credential.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    // `key` alone is a secret (PAN-OS keygen returns `<key>`), `key_id`-like names are not.
-    if k == "key" || (k.ends_with("_key") && !k.ends_with("ssh_key_path")) {
-        return true;
+/// Pairs of adjacent segments that name a credential (`api_key`, `X-PAN-KEY`, ...).
+const SECRET_PAIRS: &[(&str, &str)] = &[
+    ("api", "key"),
+    ("private", "key"),
+    ("session", "key"),
+    ("access", "key"),
+    ("pan", "key"),
+    ("pan", "token"),
+    ("secret", "key"),
+];
+
+/// Split a key into lowercase segments at `_`, `-`, `.`, spaces and camelCase humps.
+fn segments(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
     }
-    SECRET_KEY_PARTS.iter().any(|p| k.contains(p))
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a key name looks like it holds a credential. Judged on whole segments, so
+/// `access_token` and `X-PAN-KEY` are secrets while `max_tokens` and a plain `key` are not.
+pub fn is_secret_key(key: &str) -> bool {
+    let seg = segments(key);
+    seg.iter().any(|s| SECRET_WORDS.contains(&s.as_str()))
+        || seg
+            .windows(2)
+            .any(|w| SECRET_PAIRS.contains(&(w[0].as_str(), w[1].as_str())))
 }
 
 /// Property names the input schema marks secret (`writeOnly` or `x-secret`), at the top level.
@@ -141,15 +174,29 @@ mod tests {
 
     #[test]
     fn ordinary_keys_are_kept() {
-        for k in ["name", "vmid", "description", "ssh_key_path", "key_id"] {
+        for k in [
+            "name",
+            "vmid",
+            "description",
+            "ssh_key_path",
+            "key_id",
+            "key",
+            "max_tokens",
+            "tag_key",
+        ] {
             assert!(!is_secret_key(k), "{k}");
         }
         for k in [
-            "key",
             "x-pan-key",
             "client_secret",
             "AWS_SECRET_ACCESS_KEY",
             "access_token",
+            "apiKey",
+            "api_key",
+            "PROXMOX_TOKEN_SECRET",
+            "Authorization",
+            "store_credential",
+            "privateKey",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

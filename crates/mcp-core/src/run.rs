@@ -72,7 +72,7 @@ where
         Err(e) => return finish(meta, Err(StartupError::Io(e))),
     };
     let result = match cli.command {
-        Some(Command::Check) => runtime.block_on(check::<A>(&env)),
+        Some(Command::Check) => runtime.block_on(check::<A>(&env, &cli.serve)),
         Some(Command::Serve(s)) => runtime.block_on(serve::<A>(&env, s)),
         None => runtime.block_on(serve::<A>(&env, cli.serve)),
         Some(Command::Token(_) | Command::Tools(_)) => Ok(()),
@@ -107,13 +107,37 @@ fn parse_cli(meta: ServerMeta, args: &[std::ffi::OsString]) -> Result<(Cli, Env)
         .version(meta.version)
         .about(meta.about)
         .long_about(long_about(meta));
-    let file = env.file_vars().clone();
-    if !file.is_empty() {
-        cmd = apply_file_defaults(cmd, &file);
+    let defaults = arg_defaults(&cmd, &env).map_err(CliExit::Config)?;
+    if !defaults.is_empty() {
+        cmd = apply_file_defaults(cmd, &defaults);
     }
     let matches = cmd.try_get_matches_from(args).map_err(CliExit::Clap)?;
     let cli = Cli::from_arg_matches(&matches).map_err(CliExit::Clap)?;
     Ok((cli, env))
+}
+
+/// Values for flag variables that do not come from the process environment itself: the
+/// `--config` file, and `NAME_FILE` files (which the argument parser cannot read).
+fn arg_defaults(
+    cmd: &clap::Command,
+    env: &Env,
+) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let mut out = env.file_vars().clone();
+    let serve = cmd
+        .find_subcommand("serve")
+        .into_iter()
+        .flat_map(|s| s.get_arguments());
+    for arg in cmd.get_arguments().chain(serve) {
+        let Some(var) = arg.get_env().and_then(|e| e.to_str()) else {
+            continue;
+        };
+        if std::env::var_os(var).is_none()
+            && let Some(v) = env.get(var)?
+        {
+            out.insert(var.to_string(), v);
+        }
+    }
+    Ok(out)
 }
 
 fn apply_file_defaults(
@@ -261,6 +285,12 @@ fn tool_filter<A: App>(s: &ServeArgs) -> Result<ToolFilter, StartupError> {
                 .map(|t| t.trim().to_string())
                 .filter(|t| !t.is_empty())
                 .collect();
+            if wanted.is_empty() {
+                return Err(StartupError::Config(ConfigError::invalid(
+                    "MCP_TOOLSETS",
+                    "is empty; unset it to expose every toolset",
+                )));
+            }
             if let Some(bad) = wanted.iter().find(|t| !known.contains(t.as_str())) {
                 return Err(StartupError::Config(ConfigError::invalid(
                     "MCP_TOOLSETS",
@@ -280,7 +310,11 @@ fn tool_filter<A: App>(s: &ServeArgs) -> Result<ToolFilter, StartupError> {
 }
 
 fn host_policy(s: &ServeArgs) -> Result<HostPolicy, StartupError> {
-    if let Some(list) = &s.allowed_hosts {
+    let list = s
+        .allowed_hosts
+        .as_ref()
+        .filter(|l| l.iter().any(|h| !h.trim().is_empty()));
+    if let Some(list) = list {
         if list.iter().any(|h| h.trim() == "*") {
             tracing::warn!(
                 "MCP_ALLOWED_HOSTS=* accepts any Host header: DNS-rebinding protection is off"
@@ -332,6 +366,11 @@ async fn auth_state(
         ));
     }
     if !auth.has_verifier() {
+        if auth.required {
+            return Err(StartupError::Refused(
+                "MCP_AUTH=jwt but no verifier is configured: set MCP_JWT_SECRET, MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE".into(),
+            ));
+        }
         if s.transport == TransportKind::Http && !loopback {
             return Err(StartupError::Refused(format!(
                 "refusing to serve on {} without authentication: set MCP_JWT_SECRET, MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE, or set MCP_AUTH=none explicitly",
@@ -449,17 +488,13 @@ fn spawn_signal_handler(shutdown: CancellationToken) {
     });
 }
 
-async fn check<A: App>(env: &Env) -> Result<(), StartupError> {
+async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
     let meta = A::meta();
     CoreSettings::from_env(env)?;
-    let auth = AuthConfig::from_env(env)?;
-    if auth.has_verifier() {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| StartupError::App(e.to_string()))?;
-        Verifier::new(&auth, http).await?;
-    }
+    tool_filter::<A>(s)?;
+    host_policy(s)?;
+    // The same auth decision `serve` makes: refusals, JWKS fetch, secret rules.
+    auth_state(env, s).await?;
     let app = A::build(BuildCtx {
         env,
         check_only: true,

@@ -266,7 +266,7 @@ impl<A: App> ServerHandler for McpServer<A> {
                 tokio::select! {
                     r = tokio::time::timeout(timeout, fut) => r.unwrap_or_else(|_| Err(ToolError::Unavailable {
                         upstream: "this server".into(),
-                        message: format!("the call did not finish within the {} s limit (MCP_REQUEST_TIMEOUT)", timeout.as_secs()),
+                        message: format!("the call did not finish within the {} limit (MCP_REQUEST_TIMEOUT)", humantime::format_duration(timeout)),
                         retry_after: None,
                     })),
                     _ = cancel.cancelled() => Err(ToolError::Unavailable {
@@ -291,7 +291,10 @@ impl<A: App> ServerHandler for McpServer<A> {
             .increment(1);
         metrics::histogram!("mcp_tool_call_duration_seconds", "tool" => spec.name)
             .record(elapsed.as_secs_f64());
-        let error_text = result.as_ref().err().map(ToString::to_string);
+        let error_text = result
+            .as_ref()
+            .err()
+            .map(|e| crate::redact::redact_text(&e.to_string()));
         tracing::info!(
             target: "audit",
             request_id = %request_id,

@@ -286,12 +286,22 @@ pub fn parse_args<I: DeserializeOwned>(args: JsonObject) -> Result<I, ToolError>
             .strip_prefix("unknown field `")
             .and_then(|r| r.split('`').next())
         {
+            // The path already ends at the unknown field.
             let field = if field.is_empty() {
                 unknown.to_string()
             } else {
-                format!("{field}.{unknown}")
+                field
             };
-            return ToolError::invalid(field, format!("is not a parameter of this tool; {reason}"));
+            let expected = reason
+                .split_once(", expected ")
+                .map(|(_, e)| e)
+                .unwrap_or("");
+            let hint = if expected.is_empty() {
+                String::new()
+            } else {
+                format!("; expected {expected}")
+            };
+            return ToolError::invalid(field, format!("is not a parameter of this tool{hint}"));
         }
         ToolError::invalid(
             if field.is_empty() {
@@ -367,4 +377,67 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct In {
+        cidr: String,
+        port: u16,
+        nested: Option<Nested>,
+    }
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Nested {
+        name: String,
+    }
+
+    fn err(v: Value) -> ToolError {
+        parse_args::<In>(v.as_object().cloned().unwrap_or_default()).expect_err("invalid")
+    }
+
+    #[test]
+    fn argument_errors_name_the_field_once() {
+        let e = err(json!({"port": 1}));
+        assert_eq!(e.to_string(), "invalid argument `cidr`: is required");
+        let e = err(json!({"cidr": "x", "port": 70000}));
+        assert_eq!(e.field(), Some("port"));
+        let e = err(json!({"cidr": "x", "port": 1, "extra": 1}));
+        assert_eq!(e.field(), Some("extra"), "{e}");
+        assert!(
+            e.to_string().contains(
+                "is not a parameter of this tool; expected one of `cidr`, `port`, `nested`"
+            ),
+            "{e}"
+        );
+        let e = err(json!({"cidr": "x", "port": 1, "nested": {"nme": "a"}}));
+        assert_eq!(e.field(), Some("nested.nme"), "{e}");
+        let e = err(json!({"cidr": "x", "port": 1, "nested": {}}));
+        assert_eq!(e.field(), Some("nested.name"), "{e}");
+        let e = err(json!({"cidr": 5, "port": 1}));
+        assert_eq!(e.field(), Some("cidr"));
+    }
+
+    #[test]
+    fn portable_schema_drops_rust_formats_only() {
+        let s = json!({"type": "object", "properties": {
+            "a": {"type": "integer", "format": "uint16", "minimum": 0},
+            "b": {"type": "string", "format": "date-time"},
+            "c": {"type": "array", "items": {"type": "number", "format": "double"}}}});
+        let out = Value::Object(portable_schema(s.as_object().expect("object")));
+        assert_eq!(
+            out["properties"]["a"],
+            json!({"type": "integer", "minimum": 0})
+        );
+        assert_eq!(out["properties"]["b"]["format"], "date-time");
+        assert!(out["properties"]["c"]["items"].get("format").is_none());
+    }
 }

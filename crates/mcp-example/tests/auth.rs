@@ -376,3 +376,84 @@ async fn token_subcommand_mints_a_token_the_server_accepts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_JWT_SECRET"));
 }
+
+#[tokio::test]
+async fn stateful_sessions_belong_to_their_subject() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let url = format!("{}/mcp", server.base());
+    let mut alice = RpcClient::new(&url, Some(token("alice", &["example:read"])));
+    assert_eq!(alice.initialize().await.status, 200);
+    let mut mallory = RpcClient::new(&url, Some(token("mallory", &["example:write"])));
+    mallory.session = alice.session.clone();
+    let r = mallory.request("tools/list", json!({})).await;
+    assert_eq!(
+        r.status, 404,
+        "another subject cannot use alice's session: {}",
+        r.raw
+    );
+    let del = reqwest::Client::new()
+        .delete(&url)
+        .bearer_auth(token("mallory", &["example:write"]))
+        .header("mcp-session-id", alice.session.clone().expect("session"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(del.status(), 404, "nor end it");
+    assert!(
+        alice.tool_names().await.contains(&"get_item".to_string()),
+        "alice's session still works"
+    );
+}
+
+#[tokio::test]
+async fn auth_settings_that_cannot_work_are_refused() {
+    let run = |env: Vec<(&'static str, &'static str)>, args: Vec<&'static str>| async move {
+        tokio::process::Command::new(BIN)
+            .args(args)
+            .env_clear()
+            .envs(env)
+            .output()
+            .await
+            .expect("run")
+    };
+    let out = run(
+        vec![("MCP_AUTH", "jwt")],
+        vec!["serve", "--transport", "http", "--bind", "127.0.0.1:0"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MCP_AUTH=jwt but no verifier is configured")
+    );
+    let out = run(vec![("MCP_JWT_SECRET", "short")], vec!["check"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("MCP_JWT_SECRET: must be at least 32 bytes")
+    );
+    let out = run(
+        vec![("MCP_TRANSPORT", "http"), ("MCP_BIND", "0.0.0.0:8080")],
+        vec!["check"],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "check makes the same refusal as serve"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("refusing to serve on 0.0.0.0:8080 without authentication")
+    );
+}
+
+#[tokio::test]
+async fn no_oauth_metadata_without_auth() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN).without_env("MCP_JWT_SECRET")).await;
+    let r = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource",
+        server.base()
+    ))
+    .await
+    .expect("GET");
+    assert_eq!(r.status(), 404);
+}

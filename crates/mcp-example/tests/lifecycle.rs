@@ -407,3 +407,42 @@ async fn stateful_http_sessions_close_on_delete() {
         .expect("DELETE");
     assert_eq!(again.status(), 404, "an ended session is gone");
 }
+
+#[tokio::test]
+async fn flag_variables_accept_files_and_boolish_values() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ro = dir.path().join("read-only");
+    std::fs::write(&ro, "yes\n").expect("write");
+    let server = ServerProcess::start(
+        &ServerSpec::http(BIN).env("MCP_READ_ONLY_FILE", ro.display().to_string()),
+    )
+    .await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["example:write"])),
+    );
+    c.initialize().await;
+    assert!(
+        !c.tool_names().await.contains(&"set_item".to_string()),
+        "MCP_READ_ONLY_FILE=yes applies"
+    );
+    drop(server);
+
+    let server = ServerProcess::start(&ServerSpec::http(BIN).env("MCP_STATELESS", "1")).await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["example:read"])),
+    );
+    assert_eq!(c.initialize().await.status, 200);
+    assert!(c.session.is_none(), "MCP_STATELESS=1 means no session id");
+
+    let out = tokio::process::Command::new(BIN)
+        .args(["serve", "--transport", "http", "--bind", "127.0.0.1:0"])
+        .env_clear()
+        .env("MCP_TOOLSETS", " , ")
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_TOOLSETS: is empty"));
+}

@@ -70,6 +70,8 @@ pub enum TokenError {
 pub struct AuthConfig {
     /// `MCP_AUTH=none` turns authentication off explicitly.
     pub disabled: bool,
+    /// `MCP_AUTH=jwt` was set explicitly: a verifier is then mandatory.
+    pub required: bool,
     /// HS256 shared secret (`MCP_JWT_SECRET`, or the older `MCP_JWT_SECRET_KEY`).
     pub hs256_secret: Option<SecretString>,
     /// RS256/ES256 keys.
@@ -87,6 +89,9 @@ pub struct AuthConfig {
 impl AuthConfig {
     /// Read the `MCP_AUTH` and `MCP_JWT_*` variables.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let required = env
+            .get("MCP_AUTH")?
+            .is_some_and(|m| m.eq_ignore_ascii_case("jwt"));
         let disabled = match env.get("MCP_AUTH")?.as_deref().map(str::to_ascii_lowercase) {
             None => false,
             Some(m) if m == "jwt" => false,
@@ -98,15 +103,25 @@ impl AuthConfig {
                 ));
             }
         };
-        let hs256_secret = match env.get("MCP_JWT_SECRET")? {
-            Some(s) => Some(SecretString::from(s)),
-            None => env.secret("MCP_JWT_SECRET_KEY")?,
+        let (secret_var, hs256_secret) = match (
+            env.secret("MCP_JWT_SECRET")?,
+            env.secret("MCP_JWT_SECRET_KEY")?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "MCP_JWT_SECRET",
+                    "MCP_JWT_SECRET and its older name MCP_JWT_SECRET_KEY are both set; keep one",
+                ));
+            }
+            (Some(s), None) => ("MCP_JWT_SECRET", Some(s)),
+            (None, Some(s)) => ("MCP_JWT_SECRET_KEY", Some(s)),
+            (None, None) => ("MCP_JWT_SECRET", None),
         };
         if let Some(s) = &hs256_secret
             && s.expose_secret().len() < 32
         {
             return Err(ConfigError::invalid(
-                "MCP_JWT_SECRET",
+                secret_var,
                 "must be at least 32 bytes for HS256 (generate one with `openssl rand -hex 32`)",
             ));
         }
@@ -117,16 +132,17 @@ impl AuthConfig {
                     "set either MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE, not both",
                 ));
             }
-            (Some(u), None) => {
-                Some(JwksSource::Url(url::Url::parse(&u).map_err(|e| {
-                    ConfigError::invalid("MCP_JWT_JWKS_URL", e.to_string())
-                })?))
-            }
+            // Signing keys: https unless the URL is loopback, exactly like upstream hosts.
+            (Some(u), None) => Some(JwksSource::Url(crate::upstream::parse_base_url(
+                "MCP_JWT_JWKS_URL",
+                &u,
+            )?)),
             (None, Some(f)) => Some(JwksSource::File(f.into())),
             (None, None) => None,
         };
         Ok(Self {
             disabled,
+            required,
             hs256_secret,
             jwks,
             issuer: env.get("MCP_JWT_ISSUER")?,
@@ -210,7 +226,14 @@ impl Verifier {
         v.leeway = self.inner.leeway.as_secs();
         v.validate_nbf = true;
         v.validate_exp = true;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        if self.inner.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.inner.audience.is_some() {
+            required.push("aud");
+        }
+        v.set_required_spec_claims(&required);
         if let Some(iss) = &self.inner.issuer {
             v.set_issuer(&[iss]);
         }

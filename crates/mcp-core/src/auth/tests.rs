@@ -84,6 +84,21 @@ async fn hs256_matrix() {
     aud["aud"] = json!("someone-else");
     assert_eq!(v.verify(&hs(&aud, SECRET)).await, Err(TokenError::Audience));
 
+    for claim in ["iss", "aud"] {
+        let mut missing = ok.clone();
+        missing.as_object_mut().expect("obj").remove(claim);
+        let want = if claim == "iss" {
+            TokenError::Issuer
+        } else {
+            TokenError::Audience
+        };
+        assert_eq!(
+            v.verify(&hs(&missing, SECRET)).await,
+            Err(want),
+            "token without {claim}"
+        );
+    }
+
     let mut no_exp = ok.clone();
     no_exp.as_object_mut().expect("obj").remove("exp");
     assert_eq!(
@@ -150,6 +165,32 @@ fn config_rules() {
     ]));
     assert!(both.is_err());
     assert!(AuthConfig::from_env(&Env::from_pairs([("MCP_AUTH", "maybe")])).is_err());
+    let both = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_SECRET", SECRET),
+        ("MCP_JWT_SECRET_KEY", SECRET),
+    ]));
+    assert!(
+        both.expect_err("both names")
+            .to_string()
+            .contains("both set")
+    );
+    let short = AuthConfig::from_env(&Env::from_pairs([("MCP_JWT_SECRET_KEY", "short")]));
+    assert!(
+        short
+            .expect_err("short")
+            .to_string()
+            .starts_with("MCP_JWT_SECRET_KEY:")
+    );
+    let plain = AuthConfig::from_env(&Env::from_pairs([(
+        "MCP_JWT_JWKS_URL",
+        "http://idp.example.com/jwks",
+    )]));
+    assert!(
+        plain
+            .expect_err("plain http")
+            .to_string()
+            .contains("plain http is allowed only for loopback")
+    );
     assert!(
         AuthConfig::from_env(&Env::from_pairs([("MCP_AUTH", "none")]))
             .expect("ok")

@@ -69,7 +69,6 @@ struct Ops<A: App> {
     shared: Arc<Shared<A>>,
     probe: Arc<ProbeCache>,
     settings: Arc<HttpSettings>,
-    sse: Arc<SseState<A>>,
 }
 
 /// The full router: `/mcp`, `/sse`, `/messages/`, health, readiness, metrics, OAuth metadata.
@@ -116,12 +115,13 @@ pub fn build_router<A: App>(
             mcp_config.with_legacy_session_mode(true),
         );
         let limit = Arc::new((shared.clone(), settings.max_sessions));
+        let owners = Arc::new(SessionOwners {
+            manager,
+            owners: std::sync::Mutex::new(std::collections::HashMap::new()),
+        });
         Router::new()
             .nest_service("/mcp", svc)
-            .layer(axum::middleware::from_fn_with_state(
-                manager,
-                session_delete,
-            ))
+            .layer(axum::middleware::from_fn_with_state(owners, session_owner))
             .layer(axum::middleware::from_fn_with_state(
                 limit,
                 session_cap::<A>,
@@ -138,7 +138,7 @@ pub fn build_router<A: App>(
         .route("/sse", get(sse::open::<A>))
         .route("/messages/", post(sse::post::<A>))
         .route("/messages", post(sse::post::<A>))
-        .with_state(sse_state.clone());
+        .with_state(sse_state);
 
     let host_policy = Arc::new(settings.hosts.clone());
     let protected = mcp_router
@@ -156,21 +156,24 @@ pub fn build_router<A: App>(
         shared,
         probe: Arc::new(ProbeCache::new(Duration::from_secs(10))),
         settings: settings.clone(),
-        sse: sse_state,
     });
-    let public = Router::new()
+    let mut public = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<A>))
-        .route("/metrics", get(metrics_endpoint))
-        .route(
-            "/.well-known/oauth-protected-resource",
-            get(resource_metadata::<A>),
-        )
-        .route(
-            "/.well-known/oauth-protected-resource/{*rest}",
-            get(resource_metadata::<A>),
-        )
-        .with_state(ops);
+        .route("/metrics", get(metrics_endpoint));
+    if auth.verifier.is_some() {
+        // RFC 9728 metadata only means something when tokens are required.
+        public = public
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(resource_metadata::<A>),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/{*rest}",
+                get(resource_metadata::<A>),
+            );
+    }
+    let public = public.with_state(ops);
 
     let auth = Arc::new(auth);
     protected
@@ -207,29 +210,66 @@ async fn session_cap<A: App>(
     next.run(req).await
 }
 
-/// `DELETE /mcp`: 404 for a session that does not exist (or has already ended), as the spec
-/// requires, and 204 rather than rmcp's 202 on success, which clients treat as success.
-async fn session_delete(
-    State(manager): State<Arc<LocalSessionManager>>,
+/// Which subject opened each stateful session.
+struct SessionOwners {
+    manager: Arc<LocalSessionManager>,
+    owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+fn subject_of(req: &axum::extract::Request) -> String {
+    req.extensions()
+        .get::<Arc<crate::policy::Principal>>()
+        .map(|p| p.subject.clone())
+        .unwrap_or_default()
+}
+
+/// Bind each stateful session to the subject that opened it. A request naming a session that
+/// does not exist, has ended, or belongs to someone else gets 404, like the spec's answer for
+/// an unknown session. `DELETE` answers 204 (rmcp says 202, which some clients treat as a
+/// failure).
+async fn session_owner(
+    State(state): State<Arc<SessionOwners>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if req.method() != axum::http::Method::DELETE {
-        return next.run(req).await;
-    }
+    let subject = subject_of(&req);
     let id = req
         .headers()
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    if let Some(id) = id {
-        let known = manager.sessions.read().await.contains_key(id.as_str());
-        if !known {
-            return (StatusCode::NOT_FOUND, "session not found").into_response();
+    let Some(id) = id else {
+        // A new session: remember who opened it.
+        let resp = next.run(req).await;
+        if let Some(new_id) = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            let live = state.manager.sessions.read().await;
+            if let Ok(mut owners) = state.owners.lock() {
+                owners.retain(|k, _| live.contains_key(k.as_str()));
+                owners.insert(new_id.to_string(), subject);
+            }
         }
+        return resp;
+    };
+    let known = state
+        .manager
+        .sessions
+        .read()
+        .await
+        .contains_key(id.as_str());
+    let owner = state.owners.lock().ok().and_then(|o| o.get(&id).cloned());
+    if !known || owner.is_some_and(|o| o != subject) {
+        if known {
+            tracing::warn!(session = %id, "request refused: session belongs to another subject");
+        }
+        return (StatusCode::NOT_FOUND, "session not found").into_response();
     }
+    let is_delete = req.method() == axum::http::Method::DELETE;
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::ACCEPTED {
+    if is_delete && resp.status() == StatusCode::ACCEPTED {
         return StatusCode::NO_CONTENT.into_response();
     }
     resp
@@ -316,7 +356,6 @@ async fn resource_metadata<A: App>(
     if let Some(iss) = &ops.settings.jwt_issuer {
         doc["authorization_servers"] = serde_json::json!([iss]);
     }
-    let _ = &ops.sse;
     axum::Json(doc).into_response()
 }
 
