@@ -51,7 +51,7 @@ test-interop: $(VENV)/.installed build ## Official Python MCP client against the
 
 test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformance suite against the example server (stateful and stateless)
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
-	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 32 \
+	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 32 --env MCP_REQUEST_TIMEOUT=5s \
 		--expected-failures $(CONFORMANCE)/stateless-expected.yaml
 
 lint: ## rustfmt check and clippy with warnings as errors

@@ -4,9 +4,11 @@
 
 pub mod process;
 pub mod rpc;
+pub mod sim;
 pub mod sse;
 pub mod tokens;
 
 pub use process::{ServerProcess, ServerSpec};
 pub use rpc::RpcClient;
+pub use sim::{SimProcess, own_fixture, shared_fixtures, workspace_bin};
 pub use sse::{SseClient, rmcp_sse_transport};

@@ -53,24 +53,32 @@ pub enum UpstreamError {
 
 impl From<UpstreamError> for ToolError {
     fn from(e: UpstreamError) -> Self {
-        match e {
+        e.to_tool_error()
+    }
+}
+
+impl UpstreamError {
+    /// The tool error a model should see for this failure.
+    pub fn to_tool_error(&self) -> ToolError {
+        match self {
             UpstreamError::CircuitOpen { upstream, retry_in } => ToolError::Unavailable {
                 message: "circuit breaker is open after repeated failures; requests are paused to protect it".into(),
-                upstream,
-                retry_after: Some(retry_in),
+                upstream: upstream.clone(),
+                retry_after: Some(*retry_in),
             },
             UpstreamError::Timeout { upstream, after } => ToolError::Unavailable {
-                message: format!("no answer within {}", humantime::format_duration(after)),
-                upstream,
+                message: format!("no answer within {}", humantime::format_duration(*after)),
+                upstream: upstream.clone(),
                 retry_after: None,
             },
             UpstreamError::Connect { upstream, detail } | UpstreamError::Transport { upstream, detail } => {
-                ToolError::Unavailable { upstream, message: detail, retry_after: None }
+                ToolError::Unavailable { upstream: upstream.clone(), message: detail.clone(), retry_after: None }
             }
-            UpstreamError::TooLarge { upstream, limit } => {
-                ToolError::upstream(upstream, format!("response exceeds the {limit}-byte limit; narrow the query"))
-            }
-            e @ (UpstreamError::Request { .. } | UpstreamError::Setup { .. }) => ToolError::internal(e),
+            UpstreamError::TooLarge { upstream, limit } => ToolError::upstream(
+                upstream.clone(),
+                format!("response exceeds the {limit}-byte limit; narrow the query"),
+            ),
+            UpstreamError::Request { .. } | UpstreamError::Setup { .. } => ToolError::internal(self.to_string()),
         }
     }
 }

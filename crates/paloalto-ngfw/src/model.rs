@@ -1,0 +1,345 @@
+//! Normalised PAN-OS objects, parsed from the inner XML of a `<result>`.
+
+use std::collections::BTreeMap;
+
+use roxmltree::{Document, Node};
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Parse the inner XML of a `<result>` (zero or more sibling elements).
+pub fn with_result<T>(inner: &str, f: impl FnOnce(Node<'_, '_>) -> T) -> Result<T, String> {
+    let wrapped = format!("<result>{inner}</result>");
+    let doc = Document::parse(&wrapped).map_err(|e| format!("unparseable result: {e}"))?;
+    Ok(f(doc.root_element()))
+}
+
+/// The `<entry>` elements at the top of a result, or inside a single container element.
+pub fn entries<'a, 'i>(result: Node<'a, 'i>) -> Vec<Node<'a, 'i>> {
+    let top: Vec<_> = result
+        .children()
+        .filter(|c| c.has_tag_name("entry"))
+        .collect();
+    if !top.is_empty() {
+        return top;
+    }
+    result
+        .children()
+        .filter(Node::is_element)
+        .flat_map(|c| c.children().filter(|e| e.has_tag_name("entry")))
+        .collect()
+}
+
+pub fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
+    n.children().find(|c| c.has_tag_name(name))
+}
+
+pub fn text(n: Node<'_, '_>, name: &str) -> Option<String> {
+    child(n, name)
+        .and_then(|c| c.text())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// `<name><member>a</member><member>b</member></name>` → `["a", "b"]`.
+pub fn members(n: Node<'_, '_>, name: &str) -> Vec<String> {
+    child(n, name).map(member_list).unwrap_or_default()
+}
+
+fn member_list(n: Node<'_, '_>) -> Vec<String> {
+    n.children()
+        .filter(|c| c.has_tag_name("member"))
+        .filter_map(|c| c.text())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+fn yes(n: Node<'_, '_>, name: &str) -> bool {
+    text(n, name).is_some_and(|t| t == "yes")
+}
+
+fn name_of(n: Node<'_, '_>) -> String {
+    n.attribute("name").unwrap_or_default().to_string()
+}
+
+/// An address object.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct AddressObject {
+    pub name: String,
+    /// `ip-netmask`, `ip-range`, `ip-wildcard` or `fqdn`.
+    pub kind: String,
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    /// Where the object lives (`vsys:vsys1`, `shared`, `device-group:DG`, `pushed:vsys1`).
+    pub location: String,
+}
+
+pub fn address_object(n: Node<'_, '_>, location: &str) -> AddressObject {
+    let (kind, value) = ["ip-netmask", "ip-range", "ip-wildcard", "fqdn"]
+        .iter()
+        .find_map(|k| text(n, k).map(|v| (k.to_string(), v)))
+        .unwrap_or_else(|| ("unknown".into(), String::new()));
+    AddressObject {
+        name: name_of(n),
+        kind,
+        value,
+        description: text(n, "description"),
+        tags: members(n, "tag"),
+        location: location.to_string(),
+    }
+}
+
+/// An address group.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct AddressGroup {
+    pub name: String,
+    /// `static` or `dynamic`.
+    pub kind: String,
+    /// Static members (object or group names).
+    pub members: Vec<String>,
+    /// Dynamic match filter, e.g. `'web' and 'prod'`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub location: String,
+    /// With `expand`: the address objects the group resolves to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expanded: Option<Vec<AddressObject>>,
+}
+
+pub fn address_group(n: Node<'_, '_>, location: &str) -> AddressGroup {
+    let filter = child(n, "dynamic").and_then(|d| text(d, "filter"));
+    AddressGroup {
+        name: name_of(n),
+        kind: if filter.is_some() {
+            "dynamic".into()
+        } else {
+            "static".into()
+        },
+        members: members(n, "static"),
+        filter,
+        description: text(n, "description"),
+        tags: members(n, "tag"),
+        location: location.to_string(),
+        expanded: None,
+    }
+}
+
+/// A service object or service group.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct ServiceObject {
+    pub name: String,
+    /// `service` or `service-group`.
+    pub kind: String,
+    /// `tcp`, `udp` or `sctp` (services only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Destination ports, e.g. `80,443,8000-8100`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_port: Option<String>,
+    /// Group members (service groups only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub location: String,
+}
+
+pub fn service(n: Node<'_, '_>, location: &str) -> ServiceObject {
+    let proto = child(n, "protocol").and_then(|p| p.children().find(Node::is_element));
+    ServiceObject {
+        name: name_of(n),
+        kind: "service".into(),
+        protocol: proto.map(|p| p.tag_name().name().to_string()),
+        port: proto.and_then(|p| text(p, "port")),
+        source_port: proto.and_then(|p| text(p, "source-port")),
+        members: Vec::new(),
+        description: text(n, "description"),
+        tags: members(n, "tag"),
+        location: location.to_string(),
+    }
+}
+
+pub fn service_group(n: Node<'_, '_>, location: &str) -> ServiceObject {
+    ServiceObject {
+        name: name_of(n),
+        kind: "service-group".into(),
+        protocol: None,
+        port: None,
+        source_port: None,
+        members: members(n, "members"),
+        description: text(n, "description"),
+        tags: members(n, "tag"),
+        location: location.to_string(),
+    }
+}
+
+/// A security zone.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct Zone {
+    pub name: String,
+    /// `layer3`, `layer2`, `virtual-wire`, `tap`, `tunnel`, `external`, or `none`.
+    pub mode: String,
+    pub interfaces: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_protection_profile: Option<String>,
+    pub user_id_enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_setting: Option<String>,
+    pub location: String,
+}
+
+pub fn zone(n: Node<'_, '_>, location: &str) -> Zone {
+    let network = child(n, "network");
+    let mode_node = network.and_then(|net| {
+        net.children().find(|c| {
+            c.is_element()
+                && [
+                    "layer3",
+                    "layer2",
+                    "virtual-wire",
+                    "tap",
+                    "tunnel",
+                    "external",
+                ]
+                .contains(&c.tag_name().name())
+        })
+    });
+    Zone {
+        name: name_of(n),
+        mode: mode_node
+            .map(|m| m.tag_name().name().to_string())
+            .unwrap_or_else(|| "none".into()),
+        interfaces: mode_node.map(member_list).unwrap_or_default(),
+        zone_protection_profile: network.and_then(|net| text(net, "zone-protection-profile")),
+        user_id_enabled: yes(n, "enable-user-identification"),
+        log_setting: network.and_then(|net| text(net, "log-setting")),
+        location: location.to_string(),
+    }
+}
+
+/// A security rule, in rulebase order.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct SecurityRule {
+    /// 1-based position within its rulebase.
+    pub position: usize,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub source: Vec<String>,
+    pub destination: Vec<String>,
+    pub negate_source: bool,
+    pub negate_destination: bool,
+    pub source_user: Vec<String>,
+    pub application: Vec<String>,
+    pub service: Vec<String>,
+    pub category: Vec<String>,
+    /// `allow`, `deny`, `drop`, `reset-client`, `reset-server` or `reset-both`.
+    pub action: String,
+    pub disabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_setting: Option<String>,
+    pub log_start: bool,
+    pub log_end: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_group: Option<String>,
+    /// Individual security profiles by type (`virus`, `spyware`, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, Vec<String>>,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `pre`, `post` (Panorama) or `local` (firewall).
+    pub rulebase: String,
+    pub location: String,
+}
+
+pub fn security_rule(
+    n: Node<'_, '_>,
+    position: usize,
+    rulebase: &str,
+    location: &str,
+) -> SecurityRule {
+    let ps = child(n, "profile-setting");
+    let mut profiles = BTreeMap::new();
+    if let Some(p) = ps.and_then(|p| child(p, "profiles")) {
+        for kind in p.children().filter(Node::is_element) {
+            profiles.insert(kind.tag_name().name().to_string(), member_list(kind));
+        }
+    }
+    SecurityRule {
+        position,
+        name: name_of(n),
+        uuid: n.attribute("uuid").map(str::to_string),
+        from: members(n, "from"),
+        to: members(n, "to"),
+        source: members(n, "source"),
+        destination: members(n, "destination"),
+        negate_source: yes(n, "negate-source"),
+        negate_destination: yes(n, "negate-destination"),
+        source_user: members(n, "source-user"),
+        application: members(n, "application"),
+        service: members(n, "service"),
+        category: members(n, "category"),
+        action: text(n, "action").unwrap_or_else(|| "allow".into()),
+        disabled: yes(n, "disabled"),
+        log_setting: text(n, "log-setting"),
+        log_start: yes(n, "log-start"),
+        // PAN-OS logs at session end unless told otherwise.
+        log_end: text(n, "log-end").is_none_or(|v| v == "yes"),
+        profile_group: ps
+            .and_then(|p| child(p, "group"))
+            .and_then(|g| member_list(g).into_iter().next()),
+        profiles,
+        tags: members(n, "tag"),
+        description: text(n, "description"),
+        rulebase: rulebase.to_string(),
+        location: location.to_string(),
+    }
+}
+
+/// `show system info`, flattened to key/value pairs.
+pub fn system_info(result: Node<'_, '_>) -> BTreeMap<String, String> {
+    let system = child(result, "system").unwrap_or(result);
+    system
+        .children()
+        .filter(|c| c.is_element() && !c.children().any(|g| g.is_element()))
+        .map(|c| {
+            (
+                c.tag_name().name().to_string(),
+                c.text().map(str::trim).unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The first rule of a `test security-policy-match` answer: (name, action, index). PAN-OS
+/// answers `<entry name="R">…` on current releases and `<entry>R; index: 3</entry>` on old ones.
+pub fn policy_match<'a, 'i>(
+    result: Node<'a, 'i>,
+) -> Option<(String, Option<String>, Option<u32>, Node<'a, 'i>)> {
+    let rules = child(result, "rules")?;
+    let entry = rules.children().find(|c| c.has_tag_name("entry"))?;
+    if let Some(name) = entry.attribute("name") {
+        let index = text(entry, "index").and_then(|i| i.parse().ok());
+        return Some((name.to_string(), text(entry, "action"), index, entry));
+    }
+    let raw = entry.text()?.trim().to_string();
+    let (name, rest) = raw
+        .split_once(';')
+        .map_or((raw.as_str(), ""), |(n, r)| (n, r));
+    let index = rest
+        .trim()
+        .strip_prefix("index:")
+        .and_then(|i| i.trim().parse().ok());
+    Some((name.trim().to_string(), text(entry, "action"), index, entry))
+}

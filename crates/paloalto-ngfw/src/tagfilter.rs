@@ -1,0 +1,142 @@
+//! Dynamic address-group filters: `'web' and ('prod' or 'dmz')`.
+
+/// A parsed filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    Tag(String),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    /// Whether an object with `tags` matches.
+    pub fn matches(&self, tags: &[String]) -> bool {
+        match self {
+            Self::Tag(t) => tags.iter().any(|x| x == t),
+            Self::And(a, b) => a.matches(tags) && b.matches(tags),
+            Self::Or(a, b) => a.matches(tags) || b.matches(tags),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    Tag(String),
+    And,
+    Or,
+    Open,
+    Close,
+}
+
+fn lex(s: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            ' ' | '\t' => {
+                chars.next();
+            }
+            '(' => {
+                chars.next();
+                out.push(Tok::Open);
+            }
+            ')' => {
+                chars.next();
+                out.push(Tok::Close);
+            }
+            '\'' | '"' => {
+                chars.next();
+                let tag: String = chars.by_ref().take_while(|&x| x != c).collect();
+                out.push(Tok::Tag(tag));
+            }
+            _ => {
+                let word: String = std::iter::from_fn(|| {
+                    chars.next_if(|x| {
+                        x.is_ascii_alphanumeric() || *x == '-' || *x == '_' || *x == '.'
+                    })
+                })
+                .collect();
+                match word.to_ascii_lowercase().as_str() {
+                    "and" => out.push(Tok::And),
+                    "or" => out.push(Tok::Or),
+                    "" => return Err(format!("unexpected character {c:?}")),
+                    _ => out.push(Tok::Tag(word)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parse a filter; `and` binds tighter than `or`.
+pub fn parse(s: &str) -> Result<Expr, String> {
+    let toks = lex(s)?;
+    let mut pos = 0;
+    let e = or_expr(&toks, &mut pos, 0)?;
+    if pos != toks.len() {
+        return Err("trailing tokens".into());
+    }
+    Ok(e)
+}
+
+fn or_expr(t: &[Tok], pos: &mut usize, depth: usize) -> Result<Expr, String> {
+    let mut left = and_expr(t, pos, depth)?;
+    while t.get(*pos) == Some(&Tok::Or) {
+        *pos += 1;
+        left = Expr::Or(Box::new(left), Box::new(and_expr(t, pos, depth)?));
+    }
+    Ok(left)
+}
+
+fn and_expr(t: &[Tok], pos: &mut usize, depth: usize) -> Result<Expr, String> {
+    let mut left = atom(t, pos, depth)?;
+    while t.get(*pos) == Some(&Tok::And) {
+        *pos += 1;
+        left = Expr::And(Box::new(left), Box::new(atom(t, pos, depth)?));
+    }
+    Ok(left)
+}
+
+fn atom(t: &[Tok], pos: &mut usize, depth: usize) -> Result<Expr, String> {
+    if depth > 32 {
+        return Err("nested too deeply".into());
+    }
+    match t.get(*pos) {
+        Some(Tok::Tag(s)) => {
+            *pos += 1;
+            Ok(Expr::Tag(s.clone()))
+        }
+        Some(Tok::Open) => {
+            *pos += 1;
+            let e = or_expr(t, pos, depth + 1)?;
+            if t.get(*pos) != Some(&Tok::Close) {
+                return Err("missing `)`".into());
+            }
+            *pos += 1;
+            Ok(e)
+        }
+        _ => Err("expected a tag".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        let tags = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = parse("'web' and ('prod' or 'dmz')").expect("parse");
+        assert!(e.matches(&tags(&["web", "dmz"])));
+        assert!(!e.matches(&tags(&["web"])));
+        assert!(
+            parse("'a' or 'b' and 'c'")
+                .expect("parse")
+                .matches(&tags(&["a"]))
+        );
+        assert!(parse("'a' and").is_err());
+        assert!(parse("('a'").is_err());
+        assert!(parse("'a' 'b'").is_err());
+        assert!(parse(&"(".repeat(100)).is_err());
+    }
+}

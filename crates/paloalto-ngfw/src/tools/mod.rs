@@ -1,0 +1,181 @@
+//! The tools, one file per domain, plus what they share: locations and paging.
+
+pub mod objects;
+pub mod policies;
+pub mod system;
+pub mod zones;
+
+use mcp_core::{ToolDef, ToolError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Ngfw;
+use crate::client::{ConfigSource, Name, XPath};
+
+/// Every tool of this server.
+pub fn all() -> Vec<ToolDef<Ngfw>> {
+    let mut t = objects::tools();
+    t.extend(zones::tools());
+    t.extend(policies::tools());
+    t.extend(system::tools());
+    t
+}
+
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 200;
+
+/// Where configuration lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Location {
+    /// A firewall virtual system (default `vsys1`).
+    #[default]
+    Vsys,
+    /// Objects shared by every vsys (firewall) or every device group (Panorama).
+    Shared,
+    /// A Panorama device group (`device_group` required).
+    DeviceGroup,
+    /// On a firewall: what Panorama pushed to the vsys.
+    Pushed,
+}
+
+/// Paging parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: usize,
+    pub offset: usize,
+}
+
+impl Paging {
+    pub fn new(limit: Option<u32>, offset: Option<u32>) -> Result<Self, ToolError> {
+        let limit = limit.map_or(DEFAULT_LIMIT, |l| l as usize);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(ToolError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok(Self {
+            limit,
+            offset: offset.unwrap_or(0) as usize,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Items matching the filter, before paging.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+    /// Whether more items follow; call again with `offset + limit`.
+    pub has_more: bool,
+    /// The location that was read, e.g. `vsys:vsys1`.
+    pub location: String,
+    /// `running` or `candidate`.
+    pub config: String,
+}
+
+impl<T> Page<T> {
+    pub fn of(all: Vec<T>, paging: Paging, location: String, source: ConfigSource) -> Self {
+        let total = all.len();
+        let items: Vec<T> = all
+            .into_iter()
+            .skip(paging.offset)
+            .take(paging.limit)
+            .collect();
+        let has_more = paging.offset + items.len() < total;
+        Self {
+            items,
+            total,
+            offset: paging.offset,
+            limit: paging.limit,
+            has_more,
+            location,
+            config: match source {
+                ConfigSource::Running => "running".into(),
+                ConfigSource::Candidate => "candidate".into(),
+            },
+        }
+    }
+}
+
+/// A validated name filter: a case-insensitive substring of the name.
+pub fn name_filter(filter: Option<&str>) -> Result<Option<String>, ToolError> {
+    match filter {
+        None => Ok(None),
+        Some(f) => Name::parse("name_filter", f).map(|n| Some(n.as_str().to_ascii_lowercase())),
+    }
+}
+
+pub fn matches_filter(name: &str, filter: &Option<String>) -> bool {
+    filter
+        .as_ref()
+        .is_none_or(|f| name.to_ascii_lowercase().contains(f))
+}
+
+/// The config node of a location, and its label (`vsys:vsys1`, `device-group:DG`, ...).
+pub fn location_base(
+    location: Location,
+    vsys: Option<&str>,
+    device_group: Option<&str>,
+) -> Result<(XPath, String), ToolError> {
+    if location != Location::DeviceGroup && device_group.is_some() {
+        return Err(ToolError::invalid(
+            "device_group",
+            "is only used with location `device-group`",
+        ));
+    }
+    if matches!(location, Location::Shared | Location::DeviceGroup) && vsys.is_some() {
+        return Err(ToolError::invalid(
+            "vsys",
+            "is only used with location `vsys` or `pushed`",
+        ));
+    }
+    let vsys = || Name::parse("vsys", vsys.unwrap_or("vsys1"));
+    Ok(match location {
+        Location::Vsys => {
+            let v = vsys()?;
+            (XPath::device().child("vsys").entry(&v), format!("vsys:{v}"))
+        }
+        Location::Shared => (XPath::config().child("shared"), "shared".into()),
+        Location::DeviceGroup => {
+            let dg = device_group.ok_or_else(|| {
+                ToolError::invalid(
+                    "device_group",
+                    "is required when location is `device-group`",
+                )
+            })?;
+            let dg = Name::parse("device_group", dg)?;
+            (
+                XPath::device().child("device-group").entry(&dg),
+                format!("device-group:{dg}"),
+            )
+        }
+        Location::Pushed => {
+            let v = vsys()?;
+            (
+                XPath::config().child("panorama").child("vsys").entry(&v),
+                format!("pushed:{v}"),
+            )
+        }
+    })
+}
+
+/// Parse a result, mapping a parser failure to an upstream error.
+pub fn parse<T>(
+    inner: Option<&str>,
+    f: impl FnOnce(roxmltree::Node<'_, '_>) -> T,
+) -> Result<Option<T>, ToolError> {
+    match inner {
+        None => Ok(None),
+        Some(xml) => crate::model::with_result(xml, f).map(Some).map_err(|e| {
+            ToolError::upstream(
+                "PAN-OS",
+                format!("the configuration could not be parsed: {e}"),
+            )
+        }),
+    }
+}

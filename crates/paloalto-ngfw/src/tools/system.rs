@@ -1,0 +1,172 @@
+//! System information and Panorama device groups.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Page, Paging, parse};
+use crate::Ngfw;
+use crate::client::{ConfigSource, XPath};
+use crate::model;
+
+const GET_SYSTEM_INFO: ToolSpec = ToolSpec {
+    name: "get_system_info",
+    title: "System info",
+    description: "Show system info: hostname, model, serial, PAN-OS version, content versions, uptime, management address.",
+    scope: "ngfw:read",
+    toolset: "system",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
+const LIST_DEVICE_GROUPS: ToolSpec = ToolSpec {
+    name: "list_device_groups",
+    title: "Device groups",
+    description: "On Panorama: list device groups with their parent hierarchy (from `shared` down) and the serials of their firewalls. Paged.",
+    scope: "ngfw:read",
+    toolset: "system",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SystemInfo {
+    pub hostname: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub sw_version: Option<String>,
+    /// Every field PAN-OS reported.
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceGroupsInput {
+    /// Page size, 1-200; default 50.
+    pub limit: Option<u32>,
+    /// Items to skip; default 0.
+    pub offset: Option<u32>,
+    /// `running` (default) or `candidate`.
+    pub config: Option<ConfigSource>,
+}
+
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DeviceGroup {
+    pub name: String,
+    /// The parent device group, or `shared` at the top.
+    pub parent: String,
+    /// From `shared` down to this group.
+    pub path: Vec<String>,
+    /// Serial numbers of the firewalls in the group.
+    pub devices: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+pub fn tools() -> Vec<ToolDef<Ngfw>> {
+    vec![
+        ToolDef::new(GET_SYSTEM_INFO, get_system_info),
+        ToolDef::new(LIST_DEVICE_GROUPS, list_device_groups),
+    ]
+}
+
+async fn get_system_info(
+    s: Arc<Ngfw>,
+    _ctx: CallCtx,
+    _input: NoInput,
+) -> Result<SystemInfo, ToolError> {
+    let inner = s
+        .client
+        .op("<show><system><info></info></system></show>", None)
+        .await?;
+    let fields = parse(inner.as_deref(), model::system_info)?.unwrap_or_default();
+    if fields.is_empty() {
+        return Err(ToolError::upstream(
+            "PAN-OS",
+            "show system info returned nothing",
+        ));
+    }
+    Ok(SystemInfo {
+        hostname: fields.get("hostname").cloned(),
+        model: fields.get("model").cloned(),
+        serial: fields.get("serial").cloned(),
+        sw_version: fields.get("sw-version").cloned(),
+        fields,
+    })
+}
+
+async fn list_device_groups(
+    s: Arc<Ngfw>,
+    _ctx: CallCtx,
+    input: DeviceGroupsInput,
+) -> Result<Page<DeviceGroup>, ToolError> {
+    let paging = Paging::new(input.limit, input.offset)?;
+    let source = input.config.unwrap_or(s.default_source);
+    let groups_xpath = XPath::device().child("device-group").entries();
+    let inner = s.client.config(source, &groups_xpath).await?;
+    let mut groups: Vec<DeviceGroup> = parse(inner.as_deref(), |r| {
+        model::entries(r)
+            .into_iter()
+            .map(|e| DeviceGroup {
+                name: e.attribute("name").unwrap_or_default().to_string(),
+                parent: "shared".into(),
+                path: Vec::new(),
+                devices: model::child(e, "devices")
+                    .map(|d| {
+                        d.children()
+                            .filter(|c| c.has_tag_name("entry"))
+                            .filter_map(|c| c.attribute("name"))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                description: model::text(e, "description"),
+            })
+            .collect::<Vec<_>>()
+    })?
+    .unwrap_or_default();
+    // The hierarchy lives under /config/readonly on Panorama.
+    let parents_xpath = XPath::config()
+        .child("readonly")
+        .local_device()
+        .child("device-group")
+        .entries();
+    let inner = s.client.config(source, &parents_xpath).await?;
+    let parents: HashMap<String, String> = parse(inner.as_deref(), |r| {
+        model::entries(r)
+            .into_iter()
+            .filter_map(|e| {
+                Some((
+                    e.attribute("name")?.to_string(),
+                    model::text(e, "parent-dg")?,
+                ))
+            })
+            .collect::<HashMap<_, _>>()
+    })?
+    .unwrap_or_default();
+    for g in &mut groups {
+        if let Some(p) = parents.get(&g.name) {
+            g.parent = p.clone();
+        }
+        let mut path = vec![g.name.clone()];
+        let mut cur = g.name.clone();
+        while let Some(p) = parents.get(&cur) {
+            if path.contains(p) || path.len() > 32 {
+                break; // a cycle in the data: stop rather than loop
+            }
+            path.push(p.clone());
+            cur = p.clone();
+        }
+        path.push("shared".into());
+        path.reverse();
+        g.path = path;
+    }
+    Ok(Page::of(groups, paging, "panorama".into(), source))
+}
