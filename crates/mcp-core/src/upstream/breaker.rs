@@ -33,7 +33,16 @@ impl failsafe::Instrument for Instrument {
         self.state(1.0);
     }
     fn on_closed(&self) {
-        tracing::info!(upstream = %self.upstream, "circuit breaker closed: upstream recovered");
+        // failsafe also reports "closed" when the breaker is built; only a recovery is news.
+        let was_open = self
+            .opened_at
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .is_some();
+        if was_open {
+            tracing::info!(upstream = %self.upstream, "circuit breaker closed: upstream recovered");
+        }
         self.state(0.0);
     }
 }

@@ -282,6 +282,19 @@ impl PanosClient {
 fn interpret(resp: &UpstreamResponse) -> Result<Option<String>, PanosError> {
     let body = String::from_utf8_lossy(&resp.body);
     let ok = resp.status.is_success();
+    let status = resp.status.as_u16();
+    if status == 429 || status >= 500 {
+        // Overload and server errors say "retry later", whatever the body looks like.
+        let snippet = match parse_envelope(&body) {
+            Ok(Envelope::Error { message, .. }) if !message.is_empty() => message,
+            _ => resp.text_snippet(200),
+        };
+        return Err(PanosError::Http {
+            status,
+            snippet,
+            retry_after: resp.retry_after(),
+        });
+    }
     match (parse_envelope(&body), ok) {
         (Ok(Envelope::Success { result, .. }), true) => Ok(result),
         (

@@ -67,8 +67,21 @@ pub struct ObjectsInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupsInput {
-    #[serde(flatten)]
-    pub objects: ObjectsInput,
+    /// `vsys` (default), `shared`, `device-group` (Panorama) or `pushed` (what Panorama pushed to this firewall).
+    #[serde(default)]
+    pub location: Location,
+    /// Virtual system for `vsys` and `pushed`; default `vsys1`.
+    pub vsys: Option<String>,
+    /// Device group name; required when location is `device-group`.
+    pub device_group: Option<String>,
+    /// Only names containing this text (case-insensitive).
+    pub name_filter: Option<String>,
+    /// Page size, 1-200; default 50.
+    pub limit: Option<u32>,
+    /// Items to skip; default 0.
+    pub offset: Option<u32>,
+    /// `running` (default) or `candidate`.
+    pub config: Option<ConfigSource>,
     /// Resolve each group to its address objects (static members recursively, dynamic filters by tag).
     #[serde(default)]
     pub expand: bool,
@@ -89,7 +102,7 @@ async fn read_list<T>(
     f: impl Fn(roxmltree::Node<'_, '_>) -> Vec<T>,
 ) -> Result<Vec<T>, ToolError> {
     let inner = s.client.config(source, &xpath).await?;
-    Ok(parse(inner.as_deref(), |r| f(r))?.unwrap_or_default())
+    Ok(parse(inner.as_deref(), f)?.unwrap_or_default())
 }
 
 async fn address_objects(
@@ -153,7 +166,7 @@ async fn retrieve_address_groups(
     _ctx: CallCtx,
     input: GroupsInput,
 ) -> Result<Page<AddressGroup>, ToolError> {
-    let o = &input.objects;
+    let o = &input;
     let paging = Paging::new(o.limit, o.offset)?;
     let filter = name_filter(o.name_filter.as_deref())?;
     let (base, label) = location_base(o.location, o.vsys.as_deref(), o.device_group.as_deref())?;

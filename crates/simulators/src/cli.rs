@@ -1,0 +1,131 @@
+//! Command line of `vendor-sim`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::common::{FaultConfig, SimControl, faults, serve};
+use crate::panos::{PanosAuth, PanosSim};
+
+const AFTER_HELP: &str = "\
+Example:
+  vendor-sim panos --bind 127.0.0.1:0 --config crates/simulators/fixtures/panos/firewall.xml \\
+      --api-key KEY --username admin --password admin --latency-ms 5
+
+The first line on stdout is `listening on http://ADDR` (use --bind 127.0.0.1:0 for a free
+port); logs go to stderr (RUST_LOG sets the level).
+
+Every simulator also serves control endpoints, without authentication and not counted:
+  GET  /_sim/stats    request counts as JSON: {\"total\", \"by_type\", \"by_key\"}
+  POST /_sim/reset    zero the counts and return to the command-line fault settings
+  POST /_sim/faults   replace the fault settings; JSON, every field optional:
+                      latency_ms, fail_rate, fail_status, fail_next, malformed_next,
+                      drop_next, rate_limit_next, retry_after_secs
+  GET  /_sim/faults   the fault settings in force";
+
+/// Stateful vendor API simulators for secops-mcp tests, demos and benchmarks.
+#[derive(Debug, Parser)]
+#[command(name = "vendor-sim", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Which vendor API to simulate.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The simulators.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// PAN-OS XML API (/api/): keygen, version, config get/show with an XPath
+    /// subset, op `show system info` and `test security-policy-match`.
+    Panos(PanosArgs),
+}
+
+/// Options every simulator takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub bind: SocketAddr,
+    /// Delay added to every API request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Probability (0.0-1.0) that an API request fails with --fail-status.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub fail_rate: f64,
+    /// HTTP status of injected failures.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u16).range(100..=599))]
+    pub fail_status: u16,
+}
+
+impl CommonArgs {
+    /// The initial fault settings these options describe.
+    pub fn fault_config(&self) -> FaultConfig {
+        FaultConfig {
+            latency_ms: self.latency_ms,
+            fail_rate: self.fail_rate,
+            fail_status: self.fail_status,
+            ..FaultConfig::default()
+        }
+    }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    faults::validate(v, 500)?;
+    Ok(v)
+}
+
+/// Options of `vendor-sim panos`.
+#[derive(Debug, Clone, Args)]
+pub struct PanosArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+    /// Running configuration to serve (a PAN-OS or Panorama config XML file).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// API key accepted in the X-PAN-KEY header or the `key` parameter, and
+    /// returned by keygen.
+    #[arg(long)]
+    pub api_key: String,
+    /// Username accepted by type=keygen (keygen always fails without it).
+    #[arg(long, requires = "password")]
+    pub username: Option<String>,
+    /// Password accepted by type=keygen.
+    #[arg(long, requires = "username")]
+    pub password: Option<String>,
+}
+
+/// Errors of [`run`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The PAN-OS configuration could not be loaded.
+    #[error(transparent)]
+    Load(#[from] crate::panos::LoadError),
+    /// Binding or serving failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the simulator selected by `cli` until SIGINT or SIGTERM.
+pub async fn run(cli: Cli) -> Result<(), RunError> {
+    match cli.command {
+        Command::Panos(args) => {
+            let sim = PanosSim::from_file(
+                &args.config,
+                PanosAuth {
+                    api_key: args.api_key,
+                    username: args.username,
+                    password: args.password,
+                },
+            )?;
+            let ctl = SimControl::new(args.common.fault_config());
+            let app = crate::panos::router(Arc::new(sim), ctl);
+            tracing::info!(config = %args.config.display(), "PAN-OS simulator starting");
+            serve::run(args.common.bind, app).await?;
+        }
+    }
+    Ok(())
+}

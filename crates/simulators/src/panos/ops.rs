@@ -1,0 +1,202 @@
+//! Operational commands (`type=op`).
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::dom::{Element, escape_text};
+use super::policy_match::{MatchQuery, evaluate, render};
+use super::{PanosSim, error_line};
+
+/// The keyword path of a command, used for stats keys and dispatch:
+/// `<show><system><info/></system></show>` gives `show-system-info`.
+///
+/// The path descends into the only child element while that child has no
+/// text of its own (arguments such as `<from>trust</from>` stop it).
+pub fn command_key(cmd: &Element) -> String {
+    let mut parts = vec![cmd.name.as_str()];
+    let mut cur = cmd;
+    loop {
+        let mut kids = cur.elements();
+        match (kids.next(), kids.next()) {
+            (Some(only), None) if only.text().trim().is_empty() => {
+                parts.push(only.name.as_str());
+                cur = only;
+            }
+            _ => break,
+        }
+    }
+    parts.join("-")
+}
+
+/// Runs an operational command and returns the response body.
+pub fn run(sim: &PanosSim, cmd: &Element, vsys: &str) -> String {
+    let key = command_key(cmd);
+    if key == "show-system-info" {
+        return show_system_info(sim);
+    }
+    if cmd.name == "test"
+        && let Some(spm) = cmd.child("security-policy-match")
+    {
+        return security_policy_match(sim, spm, vsys);
+    }
+    format!(
+        "<response status=\"error\"><msg><line><![CDATA[ {} -> is unexpected]]></line></msg></response>",
+        cmd.name.replace("]]>", "]]]]><![CDATA[>")
+    )
+}
+
+fn security_policy_match(sim: &PanosSim, spm: &Element, vsys: &str) -> String {
+    let config = sim.config();
+    if super::is_panorama(&config) {
+        return error_line("test security-policy-match is not supported on Panorama");
+    }
+    let q = match MatchQuery::from_element(spm) {
+        Ok(q) => q,
+        Err(e) => return error_line(&e),
+    };
+    let verdict = evaluate(&config, vsys, &q);
+    render(&verdict, &q)
+}
+
+fn system_value(config: &Element, name: &str, default: &str) -> String {
+    config
+        .child("devices")
+        .into_iter()
+        .flat_map(|d| d.elements().filter(|e| e.name == "entry"))
+        .find_map(|dev| {
+            dev.path(&["deviceconfig", "system", name])
+                .map(|e| e.text().trim().to_owned())
+        })
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn show_system_info(sim: &PanosSim) -> String {
+    let config = sim.config();
+    let panorama = super::is_panorama(&config);
+    let hostname = system_value(&config, "hostname", "sim-fw");
+    let fields: Vec<(&str, String)> = vec![
+        ("hostname", hostname.clone()),
+        (
+            "ip-address",
+            system_value(&config, "ip-address", "127.0.0.1"),
+        ),
+        ("netmask", system_value(&config, "netmask", "255.255.255.0")),
+        (
+            "default-gateway",
+            system_value(&config, "default-gateway", "127.0.0.1"),
+        ),
+        ("mac-address", "00:00:5e:00:53:01".to_owned()),
+        ("time", format_ctime(SystemTime::now())),
+        ("uptime", format_uptime(sim.uptime())),
+        ("devicename", hostname),
+        ("family", if panorama { "m" } else { "vm" }.to_owned()),
+        ("model", super::model(&config).to_owned()),
+        ("serial", super::SERIAL.to_owned()),
+        ("sw-version", super::sw_version(&config)),
+        ("app-version", "8700-1234".to_owned()),
+        ("threat-version", "8700-1234".to_owned()),
+        ("multi-vsys", "off".to_owned()),
+        ("operational-mode", "normal".to_owned()),
+    ];
+    let mut out = String::from("<response status=\"success\"><result><system>");
+    for (k, v) in fields {
+        let _ = write!(out, "<{k}>{}</{k}>", escape_text(&v));
+    }
+    out.push_str("</system></result></response>");
+    out
+}
+
+/// `0 days, H:MM:SS`.
+pub fn format_uptime(d: Duration) -> String {
+    let s = d.as_secs();
+    format!(
+        "{} days, {}:{:02}:{:02}",
+        s / 86_400,
+        (s % 86_400) / 3600,
+        (s % 3600) / 60,
+        s % 60
+    )
+}
+
+/// `Tue Jan 8 16:22:56 2019` (UTC), the format of `show system info`.
+pub fn format_ctime(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {} {:02}:{:02}:{:02} {}",
+        WEEKDAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
+        d,
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        y
+    )
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31); H. Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        let k = |s: &str| command_key(&Element::parse(s).expect("xml"));
+        assert_eq!(
+            k("<show><system><info></info></system></show>"),
+            "show-system-info"
+        );
+        assert_eq!(
+            k("<show><system><info/></system></show>"),
+            "show-system-info"
+        );
+        assert_eq!(
+            k(
+                "<test><security-policy-match><from>a</from><to>b</to></security-policy-match></test>"
+            ),
+            "test-security-policy-match"
+        );
+        assert_eq!(
+            k("<test><security-policy-match><from>a</from></security-policy-match></test>"),
+            "test-security-policy-match"
+        );
+        assert_eq!(k("<show><interface>all</interface></show>"), "show");
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(
+            format_ctime(UNIX_EPOCH + Duration::from_secs(1_546_964_576)),
+            "Tue Jan 8 16:22:56 2019"
+        );
+        assert_eq!(format_ctime(UNIX_EPOCH), "Thu Jan 1 00:00:00 1970");
+        assert_eq!(
+            format_uptime(Duration::from_secs(90_061)),
+            "1 days, 1:01:01"
+        );
+        assert_eq!(format_uptime(Duration::from_secs(5)), "0 days, 0:00:05");
+    }
+}
