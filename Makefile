@@ -53,6 +53,13 @@ test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformanc
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 32 --env MCP_REQUEST_TIMEOUT=5s \
 		--expected-failures $(CONFORMANCE)/stateless-expected.yaml
+	@# Every real server passes the protocol scenarios that need no fixtures, in both modes.
+	for mode in stateful stateless; do \
+	  python3 $(CONFORMANCE)/run.py --bin target/debug/paloalto-ngfw --mode $$mode --min-scenarios 4 \
+	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
+	    --sim "panos --config crates/simulators/fixtures/panos/firewall.xml --api-key conformance-key" \
+	    --sim-var PANOS_HOST --env PANOS_API_KEY=conformance-key || exit 1; \
+	done
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -54,6 +54,22 @@ SERVERS: list[Server] = [
             ("get_item", {"key": "../etc/passwd"}),
         ],
     ),
+    Server(
+        name="paloalto-ngfw against the PAN-OS simulator (a firewall config)",
+        binary="paloalto-ngfw",
+        scopes=["ngfw:read"],
+        env={"PANOS_API_KEY": "demo-key"},
+        simulator=("vendor-sim", ["panos", "--config", str(ROOT / "crates/simulators/fixtures/panos/firewall.xml"), "--api-key", "demo-key", "--bind", "127.0.0.1:0"]),
+        upstream_var="PANOS_HOST",
+        calls=[
+            ("get_system_info", {}),
+            ("retrieve_address_objects", {"name_filter": "web", "limit": 5}),
+            ("retrieve_security_policies", {"limit": 3}),
+            ("test_security_policy_match", {"from_zone": "untrust", "to_zone": "trust", "source": "198.51.100.7",
+                                            "destination": "10.10.1.10", "destination_port": 443, "application": "ssl"}),
+            ("retrieve_address_objects", {"location": "device-group", "device_group": "x']/../shared"}),
+        ],
+    ),
 ]
 
 

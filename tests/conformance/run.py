@@ -24,6 +24,16 @@ SUITE = HERE / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+def start_sim(sim_bin: str, args: list[str]) -> tuple[subprocess.Popen, str]:
+    """Start `vendor-sim ARGS --bind 127.0.0.1:0`; return it and its base URL."""
+    proc = subprocess.Popen([sim_bin, *args, "--bind", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = proc.stdout.readline().strip() if proc.stdout else ""
+    if not first.startswith("listening on "):
+        proc.kill()
+        sys.exit(f"simulator did not start: {first!r}")
+    return proc, first.removeprefix("listening on ")
+
+
 def start(binary: str, mode: str, extra_env: dict) -> tuple[subprocess.Popen, str, pathlib.Path]:
     log = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"conformance-{os.getpid()}-{mode}.log"
     env = {
@@ -69,11 +79,19 @@ def main() -> int:
     ap.add_argument("--expected-failures", help="YAML baseline of scenarios that cannot pass in this mode")
     ap.add_argument("--min-scenarios", type=int, default=1, help="fail if fewer scenarios ran")
     ap.add_argument("--env", action="append", default=[], help="extra KEY=VALUE for the server")
+    ap.add_argument("--sim", help="start `vendor-sim` with these arguments first (one string)")
+    ap.add_argument("--sim-var", help="server variable that receives the simulator URL, e.g. PANOS_HOST")
     args = ap.parse_args()
 
     if not NODE.exists() or not SUITE.exists():
         sys.exit(f"conformance suite not installed: run `npm install --prefix {HERE}` (make deps does)")
     extra = dict(kv.split("=", 1) for kv in args.env)
+    sim = None
+    if args.sim:
+        sim_bin = str(pathlib.Path(args.bin).parent / "vendor-sim")
+        sim, sim_url = start_sim(sim_bin, args.sim.split())
+        if args.sim_var:
+            extra[args.sim_var] = sim_url
     proc, addr, log = start(args.bin, args.mode, extra)
     url = f"http://{addr}/mcp"
     runs = [["--scenario", s] for s in args.scenario] or [["--suite", args.suite]]
@@ -93,6 +111,8 @@ def main() -> int:
                 failed = True
                 print(out[-6000:])
     finally:
+        if sim:
+            sim.kill()
         proc.terminate()
         try:
             code = proc.wait(timeout=30)
