@@ -72,13 +72,7 @@ impl PanosSettings {
             ca_file: env.get("PANOS_CA_FILE")?.map(Into::into),
             insecure: env.flag("PANOS_TLS_INSECURE")?.unwrap_or(false),
         };
-        if let Some(t) = env.duration("PANOS_TIMEOUT")? {
-            if t.is_zero() {
-                return Err(ConfigError::invalid("PANOS_TIMEOUT", "must be more than 0"));
-            }
-            upstream.read_timeout = t;
-            upstream.total_timeout = t * 2;
-        }
+        upstream.tune_from_env(env, "PANOS")?;
         let default_source = match env.get("PANOS_CONFIG_SOURCE")?.as_deref() {
             None | Some("running") => ConfigSource::Running,
             Some("candidate") => ConfigSource::Candidate,

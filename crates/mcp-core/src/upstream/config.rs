@@ -64,6 +64,46 @@ impl UpstreamConfig {
         }
     }
 
+    /// Apply the optional tuning variables `{PREFIX}_TIMEOUT` (read timeout; the whole-call
+    /// deadline becomes twice it), `{PREFIX}_MAX_RETRIES`, `{PREFIX}_BREAKER_FAILURES` and
+    /// `{PREFIX}_BREAKER_COOLDOWN`.
+    pub fn tune_from_env(
+        &mut self,
+        env: &crate::config::Env,
+        prefix: &str,
+    ) -> Result<(), ConfigError> {
+        let var = |s: &str| format!("{prefix}_{s}");
+        if let Some(t) = env.duration(&var("TIMEOUT"))? {
+            if t.is_zero() {
+                return Err(ConfigError::invalid(&var("TIMEOUT"), "must be more than 0"));
+            }
+            self.read_timeout = t;
+            self.total_timeout = t * 2;
+        }
+        if let Some(n) = env.parse::<u32>(&var("MAX_RETRIES"))? {
+            if n > 10 {
+                return Err(ConfigError::invalid(
+                    &var("MAX_RETRIES"),
+                    "must be at most 10",
+                ));
+            }
+            self.max_retries = n;
+        }
+        if let Some(n) = env.parse::<u32>(&var("BREAKER_FAILURES"))? {
+            if n == 0 {
+                return Err(ConfigError::invalid(
+                    &var("BREAKER_FAILURES"),
+                    "must be at least 1",
+                ));
+            }
+            self.breaker_failures = n;
+        }
+        if let Some(d) = env.duration(&var("BREAKER_COOLDOWN"))? {
+            self.breaker_cooldown = d;
+        }
+        Ok(())
+    }
+
     pub(super) fn url_for(&self, path: &str) -> Url {
         let mut url = self.base_url.clone();
         let base = url.path().trim_end_matches('/').to_string();

@@ -1,0 +1,180 @@
+//! The AIRS API Intercept client. Tools never build requests; they call this.
+//!
+//! The key travels in the `x-pan-token` header. Responses are kept as JSON values so fields
+//! the API adds later reach the model instead of breaking the parse.
+
+pub mod limits;
+
+use std::time::Duration;
+
+use mcp_core::ToolError;
+use mcp_core::upstream::{Idempotency, Upstream, UpstreamResponse};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::config::AirsSettings;
+
+const UPSTREAM: &str = "AIRS";
+
+/// A connected client.
+pub struct AirsClient {
+    upstream: Upstream,
+    key: SecretString,
+}
+
+impl std::fmt::Debug for AirsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AirsClient").finish_non_exhaustive()
+    }
+}
+
+impl AirsClient {
+    pub fn new(settings: &AirsSettings) -> Result<Self, String> {
+        let upstream = Upstream::new(settings.upstream.clone()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            upstream,
+            key: settings.api_key.clone(),
+        })
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, ToolError> {
+        // Scans have no side effect beyond a log entry, so 5xx answers are retried.
+        let rb = rb
+            .header("x-pan-token", self.key.expose_secret())
+            .header("accept", "application/json");
+        let resp = self.upstream.send(rb, Idempotency::Idempotent).await?;
+        interpret(&resp)
+    }
+
+    /// `POST /v1/scan/sync/request`
+    pub async fn sync_scan(&self, body: &Value) -> Result<Value, ToolError> {
+        self.send(
+            self.upstream
+                .request(reqwest::Method::POST, "/v1/scan/sync/request")
+                .json(body),
+        )
+        .await
+    }
+
+    /// `POST /v1/scan/async/request` with at most five `{req_id, scan_req}` items.
+    pub async fn async_scan(&self, batch: &Value) -> Result<Value, ToolError> {
+        self.send(
+            self.upstream
+                .request(reqwest::Method::POST, "/v1/scan/async/request")
+                .json(batch),
+        )
+        .await
+    }
+
+    /// `GET /v1/scan/results?scan_ids=…` for at most five validated ids.
+    pub async fn results(&self, ids: &[String]) -> Result<Vec<Value>, ToolError> {
+        let rb = self
+            .upstream
+            .request(reqwest::Method::GET, "/v1/scan/results")
+            .query(&[("scan_ids", ids.join(","))]);
+        as_array(self.send(rb).await?)
+    }
+
+    /// `GET /v1/scan/reports?report_ids=…` for at most five validated ids.
+    pub async fn reports(&self, ids: &[String]) -> Result<Vec<Value>, ToolError> {
+        let rb = self
+            .upstream
+            .request(reqwest::Method::GET, "/v1/scan/reports")
+            .query(&[("report_ids", ids.join(","))]);
+        as_array(self.send(rb).await?)
+    }
+
+    /// Reachability for `/readyz` and `check`: an authenticated request that scans nothing.
+    pub async fn probe(&self) -> Result<String, String> {
+        let rb = self
+            .upstream
+            .request(reqwest::Method::GET, "/v1/scan/results")
+            .query(&[("scan_ids", "00000000-0000-0000-0000-000000000000")])
+            .header("x-pan-token", self.key.expose_secret());
+        let resp = self
+            .upstream
+            .send(rb, Idempotency::Idempotent)
+            .await
+            .map_err(|e| e.to_string())?;
+        match resp.status.as_u16() {
+            200..=299 => Ok(format!(
+                "AIRS API reachable at {}",
+                self.upstream.config().base_url
+            )),
+            s => Err(interpret(&resp)
+                .err()
+                .map_or(format!("HTTP {s}"), |e| e.to_string())),
+        }
+    }
+}
+
+fn as_array(v: Value) -> Result<Vec<Value>, ToolError> {
+    match v {
+        Value::Array(items) => Ok(items),
+        other => Err(ToolError::upstream(
+            UPSTREAM,
+            format!("expected a JSON array, got {}", kind(&other)),
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The API's own error text: `{"error":{"message":…}}`, `{"message":…}`, or the body.
+fn api_message(resp: &UpstreamResponse) -> String {
+    let parsed: Option<Value> = serde_json::from_slice(&resp.body).ok();
+    parsed
+        .as_ref()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| resp.text_snippet(200))
+}
+
+fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
+    let status = resp.status.as_u16();
+    match status {
+        200..=299 => serde_json::from_slice(&resp.body).map_err(|e| {
+            ToolError::upstream(UPSTREAM, format!("the response is not valid JSON ({e})"))
+        }),
+        401 | 403 => Err(ToolError::upstream(
+            UPSTREAM,
+            format!(
+                "{} (HTTP {status}): the API key was rejected or revoked; check PANW_AI_SEC_API_KEY",
+                api_message(resp)
+            ),
+        )),
+        413 => Err(ToolError::upstream(
+            UPSTREAM,
+            format!(
+                "{} (HTTP 413): the request is too large; send less content per scan",
+                api_message(resp)
+            ),
+        )),
+        429 => Err(ToolError::RateLimited {
+            upstream: UPSTREAM.into(),
+            retry_after: Some(resp.retry_after().unwrap_or(Duration::from_secs(1))),
+        }),
+        500..=599 => Err(ToolError::Unavailable {
+            upstream: UPSTREAM.into(),
+            message: format!("HTTP {status} after retries: {}", api_message(resp)),
+            retry_after: resp.retry_after(),
+        }),
+        _ => Err(ToolError::upstream(
+            UPSTREAM,
+            format!("{} (HTTP {status})", api_message(resp)),
+        )),
+    }
+}

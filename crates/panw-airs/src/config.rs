@@ -1,0 +1,81 @@
+//! Settings: `PANW_AI_*` variables.
+
+use mcp_core::upstream::{UpstreamConfig, parse_base_url};
+use mcp_core::{ConfigError, Env};
+use secrecy::SecretString;
+
+/// The API Intercept regions and their base URLs.
+pub const REGIONS: &[(&str, &str)] = &[
+    ("us", "https://service.api.aisecurity.paloaltonetworks.com"),
+    (
+        "eu",
+        "https://service-de.api.aisecurity.paloaltonetworks.com",
+    ),
+    (
+        "de",
+        "https://service-de.api.aisecurity.paloaltonetworks.com",
+    ),
+    (
+        "in",
+        "https://service-in.api.aisecurity.paloaltonetworks.com",
+    ),
+    (
+        "sg",
+        "https://service-sg.api.aisecurity.paloaltonetworks.com",
+    ),
+];
+
+/// The profile scans use unless a call names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultProfile {
+    Name(String),
+    Id(String),
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct AirsSettings {
+    pub upstream: UpstreamConfig,
+    pub api_key: SecretString,
+    pub profile: DefaultProfile,
+}
+
+impl AirsSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let api_key = env.secret("PANW_AI_SEC_API_KEY")?.ok_or_else(|| {
+            ConfigError::missing(
+                "PANW_AI_SEC_API_KEY",
+                "the API Intercept key from Strata Cloud Manager",
+            )
+        })?;
+        let endpoint = env.get("PANW_AI_SEC_API_ENDPOINT")?;
+        let base = match endpoint.as_deref().map(str::trim) {
+            None | Some("") => parse_base_url("PANW_AI_SEC_API_ENDPOINT", REGIONS[0].1)?,
+            Some(e) => match REGIONS.iter().find(|(r, _)| r.eq_ignore_ascii_case(e)) {
+                Some((_, url)) => parse_base_url("PANW_AI_SEC_API_ENDPOINT", url)?,
+                None => parse_base_url("PANW_AI_SEC_API_ENDPOINT", e)?,
+            },
+        };
+        let profile = match (
+            env.get("PANW_AI_PROFILE_NAME")?,
+            env.get("PANW_AI_PROFILE_ID")?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    "PANW_AI_PROFILE_NAME",
+                    "set PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID, not both",
+                ));
+            }
+            (Some(n), None) => DefaultProfile::Name(n),
+            (None, Some(i)) => DefaultProfile::Id(i),
+            (None, None) => DefaultProfile::None,
+        };
+        let mut upstream = UpstreamConfig::new("AIRS", base);
+        upstream.tune_from_env(env, "PANW_AI")?;
+        Ok(Self {
+            upstream,
+            api_key,
+            profile,
+        })
+    }
+}
