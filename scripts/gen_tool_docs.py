@@ -25,14 +25,35 @@ def hints(t: dict) -> str:
     return ", ".join(parts)
 
 
+def type_of(p: dict, defs: dict) -> str:
+    """A readable type: resolves $ref, enums (oneOf of consts) and nullable anyOf."""
+    if "$ref" in p:
+        target = defs.get(p["$ref"].split("/")[-1], {})
+        return type_of(target, defs) if target else "object"
+    for key in ("oneOf", "anyOf"):
+        if key in p:
+            consts = [o["const"] for o in p[key] if "const" in o]
+            if consts and len(consts) == len(p[key]):
+                return " / ".join(f"`{c}`" for c in consts)
+            kinds = [type_of(o, defs) for o in p[key] if o.get("type") != "null"]
+            return " or ".join(kinds) if kinds else "any"
+    if "enum" in p:
+        return " / ".join(f"`{c}`" for c in p["enum"])
+    typ = p.get("type", "any")
+    if isinstance(typ, list):
+        typ = " or ".join(t for t in typ if t != "null") or "null"
+    if typ == "array" and isinstance(p.get("items"), dict):
+        return f"array of {type_of(p['items'], defs)}"
+    return typ
+
+
 def params(schema: dict) -> list[str]:
     props = schema.get("properties") or {}
+    defs = schema.get("$defs") or {}
     required = set(schema.get("required") or [])
     rows = []
     for name, p in props.items():
-        typ = p.get("type") or ("object" if "$ref" in p else "any")
-        if isinstance(typ, list):
-            typ = " or ".join(typ)
+        typ = type_of(p, defs)
         desc = (p.get("description") or "").replace("\n", " ")
         secret = " (secret, never logged)" if p.get("writeOnly") or p.get("x-secret") else ""
         rows.append(f"| `{name}` | {typ} | {'yes' if name in required else 'no'} | {desc}{secret} |")

@@ -343,3 +343,43 @@ pub fn policy_match<'a, 'i>(
         .and_then(|i| i.trim().parse().ok());
     Some((name.trim().to_string(), text(entry, "action"), index, entry))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_match_answers_old_and_new() {
+        let new = "<rules><entry name=\"allow-web\"><index>3</index><action>allow</action></entry></rules>";
+        let got =
+            with_result(new, |r| policy_match(r).map(|(n, a, i, _)| (n, a, i))).expect("parse");
+        assert_eq!(
+            got,
+            Some(("allow-web".into(), Some("allow".into()), Some(3)))
+        );
+        let old = "<rules><entry>deny-all; index: 8</entry></rules>";
+        let got =
+            with_result(old, |r| policy_match(r).map(|(n, a, i, _)| (n, a, i))).expect("parse");
+        assert_eq!(
+            got,
+            Some(("deny-all".into(), None, Some(8))),
+            "no action: the tool reads it from the rulebase"
+        );
+        let none = with_result("<rules/>", |r| policy_match(r).is_none()).expect("parse");
+        assert!(none);
+    }
+
+    #[test]
+    fn zones_find_their_mode_after_other_children() {
+        let xml = "<entry name=\"untrust\"><network><zone-protection-profile>zp</zone-protection-profile><layer3><member>ethernet1/1</member></layer3></network></entry>";
+        let z = with_result(xml, |r| zone(entries(r)[0], "vsys:vsys1")).expect("parse");
+        assert_eq!(
+            (
+                z.mode.as_str(),
+                z.interfaces.clone(),
+                z.zone_protection_profile.as_deref()
+            ),
+            ("layer3", vec!["ethernet1/1".to_string()], Some("zp"))
+        );
+    }
+}

@@ -224,13 +224,16 @@ async fn test_security_policy_match(
         ToolError::upstream("PAN-OS", "test security-policy-match returned no rule")
     })?;
     let default_rule = rule == "intrazone-default" || rule == "interzone-default";
-    let action = action.unwrap_or_else(|| {
-        if rule == "interzone-default" {
-            "deny".into()
-        } else {
-            "allow".into()
-        }
-    });
+    let action = match action {
+        Some(a) => a,
+        None if rule == "interzone-default" => "deny".into(),
+        None if rule == "intrazone-default" => "allow".into(),
+        // Older PAN-OS answers `<entry>NAME; index: N</entry>` without the action: read it
+        // from the rulebase rather than guess.
+        None => rule_action(&s, &vsys, &rule)
+            .await?
+            .unwrap_or_else(|| "unknown".into()),
+    };
     Ok(MatchOutput {
         allowed: action == "allow",
         rule,
@@ -239,4 +242,22 @@ async fn test_security_policy_match(
         default_rule,
         command: cmd,
     })
+}
+
+async fn rule_action(s: &Ngfw, vsys: &Name, rule: &str) -> Result<Option<String>, ToolError> {
+    let xpath = crate::client::XPath::device()
+        .child("vsys")
+        .entry(vsys)
+        .child("rulebase")
+        .child("security")
+        .child("rules")
+        .entries();
+    let inner = s.client.config(s.default_source, &xpath).await?;
+    Ok(parse(inner.as_deref(), |r| {
+        model::entries(r)
+            .into_iter()
+            .find(|e| e.attribute("name") == Some(rule))
+            .map(|e| model::text(e, "action").unwrap_or_else(|| "allow".into()))
+    })?
+    .flatten())
 }
