@@ -77,6 +77,7 @@ def main() -> int:
     ap.add_argument("--suite", default="all")
     ap.add_argument("--scenario", action="append", default=[], help="run only these scenarios (repeatable)")
     ap.add_argument("--expected-failures", help="YAML baseline of scenarios that cannot pass in this mode")
+    ap.add_argument("--skip-file", help="file listing scenarios that do not apply in this mode (one per line, # comments)")
     ap.add_argument("--min-scenarios", type=int, default=1, help="fail if fewer scenarios ran")
     ap.add_argument("--env", action="append", default=[], help="extra KEY=VALUE for the server")
     ap.add_argument("--sim", help="start `vendor-sim` with these arguments first (one string)")
@@ -94,7 +95,17 @@ def main() -> int:
             extra[args.sim_var] = sim_url
     proc, addr, log = start(args.bin, args.mode, extra)
     url = f"http://{addr}/mcp"
-    runs = [["--scenario", s] for s in args.scenario] or [["--suite", args.suite]]
+    scenarios = list(args.scenario)
+    if args.skip_file:
+        skip = {l.split("#")[0].strip() for l in pathlib.Path(args.skip_file).read_text().splitlines()} - {""}
+        listing = subprocess.run([str(NODE), str(SUITE), "list", "--server"], capture_output=True, text=True, timeout=120).stdout
+        every = re.findall(r"^\s+- (\S+)", listing, re.M)
+        unknown = skip - set(every)
+        if unknown:
+            sys.exit(f"skip file names unknown scenarios: {sorted(unknown)}")
+        scenarios = [s for s in every if s not in skip]
+        print(f"running {len(scenarios)} applicable scenarios; not applicable here: {', '.join(sorted(skip))}")
+    runs = [["--scenario", s] for s in scenarios] or [["--suite", args.suite]]
     failed = False
     ran = 0
     try:

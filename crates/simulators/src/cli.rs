@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::airs::{AirsConfig, AirsSim};
 use crate::common::{FaultConfig, SimControl, faults, serve};
 use crate::panos::{PanosAuth, PanosSim};
 
@@ -13,6 +14,8 @@ const AFTER_HELP: &str = "\
 Example:
   vendor-sim panos --bind 127.0.0.1:0 --config crates/simulators/fixtures/panos/firewall.xml \\
       --api-key KEY --username admin --password admin --latency-ms 5
+  vendor-sim airs --bind 127.0.0.1:0 --api-key KEY --profile default-profile \
+      --profile strict --async-delay-ms 200 --rate-limit 50
 
 The first line on stdout is `listening on http://ADDR` (use --bind 127.0.0.1:0 for a free
 port); logs go to stderr (RUST_LOG sets the level).
@@ -23,7 +26,8 @@ Every simulator also serves control endpoints, without authentication and not co
   POST /_sim/faults   replace the fault settings; JSON, every field optional:
                       latency_ms, fail_rate, fail_status, fail_next, malformed_next,
                       drop_next, rate_limit_next, retry_after_secs
-  GET  /_sim/faults   the fault settings in force";
+  GET  /_sim/faults   the fault settings in force
+  GET  /_sim/scans    (airs only) number of stored scans: {\"scans\": N}";
 
 /// Stateful vendor API simulators for secops-mcp tests, demos and benchmarks.
 #[derive(Debug, Parser)]
@@ -40,6 +44,9 @@ pub enum Command {
     /// PAN-OS XML API (/api/): keygen, version, config get/show with an XPath
     /// subset, op `show system info` and `test security-policy-match`.
     Panos(PanosArgs),
+    /// Prisma AIRS scan API (/v1/scan/*): sync and async scans with
+    /// deterministic detectors, results and reports.
+    Airs(AirsArgs),
 }
 
 /// Options every simulator takes.
@@ -98,6 +105,31 @@ pub struct PanosArgs {
     pub password: Option<String>,
 }
 
+/// Options of `vendor-sim airs`.
+#[derive(Debug, Clone, Args)]
+pub struct AirsArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+    /// API key accepted in the x-pan-token header.
+    #[arg(long)]
+    pub api_key: String,
+    /// AI security profile name (repeatable); its profile id is `pid-NAME`.
+    #[arg(
+        long = "profile",
+        value_name = "NAME",
+        default_value = "default-profile"
+    )]
+    pub profiles: Vec<String>,
+    /// How long async scans stay pending, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub async_delay_ms: u64,
+    /// Requests per second allowed per API key (0 = unlimited); excess
+    /// requests get 429 with `Retry-After: 1`.
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+}
+
 /// Errors of [`run`].
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -124,6 +156,18 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             let ctl = SimControl::new(args.common.fault_config());
             let app = crate::panos::router(Arc::new(sim), ctl);
             tracing::info!(config = %args.config.display(), "PAN-OS simulator starting");
+            serve::run(args.common.bind, app).await?;
+        }
+        Command::Airs(args) => {
+            let sim = AirsSim::new(AirsConfig {
+                api_key: args.api_key,
+                profiles: args.profiles,
+                async_delay: std::time::Duration::from_millis(args.async_delay_ms),
+                rate_limit: args.rate_limit,
+            });
+            let ctl = SimControl::new(args.common.fault_config());
+            let app = crate::airs::router(Arc::new(sim), ctl);
+            tracing::info!("Prisma AIRS simulator starting");
             serve::run(args.common.bind, app).await?;
         }
     }

@@ -1,12 +1,13 @@
 //! Vendor API simulators for secops-mcp tests, demos and benchmarks.
 //!
 //! The `vendor-sim` binary serves one simulator per process, chosen by a
-//! subcommand (`panos` today). Every simulator shares the machinery in
+//! subcommand (`panos`, `airs`). Every simulator shares the machinery in
 //! [`common`]: fault injection, request statistics and the `/_sim/*`
 //! control endpoints.
 
 #![forbid(unsafe_code)]
 
+pub mod airs;
 pub mod cli;
 pub mod common;
 pub mod panos;

@@ -178,3 +178,74 @@ fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str, retry_after: Option<&str>) -> UpstreamResponse {
+        let mut headers = http::HeaderMap::new();
+        if let Some(r) = retry_after {
+            headers.insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_str(r).expect("header"),
+            );
+        }
+        UpstreamResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers,
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn every_http_error_maps_to_a_clear_message() {
+        let cases = [
+            (
+                401,
+                r#"{"error":{"message":"Not Authenticated"}}"#,
+                None,
+                "AIRS said: Not Authenticated (HTTP 401): the API key was rejected or revoked; check PANW_AI_SEC_API_KEY",
+            ),
+            (
+                403,
+                r#"{"error":{"message":"Invalid API key"}}"#,
+                None,
+                "AIRS said: Invalid API key (HTTP 403): the API key was rejected or revoked; check PANW_AI_SEC_API_KEY",
+            ),
+            (
+                413,
+                r#"{"error":{"message":"Payload too large"}}"#,
+                None,
+                "AIRS said: Payload too large (HTTP 413): the request is too large; send less content per scan",
+            ),
+            (
+                429,
+                r#"{"error":{"message":"Rate limit exceeded"}}"#,
+                Some("7"),
+                "AIRS is rate limiting requests; retry after 7 s",
+            ),
+            (
+                503,
+                "<html>down</html>",
+                None,
+                "AIRS is unavailable: HTTP 503 after retries: <html>down</html>",
+            ),
+            (
+                400,
+                r#"{"message":"bad field"}"#,
+                None,
+                "AIRS said: bad field (HTTP 400)",
+            ),
+        ];
+        for (status, body, ra, want) in cases {
+            let e = interpret(&resp(status, body, ra)).expect_err("error");
+            assert_eq!(e.to_string(), want);
+        }
+        let e = interpret(&resp(200, "{not json", None)).expect_err("bad json");
+        assert!(
+            e.to_string()
+                .starts_with("AIRS said: the response is not valid JSON")
+        );
+    }
+}

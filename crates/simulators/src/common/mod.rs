@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
+    body::{Body, Bytes},
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -45,6 +46,15 @@ pub fn control_router(ctl: SimControl) -> Router {
         .route("/_sim/reset", post(reset))
         .route("/_sim/faults", post(set_faults).get(get_faults))
         .with_state(ctl)
+}
+
+/// A response whose body fails at once, so hyper closes the connection
+/// without sending anything (the `drop_next` fault).
+pub fn dropped_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("simulated connection drop"))
+    });
+    Response::new(Body::from_stream(stream))
 }
 
 async fn get_stats(State(ctl): State<SimControl>) -> Json<StatsSnapshot> {

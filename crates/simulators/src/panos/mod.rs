@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use axum::{
     Router,
-    body::{Body, Bytes},
+    body::Bytes,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 
-use crate::common::{Fault, SimControl, control_router};
+use crate::common::{Fault, SimControl, control_router, dropped_response};
 use dom::{Element, escape_text};
 use xpath::XPath;
 
@@ -179,19 +179,10 @@ fn ok(body: impl Into<String>) -> Response {
     xml(StatusCode::OK, body)
 }
 
-/// A response whose body fails at once, so hyper closes the connection
-/// without sending anything.
-fn dropped() -> Response {
-    let stream = futures::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other("simulated connection drop"))
-    });
-    Response::new(Body::from_stream(stream))
-}
-
 fn fault_response(fault: Fault) -> Option<Response> {
     match fault {
         Fault::None => None,
-        Fault::Drop => Some(dropped()),
+        Fault::Drop => Some(dropped_response()),
         Fault::RateLimit { retry_after_secs } => {
             let mut r = xml(
                 StatusCode::TOO_MANY_REQUESTS,
