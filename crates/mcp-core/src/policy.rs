@@ -93,6 +93,15 @@ impl fmt::Display for ScopeSet {
     }
 }
 
+/// How the read-only filter sees a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExposeAs {
+    Read,
+    Write,
+    /// Reads or writes by argument: listed in read-only mode, restricted by its handler.
+    Mixed,
+}
+
 /// The operator's filter over the tool inventory, fixed at startup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolFilter {
@@ -105,7 +114,19 @@ pub struct ToolFilter {
 impl ToolFilter {
     /// Whether a tool with these properties is exposed at all.
     pub fn exposes(&self, read_only: bool, toolset: &str) -> bool {
-        if self.read_only && !read_only {
+        self.exposes_effect(
+            if read_only {
+                ExposeAs::Read
+            } else {
+                ExposeAs::Write
+            },
+            toolset,
+        )
+    }
+
+    /// Whether a tool is exposed; `Mixed` tools stay listed in read-only mode.
+    pub fn exposes_effect(&self, kind: ExposeAs, toolset: &str) -> bool {
+        if self.read_only && kind == ExposeAs::Write {
             return false;
         }
         match &self.toolsets {

@@ -231,6 +231,7 @@ fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
             crate::tool::Effect::ReadOnly => "read-only".to_string(),
             crate::tool::Effect::IdempotentWrite => "write, idempotent".to_string(),
             crate::tool::Effect::AdditiveWrite => "write".to_string(),
+            crate::tool::Effect::Mixed => "read or write by argument".to_string(),
             crate::tool::Effect::Destructive { idempotent } => {
                 if idempotent {
                     "destructive, idempotent".into()

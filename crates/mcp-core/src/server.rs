@@ -33,6 +33,7 @@ pub struct Shared<A: App> {
     info: ServerConfig,
     pub(crate) readiness: Readiness,
     call_timeout: Duration,
+    read_only: bool,
     pub(crate) sessions: SessionCounter,
 }
 
@@ -49,7 +50,14 @@ impl<A: App> Shared<A> {
     pub fn new(app: A, filter: &ToolFilter, readiness: Readiness, call_timeout: Duration) -> Self {
         let tools: Vec<ToolDef<A>> = A::tools()
             .into_iter()
-            .filter(|t| filter.exposes(t.spec().effect.is_read_only(), t.spec().toolset))
+            .filter(|t| {
+                let kind = match t.spec().effect {
+                    crate::tool::Effect::ReadOnly => crate::policy::ExposeAs::Read,
+                    crate::tool::Effect::Mixed => crate::policy::ExposeAs::Mixed,
+                    _ => crate::policy::ExposeAs::Write,
+                };
+                filter.exposes_effect(kind, t.spec().toolset)
+            })
             .collect();
         let by_name = tools
             .iter()
@@ -69,6 +77,7 @@ impl<A: App> Shared<A> {
             info,
             readiness,
             call_timeout,
+            read_only: filter.read_only,
             sessions: SessionCounter::default(),
         }
     }
@@ -259,6 +268,7 @@ impl<A: App> ServerHandler for McpServer<A> {
                 principal: principal.clone(),
                 request_id: request_id.clone(),
                 rmcp: ctx,
+                read_only: self.shared.read_only,
             };
             let fut = tool.call(self.shared.app.clone(), call_ctx, args);
             let timeout = self.shared.call_timeout;

@@ -48,6 +48,10 @@ pub enum Effect {
     AdditiveWrite,
     /// Removes or overwrites state, or acts with consequences (power off, run a command).
     Destructive { idempotent: bool },
+    /// Reads or writes depending on its arguments (a generic API passthrough). Listed in
+    /// read-only mode, where the handler must refuse the writing forms (`CallCtx::read_only`)
+    /// and must check a write scope itself.
+    Mixed,
 }
 
 impl Effect {
@@ -63,6 +67,7 @@ impl Effect {
             Self::IdempotentWrite => a.destructive(false).idempotent(true),
             Self::AdditiveWrite => a.destructive(false).idempotent(false),
             Self::Destructive { idempotent } => a.destructive(true).idempotent(idempotent),
+            Self::Mixed => a.destructive(true).idempotent(false),
         };
         a.open_world(open_world)
     }
@@ -78,6 +83,8 @@ pub struct CallCtx {
     /// The rmcp request context: peer (sampling, elicitation, logging), progress token,
     /// cancellation.
     pub rmcp: RequestContext<RoleServer>,
+    /// The server runs with `--read-only`: `Effect::Mixed` tools must refuse writes.
+    pub read_only: bool,
 }
 
 /// A boxed tool-call future.
@@ -167,7 +174,11 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
         handler: Handler<S>,
     ) -> Self {
         let input_schema = Arc::new(portable_schema(&input_schema));
-        let output_schema = output_schema.map(|o| Arc::new(portable_schema(&o)));
+        // MCP requires an object output schema; a free-form output (serde_json::Value)
+        // gets none rather than one that clients reject.
+        let output_schema = output_schema
+            .map(|o| Arc::new(portable_schema(&o)))
+            .filter(|o| o.get("type").and_then(Value::as_str) == Some("object"));
         let secret_args = crate::redact::secret_properties(&input_schema);
         let mut tool = Tool::new(spec.name, spec.description, input_schema)
             .with_title(spec.title)
@@ -248,6 +259,20 @@ fn portable_schema(schema: &JsonObject) -> JsonObject {
                 });
                 if rust_format {
                     map.remove("format");
+                }
+                // `true` as a subschema (schemars' "any value") trips some clients' schema
+                // models; `{}` means the same and is accepted everywhere.
+                for key in ["properties", "$defs", "definitions", "patternProperties"] {
+                    if let Some(Value::Object(m)) = map.get_mut(key) {
+                        for v in m.values_mut() {
+                            if *v == Value::Bool(true) {
+                                *v = Value::Object(JsonObject::new());
+                            }
+                        }
+                    }
+                }
+                if map.get("items") == Some(&Value::Bool(true)) {
+                    map.insert("items".into(), Value::Object(JsonObject::new()));
                 }
                 map.values_mut().for_each(clean);
             }
@@ -349,7 +374,7 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
         }
         match s.scope.split_once(':') {
             Some((ns, action)) if !ns.is_empty() && !action.is_empty() => {
-                if action == "read" && !s.effect.is_read_only() {
+                if action == "read" && !s.effect.is_read_only() && s.effect != Effect::Mixed {
                     return Err(format!(
                         "tool {} is {:?} but requires only scope {}: a read scope must never grant a write",
                         s.name, s.effect, s.scope
@@ -366,6 +391,11 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
         let schema = &t.tool().input_schema;
         if schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(format!("tool {} input schema is not an object", s.name));
+        }
+        if let Some(out) = &t.tool().output_schema
+            && out.get("type").and_then(Value::as_str) != Some("object")
+        {
+            return Err(format!("tool {} output schema is not an object", s.name));
         }
         for bad in ["oneOf", "anyOf", "allOf"] {
             if schema.contains_key(bad) {

@@ -68,10 +68,7 @@ impl PanosSettings {
             }
         };
         let mut upstream = UpstreamConfig::new("PAN-OS", base);
-        upstream.tls = TlsOptions {
-            ca_file: env.get("PANOS_CA_FILE")?.map(Into::into),
-            insecure: env.flag("PANOS_TLS_INSECURE")?.unwrap_or(false),
-        };
+        upstream.tls = TlsOptions::from_env(env, "PANOS")?;
         upstream.tune_from_env(env, "PANOS")?;
         let default_source = match env.get("PANOS_CONFIG_SOURCE")?.as_deref() {
             None | Some("running") => ConfigSource::Running,

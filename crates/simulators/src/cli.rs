@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::airs::{AirsConfig, AirsSim};
 use crate::common::{FaultConfig, SimControl, faults, serve};
 use crate::panos::{PanosAuth, PanosSim};
+use crate::proxmox::{ProxmoxConfig, ProxmoxSim};
 
 const AFTER_HELP: &str = "\
 Example:
@@ -16,6 +17,8 @@ Example:
       --api-key KEY --username admin --password admin --latency-ms 5
   vendor-sim airs --bind 127.0.0.1:0 --api-key KEY --profile default-profile \
       --profile strict --async-delay-ms 200 --rate-limit 50
+  vendor-sim proxmox --bind 127.0.0.1:0 --token-id 'root@pam!ci' --token-secret SECRET \\
+      --state crates/simulators/fixtures/proxmox/cluster.json --task-ms 200
 
 The first line on stdout is `listening on http://ADDR` (use --bind 127.0.0.1:0 for a free
 port); logs go to stderr (RUST_LOG sets the level).
@@ -27,7 +30,8 @@ Every simulator also serves control endpoints, without authentication and not co
                       latency_ms, fail_rate, fail_status, fail_next, malformed_next,
                       drop_next, rate_limit_next, retry_after_secs
   GET  /_sim/faults   the fault settings in force
-  GET  /_sim/scans    (airs only) number of stored scans: {\"scans\": N}";
+  GET  /_sim/scans    (airs only) number of stored scans: {\"scans\": N}
+  POST /_sim/state/reset  (proxmox only) return the guests to the seed state, forget tasks";
 
 /// Stateful vendor API simulators for secops-mcp tests, demos and benchmarks.
 #[derive(Debug, Parser)]
@@ -47,6 +51,9 @@ pub enum Command {
     /// Prisma AIRS scan API (/v1/scan/*): sync and async scans with
     /// deterministic detectors, results and reports.
     Airs(AirsArgs),
+    /// Proxmox VE REST API (/api2/json): API-token auth, nodes, guests,
+    /// power tasks with UPIDs, errors in the HTTP reason phrase.
+    Proxmox(ProxmoxArgs),
 }
 
 /// Options every simulator takes.
@@ -130,12 +137,37 @@ pub struct AirsArgs {
     pub rate_limit: u32,
 }
 
+/// Options of `vendor-sim proxmox`.
+#[derive(Debug, Clone, Args)]
+pub struct ProxmoxArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+    /// API token id accepted in `Authorization: PVEAPIToken=ID=SECRET`,
+    /// as `USER@REALM!TOKENID`.
+    #[arg(long)]
+    pub token_id: String,
+    /// API token secret.
+    #[arg(long)]
+    pub token_secret: String,
+    /// Cluster state to seed from (JSON); default: the built-in state, the
+    /// same as crates/simulators/fixtures/proxmox/cluster.json.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// How long a power task runs before the guest changes state, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    pub task_ms: u64,
+}
+
 /// Errors of [`run`].
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The PAN-OS configuration could not be loaded.
     #[error(transparent)]
     Load(#[from] crate::panos::LoadError),
+    /// The Proxmox simulator could not be set up (state file, token id).
+    #[error(transparent)]
+    Proxmox(#[from] crate::proxmox::SetupError),
     /// Binding or serving failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
@@ -168,6 +200,24 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             let ctl = SimControl::new(args.common.fault_config());
             let app = crate::airs::router(Arc::new(sim), ctl);
             tracing::info!("Prisma AIRS simulator starting");
+            serve::run(args.common.bind, app).await?;
+        }
+        Command::Proxmox(args) => {
+            let sim = ProxmoxSim::from_state_file(
+                ProxmoxConfig {
+                    token_id: args.token_id,
+                    token_secret: args.token_secret,
+                    task_duration: std::time::Duration::from_millis(args.task_ms),
+                },
+                args.state.as_deref(),
+            )?;
+            let ctl = SimControl::new(args.common.fault_config());
+            let app = crate::proxmox::router(Arc::new(sim), ctl);
+            let state = args
+                .state
+                .as_ref()
+                .map_or_else(|| "<built-in>".to_owned(), |p| p.display().to_string());
+            tracing::info!(%state, "Proxmox VE simulator starting");
             serve::run(args.common.bind, app).await?;
         }
     }

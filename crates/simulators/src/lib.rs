@@ -1,7 +1,7 @@
 //! Vendor API simulators for secops-mcp tests, demos and benchmarks.
 //!
 //! The `vendor-sim` binary serves one simulator per process, chosen by a
-//! subcommand (`panos`, `airs`). Every simulator shares the machinery in
+//! subcommand (`panos`, `airs`, `proxmox`). Every simulator shares the machinery in
 //! [`common`]: fault injection, request statistics and the `/_sim/*`
 //! control endpoints.
 
@@ -11,3 +11,4 @@ pub mod airs;
 pub mod cli;
 pub mod common;
 pub mod panos;
+pub mod proxmox;

@@ -16,6 +16,41 @@ pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
     /// Accept any certificate. Off by default; logs a loud warning when on.
     pub insecure: bool,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (self-signed servers).
+    pub pinned_sha256: Option<[u8; 32]>,
+}
+
+impl TlsOptions {
+    /// `{PREFIX}_CA_FILE`, `{PREFIX}_TLS_FINGERPRINT` and `{PREFIX}_TLS_INSECURE`. A CA file
+    /// and a pin are exclusive; insecure mode excludes both.
+    pub fn from_env(env: &crate::config::Env, prefix: &str) -> Result<Self, ConfigError> {
+        let ca = format!("{prefix}_CA_FILE");
+        let fp = format!("{prefix}_TLS_FINGERPRINT");
+        let insecure_var = format!("{prefix}_TLS_INSECURE");
+        let ca_file: Option<PathBuf> = env.get(&ca)?.map(Into::into);
+        let pinned_sha256 = env
+            .get(&fp)?
+            .map(|v| super::pin::parse_fingerprint(&v).map_err(|e| ConfigError::invalid(&fp, e)))
+            .transpose()?;
+        let insecure = env.flag(&insecure_var)?.unwrap_or(false);
+        if ca_file.is_some() && pinned_sha256.is_some() {
+            return Err(ConfigError::invalid(
+                &fp,
+                format!("set {ca} or {fp}, not both"),
+            ));
+        }
+        if insecure && (ca_file.is_some() || pinned_sha256.is_some()) {
+            return Err(ConfigError::invalid(
+                &insecure_var,
+                format!("contradicts {ca}/{fp}; remove {insecure_var}"),
+            ));
+        }
+        Ok(Self {
+            ca_file,
+            insecure,
+            pinned_sha256,
+        })
+    }
 }
 
 /// Everything that shapes one upstream client.
@@ -42,6 +77,10 @@ pub struct UpstreamConfig {
     pub max_response_bytes: usize,
     /// Headers sent with every request (credentials go here, never in URLs).
     pub default_headers: http::HeaderMap,
+    /// Marks 5xx answers that are the upstream's considered reply about one object (Proxmox:
+    /// "Configuration file does not exist", "node unreachable") rather than a sign that the
+    /// upstream itself is failing: those are neither retried nor counted by the breaker.
+    pub application_error: Option<fn(&super::UpstreamResponse) -> bool>,
 }
 
 impl UpstreamConfig {
@@ -61,6 +100,7 @@ impl UpstreamConfig {
             breaker_cooldown: Duration::from_secs(30),
             max_response_bytes: 16 * 1024 * 1024,
             default_headers: http::HeaderMap::new(),
+            application_error: None,
         }
     }
 
@@ -138,6 +178,11 @@ impl UpstreamConfig {
                 )));
             }
             b = b.tls_certs_only(certs);
+        }
+        if let Some(pin) = self.tls.pinned_sha256 {
+            let config = super::pin::pinned_config(pin)
+                .map_err(|e| setup(format!("certificate pin: {e}")))?;
+            b = b.tls_backend_preconfigured(config);
         }
         if self.tls.insecure {
             tracing::warn!(

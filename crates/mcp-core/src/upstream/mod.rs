@@ -8,6 +8,7 @@
 mod breaker;
 mod config;
 mod count;
+pub mod pin;
 
 pub use config::{TlsOptions, UpstreamConfig, parse_base_url};
 pub use count::{count_upstream_calls, record_upstream_call};
@@ -89,6 +90,9 @@ pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// A non-standard HTTP/1 reason phrase, when the server sent one (Proxmox puts its
+    /// error messages there).
+    pub reason: Option<String>,
 }
 
 impl UpstreamResponse {
@@ -238,6 +242,10 @@ impl Upstream {
             metrics::histogram!("mcp_upstream_request_duration_seconds", "upstream" => name.clone())
                 .record(started.elapsed().as_secs_f64());
             let (retryable, wait_hint) = match &outcome {
+                Ok(resp) if self.cfg.application_error.is_some_and(|f| f(resp)) => {
+                    self.breaker.on_success();
+                    (false, None)
+                }
                 Ok(resp) if resp.status.is_server_error() => {
                     self.breaker.on_failure();
                     (idem == Idempotency::Idempotent, resp.retry_after())
@@ -293,6 +301,11 @@ impl Upstream {
             .map_err(|e| classify(name, &e, self.cfg.read_timeout))?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .map(|r| String::from_utf8_lossy(r.as_bytes()).trim().to_string())
+            .filter(|r| !r.is_empty());
         let limit = self.cfg.max_response_bytes;
         if resp.content_length().is_some_and(|n| n as usize > limit) {
             return Err(UpstreamError::TooLarge {
@@ -318,6 +331,7 @@ impl Upstream {
             status,
             headers,
             body: body.freeze(),
+            reason,
         })
     }
 }

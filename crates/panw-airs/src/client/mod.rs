@@ -195,6 +195,7 @@ mod tests {
             status: http::StatusCode::from_u16(status).expect("status"),
             headers,
             body: bytes::Bytes::from(body.to_string()),
+            reason: None,
         }
     }
 

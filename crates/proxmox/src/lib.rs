@@ -1,0 +1,97 @@
+//! `proxmox`: an MCP server for Proxmox VE over its REST API and SSH.
+//!
+//! VMs, containers, nodes and tasks through the API with a least-privilege token, power
+//! actions with protection and VMID policy, a guarded API passthrough, and allowlisted
+//! diagnostic commands over SSH with verified host keys and pooled connections.
+
+pub mod client;
+pub mod config;
+pub mod policy;
+pub mod tools;
+pub mod vmids;
+
+use mcp_core::upstream::Upstream;
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+
+use crate::client::{PveClient, SshPool};
+use crate::config::{ProxmoxSettings, SshSettings};
+use crate::policy::CommandPolicy;
+use crate::vmids::VmidSet;
+
+/// Server state.
+#[derive(Debug)]
+pub struct Proxmox {
+    pub api: PveClient,
+    pub ssh: Option<SshPool>,
+    pub ssh_settings: Option<SshSettings>,
+    pub commands: CommandPolicy,
+    pub vmid_allow: Option<VmidSet>,
+    pub vmid_deny: Option<VmidSet>,
+    pub api_deny: Vec<String>,
+}
+
+impl App for Proxmox {
+    fn meta() -> ServerMeta {
+        ServerMeta {
+            name: "proxmox",
+            version: env!("CARGO_PKG_VERSION"),
+            about: "MCP server for Proxmox VE (REST API and SSH), with guarded command execution.",
+        }
+    }
+
+    fn instructions() -> Option<String> {
+        Some(
+            "Proxmox VE: list_vms and vm_status to see guests, vm_action to power them (wait=true to follow \
+             the task), node_status and list_nodes for hosts. execute_command runs only allowlisted \
+             diagnostics, as plain words without shell syntax."
+                .into(),
+        )
+    }
+
+    fn tools() -> Vec<ToolDef<Self>> {
+        tools::all()
+    }
+
+    async fn build(ctx: BuildCtx<'_>) -> Result<Self, StartupError> {
+        let s = ProxmoxSettings::from_env(ctx.env)?;
+        let upstream =
+            Upstream::new(s.upstream.clone()).map_err(|e| StartupError::App(e.to_string()))?;
+        let api = PveClient::new(upstream, &s.token_id, &s.token_secret);
+        let ssh = match &s.ssh {
+            Some(cfg) => Some(
+                SshPool::new(
+                    &cfg.key_path,
+                    cfg.host_keys.clone(),
+                    std::time::Duration::from_secs(10),
+                    cfg.output_cap,
+                )
+                .map_err(StartupError::App)?,
+            ),
+            None => {
+                tracing::info!("no PROXMOX_SSH_KEY_PATH: execute_command is disabled");
+                None
+            }
+        };
+        Ok(Self {
+            api,
+            ssh,
+            ssh_settings: s.ssh,
+            commands: s.commands,
+            vmid_allow: s.vmid_allow,
+            vmid_deny: s.vmid_deny,
+            api_deny: s.api_deny,
+        })
+    }
+
+    async fn probe(&self) -> Result<String, String> {
+        let v = self
+            .api
+            .get("/version", &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Proxmox VE {}",
+            v["version"].as_str().unwrap_or("?")
+        ))
+    }
+}

