@@ -13,9 +13,10 @@ PIP         := $(VENV)/bin/pip
 PYTEST      := $(VENV)/bin/pytest
 CONFORMANCE := tests/conformance
 CARGO       ?= cargo
+SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 EXAMPLE_BIN := target/debug/mcp-example
 
-.PHONY: help deps build demo test test-rust test-interop test-conformance lint fmt bench docs clean-deps
+.PHONY: help deps sshd build demo test test-rust test-interop test-conformance test-deploy lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -29,18 +30,29 @@ $(CONFORMANCE)/node_modules/.installed: $(CONFORMANCE)/package.json
 	npm install --prefix $(CONFORMANCE) --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed $(CONFORMANCE)/node_modules/.installed ## Install the Python venv and npm packages the tests use
+$(VENV)/.peers-installed: $(VENV)/.installed tests/peers/requirements.txt
+	$(PIP) install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+	touch $@
+
+# A real OpenSSH sshd for the proxmox SSH tests (started privately on 127.0.0.1 by the tests).
+sshd:
+	@if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then \
+	  echo "installing openssh-server (apt)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server >/dev/null; \
+	fi
+
+deps: $(VENV)/.installed $(VENV)/.peers-installed $(CONFORMANCE)/node_modules/.installed sshd ## Install the venv (MCP SDK, fakepve), npm packages and openssh-server the tests use
 
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --bins
 
-demo: $(VENV)/.installed ## Start the servers on loopback against their simulators and run a scripted client session
+demo: $(VENV)/.installed sshd ## Start the servers on loopback against their simulators and run a scripted client session
 	$(CARGO) build --workspace --bins
 	$(PY) scripts/demo.py
 
 test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory test-interop test-conformance
+	$(MAKE) --no-print-directory test-interop test-conformance test-deploy
 	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
@@ -63,7 +75,24 @@ test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformanc
 	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
 	    --sim "airs --api-key conformance-key" \
 	    --sim-var PANW_AI_SEC_API_ENDPOINT --env PANW_AI_SEC_API_KEY=conformance-key || exit 1; \
+	  python3 $(CONFORMANCE)/run.py --bin target/debug/proxmox --mode $$mode --min-scenarios 4 \
+	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
+	    --sim "proxmox --token-id conf@pve!ci --token-secret conformance" \
+	    --sim-var PROXMOX_HOST --env "PROXMOX_TOKEN_ID=conf@pve!ci" --env PROXMOX_TOKEN_SECRET=conformance || exit 1; \
 	done
+
+# Deploy checks: their tools go into .venv (tests/deploy/requirements.txt), except checkov,
+# whose pins clash with pytest's, which gets its own venv inside .venv.
+CHECKOV_VENV := $(VENV)/checkov-venv
+
+$(VENV)/.deploy-installed: $(VENV)/.installed tests/deploy/requirements.txt tests/deploy/requirements-checkov.txt
+	$(PIP) install --quiet --disable-pip-version-check -r tests/deploy/requirements.txt
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/deploy/requirements-checkov.txt
+	touch $@
+
+test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov, yamllint, hadolint, kustomize
+	$(PY) tests/deploy/validate.py
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
