@@ -79,6 +79,10 @@ test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformanc
 	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
 	    --sim "proxmox --token-id conf@pve!ci --token-secret conformance" \
 	    --sim-var PROXMOX_HOST --env "PROXMOX_TOKEN_ID=conf@pve!ci" --env PROXMOX_TOKEN_SECRET=conformance || exit 1; \
+	  python3 $(CONFORMANCE)/run.py --bin target/debug/aws-whitelist --mode $$mode --min-scenarios 3 \
+	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
+	    --env AWS_REGION=us-east-1 --env AWS_ACCESS_KEY_ID=conformance --env AWS_SECRET_ACCESS_KEY=conformance \
+	    --env AWS_EC2_METADATA_DISABLED=true --env AWS_ENDPOINT_URL=http://127.0.0.1:9 --no-ready || exit 1; \
 	done
 
 # Deploy checks: their tools go into .venv (tests/deploy/requirements.txt), except checkov,

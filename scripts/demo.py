@@ -57,6 +57,42 @@ def start_sshd() -> dict[str, str]:
             "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"], "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"]}
 
 
+def start_moto() -> dict[str, str]:
+    """moto server (from .venv) on 127.0.0.1, seeded with a VPC and a security group."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    EXTRA_PROCS.append(proc)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.02)
+    import boto3  # installed with moto
+    ec2 = boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="demo", aws_secret_access_key="demo")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    sg = ec2.create_security_group(GroupName="staging-db", Description="demo", VpcId=vpc)["GroupId"]
+    DEMO["sg"] = sg
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+EXTRA_PROCS: list[subprocess.Popen] = []
+DEMO: dict[str, str] = {}
+
+
+class Later(dict):
+    """Call arguments filled in after set-up (the security group id moto gave out)."""
+
+    def resolve(self) -> dict:
+        return {k: (DEMO[v[1:]] if isinstance(v, str) and v.startswith("$") else v) for k, v in self.items()}
+
+
 SERVERS: list[Server] = [
     Server(
         name="mcp-example (the mcp-core template server)",
@@ -113,6 +149,19 @@ SERVERS: list[Server] = [
             ("vm_action", {"vmid": 101, "action": "stop"}),
             ("execute_command", {"command": "qm list", "node": "pve1"}),
             ("execute_command", {"command": "uptime; cat /etc/shadow", "node": "pve1"}),
+        ],
+    ),
+    Server(
+        name="aws-whitelist against moto (a real AWS API fake)",
+        binary="aws-whitelist",
+        scopes=["aws:write"],
+        setup=start_moto,
+        calls=[
+            ("capabilities", {}),
+            ("whitelist", Later({"cidr": "203.0.113.7", "target": "$sg", "port": "postgres", "description": "home office", "ttl": "8h"})),
+            ("whitelist", Later({"cidr": "203.0.113.7", "target": "$sg", "port": "postgres", "description": "home office"})),
+            ("whitelist", Later({"cidr": "0.0.0.0/0", "target": "$sg", "port": "postgres", "description": "everyone"})),
+            ("list_rules", Later({"target": "$sg"})),
         ],
     ),
 ]
@@ -180,6 +229,8 @@ async def session(base: str, tok: str, server: Server) -> None:
                 hint = "read-only" if t.annotations and t.annotations.read_only_hint else "write"
                 print(f"    - {t.name:<34} {hint}")
             for name, args in server.calls:
+                if isinstance(args, Later):
+                    args = args.resolve()
                 r = await s.call_tool(name, args)
                 print(f"  call {name}({json.dumps(args)})\n    -> {show(r)[:400]}")
 
@@ -213,6 +264,7 @@ def main() -> int:
             print(f"  server {server.binary}: {base} (Streamable HTTP, JWT auth)")
             asyncio.run(session(base, token(server.binary, server.scopes), server))
     finally:
+        procs.extend(EXTRA_PROCS)
         for p in reversed(procs):
             p.terminate()
         for p in procs:

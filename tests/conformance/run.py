@@ -34,7 +34,7 @@ def start_sim(sim_bin: str, args: list[str]) -> tuple[subprocess.Popen, str]:
     return proc, first.removeprefix("listening on ")
 
 
-def start(binary: str, mode: str, extra_env: dict) -> tuple[subprocess.Popen, str, pathlib.Path]:
+def start(binary: str, mode: str, extra_env: dict, wait_ready: bool = True) -> tuple[subprocess.Popen, str, pathlib.Path]:
     log = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / f"conformance-{os.getpid()}-{mode}.log"
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -59,6 +59,8 @@ def start(binary: str, mode: str, extra_env: dict) -> tuple[subprocess.Popen, st
     if not addr:
         proc.kill()
         sys.exit(f"server did not start; log:\n{log.read_text()}")
+    if not wait_ready:
+        return proc, addr, log
     for _ in range(200):
         try:
             if urllib.request.urlopen(f"http://{addr}/readyz", timeout=2).status == 200:
@@ -80,6 +82,7 @@ def main() -> int:
     ap.add_argument("--skip-file", help="file listing scenarios that do not apply in this mode (one per line, # comments)")
     ap.add_argument("--min-scenarios", type=int, default=1, help="fail if fewer scenarios ran")
     ap.add_argument("--env", action="append", default=[], help="extra KEY=VALUE for the server")
+    ap.add_argument("--no-ready", action="store_true", help="do not wait for /readyz (an upstream that is not there)")
     ap.add_argument("--sim", help="start `vendor-sim` with these arguments first (one string)")
     ap.add_argument("--sim-var", help="server variable that receives the simulator URL, e.g. PANOS_HOST")
     args = ap.parse_args()
@@ -93,7 +96,7 @@ def main() -> int:
         sim, sim_url = start_sim(sim_bin, args.sim.split())
         if args.sim_var:
             extra[args.sim_var] = sim_url
-    proc, addr, log = start(args.bin, args.mode, extra)
+    proc, addr, log = start(args.bin, args.mode, extra, wait_ready=not args.no_ready)
     url = f"http://{addr}/mcp"
     scenarios = list(args.scenario)
     if args.skip_file:

@@ -1,6 +1,6 @@
 //! Settings: `PANW_AI_*` variables.
 
-use mcp_core::upstream::{UpstreamConfig, parse_base_url};
+use mcp_core::upstream::{TlsOptions, UpstreamConfig, parse_base_url};
 use mcp_core::{ConfigError, Env};
 use secrecy::SecretString;
 
@@ -53,6 +53,12 @@ impl AirsSettings {
             None | Some("") => parse_base_url("PANW_AI_SEC_API_ENDPOINT", REGIONS[0].1)?,
             Some(e) => match REGIONS.iter().find(|(r, _)| r.eq_ignore_ascii_case(e)) {
                 Some((_, url)) => parse_base_url("PANW_AI_SEC_API_ENDPOINT", url)?,
+                None if !e.contains("://") && !e.contains('.') && !e.contains(':') => {
+                    return Err(ConfigError::invalid(
+                        "PANW_AI_SEC_API_ENDPOINT",
+                        format!("`{e}` is not a region (us, eu, de, in, sg) or a URL"),
+                    ));
+                }
                 None => parse_base_url("PANW_AI_SEC_API_ENDPOINT", e)?,
             },
         };
@@ -72,6 +78,7 @@ impl AirsSettings {
         };
         let mut upstream = UpstreamConfig::new("AIRS", base);
         upstream.tune_from_env(env, "PANW_AI")?;
+        upstream.tls = TlsOptions::from_env(env, "PANW_AI")?;
         Ok(Self {
             upstream,
             api_key,

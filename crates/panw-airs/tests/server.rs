@@ -505,3 +505,30 @@ async fn check_and_regions() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PANW_AI_SEC_API_KEY is required"));
 }
+
+#[tokio::test]
+async fn scanned_content_never_reaches_the_audit_log() {
+    let mut r = rig(&[], &[], true).await;
+    ok(
+        &mut r.client,
+        "pan_inline_scan",
+        json!({"prompt": "my card is 4111 1111 1111 1111", "tr_id": "audit-1"}),
+    )
+    .await;
+    ok(
+        &mut r.client,
+        "pan_batch_scan",
+        json!({"items": [{"prompt": "SSN 078-05-1120"}]}),
+    )
+    .await;
+    let logs = r.server.wait_for_log("\"tool\":\"pan_batch_scan\"").await;
+    let all = r.server.logs().join("\n");
+    assert!(
+        !all.contains("4111 1111") && !all.contains("078-05-1120"),
+        "content leaked: {logs}"
+    );
+    assert!(
+        all.contains("audit-1"),
+        "non-secret arguments are still audited"
+    );
+}

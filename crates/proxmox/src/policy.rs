@@ -19,7 +19,7 @@ pub const DEFAULT_ALLOWLIST: &[&str] = &[
     "df",
     "free",
     "zpool status",
-    "ip -br addr",
+    "ip -br addr show",
     "systemctl status",
     "journalctl -n",
 ];
@@ -43,6 +43,59 @@ const DENIED_ARGS: &[&str] = &[
     "--image",
     "-f",
     "--follow",
+];
+
+/// Flags an argument may use after the allowlisted prefix. Anything else that starts with
+/// `-` is refused: GNU tools accept abbreviated long options (`--vacuum-t`) and bundled
+/// short ones (`-qf`), so a deny list alone cannot be complete.
+const ALLOWED_FLAGS: &[&str] = &[
+    "-h",
+    "-H",
+    "-T",
+    "-i",
+    "-a",
+    "-l",
+    "-m",
+    "-g",
+    "-k",
+    "-w",
+    "-t",
+    "-b",
+    "-n",
+    "-u",
+    "-p",
+    "-o",
+    "-v",
+    "-x",
+    "-r",
+    "-e",
+    "--no-pager",
+    "--full",
+    "--all",
+    "--human-readable",
+    "--utc",
+    "--since",
+    "--until",
+    "--unit",
+    "--priority",
+    "--lines",
+    "--output",
+    "--boot",
+    "--verbose",
+    "--output-format",
+    "--noborder",
+    "--noheader",
+    "--type",
+    "--human",
+];
+
+/// Words that turn a reading command into a writing one (`ip addr add`, `systemctl
+/// restart`), refused anywhere after the prefix.
+const DENIED_WORDS: &[&str] = &[
+    "add", "del", "delete", "flush", "change", "replace", "set", "create", "destroy", "remove",
+    "rm", "start", "stop", "restart", "reload", "kill", "reboot", "shutdown", "poweroff", "enable",
+    "disable", "mask", "unmask", "edit", "reset", "clear", "import", "export", "write", "scrub",
+    "resilver", "online", "offline", "attach", "detach", "migrate", "clone",
 ];
 
 const MAX_COMMAND_LEN: usize = 1024;
@@ -135,16 +188,34 @@ impl CommandPolicy {
                 "the argument `{a}` is not allowed: it writes, follows, or reads outside what diagnostics need"
             )));
         }
-        if !self
+        let Some(prefix) = self
             .prefixes
             .iter()
-            .any(|p| argv.len() >= p.len() && argv[..p.len()] == p[..])
-        {
+            .filter(|p| argv.len() >= p.len() && argv[..p.len()] == p[..])
+            .max_by_key(|p| p.len())
+        else {
             return Err(ToolError::denied(format!(
                 "`{}` is not on the command allowlist (PROXMOX_COMMAND_ALLOWLIST); allowed: {}",
                 argv.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
                 self.describe()
             )));
+        };
+        for a in &argv[prefix.len()..] {
+            if a.starts_with('-') {
+                let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
+                if !ALLOWED_FLAGS.contains(&flag) {
+                    return Err(ToolError::denied(format!(
+                        "the option `{a}` is not allowed after `{}`; allowed options: {}",
+                        prefix.join(" "),
+                        ALLOWED_FLAGS.join(" ")
+                    )));
+                }
+            } else if DENIED_WORDS.contains(&a.to_ascii_lowercase().as_str()) {
+                return Err(ToolError::denied(format!(
+                    "the word `{a}` is not allowed: it would turn `{}` into a change",
+                    prefix.join(" ")
+                )));
+            }
         }
         Ok(argv)
     }
@@ -201,6 +272,12 @@ mod tests {
             ("rm -rf /", "allowlist"),
             ("journalctl -n 5 --vacuum-size=1M", "not allowed"),
             ("journalctl -n 5 -f", "not allowed"),
+            ("journalctl -n 5 --vacuum-t=1s", "not allowed"),
+            ("journalctl -n 5 --fil=/etc/shadow", "not allowed"),
+            ("journalctl -n 5 -qf", "not allowed"),
+            ("ip -br addr show add 10.0.0.1/24 dev vmbr0", "not allowed"),
+            ("ip -br addr", "allowlist"),
+            ("systemctl status pveproxy restart", "not allowed"),
             ("systemctl stop pveproxy", "allowlist"),
         ] {
             let e = p.check(bad).expect_err(bad).to_string();

@@ -2,12 +2,14 @@
 //!
 //! Everything here talks to real processes over real sockets on 127.0.0.1.
 
+pub mod moto;
 pub mod process;
 pub mod rpc;
 pub mod sim;
 pub mod sse;
 pub mod tokens;
 
+pub use moto::MotoProcess;
 pub use process::{ServerProcess, ServerSpec};
 pub use rpc::RpcClient;
 pub use sim::{SimProcess, own_fixture, shared_fixtures, workspace_bin};

@@ -45,16 +45,22 @@ const MAX_WAIT_SECONDS: u32 = 120;
 #[serde(deny_unknown_fields)]
 pub struct InlineScanInput {
     /// User prompt to scan.
+    #[schemars(extend("x-secret" = true))]
     pub prompt: Option<String>,
     /// Model response to scan.
+    #[schemars(extend("x-secret" = true))]
     pub response: Option<String>,
     /// Code in the prompt.
+    #[schemars(extend("x-secret" = true))]
     pub code_prompt: Option<String>,
     /// Code in the response.
+    #[schemars(extend("x-secret" = true))]
     pub code_response: Option<String>,
     /// Grounding context for the response (checked for ungrounded answers, not scanned itself).
+    #[schemars(extend("x-secret" = true))]
     pub context: Option<String>,
     /// A tool invocation to scan.
+    #[schemars(extend("x-secret" = true))]
     pub tool_event: Option<ToolEventInput>,
     /// Security profile by name (default: PANW_AI_PROFILE_NAME / PANW_AI_PROFILE_ID).
     pub profile_name: Option<String>,
@@ -149,6 +155,7 @@ pub struct BatchItem {
 #[serde(deny_unknown_fields)]
 pub struct BatchScanInput {
     /// Items to scan, 1-500; each needs at least one content field. Sent five per request.
+    #[schemars(extend("x-secret" = true))]
     pub items: Vec<BatchItem>,
     /// Security profile by name for the whole batch (default from the server's settings).
     pub profile_name: Option<String>,

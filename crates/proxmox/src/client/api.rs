@@ -64,6 +64,7 @@ impl PveClient {
 pub fn is_application_error(resp: &UpstreamResponse) -> bool {
     let s = resp.status.as_u16();
     s == 595
+        || s == 501
         || (s == 500
             && resp
                 .reason
@@ -132,6 +133,10 @@ pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
             UPSTREAM,
             format!("{reason} (HTTP 500)"),
         )),
+        501 => Err(ToolError::upstream(
+            UPSTREAM,
+            format!("{reason} (HTTP 501): no such API path or method"),
+        )),
         500..=599 => Err(ToolError::Unavailable {
             upstream: UPSTREAM.into(),
             message: format!("{reason} (HTTP {status})"),
@@ -141,5 +146,90 @@ pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
             UPSTREAM,
             format!("{reason} (HTTP {status})"),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, reason: Option<&str>, body: &str) -> UpstreamResponse {
+        UpstreamResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn every_pve_error_reaches_the_model_in_its_own_words() {
+        let cases = [
+            (
+                401,
+                Some("authentication failure"),
+                "{\"data\":null}",
+                "Proxmox VE said: authentication failure (HTTP 401): the API token was rejected; check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET",
+            ),
+            (
+                403,
+                Some("Permission check failed (/vms/100, VM.PowerMgmt)"),
+                "{\"data\":null}",
+                "Proxmox VE said: Permission check failed (/vms/100, VM.PowerMgmt) (HTTP 403): the API token lacks this privilege",
+            ),
+            (
+                400,
+                Some("Parameter verification failed."),
+                "{\"data\":null,\"errors\":{\"vmid\":\"invalid format - value does not look like a valid VM ID\\n\"}}",
+                "Proxmox VE said: Parameter verification failed. (HTTP 400): vmid: invalid format - value does not look like a valid VM ID",
+            ),
+            (
+                500,
+                Some("Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist"),
+                "{\"data\":null}",
+                "Proxmox VE said: Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist (HTTP 500)",
+            ),
+            (
+                595,
+                Some("No route to host"),
+                "{\"data\":null}",
+                "Proxmox VE is unavailable: the node is unreachable from the cluster: No route to host (HTTP 595)",
+            ),
+            (
+                503,
+                None,
+                "",
+                "Proxmox VE is unavailable: Service Unavailable (HTTP 503)",
+            ),
+        ];
+        for (status, reason, body, want) in cases {
+            assert_eq!(
+                interpret(&resp(status, reason, body))
+                    .expect_err("error")
+                    .to_string(),
+                want
+            );
+        }
+        assert_eq!(
+            interpret(&resp(200, None, "{\"data\":[1,2]}")).expect("ok"),
+            serde_json::json!([1, 2])
+        );
+        assert!(is_application_error(&resp(
+            500,
+            Some("VM 100 already running"),
+            ""
+        )));
+        assert!(is_application_error(&resp(595, None, "")));
+        assert!(!is_application_error(&resp(
+            500,
+            Some("Internal Server Error"),
+            ""
+        )));
+        assert!(!is_application_error(&resp(502, None, "")));
+        assert!(is_application_error(&resp(
+            501,
+            Some("Method 'GET /nodes/x/y' not implemented"),
+            ""
+        )));
     }
 }

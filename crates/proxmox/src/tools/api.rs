@@ -36,7 +36,7 @@ pub enum Method {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiInput {
-    /// `GET` (default needs proxmox:read), `POST`, `PUT` or `DELETE` (need proxmox:admin).
+    /// `GET` (needs proxmox:read), or `POST`, `PUT`, `DELETE` (need proxmox:admin).
     pub method: Method,
     /// API path below /api2/json, e.g. `/nodes/pve1/storage`.
     pub path: String,
@@ -105,6 +105,14 @@ pub fn denied<'a>(segments: &[&str], deny: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
+/// The VMID of `/nodes/NODE/(qemu|lxc)/VMID/...`.
+fn guest_vmid(segments: &[&str]) -> Option<u32> {
+    match segments {
+        ["nodes", _, "qemu" | "lxc", id, ..] => id.parse().ok(),
+        _ => None,
+    }
+}
+
 fn params(m: &Map<String, Value>) -> Result<Vec<(String, String)>, ToolError> {
     let mut out = Vec::new();
     for (k, v) in m {
@@ -164,6 +172,19 @@ async fn proxmox_api(s: Arc<Proxmox>, ctx: CallCtx, i: ApiInput) -> Result<ApiOu
                     "{} requires the proxmox:admin scope",
                     format!("{m:?}").to_uppercase()
                 )));
+            }
+            // Writes to a guest obey the same VMID policy as vm_action.
+            if let Some(vmid) = guest_vmid(&segments) {
+                if s.vmid_allow.as_ref().is_some_and(|a| !a.contains(vmid)) {
+                    return Err(ToolError::denied(format!(
+                        "VMID {vmid} is not in PROXMOX_VMID_ALLOWLIST"
+                    )));
+                }
+                if s.vmid_deny.as_ref().is_some_and(|d| d.contains(vmid)) {
+                    return Err(ToolError::denied(format!(
+                        "VMID {vmid} is in PROXMOX_VMID_DENYLIST"
+                    )));
+                }
             }
             let method = match m {
                 Method::Post => reqwest::Method::POST,

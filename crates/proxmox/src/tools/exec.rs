@@ -57,6 +57,19 @@ async fn execute_command(
     i: ExecInput,
 ) -> Result<ExecResult, ToolError> {
     let argv = s.commands.check(&i.command)?;
+    // `pvesh` runs as the SSH user, not as the API token: hold it to the API path rules.
+    if argv.first().is_some_and(|a| a == "pvesh") {
+        let path = argv.get(2).ok_or_else(|| {
+            ToolError::invalid("command", "pvesh needs an API path, e.g. pvesh get /nodes")
+        })?;
+        let segments = super::api::check_path(path)
+            .map_err(|e| ToolError::invalid("command", e.to_string()))?;
+        if let Some(pattern) = super::api::denied(&segments, &s.api_deny) {
+            return Err(ToolError::denied(format!(
+                "the path {path} is denied by this server's policy ({pattern}; PROXMOX_API_DENY)"
+            )));
+        }
+    }
     let n = node("node", &i.node)?;
     let timeout = match i.timeout_seconds {
         None => DEFAULT_COMMAND_TIMEOUT,
@@ -92,11 +105,21 @@ async fn execute_command(
             ));
         }
     };
-    let line = quote(&argv);
+    // The node enforces the limit too (a second later than we stop waiting), so an abandoned
+    // command does not keep running.
+    let mut remote = vec![
+        "timeout".to_string(),
+        "-k".into(),
+        "2".into(),
+        (timeout.as_secs() + 1).to_string(),
+    ];
+    remote.extend(argv.iter().cloned());
+    let shown = quote(&argv);
+    let line = quote(&remote);
     let out = pool.exec(&target, &line, timeout).await?;
     Ok(ExecResult {
         node: n,
-        command: line,
+        command: shown,
         exit_status: out.exit_status,
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -163,15 +163,19 @@ async fn guests(s: &Proxmox) -> Result<Vec<Value>, ToolError> {
         .api
         .get("/cluster/resources", &[("type".into(), "vm".into())])
         .await?;
-    Ok(data
-        .as_array()
+    Ok(guests_of(&data))
+}
+
+/// The guests (qemu and lxc) in a `/cluster/resources` answer; nodes and storage are dropped.
+pub fn guests_of(data: &Value) -> Vec<Value> {
+    data.as_array()
         .map(|a| {
             a.iter()
                 .filter(|r| matches!(r["type"].as_str(), Some("qemu" | "lxc")))
                 .cloned()
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 async fn list_vms(s: Arc<Proxmox>, _c: CallCtx, i: ListInput) -> Result<Value, ToolError> {

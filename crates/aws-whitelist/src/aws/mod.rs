@@ -1,0 +1,74 @@
+//! AWS clients per (profile, region), built from the standard provider chain only.
+
+pub mod errors;
+pub mod rules;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use mcp_core::ToolError;
+use tokio::sync::Mutex;
+
+/// The service clients for one profile and region.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub region: String,
+    pub profile: Option<String>,
+    pub ec2: aws_sdk_ec2::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// (profile, region)
+type ClientKey = (Option<String>, String);
+
+/// Clients are built once per (profile, region) and kept.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    cache: Mutex<HashMap<ClientKey, Arc<Clients>>>,
+}
+
+impl ClientCache {
+    pub async fn get(
+        &self,
+        profile: Option<&str>,
+        region: &str,
+    ) -> Result<Arc<Clients>, ToolError> {
+        let key = (profile.map(str::to_string), region.to_string());
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key) {
+            return Ok(c.clone());
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_types::region::Region::new(region.to_string()))
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .operation_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        let conf = loader.load().await;
+        let c = Arc::new(Clients {
+            region: region.to_string(),
+            profile: profile.map(str::to_string),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            rds: aws_sdk_rds::Client::new(&conf),
+            elasticache: aws_sdk_elasticache::Client::new(&conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
+            sts: aws_sdk_sts::Client::new(&conf),
+        });
+        cache.insert(key, c.clone());
+        Ok(c)
+    }
+}

@@ -1,0 +1,85 @@
+//! `aws-whitelist`: safe IP allowlisting on AWS security groups.
+//!
+//! One job, done carefully: resolve the right security group from a resource, refuse
+//! dangerous ranges and ports, write idempotently, tag every rule with who added it and
+//! why, and let temporary access expire. Credentials come only from the AWS provider chain.
+
+pub mod aws;
+pub mod guard;
+pub mod settings;
+pub mod tools;
+
+use std::sync::Arc;
+
+use mcp_core::upstream::Upstream;
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+
+use crate::aws::ClientCache;
+use crate::settings::Settings;
+
+/// Server state.
+#[derive(Debug)]
+pub struct Whitelist {
+    pub settings: Arc<Settings>,
+    pub clients: Arc<ClientCache>,
+    pub checkip: Option<Upstream>,
+}
+
+impl App for Whitelist {
+    fn meta() -> ServerMeta {
+        ServerMeta {
+            name: "aws-whitelist",
+            version: env!("CARGO_PKG_VERSION"),
+            about: "MCP server for safe IP allowlisting on AWS security groups.",
+        }
+    }
+
+    fn instructions() -> Option<String> {
+        Some(
+            "Allow an IP to reach a resource with `whitelist` (target sg-…, rds:ID, elasticache:ID, elb:NAME or \
+             ec2:i-…), always with a description and preferably a ttl. Use get_my_ip for the caller's address, \
+             capabilities for what is allowed, list_rules to check, remove_whitelist to undo."
+                .into(),
+        )
+    }
+
+    fn tools() -> Vec<ToolDef<Self>> {
+        tools::all()
+    }
+
+    async fn build(ctx: BuildCtx<'_>) -> Result<Self, StartupError> {
+        let settings = Arc::new(Settings::from_env(ctx.env)?);
+        let checkip =
+            tools::info::checkip_client(&settings.checkip_url).map_err(StartupError::App)?;
+        let clients = Arc::new(ClientCache::default());
+        if let (Some(every), false) = (settings.sweep_interval, ctx.check_only) {
+            tracing::info!(every = %humantime::format_duration(every), "expired rules are swept on a schedule");
+            tools::rules::spawn_sweeper(settings.clone(), clients.clone(), every);
+        }
+        Ok(Self {
+            settings,
+            clients,
+            checkip: Some(checkip),
+        })
+    }
+
+    async fn probe(&self) -> Result<String, String> {
+        let region = self
+            .settings
+            .region
+            .clone()
+            .ok_or("no default region (AWS_REGION)")?;
+        let c = self
+            .clients
+            .get(self.settings.profile.as_deref(), &region)
+            .await
+            .map_err(|e| e.to_string())?;
+        let id = c
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| aws::errors::map("sts:GetCallerIdentity", e).to_string())?;
+        Ok(format!("AWS {} as {}", region, id.arn().unwrap_or("?")))
+    }
+}

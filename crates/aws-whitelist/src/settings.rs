@@ -1,0 +1,259 @@
+//! Guardrails and defaults: `AWSWL_CONFIG` (JSON or TOML) with `AWSWL_*` overrides.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use mcp_core::validate::{PortRange, parse_port_range};
+use mcp_core::{ConfigError, Env};
+use serde::Deserialize;
+
+/// The file format (`AWSWL_CONFIG`). Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Ports a rule may open: numbers, ranges (`8000-8100`) or aliases (`ssh`).
+    pub allowed_ports: Option<Vec<PortSpec>>,
+    /// The broadest IPv4 prefix allowed (24 allows /24 to /32).
+    pub max_prefix_v4: Option<u8>,
+    pub max_prefix_v6: Option<u8>,
+    /// Allow private, loopback and link-local ranges (default false).
+    pub allow_private: Option<bool>,
+    /// `{subject}`, `{reason}`, `{date}`, `{expires}` are filled in.
+    pub description_template: Option<String>,
+    /// Profiles a call may name (`profile` argument).
+    pub profiles: Option<Vec<String>>,
+    /// Extra or replacement port names, e.g. `{ "grafana" = "3000" }`.
+    pub port_aliases: Option<BTreeMap<String, PortSpec>>,
+    pub checkip_url: Option<String>,
+    /// How often the server sweeps expired rules itself, e.g. `15m` (default: never).
+    pub sweep_interval: Option<String>,
+    /// The longest TTL a rule may ask for (default 30d).
+    pub max_ttl: Option<String>,
+}
+
+/// A port given as a number or as text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PortSpec {
+    Number(u16),
+    Text(String),
+}
+
+impl PortSpec {
+    fn text(&self) -> String {
+        match self {
+            Self::Number(n) => n.to_string(),
+            Self::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// The effective guardrails.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub allowed_ports: Vec<PortRange>,
+    pub max_prefix_v4: u8,
+    pub max_prefix_v6: u8,
+    pub allow_private: bool,
+    pub description_template: String,
+    pub profiles: Vec<String>,
+    pub aliases: BTreeMap<String, PortRange>,
+    pub checkip_url: String,
+    pub sweep_interval: Option<Duration>,
+    pub max_ttl: Duration,
+}
+
+pub const DEFAULT_TEMPLATE: &str = "secops-mcp {subject} {date} {reason}";
+
+fn default_aliases() -> BTreeMap<String, PortRange> {
+    [
+        ("ssh", 22),
+        ("http", 80),
+        ("https", 443),
+        ("rdp", 3389),
+        ("postgres", 5432),
+        ("mysql", 3306),
+        ("redis", 6379),
+        ("mssql", 1433),
+        ("mongodb", 27017),
+    ]
+    .into_iter()
+    .map(|(n, p)| (n.to_string(), PortRange { from: p, to: p }))
+    .collect()
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let file = match env.get("AWSWL_CONFIG")? {
+            None => FileConfig::default(),
+            Some(p) => load_file(Path::new(&p))?,
+        };
+        let mut aliases = default_aliases();
+        for (name, spec) in file.port_aliases.unwrap_or_default() {
+            let r = parse_port_range("port_aliases", &spec.text()).map_err(|e| {
+                ConfigError::invalid("AWSWL_CONFIG", format!("port_aliases.{name}: {e}"))
+            })?;
+            aliases.insert(name.to_ascii_lowercase(), r);
+        }
+        let port_list: Vec<String> = match env.list("AWSWL_ALLOWED_PORTS")? {
+            Some(l) => l,
+            None => file
+                .allowed_ports
+                .unwrap_or_default()
+                .iter()
+                .map(PortSpec::text)
+                .collect(),
+        };
+        let port_list = if port_list.is_empty() {
+            vec![
+                "22".into(),
+                "443".into(),
+                "3389".into(),
+                "5432".into(),
+                "3306".into(),
+                "6379".into(),
+            ]
+        } else {
+            port_list
+        };
+        let mut allowed_ports = Vec::new();
+        for p in &port_list {
+            let r = match aliases.get(&p.to_ascii_lowercase()) {
+                Some(r) => *r,
+                None => parse_port_range("AWSWL_ALLOWED_PORTS", p)
+                    .map_err(|e| ConfigError::invalid("AWSWL_ALLOWED_PORTS", e.to_string()))?,
+            };
+            allowed_ports.push(r);
+        }
+        let prefix =
+            |var: &str, file: Option<u8>, default: u8, max: u8| -> Result<u8, ConfigError> {
+                let v = env.parse::<u8>(var)?.or(file).unwrap_or(default);
+                if v > max {
+                    return Err(ConfigError::invalid(var, format!("must be at most {max}")));
+                }
+                Ok(v)
+            };
+        let duration = |var: &str, file: Option<String>| -> Result<Option<Duration>, ConfigError> {
+            match env.duration(var)? {
+                Some(d) => Ok(Some(d)),
+                None => file
+                    .map(|f| {
+                        mcp_core::config::parse_duration(&f)
+                            .map_err(|e| ConfigError::invalid("AWSWL_CONFIG", e))
+                    })
+                    .transpose(),
+            }
+        };
+        let template = env
+            .get("AWSWL_DESCRIPTION_TEMPLATE")?
+            .or(file.description_template)
+            .unwrap_or_else(|| DEFAULT_TEMPLATE.into());
+        if template.len() > 200 {
+            return Err(ConfigError::invalid(
+                "AWSWL_DESCRIPTION_TEMPLATE",
+                "is longer than 200 characters",
+            ));
+        }
+        Ok(Self {
+            region: env
+                .get("AWS_REGION")?
+                .or(env.get("AWS_DEFAULT_REGION")?)
+                .or(file.region),
+            profile: env.get("AWS_PROFILE")?.or(file.profile),
+            allowed_ports,
+            max_prefix_v4: prefix("AWSWL_MAX_PREFIX_V4", file.max_prefix_v4, 24, 32)?,
+            max_prefix_v6: prefix("AWSWL_MAX_PREFIX_V6", file.max_prefix_v6, 64, 128)?,
+            allow_private: env
+                .flag("AWSWL_ALLOW_PRIVATE")?
+                .or(file.allow_private)
+                .unwrap_or(false),
+            description_template: template,
+            profiles: env
+                .list("AWSWL_PROFILES")?
+                .or(file.profiles)
+                .unwrap_or_default(),
+            aliases,
+            checkip_url: env
+                .get("AWSWL_CHECKIP_URL")?
+                .or(file.checkip_url)
+                .unwrap_or_else(|| "https://checkip.amazonaws.com".into()),
+            sweep_interval: duration("AWSWL_SWEEP_INTERVAL", file.sweep_interval)?,
+            max_ttl: duration("AWSWL_MAX_TTL", file.max_ttl)?
+                .unwrap_or(Duration::from_secs(30 * 86400)),
+        })
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::invalid(
+            "AWSWL_CONFIG",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    if is_json {
+        serde_json::from_str(&text)
+            .map_err(|e| ConfigError::invalid("AWSWL_CONFIG", format!("{}: {e}", path.display())))
+    } else {
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::invalid("AWSWL_CONFIG", format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_and_overrides() {
+        let dir = tempfile_dir();
+        let toml_path = dir.join("a.toml");
+        std::fs::write(&toml_path, "allowed_ports = [22, \"https\", \"8000-8100\"]\nmax_prefix_v4 = 28\nprofiles = [\"staging\"]\n[port_aliases]\ngrafana = 3000\n").expect("write");
+        let env = Env::from_pairs([
+            ("AWSWL_CONFIG", toml_path.display().to_string()),
+            ("AWSWL_MAX_PREFIX_V6", "56".into()),
+        ]);
+        let s = Settings::from_env(&env).expect("settings");
+        assert_eq!(s.allowed_ports.len(), 3);
+        assert_eq!((s.max_prefix_v4, s.max_prefix_v6), (28, 56));
+        assert_eq!(s.profiles, vec!["staging"]);
+        assert_eq!(
+            s.aliases.get("grafana"),
+            Some(&PortRange {
+                from: 3000,
+                to: 3000
+            })
+        );
+        let json_path = dir.join("b.json");
+        std::fs::write(&json_path, r#"{"allowed_ports": ["ssh"], "bogus": 1}"#).expect("write");
+        let env = Env::from_pairs([("AWSWL_CONFIG", json_path.display().to_string())]);
+        assert!(
+            Settings::from_env(&env)
+                .expect_err("unknown key")
+                .to_string()
+                .contains("bogus")
+        );
+    }
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/awswl.toml");
+        let env = Env::from_pairs([("AWSWL_CONFIG", path.display().to_string())]);
+        let s = Settings::from_env(&env).expect("deploy/config/awswl.toml parses");
+        assert_eq!(s.max_prefix_v4, 24);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("awswl-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&d);
+        d
+    }
+}

@@ -1,0 +1,470 @@
+//! Adding, removing and sweeping rules.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{aws_safe, clients, rfc3339};
+use crate::Whitelist;
+use crate::aws::rules::{self, Added, Rule, TAG_EXPIRES, TAG_OWNER, TAG_REASON};
+use crate::guard;
+
+const WHITELIST: ToolSpec = ToolSpec {
+    name: "whitelist",
+    title: "Allow an IP",
+    description: "Allow an IP or CIDR to reach a port of a security group, or of the groups behind a resource (rds:ID, elasticache:ID, elb:NAME, ec2:i-…). Refuses 0.0.0.0/0, ranges broader than the configured maximum, private ranges and ports outside the allowlist. Adding an existing rule succeeds and says so. Every rule records who added it and why; ttl makes it expire.",
+    scope: "aws:write",
+    toolset: "rules",
+    effect: Effect::IdempotentWrite,
+    open_world: true,
+};
+
+const WHITELIST_BULK: ToolSpec = ToolSpec {
+    name: "whitelist_bulk",
+    title: "Allow many IPs",
+    description: "Apply many whitelist items. Every item is validated first; if any is invalid nothing is written. Items are then applied in order and each one's outcome is reported; a failed item does not undo earlier ones.",
+    scope: "aws:write",
+    toolset: "rules",
+    effect: Effect::IdempotentWrite,
+    open_world: true,
+};
+
+const REMOVE_WHITELIST: ToolSpec = ToolSpec {
+    name: "remove_whitelist",
+    title: "Remove an allowed IP",
+    description: "Remove rules this server added: by rule_ids, or by cidr, port and target. Rules without the secops-mcp:owner tag are never removed.",
+    scope: "aws:write",
+    toolset: "rules",
+    effect: Effect::Destructive { idempotent: true },
+    open_world: true,
+};
+
+const SWEEP_EXPIRED: ToolSpec = ToolSpec {
+    name: "sweep_expired",
+    title: "Remove expired rules",
+    description: "Remove the rules this server added whose secops-mcp:expires-at time has passed, in a region.",
+    scope: "aws:write",
+    toolset: "rules",
+    effect: Effect::Destructive { idempotent: true },
+    open_world: true,
+};
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WhitelistInput {
+    /// IP or CIDR, v4 or v6 (a bare IP means /32 or /128). Host bits are cleared as AWS does.
+    pub cidr: String,
+    /// `sg-…`, or `rds:DB-ID`, `elasticache:CLUSTER-ID`, `elb:NAME-OR-ARN`, `ec2:i-…`.
+    pub target: String,
+    /// A port number or name (ssh, https, postgres, …).
+    pub port: Option<String>,
+    /// Or a port range `8000-8100`.
+    pub port_range: Option<String>,
+    /// `tcp` (default) or `udp`.
+    pub protocol: Option<String>,
+    /// Why access is needed; recorded on the rule.
+    pub description: String,
+    /// Remove after this long, e.g. `8h` (needs sweep_expired or the server's sweep).
+    pub ttl: Option<String>,
+    /// AWS profile, if the server allows choosing one.
+    pub profile: Option<String>,
+    /// AWS region (default: the server's).
+    pub region: Option<String>,
+    /// Check permissions and inputs without changing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WhitelistOutput {
+    pub cidr: String,
+    pub ports: String,
+    pub protocol: String,
+    pub region: String,
+    pub groups: Vec<Added>,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    pub dry_run: bool,
+}
+
+/// An item checked and ready to apply.
+struct Checked {
+    cidr: mcp_core::validate::Cidr,
+    ports: mcp_core::validate::PortRange,
+    protocol: &'static str,
+    target: guard::Target,
+    reason: String,
+    expires: Option<SystemTime>,
+}
+
+fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
+    let cidr = guard::cidr(&s.settings, "cidr", &i.cidr)?;
+    let ports = guard::ports(&s.settings, i.port.as_deref(), i.port_range.as_deref())?;
+    let protocol = guard::protocol(i.protocol.as_deref())?;
+    let target = guard::target(&i.target)?;
+    let reason = guard::reason("description", &i.description)?;
+    let expires = i
+        .ttl
+        .as_deref()
+        .map(|t| guard::ttl(&s.settings, t))
+        .transpose()?
+        .map(|d| SystemTime::now() + d);
+    if let Some(r) = &i.region {
+        guard::region("region", r)?;
+    }
+    Ok(Checked {
+        cidr,
+        ports,
+        protocol,
+        target,
+        reason,
+        expires,
+    })
+}
+
+async fn apply(
+    s: &Whitelist,
+    ctx: &CallCtx,
+    i: &WhitelistInput,
+    c: Checked,
+) -> Result<WhitelistOutput, ToolError> {
+    let aws = clients(s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let groups = rules::resolve(&aws, &c.target).await?;
+    let subject = aws_safe(&ctx.principal.subject, 64);
+    let now = rfc3339(SystemTime::now());
+    let expires_at = c.expires.map(rfc3339);
+    let description = aws_safe(
+        &s.settings
+            .description_template
+            .replace("{subject}", &subject)
+            .replace("{reason}", &c.reason)
+            .replace("{date}", &now[..10])
+            .replace("{expires}", expires_at.as_deref().unwrap_or("never")),
+        255,
+    );
+    let mut tags = vec![
+        (TAG_OWNER.to_string(), subject.clone()),
+        (TAG_REASON.to_string(), c.reason.clone()),
+    ];
+    if let Some(e) = &expires_at {
+        tags.push((TAG_EXPIRES.to_string(), e.clone()));
+    }
+    let mut added = Vec::new();
+    for g in &groups {
+        added.push(
+            rules::authorize(
+                &aws,
+                g,
+                &c.cidr,
+                c.ports,
+                c.protocol,
+                &description,
+                &tags,
+                i.dry_run,
+            )
+            .await?,
+        );
+    }
+    tracing::info!(target: "audit", subject = %subject, cidr = %c.cidr, ports = %c.ports, groups = ?groups, dry_run = i.dry_run, "whitelist applied");
+    Ok(WhitelistOutput {
+        cidr: c.cidr.to_string(),
+        ports: c.ports.to_string(),
+        protocol: c.protocol.into(),
+        region: aws.region.clone(),
+        groups: added,
+        description,
+        expires_at,
+        dry_run: i.dry_run,
+    })
+}
+
+async fn whitelist(
+    s: Arc<Whitelist>,
+    ctx: CallCtx,
+    i: WhitelistInput,
+) -> Result<WhitelistOutput, ToolError> {
+    let checked = check(&s, &i)?;
+    apply(&s, &ctx, &i, checked).await
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkInput {
+    /// 1-50 items, each like a `whitelist` call.
+    pub items: Vec<WhitelistInput>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BulkItem {
+    pub index: usize,
+    /// `ok` or `failed`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<WhitelistOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BulkOutput {
+    pub items: Vec<BulkItem>,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+async fn whitelist_bulk(
+    s: Arc<Whitelist>,
+    ctx: CallCtx,
+    i: BulkInput,
+) -> Result<BulkOutput, ToolError> {
+    mcp_core::validate::bounded_list("items", &i.items, 1, 50)?;
+    let mut checked = Vec::new();
+    for (n, item) in i.items.iter().enumerate() {
+        // All-or-nothing validation: the first invalid item stops the call before any write.
+        checked.push(check(&s, item).map_err(|e| match e {
+            ToolError::Denied(m) => {
+                ToolError::denied(format!("items[{n}]: {m}; nothing was written"))
+            }
+            other => other.in_field(&format!("items[{n}]")),
+        })?);
+    }
+    let mut items = Vec::new();
+    for (n, (item, c)) in i.items.iter().zip(checked).enumerate() {
+        match apply(&s, &ctx, item, c).await {
+            Ok(r) => items.push(BulkItem {
+                index: n,
+                status: "ok".into(),
+                result: Some(r),
+                error: None,
+            }),
+            Err(e) => items.push(BulkItem {
+                index: n,
+                status: "failed".into(),
+                result: None,
+                error: Some(e.to_string()),
+            }),
+        }
+    }
+    let failed = items.iter().filter(|i| i.status == "failed").count();
+    Ok(BulkOutput {
+        succeeded: items.len() - failed,
+        failed,
+        items,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveInput {
+    /// Rule ids (sgr-…) to remove.
+    #[serde(default)]
+    pub rule_ids: Vec<String>,
+    /// Or: the CIDR of the rule…
+    pub cidr: Option<String>,
+    /// …its port (number or name)…
+    pub port: Option<String>,
+    /// …or port range…
+    pub port_range: Option<String>,
+    /// …`tcp` (default) or `udp`…
+    pub protocol: Option<String>,
+    /// …and its target (sg-… or a resource).
+    pub target: Option<String>,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RemoveOutput {
+    pub removed: Vec<Rule>,
+    /// Matching rules left alone because this server did not create them.
+    pub not_managed: Vec<String>,
+    pub dry_run: bool,
+}
+
+async fn remove_whitelist(
+    s: Arc<Whitelist>,
+    _ctx: CallCtx,
+    i: RemoveInput,
+) -> Result<RemoveOutput, ToolError> {
+    let by_id = !i.rule_ids.is_empty();
+    if by_id && (i.cidr.is_some() || i.target.is_some()) {
+        return Err(ToolError::invalid(
+            "rule_ids",
+            "give rule_ids, or cidr with port and target, not both",
+        ));
+    }
+    let ids: Vec<String> = i
+        .rule_ids
+        .iter()
+        .enumerate()
+        .map(|(n, r)| guard::rule_id(&format!("rule_ids[{n}]"), r))
+        .collect::<Result<_, _>>()?;
+    let spec = if by_id {
+        None
+    } else {
+        let cidr = mcp_core::validate::parse_cidr(
+            "cidr",
+            i.cidr
+                .as_deref()
+                .ok_or_else(|| ToolError::invalid("cidr", "is required without rule_ids"))?,
+        )?;
+        let ports = guard::ports(&s.settings, i.port.as_deref(), i.port_range.as_deref())?;
+        let proto = guard::protocol(i.protocol.as_deref())?;
+        let target = guard::target(
+            i.target
+                .as_deref()
+                .ok_or_else(|| ToolError::invalid("target", "is required without rule_ids"))?,
+        )?;
+        Some((cidr, ports, proto, target))
+    };
+    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let candidates: Vec<Rule> = match &spec {
+        None => rules::rules_by_id(&aws, &ids).await?,
+        Some((cidr, ports, proto, target)) => {
+            let mut all = Vec::new();
+            for g in rules::resolve(&aws, target).await? {
+                all.extend(rules::group_rules(&aws, &g).await?.into_iter().filter(|r| {
+                    r.direction == "ingress"
+                        && r.source == cidr.to_string()
+                        && r.protocol == *proto
+                        && r.from_port == Some(i32::from(ports.from))
+                        && r.to_port == Some(i32::from(ports.to))
+                }));
+            }
+            all
+        }
+    };
+    if candidates.is_empty() {
+        return Err(ToolError::NotFound("no matching rule".into()));
+    }
+    let (managed, unmanaged): (Vec<Rule>, Vec<Rule>) = candidates
+        .into_iter()
+        .partition(|r| r.managed && r.direction == "ingress");
+    let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in &managed {
+        by_group
+            .entry(r.group_id.clone())
+            .or_default()
+            .push(r.rule_id.clone());
+    }
+    for (g, ids) in &by_group {
+        rules::revoke(&aws, g, ids, i.dry_run).await?;
+    }
+    let not_managed = unmanaged.into_iter().map(|r| r.rule_id).collect::<Vec<_>>();
+    if managed.is_empty() {
+        return Err(ToolError::denied(format!(
+            "the matching rules ({}) were not created by secops-mcp and are left alone",
+            not_managed.join(", ")
+        )));
+    }
+    Ok(RemoveOutput {
+        removed: managed,
+        not_managed,
+        dry_run: i.dry_run,
+    })
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepInput {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// List what would be removed without removing it.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SweepOutput {
+    pub removed: Vec<Rule>,
+    /// Rules with an expiry still in the future.
+    pub pending: usize,
+    pub dry_run: bool,
+}
+
+/// Remove expired rules of one region; also used by the background sweep.
+pub async fn sweep(
+    settings: &crate::settings::Settings,
+    cache: &crate::aws::ClientCache,
+    profile: Option<&str>,
+    region: Option<&str>,
+    dry_run: bool,
+) -> Result<SweepOutput, ToolError> {
+    let aws = super::clients_with(settings, cache, profile, region).await?;
+    let now = SystemTime::now();
+    let (expired, pending): (Vec<Rule>, Vec<Rule>) = rules::expiring_rules(&aws)
+        .await?
+        .into_iter()
+        .partition(|r| {
+            r.expires_at
+                .as_deref()
+                .and_then(|e| humantime::parse_rfc3339(e).ok())
+                .is_some_and(|t| t <= now)
+        });
+    let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in expired.iter().filter(|r| r.direction == "ingress") {
+        by_group
+            .entry(r.group_id.clone())
+            .or_default()
+            .push(r.rule_id.clone());
+    }
+    for (g, ids) in &by_group {
+        rules::revoke(&aws, g, ids, dry_run).await?;
+    }
+    if !expired.is_empty() {
+        tracing::info!(target: "audit", removed = expired.len(), dry_run, region = %aws.region, "expired rules swept");
+    }
+    Ok(SweepOutput {
+        removed: expired,
+        pending: pending.len(),
+        dry_run,
+    })
+}
+
+async fn sweep_expired(
+    s: Arc<Whitelist>,
+    _ctx: CallCtx,
+    i: SweepInput,
+) -> Result<SweepOutput, ToolError> {
+    sweep(
+        &s.settings,
+        &s.clients,
+        i.profile.as_deref(),
+        i.region.as_deref(),
+        i.dry_run,
+    )
+    .await
+}
+
+/// The sweep the server runs by itself every `AWSWL_SWEEP_INTERVAL`.
+pub fn spawn_sweeper(
+    settings: Arc<crate::settings::Settings>,
+    cache: Arc<crate::aws::ClientCache>,
+    every: Duration,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&settings, &cache, None, None, false).await {
+                tracing::warn!(error = %e, "scheduled sweep failed");
+            }
+        }
+    });
+}
+
+pub fn tools() -> Vec<ToolDef<Whitelist>> {
+    vec![
+        ToolDef::new(WHITELIST, whitelist),
+        ToolDef::new(WHITELIST_BULK, whitelist_bulk),
+        ToolDef::new(REMOVE_WHITELIST, remove_whitelist),
+        ToolDef::new(SWEEP_EXPIRED, sweep_expired),
+    ]
+}

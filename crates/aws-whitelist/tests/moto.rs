@@ -1,0 +1,558 @@
+//! aws-whitelist end to end: the real binary and an MCP client against a real moto server.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
+use serde_json::{Value, json};
+use test_support::tokens::token;
+use test_support::{MotoProcess, RpcClient, ServerProcess, ServerSpec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_aws-whitelist");
+
+struct Rig {
+    moto: MotoProcess,
+    _server: ServerProcess,
+    c: RpcClient,
+    ec2: aws_sdk_ec2::Client,
+    conf: aws_config::SdkConfig,
+}
+
+fn aws_env(spec: ServerSpec, endpoint: &str) -> ServerSpec {
+    spec.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWSWL_ALLOWED_PORTS", "22,443,5432,8000-8100")
+        .env("MCP_STATELESS", "true")
+}
+
+async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_types::region::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+async fn rig_with(extra: &[(&str, &str)]) -> Rig {
+    let moto = MotoProcess::start().await;
+    let mut spec = aws_env(ServerSpec::http(BIN), &moto.endpoint);
+    for (k, v) in extra {
+        spec = spec.env(k, *v);
+    }
+    let server = ServerProcess::start(&spec).await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["aws:write"])),
+    );
+    assert_eq!(c.initialize().await.status, 200);
+    let conf = sdk(&moto.endpoint).await;
+    Rig {
+        ec2: aws_sdk_ec2::Client::new(&conf),
+        moto,
+        _server: server,
+        c,
+        conf,
+    }
+}
+
+async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(r["result"]["isError"], false, "{tool}({args}) failed: {r}");
+    r["result"]["structuredContent"].clone()
+}
+
+async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(
+        r["result"]["isError"], true,
+        "{tool}({args}) should fail: {r}"
+    );
+    r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn group(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .expect("vpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_string();
+    ec2.create_security_group()
+        .group_name(name)
+        .description("test")
+        .vpc_id(vpc_id)
+        .send()
+        .await
+        .expect("sg")
+        .group_id()
+        .expect("id")
+        .to_string()
+}
+
+fn ingress(rules: &Value) -> Vec<Value> {
+    rules["ingress"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn whitelist_a_group_read_it_back_and_repeat() {
+    let mut r = rig_with(&[]).await;
+    let sg = group(&r.ec2, "web").await;
+    let out = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.7", "target": sg, "port": "https", "description": "vendor support", "ttl": "8h"})).await;
+    assert_eq!(out["cidr"], "203.0.113.7/32");
+    assert_eq!(out["groups"][0]["status"], "added");
+    let rule_id = out["groups"][0]["rule_ids"][0]
+        .as_str()
+        .expect("rule id")
+        .to_string();
+    assert!(
+        out["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("alice") && d.contains("vendor support")),
+        "{out}"
+    );
+    assert!(out["expires_at"].as_str().is_some());
+
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rule = ingress(&rules)
+        .into_iter()
+        .find(|x| x["rule_id"] == rule_id)
+        .expect("rule listed");
+    assert_eq!(
+        (
+            rule["source"].as_str(),
+            rule["from_port"].as_i64(),
+            rule["managed"].as_bool()
+        ),
+        (Some("203.0.113.7/32"), Some(443), Some(true))
+    );
+    assert_eq!(rule["tags"]["secops-mcp:owner"], "alice");
+    assert_eq!(rule["tags"]["secops-mcp:reason"], "vendor support");
+    assert!(rule["expires_at"].as_str().is_some());
+
+    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.7/32", "target": sg, "port": "443", "description": "vendor support"})).await;
+    assert_eq!(again["groups"][0]["status"], "exists");
+    assert_eq!(again["groups"][0]["rule_ids"][0], rule_id.as_str());
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    assert_eq!(ingress(&rules).len(), 1, "no duplicate rule");
+
+    let v6 = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "2001:db8:10::1", "target": sg, "port": "ssh", "description": "admin v6"}),
+    )
+    .await;
+    assert_eq!(
+        (v6["cidr"].as_str(), v6["groups"][0]["status"].as_str()),
+        (Some("2001:db8:10::1/128"), Some("added"))
+    );
+
+    let host_bits = ok(&mut r.c, "whitelist", json!({"cidr": "198.51.100.77/28", "target": sg, "port_range": "8000-8010", "description": "partner range"})).await;
+    assert_eq!(
+        host_bits["cidr"], "198.51.100.64/28",
+        "host bits cleared as AWS does"
+    );
+
+    let dry = ok(&mut r.c, "whitelist", json!({"cidr": "192.0.2.9", "target": sg, "port": "ssh", "description": "just checking", "dry_run": true})).await;
+    assert_eq!(dry["groups"][0]["status"], "dry_run");
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    assert!(
+        !ingress(&rules)
+            .iter()
+            .any(|x| x["source"] == "192.0.2.9/32"),
+        "dry run wrote nothing"
+    );
+    drop(r.moto);
+}
+
+#[tokio::test]
+async fn resources_resolve_to_their_groups() {
+    let mut r = rig_with(&[]).await;
+    let sg = group(&r.ec2, "db").await;
+    let rds = aws_sdk_rds::Client::new(&r.conf);
+    rds.create_db_instance()
+        .db_instance_identifier("staging-db")
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("admin")
+        .master_user_password("password-123")
+        .allocated_storage(20)
+        .vpc_security_group_ids(&sg)
+        .send()
+        .await
+        .expect("rds");
+    let out = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.50", "target": "rds:staging-db", "port": "postgres", "description": "home ip"})).await;
+    assert_eq!(out["groups"][0]["group_id"], sg.as_str());
+    let found = ok(
+        &mut r.c,
+        "find_security_group",
+        json!({"resource": "rds:staging-db"}),
+    )
+    .await;
+    assert_eq!(found["groups"][0]["group_id"], sg.as_str());
+
+    let lb_sg = group(&r.ec2, "alb").await;
+    let subnets = {
+        let vpc = r
+            .ec2
+            .describe_security_groups()
+            .group_ids(&lb_sg)
+            .send()
+            .await
+            .expect("sg");
+        let vpc_id = vpc.security_groups()[0].vpc_id().expect("vpc").to_string();
+        let a = r
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block("10.20.1.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .expect("subnet");
+        let b = r
+            .ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block("10.20.2.0/24")
+            .availability_zone("us-east-1b")
+            .send()
+            .await
+            .expect("subnet");
+        vec![
+            a.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+            b.subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("id")
+                .to_string(),
+        ]
+    };
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&r.conf);
+    elb.create_load_balancer()
+        .name("partner-alb")
+        .set_subnets(Some(subnets))
+        .security_groups(&lb_sg)
+        .send()
+        .await
+        .expect("alb");
+    let out = ok(&mut r.c, "whitelist", json!({"cidr": "198.51.100.0/24", "target": "elb:partner-alb", "port": "443", "description": "partner egress"})).await;
+    assert_eq!(out["groups"][0]["group_id"], lb_sg.as_str());
+    let rules = ok(&mut r.c, "list_rules", json!({"target": "elb:partner-alb"})).await;
+    assert!(
+        ingress(&rules)
+            .iter()
+            .any(|x| x["source"] == "198.51.100.0/24")
+    );
+    let e = err(&mut r.c, "whitelist", json!({"cidr": "203.0.113.1", "target": "rds:no-such-db", "port": "postgres", "description": "x"})).await;
+    assert!(e.starts_with("not found:"), "{e}");
+}
+
+#[tokio::test]
+async fn removal_bulk_and_sweep() {
+    let mut r = rig_with(&[]).await;
+    let sg = group(&r.ec2, "app").await;
+    let a = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.10", "target": sg, "port": "ssh", "description": "a"}),
+    )
+    .await;
+    let a_id = a["groups"][0]["rule_ids"][0]
+        .as_str()
+        .expect("id")
+        .to_string();
+    ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.11", "target": sg, "port": "ssh", "description": "b"}),
+    )
+    .await;
+    // A rule nobody asked this server for.
+    r.ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("203.0.113.99/32").build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("manual rule");
+    let removed = ok(&mut r.c, "remove_whitelist", json!({"rule_ids": [a_id]})).await;
+    assert_eq!(removed["removed"][0]["source"], "203.0.113.10/32");
+    let removed = ok(
+        &mut r.c,
+        "remove_whitelist",
+        json!({"cidr": "203.0.113.11", "port": "ssh", "target": sg}),
+    )
+    .await;
+    assert_eq!(removed["removed"].as_array().map(Vec::len), Some(1));
+    let e = err(
+        &mut r.c,
+        "remove_whitelist",
+        json!({"cidr": "203.0.113.99", "port": "ssh", "target": sg}),
+    )
+    .await;
+    assert!(e.contains("were not created by secops-mcp"), "{e}");
+
+    // Bulk: one invalid item and nothing is written.
+    let before = ingress(&ok(&mut r.c, "list_rules", json!({"target": sg})).await).len();
+    let e = err(
+        &mut r.c,
+        "whitelist_bulk",
+        json!({"items": [
+            {"cidr": "203.0.113.20", "target": sg, "port": "ssh", "description": "ok"},
+            {"cidr": "0.0.0.0/0", "target": sg, "port": "ssh", "description": "everyone"},
+        ]}),
+    )
+    .await;
+    assert!(
+        e.contains("items[1]") && e.contains("nothing was written"),
+        "{e}"
+    );
+    assert_eq!(
+        ingress(&ok(&mut r.c, "list_rules", json!({"target": sg})).await).len(),
+        before
+    );
+    let bulk = ok(
+        &mut r.c,
+        "whitelist_bulk",
+        json!({"items": [
+            {"cidr": "203.0.113.20", "target": sg, "port": "ssh", "description": "one"},
+            {"cidr": "203.0.113.21", "target": sg, "port": "ssh", "description": "two"},
+        ]}),
+    )
+    .await;
+    assert_eq!(
+        (bulk["succeeded"].as_u64(), bulk["failed"].as_u64()),
+        (Some(2), Some(0))
+    );
+
+    // An expired rule (tagged as this server tags them) and a future one.
+    let past = humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600))
+        .to_string();
+    r.ec2
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(IpRange::builder().cidr_ip("203.0.113.30/32").build())
+                .build(),
+        )
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroupRule)
+                .tags(
+                    Tag::builder()
+                        .key("secops-mcp:owner")
+                        .value("alice")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("secops-mcp:expires-at")
+                        .value(past)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("expired rule");
+    ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.31", "target": sg, "port": "443", "description": "later", "ttl": "2h"})).await;
+    let dry = ok(&mut r.c, "sweep_expired", json!({"dry_run": true})).await;
+    assert_eq!(dry["removed"].as_array().map(Vec::len), Some(1));
+    let swept = ok(&mut r.c, "sweep_expired", json!({})).await;
+    assert_eq!(swept["removed"][0]["source"], "203.0.113.30/32");
+    assert_eq!(swept["pending"], 1);
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    assert!(
+        !ingress(&rules)
+            .iter()
+            .any(|x| x["source"] == "203.0.113.30/32")
+    );
+    assert!(
+        ingress(&rules)
+            .iter()
+            .any(|x| x["source"] == "203.0.113.31/32")
+    );
+}
+
+#[tokio::test]
+async fn every_guardrail_refuses_before_any_aws_call() {
+    // The AWS endpoint is closed: a tool that called AWS first would say "cannot reach".
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let server = ServerProcess::start_unready(
+        &aws_env(ServerSpec::http(BIN), &endpoint).env("AWSWL_PROFILES", "staging"),
+    )
+    .await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["aws:write"])),
+    );
+    c.initialize().await;
+    let sg = "sg-0123456789abcdef0";
+    let base = json!({"cidr": "203.0.113.7", "target": sg, "port": "ssh", "description": "x"});
+    let with = |k: &str, v: Value| {
+        let mut a = base.clone();
+        a[k] = v;
+        a
+    };
+    for (args, want) in [
+        (with("cidr", json!("0.0.0.0/0")), "whole internet"),
+        (with("cidr", json!("::/0")), "whole internet"),
+        (
+            with("cidr", json!("203.0.112.0/16")),
+            "broader than the allowed /24",
+        ),
+        (
+            with("cidr", json!("2001:db8::/32")),
+            "broader than the allowed /64",
+        ),
+        (with("cidr", json!("10.1.2.3")), "private range"),
+        (with("cidr", json!("192.168.0.0/24")), "private range"),
+        (with("cidr", json!("127.0.0.1")), "loopback"),
+        (with("cidr", json!("169.254.169.254")), "link-local"),
+        (with("cidr", json!("::ffff:203.0.113.7")), "`cidr`"),
+        (with("cidr", json!("203.0.113.07")), "leading zero"),
+        (with("port", json!("3389")), "not an allowed port"),
+        (with("port", json!("99999")), "`port`"),
+        (with("target", json!("sg-xyz")), "`target`"),
+        (with("target", json!("s3:bucket")), "`target`"),
+        (with("region", json!("mars-east-1")), "`region`"),
+        (with("profile", json!("prod")), "not on the allowlist"),
+        (with("protocol", json!("all")), "`protocol`"),
+        (with("description", json!("")), "`description`"),
+        (with("description", json!("a\nb")), "`description`"),
+        (with("ttl", json!("400d")), "`ttl`"),
+    ] {
+        let e = err(&mut c, "whitelist", args.clone()).await;
+        assert!(e.contains(want), "{args}: {e}");
+        assert!(
+            !e.contains("cannot reach"),
+            "validation must come first: {e}"
+        );
+    }
+    let e = err(
+        &mut c,
+        "remove_whitelist",
+        json!({"rule_ids": ["sgr-nothex!"]}),
+    )
+    .await;
+    assert!(e.contains("`rule_ids[0]`"), "{e}");
+    let e = err(&mut c, "list_security_groups", json!({"tag": "no-equals"})).await;
+    assert!(e.contains("`tag`"), "{e}");
+}
+
+#[tokio::test]
+async fn identities_profiles_and_diagnostics() {
+    let moto = MotoProcess::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/secops-ops\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n").expect("config");
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = never-shown-secret\n",
+    )
+    .expect("creds");
+    let checker = wiremock_ip().await;
+    let server = ServerProcess::start(
+        &aws_env(ServerSpec::http(BIN), &moto.endpoint)
+            .without_env("AWS_ACCESS_KEY_ID")
+            .without_env("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "base")
+            .env("AWS_CONFIG_FILE", config.display().to_string())
+            .env("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())
+            .env("AWSWL_PROFILES", "ops")
+            .env("AWSWL_CHECKIP_URL", checker.clone()),
+    )
+    .await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["aws:read"])),
+    );
+    c.initialize().await;
+    let names = c.tool_names().await;
+    assert!(
+        !names.contains(&"whitelist".to_string()) && names.contains(&"list_rules".to_string()),
+        "{names:?}"
+    );
+    let id = ok(&mut c, "test_credentials", json!({"profile": "ops"})).await;
+    assert_eq!(
+        id["account"], "111111111111",
+        "the assumed role's account: {id}"
+    );
+    assert!(
+        id["arn"]
+            .as_str()
+            .is_some_and(|a| a.contains("assumed-role/secops-ops")),
+        "{id}"
+    );
+    let profiles = ok(&mut c, "list_profiles", json!({})).await;
+    let text = profiles.to_string();
+    assert!(
+        text.contains("\"ops\"")
+            && text.contains("secops-ops")
+            && !text.contains("never-shown-secret")
+            && !text.contains("testing"),
+        "{text}"
+    );
+    let caps = ok(&mut c, "capabilities", json!({})).await;
+    assert_eq!(caps["broadest_ipv4_prefix"], 24);
+    assert_eq!(
+        caps["allowed_ports"],
+        json!(["22", "443", "5432", "8000-8100"])
+    );
+    let health = ok(&mut c, "health", json!({})).await;
+    assert_eq!(health["reachable"], true, "{health}");
+    let ip = ok(&mut c, "get_my_ip", json!({})).await;
+    assert_eq!(
+        (ip["ip"].as_str(), ip["cidr"].as_str()),
+        (Some("198.51.100.200"), Some("198.51.100.200/32"))
+    );
+}
+
+/// A tiny checkip endpoint on 127.0.0.1 answering a fixed documentation address.
+async fn wiremock_ip() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let body = "198.51.100.200\n";
+                let _ = s.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
