@@ -216,9 +216,11 @@ impl<S> ToolDef<S> {
         &self.secret_args
     }
 
-    /// A JSON description for `<server> tools --json`, docs and snapshots.
+    /// A JSON description for `<server> tools --json`, docs and snapshots, with object keys
+    /// sorted so it does not depend on whether serde_json preserves insertion order (a
+    /// feature another crate in the build may switch on).
     pub fn describe(&self) -> Value {
-        serde_json::json!({
+        sorted(serde_json::json!({
             "name": self.spec.name,
             "title": self.spec.title,
             "description": self.spec.description,
@@ -227,7 +229,7 @@ impl<S> ToolDef<S> {
             "annotations": self.tool.annotations,
             "inputSchema": self.tool.input_schema,
             "outputSchema": self.tool.output_schema,
-        })
+        }))
     }
 }
 
@@ -285,6 +287,19 @@ fn portable_schema(schema: &JsonObject) -> JsonObject {
     match v {
         Value::Object(m) => m,
         _ => schema.clone(),
+    }
+}
+
+/// A copy of `v` with every object's keys in sorted order.
+pub fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
     }
 }
 
