@@ -46,7 +46,7 @@ deps: $(VENV)/.installed $(VENV)/.peers-installed $(CONFORMANCE)/node_modules/.i
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --bins
 
-demo: $(VENV)/.installed sshd ## Start the servers on loopback against their simulators and run a scripted client session
+demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on loopback against their simulators and run a scripted client session
 	$(CARGO) build --workspace --bins
 	$(PY) scripts/demo.py
 

@@ -248,6 +248,18 @@ pub enum Target {
     Ec2(String),
 }
 
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Group(g) => write!(f, "{g}"),
+            Self::Rds(id) => write!(f, "rds:{id}"),
+            Self::ElastiCache(id) => write!(f, "elasticache:{id}"),
+            Self::Elb(id) => write!(f, "elb:{id}"),
+            Self::Ec2(id) => write!(f, "ec2:{id}"),
+        }
+    }
+}
+
 pub fn target(v: &str) -> Result<Target, ToolError> {
     let f = "target";
     let ident = |s: &str| {

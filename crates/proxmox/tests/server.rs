@@ -440,7 +440,7 @@ fn ssh_spec(sim: &SimProcess, sshd: &Sshd) -> ServerSpec {
         .env("PROXMOX_SSH_KNOWN_HOSTS", sshd.get("SSH_KNOWN_HOSTS"))
         .env(
             "PROXMOX_COMMAND_ALLOWLIST",
-            "qm list,qm status,pveversion,uptime,seq,sleep,sh",
+            "qm list,qm status,pveversion,uptime,seq,sleep,sh,pvesh get",
         )
         .env("PROXMOX_SSH_OUTPUT_CAP", "4096")
 }
@@ -542,9 +542,13 @@ async fn commands_run_over_a_pooled_verified_ssh_session() {
             .unwrap_or_default()
             .to_string();
         match field {
-            "__allowlisted__" => assert!(
-                r["result"]["isError"] == false,
-                "`sh -c id` is plain words on an allowlisted prefix: {r}"
+            "__option__" => assert!(
+                text.contains("the option `-c` is not allowed"),
+                "{cmd}: {text}"
+            ),
+            "__path__" => assert!(
+                text.contains("denied by this server's policy"),
+                "{cmd}: {text}"
             ),
             "__denied__" => assert!(
                 text.contains("not on the command allowlist"),

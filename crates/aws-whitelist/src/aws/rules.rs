@@ -59,7 +59,7 @@ pub async fn resolve(c: &Clients, t: &Target) -> Result<Vec<String>, ToolError> 
             let out = req
                 .send()
                 .await
-                .map_err(|e| map("elbv2:DescribeLoadBalancers", e))?;
+                .map_err(|e| map("elasticloadbalancing:DescribeLoadBalancers", e))?;
             out.load_balancers()
                 .iter()
                 .flat_map(|lb| lb.security_groups())

@@ -232,6 +232,17 @@ async fn whitelist_bulk(
             other => other.in_field(&format!("items[{n}]")),
         })?);
     }
+    // Profiles and regions are checked for every item too, still before any write.
+    for (n, item) in i.items.iter().enumerate() {
+        clients(&s, item.profile.as_deref(), item.region.as_deref())
+            .await
+            .map_err(|e| match e {
+                ToolError::Denied(m) => {
+                    ToolError::denied(format!("items[{n}]: {m}; nothing was written"))
+                }
+                other => other.in_field(&format!("items[{n}]")),
+            })?;
+    }
     let mut items = Vec::new();
     for (n, (item, c)) in i.items.iter().zip(checked).enumerate() {
         match apply(&s, &ctx, item, c).await {
