@@ -6,6 +6,7 @@ use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecificat
 use serde_json::{Value, json};
 use test_support::tokens::token;
 use test_support::{MotoProcess, RpcClient, ServerProcess, ServerSpec};
+use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-whitelist");
 
@@ -58,24 +59,6 @@ async fn rig_with(extra: &[(&str, &str)]) -> Rig {
         c,
         conf,
     }
-}
-
-async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(r["result"]["isError"], false, "{tool}({args}) failed: {r}");
-    r["result"]["structuredContent"].clone()
-}
-
-async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(
-        r["result"]["isError"], true,
-        "{tool}({args}) should fail: {r}"
-    );
-    r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 async fn group(ec2: &aws_sdk_ec2::Client, name: &str) -> String {

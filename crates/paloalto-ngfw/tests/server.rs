@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use test_support::tokens::token;
 use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess, own_fixture};
+use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paloalto-ngfw");
 const KEY: &str = "sim-api-key-0123456789";
@@ -32,18 +33,12 @@ async fn rig_full(fixture: &str, extra: &[(&str, &str)], wait_ready: bool) -> Ri
         "s3cret-pw",
     ])
     .await;
-    let mut spec = ServerSpec::http(BIN)
+    let spec = ServerSpec::http(BIN)
         .env("MCP_STATELESS", "true")
         .env("PANOS_HOST", sim.base.clone())
         .env("PANOS_API_KEY", KEY)
-        .env("PANOS_CACHE_TTL", "0s");
-    for (k, v) in extra {
-        spec = if v.is_empty() {
-            spec.without_env(k)
-        } else {
-            spec.env(k, *v)
-        };
-    }
+        .env("PANOS_CACHE_TTL", "0s")
+        .env_overrides(extra);
     let server = if wait_ready {
         ServerProcess::start(&spec).await
     } else {
@@ -67,27 +62,6 @@ async fn firewall() -> Rig {
 
 async fn panorama() -> Rig {
     rig_with("panorama.xml", &[]).await
-}
-
-/// Call a tool; return structuredContent, or panic with the error text.
-async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
-    let r = c.call(tool, args.clone()).await;
-    let result = &r["result"];
-    assert_eq!(result["isError"], false, "{tool}({args}) failed: {r}");
-    result["structuredContent"].clone()
-}
-
-/// Call a tool that must fail; return its error text.
-async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(
-        r["result"]["isError"], true,
-        "{tool}({args}) should fail: {r}"
-    );
-    r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn names(page: &Value) -> Vec<String> {

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use test_support::tokens::token;
 use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess};
+use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_panw-airs");
 const KEY: &str = "airs-sim-key-0123456789";
@@ -25,18 +26,12 @@ async fn rig(sim_args: &[&str], extra: &[(&str, &str)], wait_ready: bool) -> Rig
     ];
     args.extend_from_slice(sim_args);
     let sim = SimProcess::start(&args).await;
-    let mut spec = ServerSpec::http(BIN)
+    let spec = ServerSpec::http(BIN)
         .env("MCP_STATELESS", "true")
         .env("PANW_AI_SEC_API_ENDPOINT", sim.base.clone())
         .env("PANW_AI_SEC_API_KEY", KEY)
-        .env("PANW_AI_PROFILE_NAME", "secops-default");
-    for (k, v) in extra {
-        spec = if v.is_empty() {
-            spec.without_env(k)
-        } else {
-            spec.env(k, *v)
-        };
-    }
+        .env("PANW_AI_PROFILE_NAME", "secops-default")
+        .env_overrides(extra);
     let server = if wait_ready {
         ServerProcess::start(&spec).await
     } else {
@@ -52,24 +47,6 @@ async fn rig(sim_args: &[&str], extra: &[(&str, &str)], wait_ready: bool) -> Rig
         server,
         client,
     }
-}
-
-async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(r["result"]["isError"], false, "{tool} failed: {r}");
-    r["result"]["structuredContent"].clone()
-}
-
-async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(
-        r["result"]["isError"], true,
-        "{tool}({args}) should fail: {r}"
-    );
-    r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test]

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use test_support::tokens::token;
 use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess};
+use test_support::{call_err as err, call_ok as ok};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_proxmox");
@@ -47,24 +48,6 @@ async fn client(server: &ServerProcess, scopes: &[&str]) -> RpcClient {
     );
     assert_eq!(c.initialize().await.status, 200);
     c
-}
-
-async fn ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(r["result"]["isError"], false, "{tool}({args}) failed: {r}");
-    r["result"]["structuredContent"].clone()
-}
-
-async fn err(c: &mut RpcClient, tool: &str, args: Value) -> String {
-    let r = c.call(tool, args.clone()).await;
-    assert_eq!(
-        r["result"]["isError"], true,
-        "{tool}({args}) should fail: {r}"
-    );
-    r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test]

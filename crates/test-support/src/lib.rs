@@ -11,6 +11,6 @@ pub mod tokens;
 
 pub use moto::MotoProcess;
 pub use process::{ServerProcess, ServerSpec};
-pub use rpc::RpcClient;
+pub use rpc::{RpcClient, call_err, call_ok};
 pub use sim::{SimProcess, own_fixture, shared_fixtures, workspace_bin};
 pub use sse::{SseClient, rmcp_sse_transport};

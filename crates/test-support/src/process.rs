@@ -48,6 +48,17 @@ impl ServerSpec {
         self
     }
 
+    /// Apply per-test overrides: a non-empty value sets the variable, an empty one removes it.
+    pub fn env_overrides(self, overrides: &[(&str, &str)]) -> Self {
+        overrides.iter().fold(self, |spec, (k, v)| {
+            if v.is_empty() {
+                spec.without_env(k)
+            } else {
+                spec.env(k, *v)
+            }
+        })
+    }
+
     pub fn arg(mut self, a: &str) -> Self {
         self.args.push(a.into());
         self

@@ -147,6 +147,26 @@ impl RpcClient {
     }
 }
 
+/// Call a tool that must succeed; return its `structuredContent`, or panic with the response.
+pub async fn call_ok(c: &mut RpcClient, tool: &str, args: Value) -> Value {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(r["result"]["isError"], false, "{tool}({args}) failed: {r}");
+    r["result"]["structuredContent"].clone()
+}
+
+/// Call a tool that must fail with a tool error (`isError: true`); return its error text.
+pub async fn call_err(c: &mut RpcClient, tool: &str, args: Value) -> String {
+    let r = c.call(tool, args.clone()).await;
+    assert_eq!(
+        r["result"]["isError"], true,
+        "{tool}({args}) should fail: {r}"
+    );
+    r["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A JSON body, or the last `data:` JSON of an SSE body.
 fn parse_body(raw: &str) -> Option<Value> {
     if let Ok(v) = serde_json::from_str::<Value>(raw) {
