@@ -1,0 +1,408 @@
+"""Start the secops-mcp servers on 127.0.0.1 with their upstream peers, for Python suites.
+
+One shared harness for the end-to-end suites (Traefik, Claude Code, replica loss, hostile
+inputs, protocol abuse, upstream faults, load). It starts:
+
+- the upstream of a server: its simulator (`vendor-sim panos|airs|proxmox`) or a moto
+  server for aws-whitelist, optionally a private OpenSSH sshd for proxmox;
+- one or more replicas of the server itself (`<bin> serve`), HTTP on 127.0.0.1:0, JWT
+  (HS256) auth, JSON logs; the port is read from the `listening on http://ADDR` log line
+  and `/readyz` is polled (bounded) before the replica is handed out.
+
+Everything binds 127.0.0.1, every wait is a bounded poll, and `Stack.close()` (or leaving
+the `with` block) stops every process it started, in reverse order.
+
+    with Stack() as st:
+        dep = st.deploy("paloalto-ngfw", replicas=2, stateless=True)
+        tok = dep.token(["ngfw:read"])
+        dep.replicas[0].base        # http://127.0.0.1:PORT
+        dep.upstream.stats()        # the simulator's request counters
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("SECOPS_BIN_DIR", str(ROOT / "target" / "debug")))
+VENV = ROOT / ".venv"
+FIXTURES = ROOT / "crates" / "simulators" / "fixtures"
+
+SERVERS = ["paloalto-ngfw", "panw-airs", "proxmox", "aws-whitelist"]
+
+# Scopes that see every tool of a server (write implies read in mcp-core's policy).
+ALL_SCOPES = {
+    "paloalto-ngfw": ["ngfw:read", "ngfw:write"],
+    "panw-airs": ["airs:read", "airs:write"],
+    "proxmox": ["proxmox:read", "proxmox:write", "proxmox:exec"],
+    "aws-whitelist": ["aws:read", "aws:write"],
+    "mcp-example": ["example:read", "example:write"],
+}
+READ_SCOPE = {name: scopes[0] for name, scopes in ALL_SCOPES.items()}
+
+_LISTENING = re.compile(r"listening on (http://[0-9.:\[\]]+)")
+_POLL_S = 0.02
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """GET without raising on HTTP errors; (status, body). Connection errors raise OSError."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def http_post_json(url: str, body: Any, timeout: float = 5) -> tuple[int, bytes]:
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def poll(what: str, check, seconds: float = 20.0):
+    """Calls `check()` until it returns a truthy value or `seconds` pass (then raises)."""
+    deadline = time.monotonic() + seconds
+    last_err: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as err:  # noqa: BLE001 - kept for the message
+            last_err = err
+        time.sleep(_POLL_S)
+    raise TimeoutError(f"{what}: not true within {seconds} s (last error: {last_err!r})")
+
+
+class Proc:
+    """A child process whose stderr (and stdout) lines are kept (the last 2,000) and drained."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], name: str, stdin=None):
+        self.name = name
+        self.cmd = cmd
+        self.env = env
+        self.lines: deque[str] = deque(maxlen=2000)
+        self._cv = threading.Condition()
+        self.popen = subprocess.Popen(
+            cmd, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        for stream in (self.popen.stdout, self.popen.stderr):
+            threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+
+    def _drain(self, stream) -> None:
+        for raw in iter(stream.readline, b""):
+            with self._cv:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self._cv.notify_all()
+        with self._cv:
+            self._cv.notify_all()
+
+    def wait_line(self, pattern: str | re.Pattern, seconds: float = 20.0) -> re.Match:
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + seconds
+        seen = 0
+        with self._cv:
+            while True:
+                lines = list(self.lines)
+                for line in lines[seen:] if seen <= len(lines) else lines:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                seen = len(lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.popen.poll() is not None:
+                    break
+                self._cv.wait(timeout=min(left, 0.2))
+        raise RuntimeError(f"{self.name}: no line matching {rx.pattern!r}; exit={self.popen.poll()}; last lines:\n"
+                           + "\n".join(list(self.lines)[-30:]))
+
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the replica-loss case (no drain, no goodbye)."""
+        self.stop(signal.SIGKILL, timeout=5)
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """PATH and HOME only, plus `extra`: no MCP_*, AWS_* or vendor variable leaks in from the caller."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Simulator:
+    """A `vendor-sim` process; `/_sim/*` control endpoints need no auth and are not counted."""
+
+    kind: str
+    url: str
+    proc: Proc
+
+    def stats(self) -> dict:
+        status, body = http_get(f"{self.url}/_sim/stats")
+        assert status == 200, f"{self.kind} simulator stats: HTTP {status}"
+        return json.loads(body)
+
+    def requests(self) -> int:
+        """Counted upstream requests so far (every route but `/_sim/*`)."""
+        return int(self.stats()["total"])
+
+    def reset(self) -> None:
+        http_post_json(f"{self.url}/_sim/reset", {})
+
+    def faults(self, **settings: Any) -> dict:
+        """Sets faults (latency_ms, fail_rate, fail_status, fail_next, malformed_next, drop_next,
+        rate_limit_next, retry_after_secs); returns the settings now in force."""
+        status, body = http_post_json(f"{self.url}/_sim/faults", settings)
+        assert status == 200, f"{self.kind} simulator faults: HTTP {status} {body!r}"
+        return json.loads(body)
+
+    def clear_faults(self) -> None:
+        self.faults(latency_ms=0, fail_rate=0.0, fail_next=0, malformed_next=0, drop_next=0, rate_limit_next=0)
+
+
+@dataclass
+class Moto:
+    """A moto server (AWS API fake) on 127.0.0.1, seeded with one VPC and one security group."""
+
+    url: str
+    proc: Proc
+    vpc_id: str
+    group_id: str
+
+    def ec2(self):
+        import boto3  # installed with moto into .venv
+
+        return boto3.client("ec2", endpoint_url=self.url, region_name="us-east-1",
+                            aws_access_key_id="secops-test", aws_secret_access_key="secops-test")
+
+    def ingress(self, group_id: str | None = None) -> list[dict]:
+        groups = self.ec2().describe_security_groups(GroupIds=[group_id or self.group_id])["SecurityGroups"]
+        return groups[0].get("IpPermissions", [])
+
+
+
+@dataclass
+class Replica:
+    base: str
+    proc: Proc
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
+
+    def ready(self) -> bool:
+        try:
+            return http_get(f"{self.base}/readyz", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def metrics(self) -> str:
+        return http_get(f"{self.base}/metrics")[1].decode()
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels` (0.0 when absent)."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if not line.startswith(name) or line.startswith("#"):
+                continue
+            head, _, value = line.rpartition(" ")
+            if head.split("{", 1)[0] != name:
+                continue
+            if all(f'{k}="{v}"' in head for k, v in labels.items()):
+                total += float(value)
+        return total
+
+
+@dataclass
+class Deployment:
+    """One server (one or more replicas) and its upstream."""
+
+    server: str
+    secret: str
+    env: dict[str, str]
+    replicas: list[Replica] = field(default_factory=list)
+    upstream: Simulator | Moto | None = None
+    stack: "Stack | None" = None
+
+    @property
+    def binary(self) -> Path:
+        return BIN / self.server
+
+    def token(self, scopes: list[str] | None = None, sub: str = "e2e", ttl: str = "30m") -> str:
+        args = [str(self.binary), "token", "--sub", sub, "--ttl", ttl]
+        for scope in scopes if scopes is not None else ALL_SCOPES[self.server]:
+            args += ["--scope", scope]
+        env = clean_env({"MCP_JWT_SECRET": self.secret})
+        for key in ("MCP_JWT_ISSUER", "MCP_JWT_AUDIENCE"):
+            if key in self.env:
+                env[key] = self.env[key]
+        out = subprocess.run(args, env=env, check=True, capture_output=True, text=True, timeout=30)
+        return out.stdout.strip()
+
+    def start_replica(self, port: int = 0) -> Replica:
+        """Starts one more replica (or restarts one on a known port) and waits for /readyz."""
+        assert self.stack is not None
+        env = dict(self.env)
+        env["MCP_BIND"] = f"127.0.0.1:{port}"
+        proc = self.stack._spawn([str(self.binary), "serve"], env, f"{self.server}#{len(self.replicas)}")
+        base = proc.wait_line(_LISTENING, 30).group(1)
+        replica = Replica(base=base, proc=proc)
+        poll(f"{self.server} {base}/readyz", replica.ready, 30)
+        self.replicas.append(replica)
+        return replica
+
+    def stdio_command(self) -> tuple[list[str], dict[str, str]]:
+        """The command and environment to run this server over stdio (no auth on stdio)."""
+        env = {k: v for k, v in self.env.items() if k not in ("MCP_BIND", "MCP_TRANSPORT", "MCP_STATELESS")}
+        env["MCP_TRANSPORT"] = "stdio"
+        return [str(self.binary), "serve"], env
+
+
+class Stack:
+    """Owns every process started for a test; closes them in reverse order."""
+
+    def __init__(self) -> None:
+        self.procs: list[Proc] = []
+        self.tmp = Path(tempfile.mkdtemp(prefix="secops-e2e-"))
+        self._sshd_dirs: list[Path] = []
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
+        for d in self._sshd_dirs:
+            subprocess.run(["bash", str(ROOT / "tests/peers/sshd.sh"), "stop", str(d)], capture_output=True)
+        self._sshd_dirs.clear()
+
+    def _spawn(self, cmd: list[str], env: dict[str, str], name: str, stdin=None) -> Proc:
+        binary = Path(cmd[0])
+        if not binary.is_file():
+            raise FileNotFoundError(f"{binary} not built: run `make build` (or set SECOPS_BIN_DIR)")
+        proc = Proc(cmd, clean_env(env), name, stdin=stdin)
+        self.procs.append(proc)
+        return proc
+
+    # --- upstreams -------------------------------------------------------------------------
+
+    def simulator(self, kind: str, *args: str) -> Simulator:
+        proc = self._spawn([str(BIN / "vendor-sim"), kind, "--bind", "127.0.0.1:0", *args], {}, f"vendor-sim {kind}")
+        url = proc.wait_line(_LISTENING, 20).group(1)
+        return Simulator(kind=kind, url=url, proc=proc)
+
+    def moto(self) -> Moto:
+        port = free_port()
+        moto_bin = VENV / "bin" / "moto_server"
+        if not moto_bin.is_file():
+            raise FileNotFoundError(f"{moto_bin} missing: run `make deps`")
+        proc = self._spawn([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)], {}, "moto")
+        url = f"http://127.0.0.1:{port}"
+        poll("moto", lambda: http_get(f"{url}/moto-api/", timeout=2)[0] == 200, 60)
+        moto = Moto(url=url, proc=proc, vpc_id="", group_id="")
+        ec2 = moto.ec2()
+        moto.vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+        moto.group_id = ec2.create_security_group(GroupName="staging-db", Description="e2e",
+                                                  VpcId=moto.vpc_id)["GroupId"]
+        return moto
+
+    def sshd(self) -> dict[str, str]:
+        """A private OpenSSH sshd on 127.0.0.1 (tests/peers/sshd.sh); returns PROXMOX_SSH_* variables."""
+        d = Path(tempfile.mkdtemp(prefix="sshd-", dir=self.tmp))
+        subprocess.run(["bash", str(ROOT / "tests/peers/sshd.sh"), "start", str(d)], check=True, capture_output=True,
+                       timeout=60)
+        self._sshd_dirs.append(d)
+        env = dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
+        return {"PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": env["SSH_PORT"],
+                "PROXMOX_SSH_USER": env["SSH_USER"], "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"],
+                "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"]}
+
+    # --- servers ---------------------------------------------------------------------------
+
+    def upstream_env(self, server: str, ssh: bool = False) -> tuple[Simulator | Moto | None, dict[str, str]]:
+        """Starts the upstream of `server` and returns it with the server variables that reach it."""
+        if server == "paloalto-ngfw":
+            sim = self.simulator("panos", "--config", str(FIXTURES / "panos" / "firewall.xml"), "--api-key", "e2e-key")
+            return sim, {"PANOS_HOST": sim.url, "PANOS_API_KEY": "e2e-key"}
+        if server == "panw-airs":
+            sim = self.simulator("airs", "--api-key", "e2e-key")
+            return sim, {"PANW_AI_SEC_API_ENDPOINT": sim.url, "PANW_AI_SEC_API_KEY": "e2e-key",
+                         "PANW_AI_PROFILE_NAME": "default-profile"}
+        if server == "proxmox":
+            sim = self.simulator("proxmox", "--token-id", "mcp@pve!e2e", "--token-secret", "e2e-secret")
+            env = {"PROXMOX_HOST": sim.url, "PROXMOX_TOKEN_ID": "mcp@pve!e2e", "PROXMOX_TOKEN_SECRET": "e2e-secret"}
+            if ssh:
+                env.update(self.sshd())
+            return sim, env
+        if server == "aws-whitelist":
+            moto = self.moto()
+            return moto, {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "secops-test",
+                          "AWS_SECRET_ACCESS_KEY": "secops-test", "AWS_REGION": "us-east-1",
+                          "AWS_EC2_METADATA_DISABLED": "true"}
+        if server == "mcp-example":
+            return None, {}
+        raise ValueError(f"unknown server {server!r}; one of {SERVERS + ['mcp-example']}")
+
+    def deploy(self, server: str, replicas: int = 1, stateless: bool = False, env: dict[str, str] | None = None,
+               ssh: bool = False, upstream: Simulator | Moto | None = None,
+               upstream_vars: dict[str, str] | None = None) -> Deployment:
+        """Starts the upstream (unless given) and `replicas` copies of `server` (HTTP, JWT auth).
+
+        `env` adds or overrides server variables (e.g. MCP_PUBLIC_URL, MCP_REQUEST_TIMEOUT)."""
+        if upstream is None:
+            upstream, up_env = self.upstream_env(server, ssh=ssh)
+        else:
+            up_env = dict(upstream_vars or {})
+        full = {"MCP_TRANSPORT": "http", "MCP_JWT_SECRET": secrets.token_hex(32), "MCP_LOG_FORMAT": "json",
+                "RUST_LOG": "info", "MCP_STATELESS": "true" if stateless else "false", **up_env, **(env or {})}
+        dep = Deployment(server=server, secret=full["MCP_JWT_SECRET"], env=full, upstream=upstream, stack=self)
+        for _ in range(replicas):
+            dep.start_replica()
+        return dep
