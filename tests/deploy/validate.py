@@ -293,6 +293,16 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
         if sse and multi:
             assert paths["/sse"]["backend"]["service"]["name"].endswith("-sse")
             assert paths["/mcp"]["backend"]["service"]["name"] == dep["metadata"]["name"]
+    # The retry middleware (on by default) is on every published route, for both ingress kinds.
+    retry = values.get("ingress", {}).get("retry", {}).get("enabled", True)
+    if retry and (by_kind.get("IngressRoute") or by_kind.get("Ingress")):
+        assert any("retry" in m["spec"] for m in by_kind.get("Middleware", [])), "no retry Middleware"
+        for ir in by_kind.get("IngressRoute", []):
+            for route in ir["spec"]["routes"]:
+                assert any(m["name"].endswith("-retry") for m in route.get("middlewares", [])), route["match"]
+        for ing in by_kind.get("Ingress", []):
+            chain = ing["metadata"]["annotations"].get("traefik.ingress.kubernetes.io/router.middlewares", "")
+            assert "-retry@kubernetescrd" in chain, chain
     if sse and multi and by_kind.get("Ingress"):
         svc = [s for s in by_kind["Service"] if s["metadata"]["name"].endswith("-sse")]
         assert svc and svc[0]["metadata"]["annotations"]["traefik.ingress.kubernetes.io/service.sticky.cookie"] == "true"
