@@ -45,11 +45,13 @@ FIXTURES = ROOT / "crates" / "simulators" / "fixtures"
 
 SERVERS = ["paloalto-ngfw", "panw-airs", "proxmox", "aws-whitelist"]
 
-# Scopes that see every tool of a server (write implies read in mcp-core's policy).
+# Scopes that see every tool of a server (a non-read scope implies read in mcp-core's policy):
+# the scopes the tools declare (`<server> tools --json`), plus `proxmox:admin`, which
+# `proxmox_api` checks itself for POST, PUT and DELETE.
 ALL_SCOPES = {
     "paloalto-ngfw": ["ngfw:read", "ngfw:write"],
-    "panw-airs": ["airs:read", "airs:write"],
-    "proxmox": ["proxmox:read", "proxmox:write", "proxmox:exec"],
+    "panw-airs": ["airs:read", "airs:scan"],
+    "proxmox": ["proxmox:read", "proxmox:power", "proxmox:exec", "proxmox:admin"],
     "aws-whitelist": ["aws:read", "aws:write"],
     "mcp-example": ["example:read", "example:write"],
 }
