@@ -77,6 +77,10 @@ where
         None => runtime.block_on(serve::<A>(&env, cli.serve)),
         Some(Command::Token(_) | Command::Tools(_)) => Ok(()),
     };
+    // A blocking read of stdin (the stdio transport) never returns while the client keeps
+    // stdin open; dropping the runtime would wait for it forever after SIGTERM. Everything
+    // that matters has finished by now, so give stragglers a moment and go.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     finish(meta, result)
 }
 

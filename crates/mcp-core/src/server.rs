@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    ContentBlock, GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerConfig, SetLevelRequestParams,
-    SubscribeRequestParams,
+    ContentBlock, CustomRequest, CustomResult, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult,
+    ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse,
+    ServerConfig, SetLevelRequestParams, SubscribeRequestParams,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -189,9 +189,51 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
+/// The error for a request rmcp could not match to a method it knows. rmcp hands a known
+/// method whose `params` have the wrong shape (a `tools/call` without `name`, with a numeric
+/// `name` or with `arguments` that are not an object) to the custom-request hook, whose
+/// default answer is "method not found"; that hides what is wrong. Known methods get
+/// -32602 naming the parameter; anything else stays -32601.
+pub(crate) fn custom_request_error(method: &str, params: Option<&serde_json::Value>) -> ErrorData {
+    use serde_json::Value;
+    const KNOWN: &[&str] = &["initialize", "ping", "tools/list", "tools/call"];
+    if !KNOWN.contains(&method) {
+        return ErrorData::new(
+            rmcp::model::ErrorCode::METHOD_NOT_FOUND,
+            format!("method not found: {}", truncate(method, 64)),
+            None,
+        );
+    }
+    let problem = match (method, params) {
+        (_, Some(p)) if !p.is_object() => "`params` must be an object".to_string(),
+        ("tools/call", None) => "`params` is required, with `name` and `arguments`".to_string(),
+        ("tools/call", Some(p)) => match (p.get("name"), p.get("arguments")) {
+            (None | Some(Value::Null), _) => "`params.name` is required".to_string(),
+            (Some(n), _) if !n.is_string() => "`params.name` must be a string".to_string(),
+            (_, Some(a)) if !a.is_object() && !a.is_null() => {
+                "`params.arguments` must be an object".to_string()
+            }
+            _ => "`params` do not match the tools/call request".to_string(),
+        },
+        _ => format!("`params` do not match the {method} request"),
+    };
+    ErrorData::invalid_params(format!("invalid params for {method}: {problem}"), None)
+}
+
 impl<A: App> ServerHandler for McpServer<A> {
     fn get_info(&self) -> ServerConfig {
         self.shared.info.clone()
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _ctx: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        Err(custom_request_error(
+            &request.method,
+            request.params.as_ref(),
+        ))
     }
 
     async fn list_tools(

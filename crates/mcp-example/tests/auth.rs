@@ -457,3 +457,52 @@ async fn no_oauth_metadata_without_auth() {
     .expect("GET");
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn only_the_mcp_endpoints_need_a_token_and_unknown_paths_are_404() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let http = reqwest::Client::new();
+    // What an OAuth client probes for when it meets a 401: not an auth failure, just absent.
+    for path in ["/register", "/token", "/authorize", "/nonexistent", "/mcpx"] {
+        let r = http
+            .post(format!("{}{path}", server.base()))
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    // The MCP endpoints still refuse a caller without a token, and say so.
+    for (method, path) in [("POST", "/mcp"), ("GET", "/sse"), ("POST", "/messages/")] {
+        let r = http
+            .request(
+                method.parse().expect("method"),
+                format!("{}{path}", server.base()),
+            )
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401, "{method} {path}");
+        assert_eq!(
+            r.headers().get("connection").and_then(|v| v.to_str().ok()),
+            Some("close"),
+            "a refusal sent before the body was read ends the connection explicitly"
+        );
+    }
+    let metrics = http
+        .get(format!("{}/metrics", server.base()))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    let failures: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("mcp_auth_failures_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        failures, 3.0,
+        "only the three MCP requests count as auth failures"
+    );
+}

@@ -446,3 +446,47 @@ async fn flag_variables_accept_files_and_boolish_values() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MCP_TOOLSETS: is empty"));
 }
+
+#[tokio::test]
+async fn stdio_server_exits_on_sigterm_while_stdin_stays_open() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("serve")
+        .env("MCP_TRANSPORT", "stdio")
+        .env("MCP_LOG_FORMAT", "json")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion":"2025-06-18","capabilities":{},
+        "clientInfo":{"name":"lifecycle-test","version":"0"}}});
+    stdin
+        .write_all(format!("{init}\n").as_bytes())
+        .await
+        .expect("write");
+    let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
+        .await
+        .expect("an initialize answer")
+        .expect("read")
+        .expect("a line");
+    assert!(line.contains("\"serverInfo\""), "{line}");
+    // stdin stays open (as a client that is shutting the server down keeps it), then SIGTERM.
+    let pid = child.id().expect("pid");
+    let sent = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("the server exits after SIGTERM although stdin is still open")
+        .expect("wait");
+    assert!(status.success(), "{status:?}");
+    drop(stdin);
+}

@@ -218,16 +218,7 @@ async fn list_security_groups(
         filters.push(Filter::builder().name("vpc-id").values(v).build());
     }
     if let Some(n) = &i.name {
-        mcp_core::validate::name(
-            "name",
-            n,
-            mcp_core::validate::NameRules {
-                min_len: 1,
-                max_len: 255,
-                extra: "_-.:/()#,@[]+=&;{}!$*",
-                spaces: true,
-            },
-        )?;
+        group_name("name", n)?;
         filters.push(Filter::builder().name("group-name").values(n).build());
     }
     if let Some(t) = &i.tag {
@@ -272,6 +263,22 @@ pub struct FindInput {
     pub region: Option<String>,
 }
 
+/// A security group name as AWS allows it (1-255 characters of a fixed set), checked before
+/// it goes into a filter.
+fn group_name(field: &str, n: &str) -> Result<(), ToolError> {
+    mcp_core::validate::name(
+        field,
+        n,
+        mcp_core::validate::NameRules {
+            min_len: 1,
+            max_len: 255,
+            extra: "_-.:/()#,@[]+=&;{}!$*",
+            spaces: true,
+        },
+    )?;
+    Ok(())
+}
+
 async fn find_security_group(
     s: Arc<Whitelist>,
     _c: CallCtx,
@@ -283,14 +290,17 @@ async fn find_security_group(
     };
     let groups = match (&i.resource, &i.name, &i.tag) {
         (Some(r), None, None) => {
-            let t = guard::target(r)
-                .map_err(|e| e.in_field("").to_string())
-                .map_err(|m| ToolError::invalid("resource", m))?;
+            // guard::target names its own field `target`; this tool calls it `resource`.
+            let t = guard::target(r).map_err(|e| match e {
+                ToolError::InvalidInput { reason, .. } => ToolError::invalid("resource", reason),
+                other => other,
+            })?;
             let aws = clients(&s, w.profile.as_deref(), w.region.as_deref()).await?;
             let ids = rules::resolve(&aws, &t).await?;
             describe_groups(&s, &w, Vec::new(), ids).await?
         }
         (None, Some(n), None) => {
+            group_name("name", n)?;
             describe_groups(
                 &s,
                 &w,

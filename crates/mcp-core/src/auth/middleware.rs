@@ -19,9 +19,16 @@ pub struct AuthLayerState {
     pub public_url: Option<String>,
 }
 
-/// Paths that never need a token.
-fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/.well-known/")
+/// The MCP endpoints, the only paths that need a token. Everything else is either public
+/// (`/healthz`, `/readyz`, `/metrics`, `/.well-known/...`) or unknown, and an unknown path
+/// gets the router's 404, not a 401 that would send an OAuth client looking for a
+/// registration endpoint (and count as an authentication failure).
+fn needs_token(path: &str) -> bool {
+    path == "/mcp"
+        || path.starts_with("/mcp/")
+        || path == "/sse"
+        || path == "/messages"
+        || path.starts_with("/messages/")
 }
 
 /// Authenticate the request or answer 401.
@@ -30,7 +37,7 @@ pub async fn auth_middleware(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if is_public(req.uri().path()) {
+    if !needs_token(req.uri().path()) {
         return next.run(req).await;
     }
     let Some(verifier) = &state.verifier else {
@@ -57,7 +64,9 @@ pub async fn auth_middleware(
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, token
+/// trimmed), if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -113,5 +122,6 @@ fn unauthorized(state: &AuthLayerState, headers: &HeaderMap, err: &TokenError) -
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
+    crate::transport::guard::close_connection(&mut resp);
     resp
 }

@@ -92,11 +92,24 @@ pub(crate) async fn host_guard(
 }
 
 fn forbidden(msg: &'static str) -> Response {
-    (
+    let mut resp = (
         StatusCode::FORBIDDEN,
         axum::Json(serde_json::json!({"error": "forbidden", "error_description": msg})),
     )
-        .into_response()
+        .into_response();
+    close_connection(&mut resp);
+    resp
+}
+
+/// Marks an early refusal (sent before the request body was read) as the last response on
+/// its connection. Without the header, the server drops the keep-alive connection anyway
+/// (the unread body makes it unusable) and a client that reuses it sees "server
+/// disconnected" on its next request.
+pub(crate) fn close_connection(resp: &mut Response) {
+    resp.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
 }
 
 #[cfg(test)]

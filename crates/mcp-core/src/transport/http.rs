@@ -128,6 +128,10 @@ pub fn build_router<A: App>(
             ))
     };
 
+    // Bodies that are too large, not JSON or not one JSON-RPC message get the JSON-RPC
+    // answer here (rmcp would send a plain-text 415 or a 500).
+    let mcp_router = mcp_router.layer(axum::middleware::from_fn(super::jsonrpc::check_mcp_body));
+
     let sse_state = Arc::new(SseState::new(
         shared.clone(),
         settings.max_sessions,

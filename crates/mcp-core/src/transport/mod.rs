@@ -1,8 +1,9 @@
 //! Transports: stdio, Streamable HTTP (`/mcp`), and the legacy HTTP+SSE transport (`/sse` +
 //! `/messages/`), all HTTP endpoints on one axum listener.
 
-mod guard;
+pub(crate) mod guard;
 mod http;
+mod jsonrpc;
 mod sse;
 mod stdio;
 

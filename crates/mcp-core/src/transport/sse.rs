@@ -200,22 +200,13 @@ pub(crate) async fn post<A: App>(
             None => return json_error(StatusCode::NOT_FOUND, "session not found"),
         }
     };
-    let bytes: Bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    let bytes: Bytes = match super::jsonrpc::read_body(body).await {
         Ok(b) => b,
-        Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
+        Err(resp) => return *resp,
     };
-    let mut message: ClientJsonRpcMessage = match serde_json::from_slice(&bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(serde_json::json!({
-                    "jsonrpc": "2.0", "id": null,
-                    "error": {"code": -32700, "message": format!("parse error: {e}")}
-                })),
-            )
-                .into_response();
-        }
+    let mut message = match super::jsonrpc::parse_message(&bytes) {
+        Ok((m, _)) => m,
+        Err(resp) => return *resp,
     };
     parts.extensions.remove::<axum::extract::MatchedPath>();
     match &mut message {

@@ -196,6 +196,8 @@ async fn list_vms(s: Arc<Proxmox>, _c: CallCtx, i: ListInput) -> Result<Value, T
                 .map(str::to_ascii_lowercase)
         })
         .transpose()?;
+    // Paging arguments are checked before the cluster is asked anything.
+    page(Vec::new(), i.limit, i.offset)?;
     let mut all: Vec<Value> = guests(&s)
         .await?
         .into_iter()

@@ -1,0 +1,171 @@
+"""Helpers for the hardening suites: start a server behind counted upstreams, talk to it.
+
+`start_target(stack, server)` starts a server with tests/harness/secops_stack.py:
+
+- paloalto-ngfw, panw-airs: their `vendor-sim`, whose `/_sim/stats` counts requests;
+- proxmox: `vendor-sim proxmox` plus the private sshd peer (so `execute_command` is enabled
+  and its policy, not "not configured", answers); SSH traffic is counted from sshd's
+  VERBOSE log (`Connection from`, `Starting session`);
+- aws-whitelist: moto behind a counting reverse proxy (`counting_proxy.py`), which is the
+  server's AWS_ENDPOINT_URL and also its AWSWL_CHECKIP_URL, so every AWS call (and a
+  `get_my_ip` check) is counted.
+
+Everything binds 127.0.0.1. Waits are bounded polls; no sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+for _p in (str(HERE.parent / "harness"), str(HERE)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import httpx2  # noqa: E402
+from mcp import ClientSession  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+
+from counting_proxy import CountingProxy  # noqa: E402
+from secops_stack import BIN, Deployment, Stack, http_get  # noqa: E402
+
+CALL_TIMEOUT_S = 20.0
+# Every connection here is plain HTTP on 127.0.0.1; one TLS context for all clients saves the
+# ~100 ms that httpx spends loading the CA bundle for each new client (one client per case).
+LOOPBACK_TLS = ssl.create_default_context()
+# Cleanups for what is not a process of the Stack (the counting proxy); the `stack` fixture runs them.
+closers: list[Callable[[], None]] = []
+
+
+def tool_inventory(server: str) -> list[dict]:
+    """`<server> tools --json`: every tool with its scope and schemas."""
+    out = subprocess.run([str(BIN / server), "tools", "--json"], capture_output=True, text=True, check=True,
+                         timeout=30, env={"PATH": "/usr/bin:/bin"})
+    return json.loads(out.stdout)
+
+
+def every_scope(server: str) -> list[str]:
+    """Every scope a tool of `server` declares, plus the ones checked inside tools
+    (`proxmox:admin` for `proxmox_api` writes): a token that sees and may call everything."""
+    scopes = sorted({t["scope"] for t in tool_inventory(server)})
+    if server == "proxmox":
+        scopes.append("proxmox:admin")
+    return scopes
+
+
+@dataclass
+class Target:
+    """One running server with its upstream counters."""
+
+    server: str
+    dep: Deployment
+    token: str
+    counters: dict[str, Callable[[], int]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return self.dep.replicas[0].base
+
+    @property
+    def proc(self):
+        return self.dep.replicas[0].proc
+
+    def upstream_counts(self) -> dict[str, int]:
+        return {name: fn() for name, fn in self.counters.items()}
+
+    def healthz(self) -> int:
+        return http_get(f"{self.base}/healthz", timeout=5)[0]
+
+
+def _sshd_counter(log: Path) -> Callable[[], int]:
+    """SSH traffic seen by the sshd peer: new connections plus sessions (one per command)."""
+
+    def count() -> int:
+        text = log.read_text(errors="replace")
+        return text.count("Connection from ") + text.count("Starting session:")
+
+    return count
+
+
+def start_target(stack: Stack, server: str) -> Target:
+    if server == "aws-whitelist":
+        moto = stack.moto()
+        proxy = CountingProxy(moto.url).start()
+        closers.append(proxy.stop)
+        dep = stack.deploy(server, upstream=moto, upstream_vars={
+            "AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "secops-test",
+            "AWS_SECRET_ACCESS_KEY": "secops-test", "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # get_my_ip must never leave loopback; pointing it at the proxy also counts it.
+            "AWSWL_CHECKIP_URL": f"{proxy.url}/checkip",
+        })
+        target = Target(server, dep, dep.token(every_scope(server)), {"moto via proxy": proxy.requests},
+                        {"moto": moto, "proxy": proxy})
+    elif server == "proxmox":
+        dep = stack.deploy(server, ssh=True)
+        key = Path(dep.env["PROXMOX_SSH_KEY_PATH"])
+        target = Target(server, dep, dep.token(every_scope(server)),
+                        {"vendor-sim": dep.upstream.requests, "sshd": _sshd_counter(key.parent / "sshd.log")})
+    else:
+        dep = stack.deploy(server)
+        target = Target(server, dep, dep.token(every_scope(server)), {"vendor-sim": dep.upstream.requests})
+    return target
+
+
+
+
+def http_client(token: str | None, errors: list[tuple[int, str]] | None = None) -> httpx2.AsyncClient:
+    """An httpx2 client for the SDK (never through a proxy). With `errors`, every HTTP answer of
+    400 or more is recorded there as (status, body): the SDK turns them into a generic
+    `MCPError(-32603, "Server returned an error response")`, which says nothing."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    hooks = {}
+    if errors is not None:
+        async def record(response: httpx2.Response) -> None:
+            if response.status_code >= 400:
+                await response.aread()
+                errors.append((response.status_code, response.text[:500]))
+
+        hooks["response"] = [record]
+    return httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30.0, read=60.0), trust_env=False,
+                              verify=LOOPBACK_TLS, event_hooks=hooks)
+
+
+@asynccontextmanager
+async def mcp_session(base: str, token: str,
+                      errors: list[tuple[int, str]] | None = None) -> AsyncIterator[ClientSession]:
+    """The official Python SDK, Streamable HTTP, initialised."""
+    async with http_client(token, errors) as http:
+        async with streamable_http_client(f"{base}/mcp", http_client=http) as (read, write, *_):
+            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
+                await session.initialize()
+                yield session
+
+
+def result_text(result) -> str:
+    return "\n".join(getattr(c, "text", "") or "" for c in result.content)
+
+
+def log_tail(target: Target, lines: int = 25) -> str:
+    return "\n".join(list(target.proc.lines)[-lines:])
+
+
+def log_mark(target: Target) -> int:
+    """A position in the server's log, for `log_since`."""
+    return len(target.proc.lines)
+
+
+def log_since(target: Target, mark: int, limit: int = 15) -> str:
+    """The server's log lines after `mark` (the last `limit` lines when the buffer rolled over)."""
+    lines = list(target.proc.lines)
+    new = lines[mark:] if len(lines) < (target.proc.lines.maxlen or 0) else lines[-limit:]
+    return "\n".join(new[-limit:])

@@ -1,0 +1,626 @@
+"""The hostile-input table: every tool of every vendor server, each case one refused call.
+
+A `Case` is one `tools/call` with one hostile argument on top of otherwise valid input.
+The server must refuse it cleanly — an `isError` tool result (or, where the protocol layer
+refuses it, a JSON-RPC error) whose text names the offending argument — and must not send a
+single request upstream. `test_hostile_inputs.py` runs the table through the official MCP
+Python SDK.
+
+What a refusal must contain (`Case.names`): by default the field in backquotes, as in
+mcp-core's ``invalid argument `field`: reason`` and aws-whitelist's ``refused by policy:
+`cidr` …``. A few policy refusals are documented with the field in plain words, or with the
+offending value instead of the field (the command allowlist and denied arguments of
+`proxmox`, the deny list of `proxmox_api`); those cases name what the docs promise, and say
+so in `note`.
+
+Only refusals are listed. Inputs the docs say are normalised or accepted (aws-whitelist
+clears host bits: `198.51.100.77/28` becomes `198.51.100.64/28`; `null` for an optional
+argument means "not given") are not hostile and are not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+NGFW = "paloalto-ngfw"
+AIRS = "panw-airs"
+PVE = "proxmox"
+AWS = "aws-whitelist"
+SERVERS = [NGFW, AIRS, PVE, AWS]
+
+# Categories (for the summary and the ids).
+XPATH = "xpath-injection"
+OPCMD = "opcmd-injection"
+SHELL = "shell-metachar"
+NEWLINE = "newline-smuggling"
+TRAVERSAL = "path-traversal"
+OVERSIZE = "oversized"
+TYPE = "wrong-type"
+NUMBER = "number-range"
+CIDR = "cidr"
+UNICODE = "unicode-confusable"
+CONTROL = "control-char"
+UNKNOWN = "unknown-argument"
+MISSING = "missing-or-null"
+ENUM = "bad-enum"
+FORMAT = "bad-format"
+POLICY = "policy"
+
+CATEGORIES = [XPATH, OPCMD, SHELL, NEWLINE, TRAVERSAL, OVERSIZE, TYPE, NUMBER, CIDR, UNICODE, CONTROL, UNKNOWN,
+              MISSING, ENUM, FORMAT, POLICY]
+
+
+@dataclass(frozen=True)
+class Case:
+    server: str
+    tool: str
+    name: str                 # short, readable; part of the test id
+    category: str
+    field: str                # the offending argument, as the server names it (`items[1].port`)
+    args: dict[str, Any] = field(hash=False)
+    names: str | None = None  # what the refusal text must contain; default: the field in backquotes
+    note: str = ""
+
+    @property
+    def must_contain(self) -> str:
+        return self.names if self.names is not None else f"`{self.field}`"
+
+    @property
+    def id(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9_.+-]+", "-", self.name).strip("-")
+        return f"{self.server}/{self.tool}/{self.category}/{slug}"
+
+
+CASES: list[Case] = []
+
+
+def case(server: str, tool: str, name: str, category: str, fld: str, args: dict[str, Any],
+         names: str | None = None, note: str = "") -> None:
+    CASES.append(Case(server, tool, name, category, fld, args, names, note))
+
+
+CYR_A = "\u0430"  # Cyrillic small a, looks like Latin a
+CYR_E = "\u0435"  # Cyrillic small ie, looks like Latin e
+CYR_I = "\u0456"  # Cyrillic small byelorussian-ukrainian i, looks like Latin i
+CYR_O = "\u043e"  # Cyrillic small o
+HUGE_INT = 10 ** 400  # sent as a 401-digit JSON number: beyond u64, i64 and f64 (the "1e999" case)
+MIB = 1024 * 1024
+
+# --- paloalto-ngfw -----------------------------------------------------------------------
+
+MATCH = {"from_zone": "untrust", "to_zone": "trust", "source": "198.51.100.7", "destination": "10.10.1.10",
+         "destination_port": 443, "application": "ssl"}
+
+
+def ngfw_paged(tool: str) -> None:
+    """The shared hostile inputs of the paged list tools (objects, groups, services, policies)."""
+    dg = {"location": "device-group"}
+    case(NGFW, tool, "device_group XPath quote break-out", XPATH, "device_group",
+         {**dg, "device_group": "x']/../shared"})
+    case(NGFW, tool, "vsys XPath boolean injection", XPATH, "vsys", {"vsys": "vsys1' or '1'='1"})
+    case(NGFW, tool, "name_filter XPath union", XPATH, "name_filter", {"name_filter": "web|//entry"})
+    case(NGFW, tool, "name_filter slash", TRAVERSAL, "name_filter", {"name_filter": "../../shared"})
+    case(NGFW, tool, "vsys NUL byte", CONTROL, "vsys", {"vsys": "vsys1\x00"})
+    case(NGFW, tool, "device_group Cyrillic look-alike", UNICODE, "device_group",
+         {**dg, "device_group": f"DG-Br{CYR_A}nch"})
+    case(NGFW, tool, "name_filter 64 chars", OVERSIZE, "name_filter", {"name_filter": "a" * 64})
+    case(NGFW, tool, "limit 0", NUMBER, "limit", {"limit": 0})
+    case(NGFW, tool, "limit as string", TYPE, "limit", {"limit": "10"})
+    case(NGFW, tool, "unknown argument xpath", UNKNOWN, "xpath", {"xpath": "/config/shared"})
+
+
+for t in ["retrieve_address_objects", "retrieve_address_groups", "retrieve_service_objects",
+          "retrieve_security_policies"]:
+    ngfw_paged(t)
+
+# retrieve_address_objects: more of everything
+AO = "retrieve_address_objects"
+case(NGFW, AO, "name_filter predicate injection", XPATH, "name_filter", {"name_filter": "web'][@name='x"})
+case(NGFW, AO, "name_filter wildcard", XPATH, "name_filter", {"name_filter": "*"})
+case(NGFW, AO, "name_filter markup", OPCMD, "name_filter", {"name_filter": "<show><config/></show>"})
+case(NGFW, AO, "name_filter 100 KiB", OVERSIZE, "name_filter", {"name_filter": "w" * 102400})
+case(NGFW, AO, "vsys newline", NEWLINE, "vsys", {"vsys": "vsys1\nvsys2"})
+case(NGFW, AO, "vsys empty", FORMAT, "vsys", {"vsys": ""})
+case(NGFW, AO, "vsys leading space", FORMAT, "vsys", {"vsys": " vsys1"})
+case(NGFW, AO, "vsys as array", TYPE, "vsys", {"vsys": ["vsys1"]})
+case(NGFW, AO, "limit 100000", NUMBER, "limit", {"limit": 100000})
+case(NGFW, AO, "limit negative", NUMBER, "limit", {"limit": -1})
+case(NGFW, AO, "limit float", TYPE, "limit", {"limit": 1.5})
+case(NGFW, AO, "limit NaN as a string", TYPE, "limit", {"limit": "NaN"})
+case(NGFW, AO, "limit 1e999 as a string", TYPE, "limit", {"limit": "1e999"})
+case(NGFW, AO, "offset negative", NUMBER, "offset", {"offset": -5})
+case(NGFW, AO, "offset 1e400 (beyond f64)", NUMBER, "offset", {"offset": HUGE_INT})
+case(NGFW, AO, "location unknown", ENUM, "location", {"location": "galaxy"})
+case(NGFW, AO, "location as number", TYPE, "location", {"location": 42})
+case(NGFW, AO, "config unknown", ENUM, "config", {"config": "committed"})
+
+AG = "retrieve_address_groups"
+case(NGFW, AG, "expand as string", TYPE, "expand", {"expand": "yes"})
+case(NGFW, AG, "device_group closing bracket", XPATH, "device_group",
+     {"location": "device-group", "device_group": "DG]/../*["})
+case(NGFW, AG, "vsys at-sign attribute", XPATH, "vsys", {"vsys": "@name"})
+
+SO = "retrieve_service_objects"
+case(NGFW, SO, "device_group tab", CONTROL, "device_group", {"location": "device-group", "device_group": "DG\tX"})
+case(NGFW, SO, "limit 201", NUMBER, "limit", {"limit": 201})
+case(NGFW, SO, "vsys 64 chars", OVERSIZE, "vsys", {"vsys": "v" * 64})
+
+ZONES = "retrieve_security_zones"
+case(NGFW, ZONES, "template XPath break-out", XPATH, "template",
+     {"location": "template", "template": "TPL']/../../config"})
+case(NGFW, ZONES, "template missing for location template", MISSING, "template", {"location": "template"})
+case(NGFW, ZONES, "location shared (not for zones)", ENUM, "location", {"location": "shared"})
+case(NGFW, ZONES, "vsys Cyrillic look-alike", UNICODE, "vsys", {"vsys": f"vsys1{CYR_O}"})
+case(NGFW, ZONES, "vsys slash", TRAVERSAL, "vsys", {"vsys": "vsys1/../vsys2"})
+case(NGFW, ZONES, "limit float", TYPE, "limit", {"limit": 2.5})
+case(NGFW, ZONES, "offset 1e400 (beyond f64)", NUMBER, "offset", {"offset": HUGE_INT})
+case(NGFW, ZONES, "template carriage return", NEWLINE, "template",
+     {"location": "template", "template": "TPL\rX"})
+case(NGFW, ZONES, "unknown argument", UNKNOWN, "cmd", {"cmd": "<show><config/></show>"})
+
+POL = "retrieve_security_policies"
+case(NGFW, POL, "rulebase with vsys", POLICY, "rulebase", {"rulebase": "pre"})
+case(NGFW, POL, "rulebase unknown", ENUM, "rulebase", {"location": "shared", "rulebase": "middle"})
+case(NGFW, POL, "device_group double quote", XPATH, "device_group",
+     {"location": "device-group", "device_group": 'DG" or "1"="1'})
+case(NGFW, POL, "name_filter newline", NEWLINE, "name_filter", {"name_filter": "allow\n"})
+
+TSPM = "test_security_policy_match"
+case(NGFW, TSPM, "from_zone markup", OPCMD, "from_zone", {**MATCH, "from_zone": "<untrust>"})
+case(NGFW, TSPM, "to_zone closes its element", OPCMD, "to_zone",
+     {**MATCH, "to_zone": "trust</to><source>1.1.1.1</source><to>trust"})
+case(NGFW, TSPM, "application semicolon", OPCMD, "application", {**MATCH, "application": "ssl;show"})
+case(NGFW, TSPM, "application closes its element", OPCMD, "application",
+     {**MATCH, "application": "ssl</application><x>"})
+case(NGFW, TSPM, "application ampersand entity", OPCMD, "application", {**MATCH, "application": "ssl&amp;"})
+case(NGFW, TSPM, "from_zone 1000 chars", OVERSIZE, "from_zone", {**MATCH, "from_zone": "z" * 1000})
+case(NGFW, TSPM, "from_zone Cyrillic look-alike", UNICODE, "from_zone", {**MATCH, "from_zone": f"untrust{CYR_A}"})
+case(NGFW, TSPM, "to_zone NUL", CONTROL, "to_zone", {**MATCH, "to_zone": "tr\x00ust"})
+case(NGFW, TSPM, "vsys quote", XPATH, "vsys", {**MATCH, "vsys": "vsys1'"})
+case(NGFW, TSPM, "source network", FORMAT, "source", {**MATCH, "source": "10.0.0.0/8"})
+case(NGFW, TSPM, "source leading-zero octet", FORMAT, "source", {**MATCH, "source": "010.0.0.1"})
+case(NGFW, TSPM, "destination IPv4-mapped IPv6", FORMAT, "destination", {**MATCH, "destination": "::ffff:10.0.0.2"})
+case(NGFW, TSPM, "destination host name", FORMAT, "destination", {**MATCH, "destination": "evil.example.com"})
+case(NGFW, TSPM, "source trailing newline", NEWLINE, "source", {**MATCH, "source": "198.51.100.7\n"})
+case(NGFW, TSPM, "source markup", OPCMD, "source", {**MATCH, "source": "1.1.1.1</source><source>2.2.2.2"})
+case(NGFW, TSPM, "source null", MISSING, "source", {**MATCH, "source": None})
+case(NGFW, TSPM, "from_zone missing", MISSING, "from_zone", {k: v for k, v in MATCH.items() if k != "from_zone"})
+case(NGFW, TSPM, "destination_port 0", NUMBER, "destination_port", {**MATCH, "destination_port": 0})
+case(NGFW, TSPM, "destination_port 70000", NUMBER, "destination_port", {**MATCH, "destination_port": 70000})
+case(NGFW, TSPM, "destination_port negative", NUMBER, "destination_port", {**MATCH, "destination_port": -1})
+case(NGFW, TSPM, "destination_port as string", TYPE, "destination_port", {**MATCH, "destination_port": "443"})
+case(NGFW, TSPM, "destination_port float", TYPE, "destination_port", {**MATCH, "destination_port": 443.5})
+case(NGFW, TSPM, "destination_port 1e400", NUMBER, "destination_port", {**MATCH, "destination_port": HUGE_INT})
+case(NGFW, TSPM, "destination_port NaN (the SDK sends null)", NUMBER, "destination_port",
+     {**MATCH, "destination_port": float("nan")})
+case(NGFW, TSPM, "destination_port missing for tcp", MISSING, "destination_port",
+     {k: v for k, v in MATCH.items() if k != "destination_port"})
+case(NGFW, TSPM, "protocol unknown", ENUM, "protocol", {**MATCH, "protocol": "gre"})
+case(NGFW, TSPM, "unknown argument cmd", UNKNOWN, "cmd", {**MATCH, "cmd": "<show><system><info/></system></show>"})
+
+SYS = "get_system_info"
+case(NGFW, SYS, "unknown argument cmd", UNKNOWN, "cmd", {"cmd": "<show><config><running/></config></show>"})
+case(NGFW, SYS, "unknown argument xpath", UNKNOWN, "xpath", {"xpath": "/config/mgt-config/users"})
+
+DGS = "list_device_groups"
+case(NGFW, DGS, "limit 0", NUMBER, "limit", {"limit": 0})
+case(NGFW, DGS, "offset negative", NUMBER, "offset", {"offset": -1})
+case(NGFW, DGS, "config markup", ENUM, "config", {"config": "<running/>"})
+case(NGFW, DGS, "unknown argument device_group", UNKNOWN, "device_group", {"device_group": "x']/.."})
+
+# --- panw-airs -----------------------------------------------------------------------------
+
+INLINE = "pan_inline_scan"
+P = {"prompt": "hello"}
+case(AIRS, INLINE, "prompt over 2 MiB", OVERSIZE, "prompt", {"prompt": "a" * (2 * MIB + 1)})
+case(AIRS, INLINE, "prompt and response over 2 MiB together", OVERSIZE, "prompt",
+     {"prompt": "a" * (MIB + 512 * 1024), "response": "b" * MIB})
+case(AIRS, INLINE, "code_response over 2 MiB", OVERSIZE, "code_response", {"code_response": "c" * (2 * MIB + 1)})
+case(AIRS, INLINE, "context alone", MISSING, "prompt", {"context": "grounding only"})
+case(AIRS, INLINE, "every content field null", MISSING, "prompt", {"prompt": None, "response": None})
+case(AIRS, INLINE, "no arguments at all", MISSING, "prompt", {})
+case(AIRS, INLINE, "tr_id 101 chars", OVERSIZE, "tr_id", {**P, "tr_id": "t" * 101})
+case(AIRS, INLINE, "tr_id empty", FORMAT, "tr_id", {**P, "tr_id": ""})
+case(AIRS, INLINE, "tr_id newline", NEWLINE, "tr_id", {**P, "tr_id": "t-1\nX-Injected: 1"})
+case(AIRS, INLINE, "session_id NUL", CONTROL, "session_id", {**P, "session_id": "s\x00"})
+case(AIRS, INLINE, "session_id escape char", CONTROL, "session_id", {**P, "session_id": "s\x1b[2J"})
+case(AIRS, INLINE, "profile_name 101 chars", OVERSIZE, "profile_name", {**P, "profile_name": "p" * 101})
+case(AIRS, INLINE, "profile_name newline", NEWLINE, "profile_name", {**P, "profile_name": "default\nstrict"})
+case(AIRS, INLINE, "profile_name and profile_id", POLICY, "profile_id",
+     {**P, "profile_name": "default-profile", "profile_id": "pid-strict"})
+case(AIRS, INLINE, "metadata.app_user 101 chars", OVERSIZE, "metadata.app_user",
+     {**P, "metadata": {"app_user": "u" * 101}})
+case(AIRS, INLINE, "metadata.ai_model control char", CONTROL, "metadata.ai_model",
+     {**P, "metadata": {"ai_model": "gpt\x07"}})
+case(AIRS, INLINE, "metadata as string", TYPE, "metadata", {**P, "metadata": "app_name=x"})
+case(AIRS, INLINE, "metadata unknown key", UNKNOWN, "metadata.role", {**P, "metadata": {"role": "admin"}})
+case(AIRS, INLINE, "tool_event without metadata", MISSING, "tool_event.metadata", {"tool_event": {"input": "{}"}})
+case(AIRS, INLINE, "tool_event.metadata.server_name newline", NEWLINE, "tool_event.metadata.server_name",
+     {"tool_event": {"metadata": {"ecosystem": "mcp", "method": "tools/call", "server_name": "files\nx"},
+                     "input": "{}"}})
+case(AIRS, INLINE, "prompt as number", TYPE, "prompt", {"prompt": 42})
+case(AIRS, INLINE, "prompt as array", TYPE, "prompt", {"prompt": ["a", "b"]})
+case(AIRS, INLINE, "unknown argument api_key", UNKNOWN, "api_key", {**P, "api_key": "stolen"})
+
+BATCH = "pan_batch_scan"
+I = [{"prompt": "one"}]
+case(AIRS, BATCH, "items empty", MISSING, "items", {"items": []})
+case(AIRS, BATCH, "items 501", OVERSIZE, "items", {"items": [{"prompt": "x"}] * 501})
+case(AIRS, BATCH, "items missing", MISSING, "items", {})
+case(AIRS, BATCH, "items as object", TYPE, "items", {"items": {"prompt": "x"}})
+case(AIRS, BATCH, "item as string", TYPE, "items[0]", {"items": ["prompt"]})
+case(AIRS, BATCH, "item empty object", MISSING, "items[1]", {"items": [{"prompt": "ok"}, {}]})
+case(AIRS, BATCH, "item context alone", MISSING, "items[0]", {"items": [{"context": "c"}]})
+case(AIRS, BATCH, "item tr_id newline", NEWLINE, "items[2].tr_id",
+     {"items": [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c", "tr_id": "t\nx"}]})
+case(AIRS, BATCH, "item prompt over 2 MiB", OVERSIZE, "items[0].prompt", {"items": [{"prompt": "a" * (2 * MIB + 1)}]})
+case(AIRS, BATCH, "a group of five over 5 MiB", OVERSIZE, "items[0..2]",
+     {"items": [{"prompt": "a" * (2 * MIB - 16)} for _ in range(3)]}, names="`items[0..2]`",
+     note="documented as ``invalid argument `items[0..3]`: these items make a N-byte request``; three items here")
+case(AIRS, BATCH, "item unknown field", UNKNOWN, "items[0].req_id", {"items": [{"prompt": "a", "req_id": 7}]})
+case(AIRS, BATCH, "wait_seconds 121", NUMBER, "wait_seconds", {"items": I, "wait_seconds": 121})
+case(AIRS, BATCH, "wait_seconds negative", NUMBER, "wait_seconds", {"items": I, "wait_seconds": -1})
+case(AIRS, BATCH, "wait_seconds float", TYPE, "wait_seconds", {"items": I, "wait_seconds": 1.5})
+case(AIRS, BATCH, "wait_seconds as string", TYPE, "wait_seconds", {"items": I, "wait_seconds": "10"})
+case(AIRS, BATCH, "wait_seconds 1e400", NUMBER, "wait_seconds", {"items": I, "wait_seconds": HUGE_INT})
+case(AIRS, BATCH, "profile_id 101 chars", OVERSIZE, "profile_id", {"items": I, "profile_id": "i" * 101})
+case(AIRS, BATCH, "metadata.app_name NUL", CONTROL, "metadata.app_name",
+     {"items": I, "metadata": {"app_name": "a\x00"}})
+
+RES = "pan_get_scan_results"
+case(AIRS, RES, "scan_ids empty", MISSING, "scan_ids", {"scan_ids": []})
+case(AIRS, RES, "scan_ids 101", OVERSIZE, "scan_ids", {"scan_ids": [f"id-{i}" for i in range(101)]})
+case(AIRS, RES, "scan_id 37 chars", OVERSIZE, "scan_ids[0]", {"scan_ids": ["a" * 37]})
+case(AIRS, RES, "scan_id with comma smuggles a second id", FORMAT, "scan_ids[1]", {"scan_ids": ["ok-1", "a,b"]})
+case(AIRS, RES, "scan_id query injection", FORMAT, "scan_ids[0]", {"scan_ids": ["x&report_ids=y"]})
+case(AIRS, RES, "scan_id path traversal", TRAVERSAL, "scan_ids[0]", {"scan_ids": ["../../v1/scan"]})
+case(AIRS, RES, "scan_id encoded traversal", TRAVERSAL, "scan_ids[0]", {"scan_ids": ["%2e%2e%2fx"]})
+case(AIRS, RES, "scan_id Cyrillic look-alike", UNICODE, "scan_ids[0]", {"scan_ids": [f"sc{CYR_A}n-1"]})
+case(AIRS, RES, "scan_id NUL", CONTROL, "scan_ids[0]", {"scan_ids": ["abc\x00"]})
+case(AIRS, RES, "scan_id empty", FORMAT, "scan_ids[0]", {"scan_ids": [""]})
+case(AIRS, RES, "scan_ids as string", TYPE, "scan_ids", {"scan_ids": "a,b"})
+case(AIRS, RES, "scan_id as number", TYPE, "scan_ids[0]", {"scan_ids": [1]})
+case(AIRS, RES, "unknown argument", UNKNOWN, "report_ids", {"scan_ids": ["a"], "report_ids": ["b"]})
+
+REP = "pan_get_scan_reports"
+case(AIRS, REP, "report_ids missing", MISSING, "report_ids", {})
+case(AIRS, REP, "report_ids null", MISSING, "report_ids", {"report_ids": None})
+case(AIRS, REP, "report_ids 101", OVERSIZE, "report_ids", {"report_ids": [f"R{i}" for i in range(101)]})
+case(AIRS, REP, "report_id 41 chars", OVERSIZE, "report_ids[0]", {"report_ids": ["R" * 41]})
+case(AIRS, REP, "report_id query injection", FORMAT, "report_ids[0]", {"report_ids": ["R1&scan_ids=x"]})
+case(AIRS, REP, "report_id newline", NEWLINE, "report_ids[1]", {"report_ids": ["R1", "R2\r\nX: y"]})
+case(AIRS, REP, "report_id Cyrillic look-alike", UNICODE, "report_ids[0]", {"report_ids": [f"R{CYR_E}port"]})
+case(AIRS, REP, "report_id slash", TRAVERSAL, "report_ids[0]", {"report_ids": ["R/../../admin"]})
+
+# --- proxmox -------------------------------------------------------------------------------
+
+EX = "execute_command"
+C = {"node": "pve1"}
+for label, cmd, what in [
+    ("semicolon", "uptime; cat /etc/shadow", "`;`"),
+    ("and-and", "qm list && id", "`&`"),
+    ("pipe", "qm list | sh", "`|`"),
+    ("dollar subshell", "qm status $(id -u)", "`$`"),
+    ("backticks", "qm status `id`", "`"),
+    ("redirect", "qm list > /etc/passwd", "`>`"),
+    ("input redirect", "qm list < /etc/shadow", "`<`"),
+    ("glob", "df /*", "`*`"),
+    ("tilde", "df ~root", "`~`"),
+    ("single quote", "qm status '100", "`'`"),
+    ("double quote", 'qm status "100', '`"`'),
+    ("backslash", "qm status 100\\", "`\\`"),
+    ("hash comment", "qm list #", "`#`"),
+    ("braces", "qm status {100,101}", "`{`"),
+    ("bang", "qm list !!", "`!`"),
+]:
+    case(PVE, EX, f"command {label}", SHELL, "command", {**C, "command": cmd}, note=f"names {what} too")
+case(PVE, EX, "command newline smuggling", NEWLINE, "command", {**C, "command": "qm list\nid"})
+case(PVE, EX, "command carriage return", NEWLINE, "command", {**C, "command": "qm list\rid"})
+case(PVE, EX, "command tab", CONTROL, "command", {**C, "command": "qm\tlist"})
+case(PVE, EX, "command NUL", CONTROL, "command", {**C, "command": "qm list\x00; id"})
+case(PVE, EX, "command fullwidth letter", UNICODE, "command", {**C, "command": "\uff55ptime"})
+case(PVE, EX, "command Cyrillic look-alike", UNICODE, "command", {**C, "command": f"qm l{CYR_I}st"})
+case(PVE, EX, "command 1025 bytes", OVERSIZE, "command", {**C, "command": "qm status " + "1" * 1015})
+case(PVE, EX, "command 100 KiB", OVERSIZE, "command", {**C, "command": "df " + "x" * 102400})
+case(PVE, EX, "command 33 words", OVERSIZE, "command", {**C, "command": "df" + " a" * 32})
+case(PVE, EX, "command empty", MISSING, "command", {**C, "command": ""})
+case(PVE, EX, "command only spaces", MISSING, "command", {**C, "command": "    "})
+case(PVE, EX, "command null", MISSING, "command", {**C, "command": None})
+case(PVE, EX, "command as argv array", TYPE, "command", {**C, "command": ["qm", "list"]})
+case(PVE, EX, "command not on the allowlist", POLICY, "command", {**C, "command": "qm destroy 100"},
+     names="command allowlist", note="documented: refused by policy: `qm destroy` is not on the command allowlist")
+case(PVE, EX, "command shell not on the allowlist", POLICY, "command", {**C, "command": "sh -c id"},
+     names="command allowlist", note="documented: the allowlist refusal names the command allowlist")
+case(PVE, EX, "command denied argument", POLICY, "command", {**C, "command": "journalctl -n 1 --vacuum-size=1M"},
+     names="`--vacuum-size=1M`", note="documented: the refusal names the denied argument, not the field")
+case(PVE, EX, "node semicolon", SHELL, "node", {**C, "command": "uptime", "node": "pve1;id"})
+case(PVE, EX, "node Cyrillic look-alike", UNICODE, "node", {"command": "uptime", "node": f"pv{CYR_E}1"})
+case(PVE, EX, "node 64 chars", OVERSIZE, "node", {"command": "uptime", "node": "n" * 64})
+case(PVE, EX, "node traversal", TRAVERSAL, "node", {"command": "uptime", "node": "../pve1"})
+case(PVE, EX, "timeout_seconds 0", NUMBER, "timeout_seconds", {**C, "command": "uptime", "timeout_seconds": 0})
+case(PVE, EX, "timeout_seconds 301", NUMBER, "timeout_seconds", {**C, "command": "uptime", "timeout_seconds": 301})
+case(PVE, EX, "timeout_seconds negative", NUMBER, "timeout_seconds",
+     {**C, "command": "uptime", "timeout_seconds": -1})
+case(PVE, EX, "timeout_seconds as string", TYPE, "timeout_seconds",
+     {**C, "command": "uptime", "timeout_seconds": "30"})
+case(PVE, EX, "timeout_seconds float", TYPE, "timeout_seconds", {**C, "command": "uptime", "timeout_seconds": 1.5})
+case(PVE, EX, "unknown argument shell", UNKNOWN, "shell", {**C, "command": "uptime", "shell": True})
+
+LV = "list_vms"
+case(PVE, LV, "name_filter semicolon", SHELL, "name_filter", {"name_filter": "web;"})
+case(PVE, LV, "name_filter slash", TRAVERSAL, "name_filter", {"name_filter": "../web"})
+case(PVE, LV, "name_filter 129 chars", OVERSIZE, "name_filter", {"name_filter": "w" * 129})
+case(PVE, LV, "name_filter Cyrillic look-alike", UNICODE, "name_filter", {"name_filter": f"w{CYR_E}b"})
+case(PVE, LV, "status unknown", ENUM, "status", {"status": "deleted"})
+case(PVE, LV, "kind unknown", ENUM, "kind", {"kind": "vm"})
+case(PVE, LV, "limit 0", NUMBER, "limit", {"limit": 0})
+case(PVE, LV, "limit 501", NUMBER, "limit", {"limit": 501})
+case(PVE, LV, "offset negative", NUMBER, "offset", {"offset": -1})
+case(PVE, LV, "node traversal", TRAVERSAL, "node", {"node": "pve1/../../access"})
+
+VS = "vm_status"
+case(PVE, VS, "vmid 99", NUMBER, "vmid", {"vmid": 99})
+case(PVE, VS, "vmid 1000000000", NUMBER, "vmid", {"vmid": 1_000_000_000})
+case(PVE, VS, "vmid negative", NUMBER, "vmid", {"vmid": -100})
+case(PVE, VS, "vmid as string", TYPE, "vmid", {"vmid": "100"})
+case(PVE, VS, "vmid float", TYPE, "vmid", {"vmid": 100.5})
+case(PVE, VS, "vmid 1e400", NUMBER, "vmid", {"vmid": HUGE_INT})
+case(PVE, VS, "vmid null", MISSING, "vmid", {"vmid": None})
+case(PVE, VS, "vmid NaN (the SDK sends null)", NUMBER, "vmid", {"vmid": float("nan")})
+case(PVE, "vm_action", "vmid infinity (the SDK sends null)", NUMBER, "vmid", {"vmid": float("inf"), "action": "start"})
+case(PVE, VS, "node shell metachar", SHELL, "node", {"vmid": 100, "node": "pve1;reboot"})
+
+VA = "vm_action"
+case(PVE, VA, "action destroy", ENUM, "action", {"vmid": 100, "action": "destroy"})
+case(PVE, VA, "action chained", SHELL, "action", {"vmid": 100, "action": "start;stop"})
+case(PVE, VA, "action as array", TYPE, "action", {"vmid": 100, "action": ["start"]})
+case(PVE, VA, "action null", MISSING, "action", {"vmid": 100, "action": None})
+case(PVE, VA, "vmid 0", NUMBER, "vmid", {"vmid": 0, "action": "start"})
+case(PVE, VA, "vmid 1e400", NUMBER, "vmid", {"vmid": HUGE_INT, "action": "start"})
+case(PVE, VA, "timeout_seconds 0", NUMBER, "timeout_seconds",
+     {"vmid": 102, "action": "start", "wait": True, "timeout_seconds": 0})
+case(PVE, VA, "timeout_seconds 601", NUMBER, "timeout_seconds",
+     {"vmid": 102, "action": "start", "wait": True, "timeout_seconds": 601})
+case(PVE, VA, "wait as string", TYPE, "wait", {"vmid": 102, "action": "start", "wait": "true"})
+case(PVE, VA, "node Cyrillic look-alike", UNICODE, "node", {"vmid": 102, "action": "start", "node": f"pv{CYR_E}2"})
+case(PVE, VA, "node newline", NEWLINE, "node", {"vmid": 102, "action": "start", "node": "pve2\n"})
+
+LN = "list_nodes"
+case(PVE, LN, "unknown argument path", UNKNOWN, "path", {"path": "/access/users"})
+
+NS = "node_status"
+case(PVE, NS, "node traversal", TRAVERSAL, "node", {"node": "pve1/../../access/users"})
+case(PVE, NS, "node encoded traversal", TRAVERSAL, "node", {"node": "%2e%2e"})
+case(PVE, NS, "node empty", FORMAT, "node", {"node": ""})
+case(PVE, NS, "node 64 chars", OVERSIZE, "node", {"node": "p" * 64})
+case(PVE, NS, "node NUL", CONTROL, "node", {"node": "pve1\x00"})
+case(PVE, NS, "node as number", TYPE, "node", {"node": 1})
+case(PVE, NS, "node missing", MISSING, "node", {})
+
+TS = "task_status"
+UPID = "UPID:pve2:00020000:000F4254:6B024679:vzstart:201:mcp@pve!mcp:"
+case(PVE, TS, "upid traversal", TRAVERSAL, "upid", {"node": "pve2", "upid": "UPID:pve2:../../../access:x"})
+case(PVE, TS, "upid 257 chars", OVERSIZE, "upid", {"node": "pve2", "upid": UPID + "x" * (257 - len(UPID))})
+case(PVE, TS, "upid newline", NEWLINE, "upid", {"node": "pve2", "upid": UPID + "\n"})
+case(PVE, TS, "upid not a UPID", FORMAT, "upid", {"node": "pve2", "upid": "hello"})
+case(PVE, TS, "node query injection", FORMAT, "node", {"node": "pve2?x=1", "upid": UPID})
+
+API = "proxmox_api"
+G = {"method": "GET"}
+case(PVE, API, "path dot-dot", TRAVERSAL, "path", {**G, "path": "/nodes/../access/users"})
+case(PVE, API, "path encoded dot-dot", TRAVERSAL, "path", {**G, "path": "/nodes/%2e%2e/access/users"})
+case(PVE, API, "path encoded slash", TRAVERSAL, "path", {**G, "path": "/nodes/pve1%2f..%2f..%2faccess"})
+case(PVE, API, "path double-encoded dot-dot", TRAVERSAL, "path", {**G, "path": "/nodes/%252e%252e/access"})
+case(PVE, API, "path double slash", TRAVERSAL, "path", {**G, "path": "//access/users"})
+case(PVE, API, "path empty segment", TRAVERSAL, "path", {**G, "path": "/nodes//pve1"})
+case(PVE, API, "path backslashes", TRAVERSAL, "path", {**G, "path": "/nodes\\..\\access\\users"})
+case(PVE, API, "path dot segment", TRAVERSAL, "path", {**G, "path": "/./access/users"})
+case(PVE, API, "path trailing dot-dot", TRAVERSAL, "path", {**G, "path": "/nodes/pve1/.."})
+case(PVE, API, "path trailing slash", FORMAT, "path", {**G, "path": "/nodes/pve1/"})
+case(PVE, API, "path without leading slash", FORMAT, "path", {**G, "path": "nodes/pve1"})
+case(PVE, API, "path query", FORMAT, "path", {**G, "path": "/nodes/pve1/storage?content=iso"})
+case(PVE, API, "path fragment", FORMAT, "path", {**G, "path": "/nodes/pve1/storage#x"})
+case(PVE, API, "path absolute URL", FORMAT, "path", {**G, "path": "http://169.254.169.254/latest"})
+case(PVE, API, "path 513 chars", OVERSIZE, "path", {**G, "path": "/nodes/" + "a" * 506})
+case(PVE, API, "path Cyrillic look-alike", UNICODE, "path", {**G, "path": f"/n{CYR_O}des"})
+case(PVE, API, "path NUL", CONTROL, "path", {**G, "path": "/nodes\x00/access"})
+case(PVE, API, "path newline", NEWLINE, "path", {**G, "path": "/version\nGET /access/users"})
+case(PVE, API, "path null", MISSING, "path", {**G, "path": None})
+case(PVE, API, "path as number", TYPE, "path", {**G, "path": 1})
+case(PVE, API, "path denied /access", POLICY, "path", {**G, "path": "/access/users"},
+     names="the path /access/users", note="documented: refused by policy: the path /access/users is denied …")
+case(PVE, API, "path denied, case-folded", POLICY, "path", {**G, "path": "/ACCESS/users"},
+     names="path", note="documented: deny patterns ignore case")
+case(PVE, API, "path denied guest agent exec", POLICY, "path",
+     {"method": "POST", "path": "/nodes/pve1/qemu/100/agent/exec", "params": {"command": "id"}},
+     names="the path /nodes/pve1/qemu/100/agent/exec")
+case(PVE, API, "method PATCH", ENUM, "method", {"method": "PATCH", "path": "/version"})
+case(PVE, API, "method with CRLF", NEWLINE, "method", {"method": "GET\r\nX", "path": "/version"})
+case(PVE, API, "method missing", MISSING, "method", {"path": "/version"})
+case(PVE, API, "params nested object", TYPE, "params.x", {**G, "path": "/version", "params": {"x": {"a": 1}}})
+case(PVE, API, "params array value", TYPE, "params.x", {**G, "path": "/version", "params": {"x": [1, 2]}})
+case(PVE, API, "params value newline", NEWLINE, "params.x", {**G, "path": "/version", "params": {"x": "a\nb"}})
+case(PVE, API, "params name injection", FORMAT, "params.a&b=c", {**G, "path": "/version", "params": {"a&b=c": "1"}})
+case(PVE, API, "params name 65 chars", OVERSIZE, "params." + "k" * 65,
+     {**G, "path": "/version", "params": {"k" * 65: "1"}})
+case(PVE, API, "params as array", TYPE, "params", {**G, "path": "/version", "params": ["a"]})
+case(PVE, API, "unknown argument", UNKNOWN, "headers", {**G, "path": "/version", "headers": {"X": "y"}})
+
+# --- aws-whitelist -------------------------------------------------------------------------
+
+SG = "sg-0123456789abcdef0"  # well-formed; never reached, every case is refused before AWS
+W = {"cidr": "203.0.113.7", "target": SG, "port": "ssh", "description": "hardening test"}
+WL = "whitelist"
+for label, cidr in [
+    ("whole internet v4", "0.0.0.0/0"),
+    ("whole internet v6", "::/0"),
+    ("IPv4-mapped IPv6", "::ffff:1.2.3.4"),
+    ("IPv4-mapped IPv6 public", "::ffff:203.0.113.7"),
+    ("leading zeros", "010.1.1.1"),
+    ("leading zero last octet", "203.0.113.07"),
+    ("prefix with leading zero", "203.0.113.0/024"),
+    ("private range", "10.1.2.3"),
+    ("loopback", "127.0.0.1"),
+    ("link-local metadata address", "169.254.169.254"),
+    ("multicast", "224.0.0.1"),
+    ("shared address space", "100.64.0.1"),
+    ("unspecified address", "0.0.0.0"),
+    ("mixed broad range", "8.0.0.0/5"),
+    ("broader than /24", "203.0.0.0/16"),
+    ("broader than /64 v6", "2001:db8::/32"),
+    ("IPv6 ULA", "fd00::1"),
+    ("IPv6 loopback", "::1"),
+    ("prefix 33", "203.0.113.7/33"),
+    ("not an address", "not-an-ip"),
+    ("shell suffix", "203.0.113.7; rm -rf /"),
+    ("two addresses", "203.0.113.7,198.51.100.1"),
+    ("fullwidth digits", "\uff12\uff10\uff13.0.113.7"),
+    ("newline", "203.0.113.7\n0.0.0.0/0"),
+    ("NUL", "203.0.113.7\x00"),
+    ("100 KiB", "1" * 102400),
+    ("empty", ""),
+]:
+    case(AWS, WL, f"cidr {label}", CIDR, "cidr", {**W, "cidr": cidr})
+case(AWS, WL, "cidr as number", TYPE, "cidr", {**W, "cidr": 3405803783})
+case(AWS, WL, "cidr null", MISSING, "cidr", {**W, "cidr": None})
+case(AWS, WL, "target malformed group id", FORMAT, "target", {**W, "target": "sg-123"})
+case(AWS, WL, "target upper-case group id", FORMAT, "target", {**W, "target": "sg-0123456789ABCDEF0"})
+case(AWS, WL, "target Cyrillic look-alike", UNICODE, "target", {**W, "target": f"sg-0123456789{CYR_A}bcdef0"})
+case(AWS, WL, "target rds traversal", TRAVERSAL, "target", {**W, "target": "rds:../../db"})
+case(AWS, WL, "target rds semicolon", SHELL, "target", {**W, "target": "rds:db;drop"})
+case(AWS, WL, "target elb ARN with space", FORMAT, "target", {**W, "target": "elb:arn:aws:elasticloadbalancing x"})
+case(AWS, WL, "target unknown kind", FORMAT, "target", {**W, "target": "s3:bucket"})
+case(AWS, WL, "target 100 KiB", OVERSIZE, "target", {**W, "target": "rds:" + "d" * 102400})
+case(AWS, WL, "port 99999", NUMBER, "port", {**W, "port": "99999"})
+case(AWS, WL, "port negative", NUMBER, "port", {**W, "port": "-1"})
+case(AWS, WL, "port unknown name", FORMAT, "port", {**W, "port": "telnet"})
+case(AWS, WL, "port is a range", FORMAT, "port", {**W, "port": "22-23"})
+case(AWS, WL, "port not allowed", POLICY, "port", {**W, "port": "8080"})
+case(AWS, WL, "port and port_range", FORMAT, "port_range", {**W, "port_range": "22-22"})
+case(AWS, WL, "port missing", MISSING, "port", {k: v for k, v in W.items() if k != "port"})
+case(AWS, WL, "port_range reversed", FORMAT, "port_range",
+     {**{k: v for k, v in W.items() if k != "port"}, "port_range": "8000-7000"})
+case(AWS, WL, "port_range to 65536", NUMBER, "port_range",
+     {**{k: v for k, v in W.items() if k != "port"}, "port_range": "1-65536"})
+case(AWS, WL, "protocol all", ENUM, "protocol", {**W, "protocol": "all"})
+case(AWS, WL, "protocol -1", ENUM, "protocol", {**W, "protocol": "-1"})
+case(AWS, WL, "protocol icmp", ENUM, "protocol", {**W, "protocol": "icmp"})
+case(AWS, WL, "description empty", FORMAT, "description", {**W, "description": ""})
+case(AWS, WL, "description 101 chars", OVERSIZE, "description", {**W, "description": "d" * 101})
+case(AWS, WL, "description markup", FORMAT, "description", {**W, "description": "<script>alert(1)</script>"})
+case(AWS, WL, "description quote", FORMAT, "description", {**W, "description": "x'; DROP TABLE rules; --"})
+case(AWS, WL, "description newline", NEWLINE, "description", {**W, "description": "ok\nsecops-mcp:owner=root"})
+case(AWS, WL, "description NUL", CONTROL, "description", {**W, "description": "ok\x00"})
+case(AWS, WL, "ttl under a minute", NUMBER, "ttl", {**W, "ttl": "30s"})
+case(AWS, WL, "ttl a year", NUMBER, "ttl", {**W, "ttl": "365d"})
+case(AWS, WL, "ttl negative", FORMAT, "ttl", {**W, "ttl": "-1h"})
+case(AWS, WL, "ttl forever", FORMAT, "ttl", {**W, "ttl": "forever"})
+case(AWS, WL, "ttl as number", TYPE, "ttl", {**W, "ttl": 8})
+case(AWS, WL, "region unknown", FORMAT, "region", {**W, "region": "mars-east-1"})
+case(AWS, WL, "region traversal", TRAVERSAL, "region", {**W, "region": "../us-east-1"})
+case(AWS, WL, "region Cyrillic look-alike", UNICODE, "region", {**W, "region": f"us-{CYR_E}ast-1"})
+case(AWS, WL, "region endpoint smuggling", FORMAT, "region", {**W, "region": "us-east-1.evil.example.com"})
+case(AWS, WL, "dry_run as string", TYPE, "dry_run", {**W, "dry_run": "yes"})
+case(AWS, WL, "profile not on the allowlist", POLICY, "profile", {**W, "profile": "prod"}, names="profile `prod`")
+case(AWS, WL, "unknown argument endpoint", UNKNOWN, "endpoint_url", {**W, "endpoint_url": "http://169.254.169.254"})
+
+BULK = "whitelist_bulk"
+case(AWS, BULK, "items empty", MISSING, "items", {"items": []})
+case(AWS, BULK, "items 51", OVERSIZE, "items", {"items": [W] * 51})
+case(AWS, BULK, "items as object", TYPE, "items", {"items": W})
+case(AWS, BULK, "second item whole internet", CIDR, "items[1]", {"items": [W, {**W, "cidr": "0.0.0.0/0"}]},
+     names="items[1]: `cidr`", note="documented: refused by policy: items[1]: `cidr` 0.0.0.0/0 …")
+case(AWS, BULK, "item port unknown name", FORMAT, "items[1].port", {"items": [W, {**W, "port": "telnet"}]})
+case(AWS, BULK, "item missing description", MISSING, "items[2].description",
+     {"items": [W, W, {k: v for k, v in W.items() if k != "description"}]})
+case(AWS, BULK, "item unknown field", UNKNOWN, "items[0].owner", {"items": [{**W, "owner": "root"}]})
+case(AWS, BULK, "item IPv4-mapped IPv6", CIDR, "items[0].cidr", {"items": [{**W, "cidr": "::ffff:1.2.3.4"}]})
+case(AWS, BULK, "item description newline", NEWLINE, "items[0].description",
+     {"items": [{**W, "description": "a\nb"}]})
+case(AWS, BULK, "item as string", TYPE, "items[0]", {"items": ["203.0.113.7"]})
+
+RM = "remove_whitelist"
+R = {"cidr": "203.0.113.7", "port": "ssh", "target": SG}
+case(AWS, RM, "rule id malformed", FORMAT, "rule_ids[0]", {"rule_ids": ["sgr-xyz"]})
+case(AWS, RM, "rule id injection", SHELL, "rule_ids[1]", {"rule_ids": ["sgr-0123456789abcdef0", "sgr-0123;drop"]})
+case(AWS, RM, "rule id Cyrillic", UNICODE, "rule_ids[0]", {"rule_ids": [f"sgr-0123456789{CYR_A}bcdef0"]})
+case(AWS, RM, "rule_ids as string", TYPE, "rule_ids", {"rule_ids": "sgr-0123456789abcdef0"})
+case(AWS, RM, "cidr IPv4-mapped IPv6", CIDR, "cidr", {**R, "cidr": "::ffff:1.2.3.4"})
+case(AWS, RM, "cidr leading zeros", CIDR, "cidr", {**R, "cidr": "010.1.1.1"})
+case(AWS, RM, "target malformed", FORMAT, "target", {**R, "target": "sg-zzz"})
+case(AWS, RM, "protocol icmp", ENUM, "protocol", {**R, "protocol": "icmp"})
+case(AWS, RM, "region unknown", FORMAT, "region", {**R, "region": "mars-east-1"})
+case(AWS, RM, "dry_run as number", TYPE, "dry_run", {**R, "dry_run": 1})
+case(AWS, RM, "nothing to remove", MISSING, "cidr", {})
+case(AWS, RM, "rule_ids and cidr", FORMAT, "rule_ids", {**R, "rule_ids": ["sgr-0123456789abcdef0"]})
+
+SW = "sweep_expired"
+case(AWS, SW, "region unknown", FORMAT, "region", {"region": "mars-east-1"})
+case(AWS, SW, "region NUL", CONTROL, "region", {"region": "us-east-1\x00"})
+case(AWS, SW, "region newline", NEWLINE, "region", {"region": "us-east-1\nus-west-2"})
+case(AWS, SW, "dry_run as string", TYPE, "dry_run", {"dry_run": "no"})
+case(AWS, SW, "profile newline", POLICY, "profile", {"profile": "default\nadmin"}, names="profile `",
+     note="documented: refused by policy: profile `X` is not on the allowlist (AWSWL_PROFILES: …)")
+case(AWS, SW, "unknown argument older_than", UNKNOWN, "older_than", {"older_than": "0s"})
+
+LSG = "list_security_groups"
+case(AWS, LSG, "vpc_id malformed", FORMAT, "vpc_id", {"vpc_id": "vpc-xyz!"})
+case(AWS, LSG, "tag without equals", FORMAT, "tag", {"tag": "env"})
+case(AWS, LSG, "tag key 129 chars", OVERSIZE, "tag", {"tag": "k" * 129 + "=v"})
+case(AWS, LSG, "tag NUL", CONTROL, "tag", {"tag": "env=prod\x00"})
+case(AWS, LSG, "group id malformed", FORMAT, "group_ids[0]", {"group_ids": ["sg-1"]})
+case(AWS, LSG, "group id filter injection", FORMAT, "group_ids[1]", {"group_ids": [SG, "sg-1,sg-2"]})
+case(AWS, LSG, "limit 0", NUMBER, "limit", {"limit": 0})
+case(AWS, LSG, "limit 201", NUMBER, "limit", {"limit": 201})
+case(AWS, LSG, "limit negative", NUMBER, "limit", {"limit": -1})
+case(AWS, LSG, "offset 1e400", NUMBER, "offset", {"offset": HUGE_INT})
+case(AWS, LSG, "region unknown", FORMAT, "region", {"region": "mars-east-1"})
+case(AWS, LSG, "name NUL", CONTROL, "name", {"name": "x\x00y"})
+case(AWS, LSG, "name 256 chars", OVERSIZE, "name", {"name": "n" * 256})
+
+FSG = "find_security_group"
+case(AWS, FSG, "resource rds injection", SHELL, "resource", {"resource": "rds:x;y"})
+case(AWS, FSG, "resource Cyrillic", UNICODE, "resource", {"resource": f"rds:st{CYR_A}ging-db"})
+case(AWS, FSG, "tag empty key", FORMAT, "tag", {"tag": "=v"})
+case(AWS, FSG, "resource 100 KiB", OVERSIZE, "resource", {"resource": "ec2:i-" + "0" * 102400})
+case(AWS, FSG, "region unknown", FORMAT, "region", {"resource": SG, "region": "mars-east-1"})
+case(AWS, FSG, "resource and name", MISSING, "resource", {"resource": SG, "name": "staging-db"})
+case(AWS, FSG, "nothing to find by", MISSING, "resource", {})
+case(AWS, FSG, "name newline", NEWLINE, "name", {"name": "staging-db\nx"},
+     note="list_security_groups refuses control characters in `name`")
+case(AWS, FSG, "name NUL", CONTROL, "name", {"name": "staging-db\x00"})
+case(AWS, FSG, "name 100 KiB", OVERSIZE, "name", {"name": "n" * 102400},
+     note="list_security_groups refuses a `name` over 255 characters")
+
+LR = "list_rules"
+case(AWS, LR, "target missing", MISSING, "target", {})
+case(AWS, LR, "target malformed", FORMAT, "target", {"target": "sg-1"})
+case(AWS, LR, "target Cyrillic", UNICODE, "target", {"target": f"rds:d{CYR_A}"})
+case(AWS, LR, "target ec2 newline", NEWLINE, "target", {"target": "ec2:i-0123456789abcdef0\n"})
+case(AWS, LR, "target as array", TYPE, "target", {"target": [SG]})
+case(AWS, LR, "region unknown", FORMAT, "region", {"target": SG, "region": "mars-east-1"})
+
+case(AWS, "get_my_ip", "unknown argument url (SSRF)", UNKNOWN, "url", {"url": "http://169.254.169.254/latest/meta-data/"})
+case(AWS, "list_profiles", "unknown argument path", UNKNOWN, "path", {"path": "/root/.aws/credentials"})
+case(AWS, "test_credentials", "region unknown", FORMAT, "region", {"region": "mars-east-1"})
+case(AWS, "test_credentials", "region newline", NEWLINE, "region", {"region": "us-east-1\n"})
+case(AWS, "test_credentials", "profile 5000 chars", POLICY, "profile", {"profile": "p" * 5000}, names="profile `")
+case(AWS, "test_credentials", "unknown argument access_key", UNKNOWN, "access_key_id", {"access_key_id": "AKIA0000"})
+case(AWS, "capabilities", "unknown argument", UNKNOWN, "max_prefix_v4", {"max_prefix_v4": 0})
+case(AWS, "health", "unknown argument endpoint", UNKNOWN, "endpoint", {"endpoint": "http://169.254.169.254"})
+
+
+# --- sanity of the table itself ----------------------------------------------------------
+
+def _check_table() -> None:
+    ids = [c.id for c in CASES]
+    dup = {i for i in ids if ids.count(i) > 1}
+    assert not dup, f"duplicate case ids: {sorted(dup)}"
+    for c in CASES:
+        assert c.server in SERVERS, c
+        assert c.category in CATEGORIES, c
+
+
+_check_table()
