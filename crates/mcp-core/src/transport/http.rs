@@ -204,12 +204,14 @@ async fn session_cap<A: App>(
             max,
             "new session refused: session limit reached (MCP_MAX_SESSIONS)"
         );
-        return (
+        let mut resp = (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "5")],
             "too many sessions; retry later",
         )
             .into_response();
+        super::guard::close_connection(&mut resp);
+        return resp;
     }
     next.run(req).await
 }
@@ -269,7 +271,9 @@ async fn session_owner(
         if known {
             tracing::warn!(session = %id, "request refused: session belongs to another subject");
         }
-        return (StatusCode::NOT_FOUND, "session not found").into_response();
+        let mut resp = (StatusCode::NOT_FOUND, "session not found").into_response();
+        super::guard::close_connection(&mut resp);
+        return resp;
     }
     let is_delete = req.method() == axum::http::Method::DELETE;
     let resp = next.run(req).await;
