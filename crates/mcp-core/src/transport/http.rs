@@ -254,7 +254,11 @@ async fn session_owner(
         {
             let live = state.manager.sessions.read().await;
             if let Ok(mut owners) = state.owners.lock() {
-                owners.retain(|k, _| live.contains_key(k.as_str()));
+                // Forget ended sessions only when the table has grown well past the live
+                // count: pruning on every new session made opening N sessions cost O(N²).
+                if owners.len() >= 2 * live.len() + 64 {
+                    owners.retain(|k, _| live.contains_key(k.as_str()));
+                }
                 owners.insert(new_id.to_string(), subject);
             }
         }
