@@ -16,7 +16,7 @@ CARGO       ?= cargo
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 EXAMPLE_BIN := target/debug/mcp-example
 
-.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening lint fmt bench docs clean-deps
+.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening fuzz test-fuzz lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -71,7 +71,7 @@ demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on l
 
 test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-image
+	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-fuzz test-image
 	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
@@ -143,6 +143,12 @@ TEST_IMAGE_SERVER ?= paloalto-ngfw
 test-image: buildah ## Build and check the paloalto-ngfw image (TEST_IMAGE_SERVER) as make image does
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p $(TEST_IMAGE_SERVER)
 	scripts/image.sh --no-build $(TEST_IMAGE_SERVER)
+
+fuzz: ## Fuzz every parser of untrusted input, 3 minutes per target (cargo-fuzz, libFuzzer on stable; see fuzz/README.md)
+	scripts/fuzz.sh 180
+
+test-fuzz: ## Each fuzz target for 30 s (part of make test)
+	scripts/fuzz.sh 30
 
 lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check

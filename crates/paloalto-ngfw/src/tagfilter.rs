@@ -68,8 +68,21 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// The longest filter parsed. `a and b and c …` builds a tree as deep as it is long, and
+/// evaluating or dropping the tree recurses that deep: a filter of a few hundred kilobytes
+/// from the firewall overflowed the stack and aborted the whole server (found by running
+/// the `panos_xml` fuzz target on inputs longer than libFuzzer's default 4 KiB). 4 KiB is
+/// far beyond any real filter and keeps the depth under a thousand.
+pub const MAX_FILTER_LEN: usize = 4096;
+
 /// Parse a filter; `and` binds tighter than `or`.
 pub fn parse(s: &str) -> Result<Expr, String> {
+    if s.len() > MAX_FILTER_LEN {
+        return Err(format!(
+            "the filter is {} bytes long; at most {MAX_FILTER_LEN} are evaluated",
+            s.len()
+        ));
+    }
     let toks = lex(s)?;
     let mut pos = 0;
     let e = or_expr(&toks, &mut pos, 0)?;
@@ -138,5 +151,62 @@ mod tests {
         assert!(parse("('a'").is_err());
         assert!(parse("'a' 'b'").is_err());
         assert!(parse(&"(".repeat(100)).is_err());
+    }
+
+    /// Regression (fuzzing): a long `and` chain overflowed the stack when evaluated or
+    /// dropped. Too long is refused; the longest accepted chain is safe on a small stack.
+    #[test]
+    fn long_chains_are_refused_not_a_stack_overflow() {
+        let chain = |n: usize| vec!["a"; n].join(" and ");
+        let e = parse(&chain(300_000)).expect_err("too long");
+        assert!(e.contains("at most 4096"), "{e}");
+        let longest = chain(MAX_FILTER_LEN / 6 + 1);
+        assert!(longest.len() <= MAX_FILTER_LEN);
+        std::thread::Builder::new()
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let e = parse(&longest).expect("parses");
+                assert!(e.matches(&["a".to_string()]));
+                assert!(!e.matches(&[]));
+                drop(e);
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow on a 512 KiB stack");
+    }
+
+    /// Fully parenthesised, so the tree it parses back to is the one it came from.
+    fn render(e: &Expr) -> String {
+        match e {
+            Expr::Tag(t) => format!("'{t}'"),
+            Expr::And(a, b) => format!("({} and {})", render(a), render(b)),
+            Expr::Or(a, b) => format!("({} OR {})", render(a), render(b)),
+        }
+    }
+
+    fn expr() -> impl proptest::strategy::Strategy<Value = Expr> {
+        use proptest::prelude::*;
+        "[a-zA-Z0-9 _.-]{1,8}"
+            .prop_map(Expr::Tag)
+            .prop_recursive(6, 32, 2, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::And(a.into(), b.into())),
+                    (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(a.into(), b.into())),
+                ]
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn filters_round_trip(e in expr()) {
+            proptest::prop_assert_eq!(parse(&render(&e)), Ok(e));
+        }
+
+        #[test]
+        fn arbitrary_filters_never_panic(s in "[()'\" a-z]{0,60}|\\PC{0,60}") {
+            if let Ok(e) = parse(&s) {
+                let _ = e.matches(&["a".to_string()]);
+            }
+        }
     }
 }

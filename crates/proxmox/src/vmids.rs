@@ -45,4 +45,26 @@ mod tests {
         assert!(VmidSet::parse("abc").is_err());
         assert!(VmidSet::parse("").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn written_sets_parse_back(ranges in proptest::collection::vec((0u32..2_000_000, 0u32..1000), 1..6)) {
+            let text = ranges
+                .iter()
+                .map(|(a, n)| if *n == 0 { a.to_string() } else { format!("{a} - {}", a + n) })
+                .collect::<Vec<_>>()
+                .join(" ,");
+            let set = VmidSet::parse(&text).expect("a written set parses");
+            for (a, n) in &ranges {
+                proptest::prop_assert!(set.contains(*a) && set.contains(a + n));
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "[0-9, -]{0,30}|\\PC{0,30}") {
+            if let Ok(set) = VmidSet::parse(&s) {
+                let _ = set.contains(100);
+            }
+        }
+    }
 }

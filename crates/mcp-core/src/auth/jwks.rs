@@ -102,10 +102,9 @@ async fn fetch(
 }
 
 /// Parse a JWKS document into usable RS256/ES256 keys by `kid`. Keys of other types are
-/// skipped with a warning; a set with no usable key is an error.
-pub(super) fn parse_jwks(
-    text: &str,
-) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+/// skipped with a warning; a set with no usable key is an error. Public for the fuzz targets
+/// (`fuzz/`): a JWKS URL's answer is untrusted input.
+pub fn parse_jwks(text: &str) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
     let set: JwkSet = serde_json::from_str(text)
         .map_err(|e| AuthError::Jwks(format!("not a JWKS document: {e}")))?;
     let mut out = HashMap::new();

@@ -10,9 +10,9 @@ mod jwks;
 mod middleware;
 mod mint;
 
-pub use jwks::JwksSource;
+pub use jwks::{JwksSource, parse_jwks};
 pub(crate) use middleware::base_url_for;
-pub use middleware::{AuthLayerState, auth_middleware};
+pub use middleware::{AuthLayerState, auth_middleware, bearer};
 pub use mint::{MintRequest, mint_hs256};
 
 use std::sync::Arc;

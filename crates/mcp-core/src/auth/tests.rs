@@ -339,3 +339,169 @@ async fn jwks_url_refreshes_on_unknown_kid() {
         .expect("k2 after refresh");
     assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// Arbitrary tokens, headers and claims: verification returns a typed error or a principal
+/// that matches the signed claims, never panics. The coverage-guided versions are the `jwt`
+/// and `jwks` targets in `fuzz/`.
+mod props {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::*;
+
+    /// A claim value of any JSON type, weighted towards what the checks read.
+    fn claim() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            (now() - 100_000..now() + 100_000).prop_map(Value::from),
+            prop::sample::select(vec![
+                "alice",
+                "",
+                "https://idp.example",
+                "secops-mcp",
+                "a:read b"
+            ])
+            .prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop::collection::vec(inner, 0..4).prop_map(Value::Array)
+        })
+    }
+
+    fn claims() -> impl Strategy<Value = Map<String, Value>> {
+        let key = prop::sample::select(vec![
+            "sub", "exp", "nbf", "iat", "iss", "aud", "scope", "scp", "scopes", "x",
+        ]);
+        prop::collection::btree_map(key, claim(), 0..9)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// Three dot-separated parts: base64url of some JSON header, then junk.
+    fn token_like() -> impl Strategy<Value = String> {
+        let alg = prop::sample::select(vec![
+            "HS256", "RS256", "ES256", "none", "HS512", "EdDSA", "",
+        ]);
+        let kid = proptest::option::of(prop::sample::select(vec!["k1", "rsa", "ec", ""]));
+        (alg, kid, "[A-Za-z0-9_-]{0,60}", "[A-Za-z0-9_.=+/-]{0,60}").prop_map(
+            |(alg, kid, claims, sig)| {
+                let mut h = json!({"alg": alg, "typ": "JWT"});
+                if let Some(k) = kid {
+                    h["kid"] = json!(k);
+                }
+                let h = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.to_string());
+                format!("{h}.{claims}.{sig}")
+            },
+        )
+    }
+
+    fn check_accepted(p: &Principal, c: &Map<String, Value>, issuer: Option<&str>) {
+        let sub = c
+            .get("sub")
+            .and_then(Value::as_str)
+            .expect("an accepted sub");
+        assert_eq!(p.subject, sub);
+        assert!(!sub.is_empty() && sub.len() <= 256 && !sub.chars().any(char::is_control));
+        let exp = c
+            .get("exp")
+            .and_then(Value::as_u64)
+            .expect("an accepted exp");
+        assert!(
+            exp.saturating_add(30) >= now(),
+            "expired token accepted: exp {exp}"
+        );
+        if let Some(nbf) = c.get("nbf").and_then(Value::as_u64) {
+            assert!(nbf <= now() + 30, "immature token accepted: nbf {nbf}");
+        }
+        if let Some(iss) = issuer {
+            assert_eq!(c.get("iss").and_then(Value::as_str), Some(iss));
+        }
+    }
+
+    #[test]
+    fn arbitrary_tokens_and_claims() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ec = ec_key("ec");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("jwks.json");
+        std::fs::write(&file, jwks(&[&ec])).expect("write");
+        let plain = rt.block_on(verifier(&cfg(&[(
+            "MCP_JWT_JWKS_FILE",
+            file.to_str().expect("utf-8 path"),
+        )])));
+        let strict = rt.block_on(verifier(&cfg(&[
+            ("MCP_JWT_ISSUER", "https://idp.example"),
+            ("MCP_JWT_AUDIENCE", "secops-mcp"),
+        ])));
+        let mut runner = TestRunner::new(Config::with_cases(256));
+        let strategy = (
+            "\\PC{0,120}",
+            token_like(),
+            claims(),
+            prop::sample::select(vec!["Bearer ", "bearer  ", "Basic ", "", "Bearer"]),
+        );
+        runner
+            .run(&strategy, |(junk, token, c, scheme)| {
+                // Random text and token-shaped junk never verify.
+                for t in [&junk, &token] {
+                    prop_assert!(rt.block_on(plain.verify(t)).is_err());
+                    prop_assert!(rt.block_on(strict.verify(t)).is_err());
+                }
+                let mut h = http::HeaderMap::new();
+                if let Ok(v) = http::HeaderValue::from_str(&format!("{scheme}{junk}")) {
+                    h.insert(http::header::AUTHORIZATION, v);
+                    if let Some(t) = bearer(&h) {
+                        prop_assert!(!t.is_empty() && t.trim() == t);
+                        prop_assert!(rt.block_on(plain.verify(t)).is_err());
+                    }
+                }
+                // Signed claims: accepted only when every check holds.
+                let claims = Value::Object(c.clone());
+                if let Ok(p) = rt.block_on(plain.verify(&hs(&claims, SECRET))) {
+                    check_accepted(&p, &c, None);
+                }
+                if let Ok(p) = rt.block_on(plain.verify(&ec.sign(&claims))) {
+                    check_accepted(&p, &c, None);
+                }
+                if let Ok(p) = rt.block_on(strict.verify(&hs(&claims, SECRET))) {
+                    check_accepted(&p, &c, Some("https://idp.example"));
+                }
+                prop_assert!(
+                    rt.block_on(plain.verify(&hs(&claims, "another-secret-0123456789abcdef")))
+                        .is_err()
+                );
+                // The claims alone.
+                if let Ok(p) = principal_from_claims(&c) {
+                    prop_assert_eq!(
+                        Some(p.subject.as_str()),
+                        c.get("sub").and_then(Value::as_str)
+                    );
+                }
+                Ok(())
+            })
+            .expect("the property holds");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_jwks_never_panic(s in "\\PC{0,200}", keys in prop::collection::vec(
+            (prop::sample::select(vec!["RSA", "EC", "oct", "OKP", ""]),
+             proptest::option::of("[a-z0-9]{0,4}"),
+             "[A-Za-z0-9_-]{0,40}"), 0..4)) {
+            let _ = parse_jwks(&s);
+            let doc = json!({"keys": keys.iter().map(|(kty, kid, n)| json!({
+                "kty": kty, "kid": kid, "n": n, "e": "AQAB", "crv": "P-256", "x": n, "y": n, "k": n,
+            })).collect::<Vec<_>>()});
+            if let Ok(k) = parse_jwks(&doc.to_string()) {
+                prop_assert!(!k.is_empty());
+            }
+        }
+    }
+}

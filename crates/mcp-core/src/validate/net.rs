@@ -430,5 +430,54 @@ mod tests {
             let _ = parse_port_range("port", &s);
             let _ = super::super::name("name", &s, super::super::NameRules::PANOS_OBJECT);
         }
+
+        #[test]
+        fn any_v6_cidr_roundtrips(a: u128, p in 0u8..=128) {
+            let addr = Ipv6Addr::from(a);
+            let s = format!("{addr}/{p}");
+            match parse_cidr("cidr", &s) {
+                Ok(c) => {
+                    prop_assert_eq!(c.prefix_len(), p);
+                    let again = parse_cidr("cidr", &c.to_string()).expect("normalised parses");
+                    prop_assert_eq!(again.net, c.net);
+                    prop_assert!(!again.had_host_bits);
+                    let _ = c.class().to_string();
+                }
+                Err(_) => prop_assert!(addr.to_ipv4_mapped().is_some(), "{} refused", s),
+            }
+        }
+
+        /// CIDR-shaped text: whatever is accepted is a valid network that re-parses to
+        /// itself; nothing panics.
+        #[test]
+        fn cidr_shaped_text(s in "[0-9a-f:.]{0,40}(/[0-9]{0,4})?") {
+            if let Ok(c) = parse_cidr("cidr", &s) {
+                let max_prefix = if c.is_ipv4() { 32 } else { 128 };
+                prop_assert!(c.prefix_len() <= max_prefix);
+                let again = parse_cidr("cidr", &c.to_string()).expect("normalised parses");
+                prop_assert_eq!(again.net, c.net);
+            }
+        }
+
+        #[test]
+        fn port_ranges_roundtrip(a in 0u32..70_000, b in 0u32..70_000, single: bool) {
+            let s = if single { a.to_string() } else { format!("{a} - {b}") };
+            let want = if single { (a, a) } else { (a, b) };
+            match parse_port_range("port", &s) {
+                Ok(r) => {
+                    prop_assert_eq!((u32::from(r.from), u32::from(r.to)), want);
+                    prop_assert!(1 <= r.from && r.from <= r.to);
+                    prop_assert_eq!(parse_port_range("port", &r.to_string()).expect("again"), r);
+                }
+                Err(_) => prop_assert!(want.0 == 0 || want.1 > 65535 || want.0 > want.1 || want.1 == 0),
+            }
+        }
+
+        #[test]
+        fn protocols_roundtrip(s in "(?i)(tcp|udp|icmp|icmpv6|6|17|1|58|all|-1|\\PC{0,6})", pad in " {0,2}") {
+            if let Ok(p) = parse_protocol("protocol", &format!("{pad}{s}{pad}")) {
+                prop_assert_eq!(parse_protocol("protocol", p.as_str()).expect("again"), p);
+            }
+        }
     }
 }

@@ -164,4 +164,23 @@ mod tests {
         );
         assert!(check_len("p", "abcd", 3).is_err());
     }
+
+    proptest::proptest! {
+        /// An accepted name holds only the allowed characters, within the length limits.
+        #[test]
+        fn accepted_names_keep_the_rules(s in "[a-zA-Z0-9 _.:'/\\[\\]-]{0,70}|\\PC{0,70}", spaces: bool) {
+            let rules = NameRules { spaces, ..NameRules::PANOS_OBJECT };
+            if let Ok(v) = name("name", &s, rules) {
+                let n = v.chars().count();
+                proptest::prop_assert!((rules.min_len..=rules.max_len).contains(&n));
+                proptest::prop_assert!(v.chars().all(|c| c.is_ascii_alphanumeric()
+                    || rules.extra.contains(c)
+                    || (spaces && c == ' ')));
+                proptest::prop_assert!(!v.starts_with(' ') && !v.ends_with(' '));
+            }
+            if check_no_control("f", &s).is_ok() {
+                proptest::prop_assert!(!s.chars().any(char::is_control));
+            }
+        }
+    }
 }

@@ -278,8 +278,9 @@ impl PanosClient {
     }
 }
 
-/// Map an HTTP response to the `<result>` inner XML, or an error.
-fn interpret(resp: &UpstreamResponse) -> Result<Option<String>, PanosError> {
+/// Map an HTTP response to the `<result>` inner XML, or an error. Public for the fuzz
+/// targets (`fuzz/`) and property tests: it must hold for any status and body.
+pub fn interpret(resp: &UpstreamResponse) -> Result<Option<String>, PanosError> {
     let body = String::from_utf8_lossy(&resp.body);
     let ok = resp.status.is_success();
     let status = resp.status.as_u16();

@@ -195,3 +195,188 @@ mod tests {
         assert!(parse_envelope("").is_err());
     }
 }
+
+/// Arbitrary input: the envelope parser, the HTTP mapping and the normalisers never panic,
+/// and a success envelope's result round-trips into the normalisers. `fuzz/` has the
+/// coverage-guided version of the same (target `panos_xml`).
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::client::interpret;
+    use crate::{model, tagfilter};
+
+    /// Pieces of PAN-OS answers and of broken XML, to glue into tag soup.
+    fn fragment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "<response status=\"success\">",
+                "<response status='error' code='12'>",
+                "<response status = \"success\" code = \"7\">",
+                "</response>",
+                "<response/>",
+                "<result>",
+                "</result>",
+                "<result/>",
+                "<entry name=\"a b\">",
+                "<entry>",
+                "</entry>",
+                "<member>",
+                "</member>",
+                "<msg>",
+                "</msg>",
+                "<line>",
+                "</line>",
+                "<rules>",
+                "</rules>",
+                "<system>",
+                "</system>",
+                "<dynamic><filter>'a' and ('b' or 'c')</filter></dynamic>",
+                "<ip-netmask>10.0.0.1/8</ip-netmask>",
+                "<![CDATA[ x ]]>",
+                "<!-- c -->",
+                "<?pi x?>",
+                "&amp;",
+                "&bogus;",
+                "&#0;",
+                "&#x110000;",
+                "<!DOCTYPE response [<!ENTITY e \"x\">]>",
+                "<x:a xmlns:x=\"u\">",
+                "</x:a>",
+            ])
+            .prop_map(str::to_string),
+            "[a-z<>/ =\"'!?&;]{0,8}",
+            "\\PC{0,6}",
+        ]
+    }
+
+    fn soup() -> impl Strategy<Value = String> {
+        prop::collection::vec(fragment(), 0..40).prop_map(|v| v.concat())
+    }
+
+    /// A well-formed element tree of PAN-OS-like names.
+    fn element() -> impl Strategy<Value = String> {
+        let name = prop::sample::select(vec![
+            "entry",
+            "member",
+            "ip-netmask",
+            "fqdn",
+            "static",
+            "dynamic",
+            "filter",
+            "protocol",
+            "tcp",
+            "port",
+            "network",
+            "layer3",
+            "action",
+            "from",
+            "tag",
+            "system",
+            "rules",
+            "index",
+        ]);
+        let text = "[a-zA-Z0-9 ./'-]{0,12}";
+        let leaf = (name.clone(), text).prop_map(|(n, t)| {
+            let t = t.replace('\'', "&apos;");
+            format!("<{n}>{t}</{n}>")
+        });
+        leaf.prop_recursive(5, 48, 6, move |inner| {
+            (
+                name.clone(),
+                proptest::option::of("[a-z0-9 -]{1,8}"),
+                prop::collection::vec(inner, 0..6),
+            )
+                .prop_map(|(n, attr, kids)| {
+                    let attr = attr.map_or(String::new(), |a| format!(" name=\"{a}\""));
+                    format!("<{n}{attr}>{}</{n}>", kids.concat())
+                })
+        })
+    }
+
+    fn normalise_all(r: roxmltree::Node<'_, '_>) {
+        for (i, e) in model::entries(r).into_iter().enumerate() {
+            let _ = model::address_object(e, "vsys:vsys1");
+            let g = model::address_group(e, "shared");
+            let _ = model::service(e, "shared");
+            let _ = model::service_group(e, "shared");
+            let _ = model::zone(e, "vsys:vsys1");
+            let _ = model::security_rule(e, i + 1, "pre", "shared");
+            if let Some(f) = g.filter {
+                let _ = tagfilter::parse(&f);
+            }
+        }
+        let _ = model::system_info(r);
+        let _ = model::policy_match(r);
+    }
+
+    fn response(status: u16, body: &str) -> mcp_core::upstream::UpstreamResponse {
+        mcp_core::upstream::UpstreamResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from(body.to_string()),
+            reason: None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn tag_soup_never_panics(s in soup(), status in 100u16..=999) {
+            if let Ok(Envelope::Success { result: Some(inner), .. }) = parse_envelope(&s) {
+                let _ = model::with_result(&inner, normalise_all);
+            }
+            let _ = model::with_result(&s, normalise_all);
+            let r = interpret(&response(status, &s));
+            if status == 429 || status >= 500 {
+                prop_assert!(r.is_err());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+            let _ = parse_envelope(&s);
+            let _ = model::with_result(&s, normalise_all);
+            let _ = tagfilter::parse(&s);
+        }
+
+        #[test]
+        fn success_results_round_trip(kids in prop::collection::vec(element(), 1..5), code in proptest::option::of(0u16..30)) {
+            let inner = kids.concat();
+            let code_attr = code.map_or(String::new(), |c| format!(" code=\"{c}\""));
+            let body = format!("<response status=\"success\"{code_attr}><result>{inner}</result></response>");
+            let env = parse_envelope(&body).expect("a well-formed envelope parses");
+            match env {
+                Envelope::Success { code: got, result } => {
+                    prop_assert_eq!(got, code);
+                    if code == Some(7) {
+                        prop_assert_eq!(result, None);
+                    } else {
+                        let result = result.expect("a non-empty result");
+                        prop_assert_eq!(&result, &inner);
+                        let n = model::with_result(&result, |r| r.children().filter(|c| c.is_element()).count())
+                            .expect("the inner XML re-parses");
+                        prop_assert_eq!(n, kids.len());
+                        model::with_result(&result, normalise_all).expect("normalises");
+                    }
+                }
+                other => prop_assert!(false, "not a success: {other:?}"),
+            }
+            let r = interpret(&response(200, &body)).expect("a 200 success is Ok");
+            prop_assert_eq!(r.is_none(), code == Some(7));
+        }
+
+        #[test]
+        fn error_messages_are_collapsed_text(lines in prop::collection::vec("[a-zA-Z0-9 .,-]{0,20}", 0..4), code in 0u16..30) {
+            let msg: String = lines.iter().map(|l| format!("<line><![CDATA[{l}]]></line>")).collect();
+            let body = format!("<response status=\"error\" code=\"{code}\"><msg>{msg}</msg></response>");
+            match parse_envelope(&body).expect("parses") {
+                Envelope::Error { code: got, message } => {
+                    prop_assert_eq!(got, Some(code));
+                    prop_assert!(!message.contains("  ") && message.trim() == message);
+                }
+                other => prop_assert!(false, "not an error: {other:?}"),
+            }
+        }
+    }
+}

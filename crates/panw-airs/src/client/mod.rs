@@ -108,7 +108,9 @@ impl AirsClient {
     }
 }
 
-fn as_array(v: Value) -> Result<Vec<Value>, ToolError> {
+/// The array a results or reports lookup answers with. Public, with [`interpret`], for the
+/// fuzz targets (`fuzz/`) and property tests.
+pub fn as_array(v: Value) -> Result<Vec<Value>, ToolError> {
     match v {
         Value::Array(items) => Ok(items),
         other => Err(ToolError::upstream(
@@ -143,7 +145,8 @@ fn api_message(resp: &UpstreamResponse) -> String {
         .unwrap_or_else(|| resp.text_snippet(200))
 }
 
-fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
+/// The JSON body of a successful answer, or a clear error for any status and body.
+pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
     let status = resp.status.as_u16();
     match status {
         200..=299 => serde_json::from_slice(&resp.body).map_err(|e| {

@@ -122,6 +122,13 @@ pub async fn collect_results(
     .try_collect()
     .await?;
     let all: Vec<Value> = pages.into_iter().flatten().collect();
+    Ok(merge_results(ids, &all))
+}
+
+/// The items of `all` (every results page, as AIRS sent them) for each of `ids`, in the order
+/// of `ids` and then by req_id, and the ids AIRS did not answer for. Any JSON is accepted:
+/// fields of the wrong type read as absent.
+pub fn merge_results(ids: &[String], all: &[Value]) -> (Vec<ItemResult>, Vec<String>) {
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
@@ -132,7 +139,7 @@ pub async fn collect_results(
                 let result = r.get("result").filter(|v| !v.is_null()).cloned();
                 ItemResult {
                     scan_id: id.clone(),
-                    req_id: r["req_id"].as_u64().unwrap_or(0) as u32,
+                    req_id: req_id(&r["req_id"]),
                     status: r["status"].as_str().unwrap_or("pending").to_string(),
                     category: result
                         .as_ref()
@@ -153,7 +160,32 @@ pub async fn collect_results(
         mine.sort_by_key(|r| r.req_id);
         out.extend(mine);
     }
-    Ok((out, missing))
+    (out, missing)
+}
+
+/// A `req_id` as AIRS sent it; anything that is not a u32 (negative, fractional, too large or
+/// not a number) reads as 0 rather than being truncated onto another item's req_id.
+fn req_id(v: &Value) -> u32 {
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
+/// The reports in `all` for each of `ids`, in the order of `ids`, and the ids AIRS did not
+/// answer for.
+pub fn merge_reports(ids: &[String], all: &[Value]) -> (Vec<Value>, Vec<String>) {
+    let mut reports = Vec::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        let mine: Vec<Value> = all
+            .iter()
+            .filter(|r| r["report_id"].as_str() == Some(id.as_str()))
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            missing.push(id.clone());
+        }
+        reports.extend(mine);
+    }
+    (reports, missing)
 }
 
 async fn pan_get_scan_results(
@@ -187,18 +219,150 @@ async fn pan_get_scan_reports(
     .try_collect()
     .await?;
     let all: Vec<Value> = pages.into_iter().flatten().collect();
-    let mut reports = Vec::new();
-    let mut missing = Vec::new();
-    for id in &i.report_ids {
-        let mine: Vec<Value> = all
-            .iter()
-            .filter(|r| r["report_id"].as_str() == Some(id.as_str()))
-            .cloned()
-            .collect();
-        if mine.is_empty() {
-            missing.push(id.clone());
-        }
-        reports.extend(mine);
-    }
+    let (reports, missing) = merge_reports(&i.report_ids, &all);
     Ok(ReportsOutput { reports, missing })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::client::{as_array, interpret};
+    use crate::tools::scan::{batch, verdict};
+
+    #[test]
+    fn results_merge_in_id_order_then_req_id() {
+        let all = vec![
+            json!({"scan_id": "b", "req_id": 2, "status": "complete", "result": {"category": "benign", "action": "allow", "report_id": "Rb"}}),
+            json!({"scan_id": "a", "req_id": 0, "status": "complete"}),
+            json!({"scan_id": "b", "req_id": 1}),
+            json!({"scan_id": "b", "req_id": 4_294_967_297_u64, "status": "complete"}),
+            json!("not an object"),
+        ];
+        let ids = ["b", "a", "c"].map(String::from);
+        let (found, missing) = merge_results(&ids, &all);
+        let got: Vec<(&str, u32, &str)> = found
+            .iter()
+            .map(|r| (r.scan_id.as_str(), r.req_id, r.status.as_str()))
+            .collect();
+        // A req_id too large for u32 reads as 0, not as 4294967297 mod 2^32 = 1 (item 1's).
+        assert_eq!(
+            got,
+            vec![
+                ("b", 0, "complete"),
+                ("b", 1, "pending"),
+                ("b", 2, "complete"),
+                ("a", 0, "complete")
+            ]
+        );
+        assert_eq!(found[2].report_id.as_deref(), Some("Rb"));
+        assert_eq!(missing, vec!["c".to_string()]);
+
+        let (reports, missing) = merge_reports(&ids, &[json!({"report_id": "a"}), json!({})]);
+        assert_eq!(reports, vec![json!({"report_id": "a"})]);
+        assert_eq!(missing, vec!["b".to_string(), "c".to_string()]);
+    }
+
+    /// Any JSON, with the keys AIRS answers with more likely than chance.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(vec!["a", "b", "benign", "block", "complete", "pending", ""])
+                .prop_map(Value::from),
+            "\\PC{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                prop::sample::select(vec![
+                    "scan_id",
+                    "report_id",
+                    "req_id",
+                    "status",
+                    "result",
+                    "category",
+                    "action",
+                    "prompt_detected",
+                    "response_detected",
+                ])
+                .prop_map(str::to_string),
+                "[a-z_]{0,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn response(status: u16, body: Vec<u8>) -> mcp_core::upstream::UpstreamResponse {
+        mcp_core::upstream::UpstreamResponse {
+            status: http::StatusCode::from_u16(status).expect("status"),
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::from(body),
+            reason: None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn merges_keep_their_promises(items in prop::collection::vec(json_value(), 0..8), extra in "[a-z]{1,3}") {
+            let mut ids: Vec<String> = items
+                .iter()
+                .filter_map(|v| v["scan_id"].as_str().map(str::to_string))
+                .collect();
+            ids.push(extra);
+            ids.sort();
+            ids.dedup();
+            let (found, missing) = merge_results(&ids, &items);
+            for id in &ids {
+                let n = found.iter().filter(|r| &r.scan_id == id).count();
+                prop_assert!((n > 0) != missing.contains(id), "{id:?} found {n} times, missing: {missing:?}");
+            }
+            // In the order of the ids, then by req_id.
+            let pos = |s: &str| ids.iter().position(|i| i == s).unwrap_or(usize::MAX);
+            prop_assert!(found
+                .windows(2)
+                .all(|w| (pos(&w[0].scan_id), w[0].req_id) <= (pos(&w[1].scan_id), w[1].req_id)));
+            let (reports, missing) = merge_reports(&ids, &items);
+            for r in &reports {
+                let id = r["report_id"].as_str().expect("a report id");
+                prop_assert!(ids.iter().any(|i| i == id) && !missing.iter().any(|i| i == id));
+            }
+        }
+
+        #[test]
+        fn verdicts_need_category_and_action(v in json_value()) {
+            let has = v["category"].is_string() && v["action"].is_string();
+            match verdict(v.clone()) {
+                Ok(x) => {
+                    prop_assert!(has);
+                    prop_assert_eq!(Some(x.category.as_str()), v["category"].as_str());
+                    prop_assert!(serde_json::to_string(&x).is_ok());
+                }
+                Err(_) => prop_assert!(!has),
+            }
+            prop_assert_eq!(batch(&v, vec![1]).is_ok(), v["scan_id"].is_string());
+            prop_assert_eq!(as_array(v.clone()).is_ok(), v.is_array());
+        }
+
+        #[test]
+        fn any_answer_maps_without_panicking(status in 100u16..=999, body in prop::collection::vec(any::<u8>(), 0..200), json in json_value()) {
+            let r = interpret(&response(status, body.clone()));
+            if (200..=299).contains(&status) {
+                prop_assert_eq!(r.is_ok(), serde_json::from_slice::<Value>(&body).is_ok());
+            } else {
+                prop_assert!(r.is_err());
+            }
+            let text = serde_json::to_vec(&json).expect("serialises");
+            let r = interpret(&response(status, text));
+            prop_assert_eq!(r.is_ok(), (200..=299).contains(&status));
+        }
+    }
 }

@@ -195,6 +195,19 @@ pub struct ItemRef {
     pub scan_id: String,
 }
 
+/// Read an async scan answer (`{"scan_id": …, "report_id": …}`) for the items `req_ids`.
+pub fn batch(resp: &Value, req_ids: Vec<u32>) -> Result<Batch, ToolError> {
+    let scan_id = resp["scan_id"]
+        .as_str()
+        .ok_or_else(|| ToolError::upstream("AIRS", "the async response has no scan_id"))?
+        .to_string();
+    Ok(Batch {
+        scan_id,
+        report_id: resp["report_id"].as_str().map(str::to_string),
+        req_ids,
+    })
+}
+
 pub fn tools() -> Vec<ToolDef<Airs>> {
     vec![
         ToolDef::new(PAN_INLINE_SCAN, pan_inline_scan),
@@ -339,15 +352,7 @@ async fn pan_batch_scan(
             .filter_map(|w| w["req_id"].as_u64().map(|n| n as u32))
             .collect();
         let resp = client.async_scan(&Value::Array(chunk)).await?;
-        let scan_id = resp["scan_id"]
-            .as_str()
-            .ok_or_else(|| ToolError::upstream("AIRS", "the async response has no scan_id"))?
-            .to_string();
-        Ok::<_, ToolError>(Batch {
-            scan_id,
-            report_id: resp["report_id"].as_str().map(str::to_string),
-            req_ids,
-        })
+        batch(&resp, req_ids)
     }))
     .buffered(FAN_OUT)
     .try_collect()

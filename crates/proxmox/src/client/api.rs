@@ -232,4 +232,58 @@ mod tests {
             ""
         )));
     }
+
+    /// Any JSON, with the keys PVE answers with more likely than chance.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(vec!["qemu", "lxc", "node", "storage", "running", "pve1"])
+                .prop_map(Value::from),
+            "\\PC{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let key = prop_oneof![
+                prop::sample::select(vec!["data", "errors", "type", "vmid", "node", "status"])
+                    .prop_map(str::to_string),
+                "[a-z]{0,5}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(key, inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Any status, reason and body maps to `data` or a typed error, never a panic. The
+        /// coverage-guided version is the `proxmox_response` target in `fuzz/`.
+        #[test]
+        fn any_answer_maps_without_panicking(
+            status in 100u16..=999,
+            reason in proptest::option::of("\\PC{0,40}"),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            json in json_value(),
+        ) {
+            let mut r = resp(status, reason.as_deref(), "");
+            r.body = bytes::Bytes::from(body.clone());
+            let got = interpret(&r);
+            let json_ok = serde_json::from_slice::<Value>(&body).is_ok();
+            proptest::prop_assert_eq!(got.is_ok(), (200..=299).contains(&status) && json_ok);
+            if is_application_error(&r) {
+                proptest::prop_assert!(r.status.is_server_error());
+            }
+            r.body = bytes::Bytes::from(serde_json::to_vec(&json).expect("serialises"));
+            if let Ok(data) = interpret(&r) {
+                proptest::prop_assert_eq!(&data, json.get("data").unwrap_or(&Value::Null));
+                for g in crate::tools::vms::guests_of(&data) {
+                    proptest::prop_assert!(matches!(g["type"].as_str(), Some("qemu" | "lxc")));
+                }
+            }
+        }
+    }
 }

@@ -247,4 +247,18 @@ mod tests {
         assert!(!d("/nodes/pve1/storage"));
         assert!(!d("/cluster/resources"));
     }
+
+    proptest::proptest! {
+        /// An accepted path is exactly its segments, none of them empty, `.` or `..`, and a
+        /// deny pattern always covers the path it names.
+        #[test]
+        fn accepted_paths_are_plain_segments(s in "/[a-z0-9./:@!=_-]{0,12}(/[a-z0-9./_-]{0,6}){0,4}|\\PC{0,40}") {
+            if let Ok(segments) = check_path(&s) {
+                proptest::prop_assert_eq!(segments.join("/"), &s[1..]);
+                proptest::prop_assert!(segments.iter().all(|g| !g.is_empty() && *g != "." && *g != ".."));
+                proptest::prop_assert!(denied(&segments, std::slice::from_ref(&s)).is_some());
+                proptest::prop_assert!(denied(&segments, &["/*".to_string()]).is_some());
+            }
+        }
+    }
 }

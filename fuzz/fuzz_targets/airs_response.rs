@@ -1,0 +1,93 @@
+//! Prisma AIRS API responses: the HTTP mapping, the scan verdict, async batch answers, and
+//! the merging of results and reports pages.
+//!
+//! Input: a JSON body (optionally after a `NNN reason\nheaders\n\n` block, see the crate
+//! docs). Nothing may panic, and the merges keep their promises for any JSON.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use panw_airs::client::{as_array, interpret};
+use panw_airs::tools::results::{merge_reports, merge_results};
+use panw_airs::tools::scan::{batch, verdict};
+use serde_json::Value;
+
+/// The ids a lookup could have asked for: every `scan_id` / `report_id` string in the
+/// answer, plus one that is never there.
+fn ids_in(items: &[Value], key: &str) -> Vec<String> {
+    let mut ids: Vec<String> = items
+        .iter()
+        .filter_map(|v| v[key].as_str().map(str::to_string))
+        .collect();
+    ids.push("00000000-0000-0000-0000-000000000000".into());
+    ids.dedup();
+    ids
+}
+
+fn check_value(v: Value) {
+    // A sync scan answer.
+    if let Ok(verdict) = verdict(v.clone()) {
+        assert_eq!(Some(verdict.category.as_str()), v["category"].as_str());
+        assert_eq!(Some(verdict.action.as_str()), v["action"].as_str());
+        assert!(!verdict.other.contains_key("category"));
+        serde_json::to_string(&verdict).expect("a verdict serialises");
+    } else {
+        assert!(
+            v["category"].as_str().is_none() || v["action"].as_str().is_none(),
+            "a scan answer with a category and an action was refused"
+        );
+    }
+    // An async scan answer.
+    if let Ok(b) = batch(&v, vec![1, 2, 3]) {
+        assert_eq!(Some(b.scan_id.as_str()), v["scan_id"].as_str());
+    }
+    // A results or reports page.
+    let Ok(items) = as_array(v) else { return };
+    let scan_ids = ids_in(&items, "scan_id");
+    let (found, missing) = merge_results(&scan_ids, &items);
+    for r in &found {
+        assert!(
+            scan_ids.contains(&r.scan_id),
+            "a result for an id not asked for"
+        );
+        assert!(
+            !missing.contains(&r.scan_id),
+            "an id both found and missing"
+        );
+    }
+    for id in &scan_ids {
+        assert!(
+            found.iter().any(|r| &r.scan_id == id) || missing.contains(id),
+            "id {id:?} neither found nor missing"
+        );
+    }
+    serde_json::to_string(&found).expect("results serialise");
+    let report_ids = ids_in(&items, "report_id");
+    let (reports, missing) = merge_reports(&report_ids, &items);
+    for r in &reports {
+        let id = r["report_id"].as_str().expect("a report has its id");
+        assert!(report_ids.iter().any(|x| x == id) && !missing.iter().any(|x| x == id));
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    for resp in secops_fuzz::responses(data) {
+        secops_fuzz::common(&resp);
+        match interpret(&resp) {
+            Ok(v) => {
+                assert!(
+                    resp.status.is_success(),
+                    "a {} was read as success",
+                    resp.status
+                );
+                check_value(v);
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+    // Any JSON value, whatever the status line said.
+    if let Ok(v) = serde_json::from_slice::<Value>(secops_fuzz::split_http(data).body) {
+        check_value(v);
+    }
+});

@@ -1,0 +1,83 @@
+//! PAN-OS XML API responses: the envelope parser, the HTTP mapping around it, every
+//! normaliser of a `<result>`, and the dynamic address-group filter language.
+//!
+//! Input: an XML body (optionally after a `NNN reason\nheaders\n\n` block, see the crate
+//! docs). Nothing here may panic; the normalisers must accept any well-formed result.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use paloalto_ngfw::client::{self, Envelope, parse_envelope};
+use paloalto_ngfw::{model, tagfilter};
+
+fn normalise(inner: &str) {
+    let _ = model::with_result(inner, |r| {
+        let entries = model::entries(r);
+        for (i, e) in entries.iter().enumerate() {
+            let a = model::address_object(*e, "vsys:vsys1");
+            let g = model::address_group(*e, "shared");
+            let s = model::service(*e, "shared");
+            let sg = model::service_group(*e, "device-group:dg1");
+            let z = model::zone(*e, "template:t1");
+            let rule = model::security_rule(*e, i + 1, "pre", "device-group:dg1");
+            if let Some(f) = &g.filter
+                && let Ok(expr) = tagfilter::parse(f)
+            {
+                let _ = expr.matches(&a.tags);
+                let _ = expr.matches(&rule.tags);
+            }
+            // Everything a tool returns is serialised for the model.
+            for json in [
+                serde_json::to_string(&a),
+                serde_json::to_string(&g),
+                serde_json::to_string(&s),
+                serde_json::to_string(&sg),
+                serde_json::to_string(&z),
+                serde_json::to_string(&rule),
+            ] {
+                json.expect("a normalised object serialises");
+            }
+        }
+        let _ = model::system_info(r);
+        let _ = model::policy_match(r);
+    });
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+
+    // The envelope, straight.
+    if let Ok(Envelope::Success {
+        result: Some(inner),
+        ..
+    }) = parse_envelope(&text)
+    {
+        normalise(&inner);
+    }
+
+    // The same body through the HTTP mapping, for each status.
+    for resp in secops_fuzz::responses(data) {
+        secops_fuzz::common(&resp);
+        match client::interpret(&resp) {
+            Ok(Some(inner)) => {
+                assert!(
+                    resp.status.is_success(),
+                    "a {} was read as success",
+                    resp.status
+                );
+                normalise(&inner);
+            }
+            Ok(None) => assert!(resp.status.is_success()),
+            Err(e) => {
+                let _ = e.to_string();
+                let _ = mcp_core::ToolError::from(e).to_string();
+            }
+        }
+    }
+
+    // The body as the inner XML of a result, and as a tag filter.
+    normalise(&text);
+    if let Ok(expr) = tagfilter::parse(&text) {
+        let _ = expr.matches(&[]);
+        let _ = expr.matches(&["web".to_string(), "prod".to_string()]);
+    }
+});
