@@ -392,17 +392,8 @@ impl Frames {
             if let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
                 let frame = String::from_utf8_lossy(&self.buf[..i]).replace('\r', "");
                 self.buf.drain(..i + 2);
-                let mut event = String::from("message");
-                let mut data = String::new();
-                for line in frame.lines() {
-                    if let Some(e) = line.strip_prefix("event:") {
-                        event = e.trim().to_string();
-                    } else if let Some(d) = line.strip_prefix("data:") {
-                        data.push_str(d.trim_start());
-                    }
-                }
-                if !data.is_empty() {
-                    return Some((event, data));
+                if let Some(ev) = test_support::parse_sse_frame(&frame) {
+                    return Some(ev);
                 }
                 continue;
             }

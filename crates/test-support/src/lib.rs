@@ -13,4 +13,4 @@ pub use moto::MotoProcess;
 pub use process::{ServerProcess, ServerSpec};
 pub use rpc::{RpcClient, call_err, call_ok};
 pub use sim::{SimProcess, own_fixture, shared_fixtures, workspace_bin};
-pub use sse::{SseClient, rmcp_sse_transport};
+pub use sse::{SseClient, parse_sse_frame, rmcp_sse_transport};

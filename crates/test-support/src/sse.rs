@@ -7,6 +7,22 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+/// One SSE frame (the text between two blank lines) as `(event, data)`: `event` defaults to
+/// `message`, `data` lines are joined. `None` for a frame without data (a comment or a
+/// keep-alive).
+pub fn parse_sse_frame(frame: &str) -> Option<(String, String)> {
+    let mut event = String::from("message");
+    let mut data = String::new();
+    for line in frame.lines() {
+        if let Some(e) = line.strip_prefix("event:") {
+            event = e.trim().to_string();
+        } else if let Some(d) = line.strip_prefix("data:") {
+            data.push_str(d.trim_start());
+        }
+    }
+    (!data.is_empty()).then_some((event, data))
+}
+
 /// A connected legacy SSE session.
 #[derive(Debug)]
 pub struct SseClient {
@@ -62,16 +78,9 @@ impl SseClient {
                 while let Some(i) = buf.find("\n\n") {
                     let frame = buf[..i].to_string();
                     buf.drain(..i + 2);
-                    let mut event = String::from("message");
-                    let mut data = String::new();
-                    for line in frame.lines() {
-                        if let Some(e) = line.strip_prefix("event:") {
-                            event = e.trim().to_string();
-                        } else if let Some(d) = line.strip_prefix("data:") {
-                            data.push_str(d.trim_start());
-                        }
-                    }
-                    if !data.is_empty() && tx.send((event, data)).await.is_err() {
+                    if let Some(ev) = parse_sse_frame(&frame)
+                        && tx.send(ev).await.is_err()
+                    {
                         return;
                     }
                 }
