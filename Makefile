@@ -168,7 +168,8 @@ $(FASTMCP_VENV)/.installed: scripts/bench/requirements-fastmcp.txt
 # Static release build shared with the images. The servers are built exactly as `make image` builds
 # them (same package set, so the same features and the same binaries); the bench tools separately,
 # so that their extra features (test-support's rmcp client) are not unified into the servers.
-bench: $(FASTMCP_VENV)/.installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~15 min)
+# The peers venv brings moto, for aws-whitelist's cold start and idle RSS.
+bench: $(FASTMCP_VENV)/.installed $(VENV)/.peers-installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~15 min)
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p simulators -p mcp-bench -p mcp-example
 	python3 scripts/bench.py
