@@ -169,7 +169,7 @@ $(FASTMCP_VENV)/.installed: scripts/bench/requirements-fastmcp.txt
 # them (same package set, so the same features and the same binaries); the bench tools separately,
 # so that their extra features (test-support's rmcp client) are not unified into the servers.
 # The peers venv brings moto, for aws-whitelist's cold start and idle RSS.
-bench: $(FASTMCP_VENV)/.installed $(VENV)/.peers-installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~15 min)
+bench: $(FASTMCP_VENV)/.installed $(VENV)/.peers-installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~10 min, plus ~27 min for the static release build from clean)
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p simulators -p mcp-bench -p mcp-example
 	python3 scripts/bench.py
