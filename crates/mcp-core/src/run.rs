@@ -11,12 +11,12 @@ use clap::{CommandFactory, FromArgMatches};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{App, BuildCtx, ServerMeta};
-use crate::auth::{AuthConfig, AuthLayerState, MintRequest, Verifier};
+use crate::auth::{AuthConfig, AuthError, AuthLayerState, MintRequest, Verifier};
 use crate::cli::{Cli, Command, ServeArgs, TokenArgs, ToolsArgs, TransportKind};
 use crate::config::{ConfigError, Env};
 use crate::error::StartupError;
 use crate::policy::ToolFilter;
-use crate::readiness::Readiness;
+use crate::readiness::{Readiness, ReadyGuard};
 use crate::server::Shared;
 use crate::telemetry::{LogFormat, init_logging};
 use crate::transport::{HostPolicy, HttpSettings};
@@ -352,10 +352,11 @@ fn host_policy(s: &ServeArgs) -> Result<HostPolicy, StartupError> {
     Ok(HostPolicy::loopback_plus(extra))
 }
 
-async fn auth_state(
-    env: &Env,
-    s: &ServeArgs,
-) -> Result<(AuthLayerState, AuthConfig), StartupError> {
+/// The auth layer, its settings, and the JWKS error when the JWKS URL did not answer at
+/// startup (the verifier then starts without RS256/ES256 keys).
+type AuthState = (AuthLayerState, AuthConfig, Option<AuthError>);
+
+async fn auth_state(env: &Env, s: &ServeArgs) -> Result<AuthState, StartupError> {
     let auth = AuthConfig::from_env(env)?;
     let loopback = crate::validate::is_loopback(s.bind.ip());
     if auth.disabled {
@@ -368,6 +369,7 @@ async fn auth_state(
                 public_url: s.public_url.clone(),
             },
             auth,
+            None,
         ));
     }
     if !auth.has_verifier() {
@@ -391,6 +393,7 @@ async fn auth_state(
                 public_url: s.public_url.clone(),
             },
             auth,
+            None,
         ));
     }
     let http = reqwest::Client::builder()
@@ -398,14 +401,58 @@ async fn auth_state(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| StartupError::App(format!("HTTP client: {e}")))?;
-    let verifier = Verifier::new(&auth, http).await?;
+    let (verifier, pending) = Verifier::start(&auth, http).await?;
     Ok((
         AuthLayerState {
             verifier: Some(verifier),
             public_url: s.public_url.clone(),
         },
         auth,
+        pending,
     ))
+}
+
+/// The JWKS URL did not answer at startup: serve anyway (HS256 tokens work, `/healthz`
+/// answers), hold `/readyz` at `waiting for: jwks`, and fetch again with jittered backoff
+/// (from 1 s, doubling, base capped at 15 s, so at most 30 s with the jitter) until it answers
+/// or the server stops.
+fn spawn_jwks_loader(
+    verifier: Verifier,
+    first: AuthError,
+    guard: ReadyGuard,
+    shutdown: CancellationToken,
+) {
+    use backon::Retryable;
+    tracing::warn!(
+        error = %crate::redact::redact_text(&first.to_string()),
+        "JWKS not fetched: serving, but /readyz answers 503 `waiting for: jwks` and RS256/ES256 tokens get 503 until it is"
+    );
+    tokio::spawn(async move {
+        let backoff = backon::ExponentialBuilder::default()
+            .with_min_delay(Duration::from_secs(1))
+            .with_max_delay(Duration::from_secs(15))
+            .with_jitter()
+            .without_max_times();
+        let v = &verifier;
+        let load = (move || async move { v.load_keys().await })
+            .retry(backoff)
+            .notify(|e: &AuthError, after: Duration| {
+                tracing::warn!(
+                    error = %crate::redact::redact_text(&e.to_string()),
+                    retry_in = ?after,
+                    "JWKS fetch failed"
+                );
+            });
+        tokio::select! {
+            r = load => {
+                if let Ok(keys) = r {
+                    tracing::info!(keys, "JWKS fetched: RS256/ES256 tokens are accepted");
+                }
+            }
+            () = shutdown.cancelled() => {}
+        }
+        drop(guard);
+    });
 }
 
 async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
@@ -414,7 +461,10 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     let filter = tool_filter::<A>(&s)?;
     let hosts = host_policy(&s)?;
     let readiness = Readiness::default();
-    let (auth_layer, auth_cfg) = auth_state(env, &s).await?;
+    let (auth_layer, auth_cfg, jwks_pending) = auth_state(env, &s).await?;
+    // Over stdio nothing verifies tokens and there is no /readyz: nothing to wait for.
+    let jwks_pending = jwks_pending.filter(|_| s.transport == TransportKind::Http);
+    let jwks_guard = jwks_pending.as_ref().map(|_| readiness.guard("jwks"));
     let app = A::build(BuildCtx {
         env,
         check_only: false,
@@ -431,6 +481,9 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     );
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
+    if let (Some(v), Some(first), Some(guard)) = (&auth_layer.verifier, jwks_pending, jwks_guard) {
+        spawn_jwks_loader(v.clone(), first, guard, shutdown.clone());
+    }
     match s.transport {
         TransportKind::Stdio => crate::transport::serve_stdio(shared, shutdown).await?,
         TransportKind::Http => {
@@ -498,8 +551,11 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
     CoreSettings::from_env(env)?;
     tool_filter::<A>(s)?;
     host_policy(s)?;
-    // The same auth decision `serve` makes: refusals, JWKS fetch, secret rules.
-    auth_state(env, s).await?;
+    // The same auth decision `serve` makes: refusals, JWKS fetch, secret rules. `serve`
+    // waits for a JWKS URL that does not answer; `check` reports it.
+    if let (_, _, Some(e)) = auth_state(env, s).await? {
+        return Err(e.into());
+    }
     let app = A::build(BuildCtx {
         env,
         check_only: true,

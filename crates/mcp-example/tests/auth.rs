@@ -506,3 +506,124 @@ async fn only_the_mcp_endpoints_need_a_token_and_unknown_paths_are_404() {
         "only the three MCP requests count as auth failures"
     );
 }
+
+/// A JWKS URL that does not answer at startup: the server listens anyway, `/readyz` says
+/// `waiting for: jwks`, ES256 tokens get 503 with `Retry-After` (not 401: the token may be
+/// fine), HS256 tokens keep working; once the URL answers, the server fetches the keys on its
+/// own (backoff from 1 s), turns ready and accepts the ES256 token. `check` fails meanwhile.
+#[tokio::test]
+async fn jwks_url_down_at_startup_holds_readiness_until_it_answers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use test_support::tokens::{EcKey, claims};
+
+    let key = EcKey::generate("k1");
+    let up = Arc::new(AtomicBool::new(false));
+    let fetches = Arc::new(AtomicU32::new(0));
+    let doc = EcKey::jwks(&[&key]);
+    let jwks_app = {
+        let (up, fetches) = (up.clone(), fetches.clone());
+        axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let (up, fetches, doc) = (up.clone(), fetches.clone(), doc.clone());
+                async move {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    if up.load(Ordering::SeqCst) {
+                        (axum::http::StatusCode::OK, doc)
+                    } else {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new())
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!("http://{}/jwks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, jwks_app).await });
+
+    // `check` reports the unreachable JWKS instead of waiting for it.
+    let out = tokio::process::Command::new(BIN)
+        .arg("check")
+        .env_clear()
+        .env("MCP_JWT_JWKS_URL", &jwks_url)
+        .output()
+        .await
+        .expect("check");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HTTP 503"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let spec = ServerSpec::http(BIN).env("MCP_JWT_JWKS_URL", &jwks_url);
+    let server = ServerProcess::start_unready(&spec).await;
+    server.wait_for_log("JWKS not fetched").await;
+    let http = reqwest::Client::new();
+    let readyz = http
+        .get(format!("{}/readyz", server.base()))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(readyz.status(), 503);
+    assert_eq!(readyz.text().await.expect("body"), "waiting for: jwks");
+    let healthz = http
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+
+    let es256 = key.sign(&claims("alice", &["example:read"]));
+    let mut c = RpcClient::new(format!("{}/mcp", server.base()), Some(es256.clone()));
+    let refused = c.initialize().await;
+    assert_eq!(refused.status, 503, "{:?}", refused.body);
+    assert_eq!(
+        refused
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert!(
+        refused.raw.contains("temporarily_unavailable"),
+        "{}",
+        refused.raw
+    );
+    let mut hs = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("bob", &["example:read"])),
+    );
+    assert_eq!(
+        hs.initialize().await.status,
+        200,
+        "HS256 does not wait for the JWKS"
+    );
+
+    let before = fetches.load(Ordering::SeqCst);
+    assert!(before >= 2, "check and serve each fetched once: {before}");
+    up.store(true, Ordering::SeqCst);
+    // Bounded poll: the retry backoff is 1 s, 2 s, 4 s … (jittered), capped at 30 s.
+    let mut ready = false;
+    for _ in 0..600 {
+        let r = http
+            .get(format!("{}/readyz", server.base()))
+            .send()
+            .await
+            .expect("readyz");
+        if r.status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "never ready; logs:\n{}", server.logs().join("\n"));
+    server.wait_for_log("JWKS fetched").await;
+    assert!(fetches.load(Ordering::SeqCst) > before);
+    let mut c = RpcClient::new(format!("{}/mcp", server.base()), Some(es256));
+    assert_eq!(c.initialize().await.status, 200);
+    assert!(c.tool_names().await.contains(&"get_item".to_string()));
+}

@@ -85,3 +85,49 @@ pub fn bad_tokens(scopes: &[&str]) -> Vec<(&'static str, String)> {
         ("malformed", "not.a.jwt".to_string()),
     ]
 }
+
+/// An ES256 signing key and its public JWK, for servers that verify tokens against a JWKS.
+pub struct EcKey {
+    kid: String,
+    enc: EncodingKey,
+    jwk: jsonwebtoken::jwk::Jwk,
+}
+
+impl std::fmt::Debug for EcKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EcKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EcKey {
+    /// A fresh P-256 key with key id `kid`.
+    pub fn generate(kid: &str) -> Self {
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .unwrap_or_else(|e| panic!("cannot generate a P-256 key: {e}"));
+        let enc = EncodingKey::from_ec_pem(kp.serialize_pem().as_bytes())
+            .unwrap_or_else(|e| panic!("cannot load the P-256 key: {e}"));
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&enc, Algorithm::ES256)
+            .unwrap_or_else(|e| panic!("cannot build the JWK: {e}"));
+        jwk.common.key_id = Some(kid.to_string());
+        Self {
+            kid: kid.to_string(),
+            enc,
+            jwk,
+        }
+    }
+
+    /// Sign `claims` with ES256, naming this key's `kid`.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut h = Header::new(Algorithm::ES256);
+        h.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&h, claims, &self.enc)
+            .unwrap_or_else(|e| panic!("cannot sign test token: {e}"))
+    }
+
+    /// A JWKS document holding `keys`.
+    pub fn jwks(keys: &[&EcKey]) -> String {
+        json!({ "keys": keys.iter().map(|k| &k.jwk).collect::<Vec<_>>() }).to_string()
+    }
+}

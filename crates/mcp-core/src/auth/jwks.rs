@@ -1,8 +1,11 @@
 //! JWKS from a file (read once) or a URL (fetched at startup, refetched when a token names a
-//! `kid` the cache does not hold, at most once per `min_refresh`).
+//! `kid` the cache does not hold, at most once per `min_refresh`). A URL that cannot be
+//! fetched at startup leaves the cache empty and not loaded: `reload` fills it later, and
+//! until then RS256/ES256 tokens get [`TokenError::KeysUnavailable`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
@@ -28,24 +31,49 @@ pub(super) struct JwksCache {
     http: reqwest::Client,
     min_refresh: Duration,
     keys: Mutex<Keys>,
+    loaded: AtomicBool,
 }
 
 impl JwksCache {
+    /// Read the keys. A file must read and parse now; when a URL cannot be fetched, the cache
+    /// starts empty and the error is returned beside it.
     pub(super) async fn load(
         source: JwksSource,
         http: reqwest::Client,
         min_refresh: Duration,
-    ) -> Result<Self, AuthError> {
-        let by_kid = fetch(&source, &http).await?;
-        Ok(Self {
+    ) -> Result<(Self, Option<AuthError>), AuthError> {
+        let (by_kid, pending) = match fetch(&source, &http).await {
+            Ok(keys) => (keys, None),
+            Err(e) if matches!(source, JwksSource::Url(_)) => (HashMap::new(), Some(e)),
+            Err(e) => return Err(e),
+        };
+        let cache = Self {
             source,
             http,
             min_refresh,
+            loaded: AtomicBool::new(pending.is_none()),
             keys: Mutex::new(Keys {
                 by_kid,
                 fetched: Instant::now(),
             }),
-        })
+        };
+        Ok((cache, pending))
+    }
+
+    /// Whether a key set has been loaded.
+    pub(super) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Fetch the key set again and replace the cached one; the number of usable keys.
+    pub(super) async fn reload(&self) -> Result<usize, AuthError> {
+        let fresh = fetch(&self.source, &self.http).await?;
+        let n = fresh.len();
+        let mut keys = self.keys.lock().await;
+        keys.by_kid = fresh;
+        keys.fetched = Instant::now();
+        self.loaded.store(true, Ordering::Release);
+        Ok(n)
     }
 
     pub(super) async fn key_for(
@@ -53,6 +81,11 @@ impl JwksCache {
         kid: &str,
         alg: Algorithm,
     ) -> Result<DecodingKey, TokenError> {
+        if !self.is_loaded() {
+            // The startup fetch failed and the server's loader is retrying: a token must not
+            // trigger fetches of its own (each can take 10 s, under the lock).
+            return Err(TokenError::KeysUnavailable);
+        }
         let mut keys = self.keys.lock().await;
         if !keys.by_kid.contains_key(kid)
             && matches!(self.source, JwksSource::Url(_))

@@ -55,6 +55,15 @@ pub async fn auth_middleware(
             req.extensions_mut().insert(Arc::new(principal));
             next.run(req).await
         }
+        Err(TokenError::KeysUnavailable) => {
+            tracing::warn!(
+                path = req.uri().path(),
+                "request refused: 503, the JWKS has not been fetched yet"
+            );
+            metrics::counter!("mcp_auth_failures_total", "reason" => "keys_unavailable")
+                .increment(1);
+            keys_unavailable()
+        }
         Err(err) => {
             tracing::warn!(reason = %err, path = req.uri().path(), "request refused: 401");
             metrics::counter!("mcp_auth_failures_total", "reason" => reason_label(&err))
@@ -88,6 +97,7 @@ fn reason_label(e: &TokenError) -> &'static str {
         TokenError::Issuer => "issuer",
         TokenError::Audience => "audience",
         TokenError::Claim(_) => "claim",
+        TokenError::KeysUnavailable => "keys_unavailable",
     }
 }
 
@@ -101,6 +111,20 @@ pub(crate) fn base_url_for(public_url: Option<&str>, headers: &HeaderMap) -> Str
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     format!("http://{host}")
+}
+
+/// 503 while the JWKS URL has not answered: the token may be fine, so no 401 (which would
+/// send an OAuth client to re-authenticate); the client should retry.
+fn keys_unavailable() -> Response {
+    let body = serde_json::json!({
+        "error": "temporarily_unavailable",
+        "error_description": TokenError::KeysUnavailable.to_string(),
+    });
+    let mut resp = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    crate::transport::guard::close_connection(&mut resp);
+    resp
 }
 
 fn unauthorized(state: &AuthLayerState, headers: &HeaderMap, err: &TokenError) -> Response {

@@ -63,6 +63,9 @@ pub enum TokenError {
     Audience,
     #[error("token claim `{0}` is missing or has the wrong type")]
     Claim(&'static str),
+    /// Not the token's fault: the JWKS URL has not answered yet (the server answers 503).
+    #[error("the signing keys (JWKS) are not loaded yet")]
+    KeysUnavailable,
 }
 
 /// How requests are authenticated.
@@ -184,19 +187,36 @@ struct VerifierInner {
 }
 
 impl Verifier {
-    /// Build a verifier; a JWKS URL is fetched once now, so a bad URL fails at startup.
+    /// Build a verifier; a JWKS URL is fetched once now, so a bad URL fails here.
     pub async fn new(cfg: &AuthConfig, http: reqwest::Client) -> Result<Self, AuthError> {
+        match Self::start(cfg, http).await? {
+            (v, None) => Ok(v),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// Build a verifier that may start before its JWKS URL answers. A JWKS file must read
+    /// and parse now. When the URL cannot be fetched, the verifier is returned together with
+    /// that error: HS256 tokens work, RS256/ES256 tokens get
+    /// [`TokenError::KeysUnavailable`] until [`Verifier::load_keys`] succeeds. The server
+    /// holds readiness back and retries meanwhile (`run.rs`).
+    pub async fn start(
+        cfg: &AuthConfig,
+        http: reqwest::Client,
+    ) -> Result<(Self, Option<AuthError>), AuthError> {
         let hs256 = cfg
             .hs256_secret
             .as_ref()
             .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
-        let jwks = match &cfg.jwks {
+        let (jwks, pending) = match &cfg.jwks {
             Some(src) => {
-                Some(jwks::JwksCache::load(src.clone(), http, cfg.jwks_min_refresh).await?)
+                let (cache, pending) =
+                    jwks::JwksCache::load(src.clone(), http, cfg.jwks_min_refresh).await?;
+                (Some(cache), pending)
             }
-            None => None,
+            None => (None, None),
         };
-        Ok(Self {
+        let v = Self {
             inner: Arc::new(VerifierInner {
                 hs256,
                 jwks,
@@ -204,7 +224,21 @@ impl Verifier {
                 audience: cfg.audience.clone(),
                 leeway: cfg.leeway,
             }),
-        })
+        };
+        Ok((v, pending))
+    }
+
+    /// Whether RS256/ES256 keys are configured but not loaded yet.
+    pub fn keys_pending(&self) -> bool {
+        self.inner.jwks.as_ref().is_some_and(|j| !j.is_loaded())
+    }
+
+    /// Fetch the JWKS again; the number of usable keys. Without a JWKS, `Ok(0)`.
+    pub async fn load_keys(&self) -> Result<usize, AuthError> {
+        match &self.inner.jwks {
+            Some(j) => j.reload().await,
+            None => Ok(0),
+        }
     }
 
     /// Verify `token` and return the principal it stands for.

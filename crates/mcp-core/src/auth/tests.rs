@@ -340,6 +340,91 @@ async fn jwks_url_refreshes_on_unknown_kid() {
     assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+#[tokio::test]
+async fn jwks_url_down_at_startup_is_loaded_later() {
+    let key = ec_key("k1");
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let app = {
+        let up = up.clone();
+        let doc = jwks(&[&key]);
+        axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let (up, doc) = (up.clone(), doc.clone());
+                async move {
+                    if up.load(std::sync::atomic::Ordering::SeqCst) {
+                        (axum::http::StatusCode::OK, doc)
+                    } else {
+                        (axum::http::StatusCode::BAD_GATEWAY, String::new())
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_JWKS_URL", format!("http://{addr}/jwks")),
+        ("MCP_JWT_SECRET", SECRET.to_string()),
+    ]))
+    .expect("cfg");
+
+    // `new` keeps failing fast; `start` serves without the keys and says why.
+    let err = Verifier::new(&c, reqwest::Client::new())
+        .await
+        .expect_err("down");
+    assert!(err.to_string().contains("HTTP 502"), "{err}");
+    let (v, pending) = Verifier::start(&c, reqwest::Client::new())
+        .await
+        .expect("start");
+    assert!(pending.expect("pending").to_string().contains("HTTP 502"));
+    assert!(v.keys_pending());
+    assert_eq!(
+        v.verify(&key.sign(&good_claims())).await,
+        Err(TokenError::KeysUnavailable)
+    );
+    assert_eq!(
+        v.verify(&hs(&good_claims(), SECRET))
+            .await
+            .expect("hs256")
+            .subject,
+        "alice"
+    );
+    assert!(v.load_keys().await.is_err());
+    assert!(v.keys_pending());
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(v.load_keys().await.expect("loaded"), 1);
+    assert!(!v.keys_pending());
+    assert_eq!(
+        v.verify(&key.sign(&good_claims()))
+            .await
+            .expect("es256")
+            .subject,
+        "alice"
+    );
+    // Once loaded, an unknown kid is the token's fault again.
+    assert_eq!(
+        v.verify(&ec_key("other").sign(&good_claims())).await,
+        Err(TokenError::UnknownKey)
+    );
+
+    // A JWKS file is configuration: it must read now.
+    let missing = AuthConfig::from_env(&Env::from_pairs([(
+        "MCP_JWT_JWKS_FILE",
+        "/nonexistent/jwks.json".to_string(),
+    )]))
+    .expect("cfg");
+    assert!(
+        Verifier::start(&missing, reqwest::Client::new())
+            .await
+            .is_err()
+    );
+}
+
 /// Arbitrary tokens, headers and claims: verification returns a typed error or a principal
 /// that matches the signed claims, never panics. The coverage-guided versions are the `jwt`
 /// and `jwks` targets in `fuzz/`.
