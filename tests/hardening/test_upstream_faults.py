@@ -544,7 +544,7 @@ def _readiness_cycle(st: Stack, vendor: Vendor) -> None:
 
 def _readiness_slow_cycle(st: Stack, vendor: Vendor) -> None:
     """An upstream that accepts but does not answer: /readyz still answers, 503, within the
-    probe's deadline (2 x PREFIX_TIMEOUT), and /healthz is not held up by it."""
+    probe's deadline (2 x PREFIX_TIMEOUT, at most 4 s), and /healthz is not held up by it."""
     rig = start_rig(st, vendor, {f"{vendor.prefix}_TIMEOUT": "1s", f"{vendor.prefix}_BREAKER_COOLDOWN": "1s"})
     base = rig.base
     rig.sim.faults(latency_ms=60_000)

@@ -58,6 +58,7 @@ impl App for Example {
                 let mut cfg = UpstreamConfig::new("example-upstream", url);
                 cfg.max_retries = 0;
                 cfg.total_timeout = std::time::Duration::from_secs(2);
+                cfg.tune_from_env(ctx.env, "EXAMPLE")?;
                 Some(Upstream::new(cfg).map_err(|e| StartupError::App(e.to_string()))?)
             }
             None => None,

@@ -110,6 +110,43 @@ async fn readyz_follows_the_upstream_while_healthz_stays_up() {
     );
 }
 
+/// An upstream that accepts connections and never answers: /readyz still answers, 503, within
+/// its own probe deadline (4 s), although the upstream's timeout is 30 s; /healthz is unaffected.
+#[tokio::test]
+async fn readyz_answers_when_the_upstream_is_silent() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let server = ServerProcess::start_unready(
+        &ServerSpec::http(BIN)
+            .env("EXAMPLE_UPSTREAM_URL", format!("http://127.0.0.1:{port}"))
+            .env("EXAMPLE_TIMEOUT", "30s"),
+    )
+    .await;
+    // Far below the upstream's 60 s call deadline, above /readyz's own 4 s.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("client");
+    let readyz = client
+        .get(format!("{}/readyz", server.base()))
+        .send()
+        .await
+        .expect("/readyz must answer before the client gives up");
+    assert_eq!(readyz.status(), 503);
+    let body = readyz.text().await.expect("body");
+    assert_eq!(
+        body, "upstream not reachable: the upstream did not answer within 4 s",
+        "{body}"
+    );
+    let healthz = client
+        .get(format!("{}/healthz", server.base()))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+    drop(silent);
+}
+
 #[tokio::test]
 async fn check_subcommand_exit_codes() {
     let out = tokio::process::Command::new(BIN)

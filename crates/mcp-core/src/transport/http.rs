@@ -311,6 +311,11 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// The longest `/readyz` waits for the upstream probe: below the chart's 5 s readiness
+/// `timeoutSeconds`, so a silent upstream gets a clean 503 rather than a kubelet timeout, and
+/// probes do not pile up behind it.
+const READY_PROBE_DEADLINE: Duration = Duration::from_secs(4);
+
 async fn readyz<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
     if ops.shared.readiness.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
@@ -324,7 +329,17 @@ async fn readyz<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
             .into_response();
     }
     let app = ops.shared.app.clone();
-    match ops.probe.get(|| async move { app.probe().await }).await {
+    let probe = || async move {
+        tokio::time::timeout(READY_PROBE_DEADLINE, app.probe())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "the upstream did not answer within {} s",
+                    READY_PROBE_DEADLINE.as_secs()
+                ))
+            })
+    };
+    match ops.probe.get(probe).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
