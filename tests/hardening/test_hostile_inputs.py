@@ -37,6 +37,10 @@ pytestmark = pytest.mark.anyio
 
 CLEAN_PREFIX = re.compile(r"^(invalid argument `[^`\n]+`: |refused by policy: )")
 PROTOCOL_CODES = {-32602, -32600, -32700}
+# A refusal may quote the input, but escaped: a raw newline, NUL or ESC from the caller could forge
+# lines in the model's context and in terminals that show the result, and a bidi override or a
+# line separator could reorder or split what a person reads.
+RAW_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
 
 
 def _short(value, limit: int = 300) -> str:
@@ -93,6 +97,7 @@ async def test_hostile_input_is_refused_cleanly(case: Case, targets) -> None:
         assert CLEAN_PREFIX.match(out["text"]), fail("the tool error does not start the documented way")
         assert out["text"].count("invalid argument") <= 1, fail("the tool error wraps another `invalid argument`")
         assert case.must_contain in out["text"], fail("the refusal does not name the offending argument")
+        assert not RAW_CONTROL.search(out["text"]), fail("the refusal echoes a raw control character")
     elif out["kind"] == "jsonrpc-error":
         assert out["code"] in PROTOCOL_CODES, fail(f"JSON-RPC error {out['code']} is not an invalid-input error")
         assert case.field.split(".")[0].split("[")[0] in out["text"], fail("the JSON-RPC error does not name the field")

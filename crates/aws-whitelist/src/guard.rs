@@ -54,7 +54,7 @@ pub fn region(field: &str, r: &str) -> Result<String, ToolError> {
             field,
             format!(
                 "`{}` is not an AWS region this server knows (e.g. us-east-1, eu-west-1)",
-                r.chars().take(40).collect::<String>()
+                mcp_core::validate::excerpt(r, 40)
             ),
         ))
     }
@@ -194,7 +194,10 @@ pub fn protocol(p: Option<&str>) -> Result<&'static str, ToolError> {
         Some("udp") => Ok("udp"),
         Some(other) => Err(ToolError::invalid(
             "protocol",
-            format!("`{other}` is not tcp or udp"),
+            format!(
+                "`{}` is not tcp or udp",
+                mcp_core::validate::excerpt(other, 20)
+            ),
         )),
     }
 }
@@ -214,7 +217,10 @@ pub fn reason(field: &str, r: &str) -> Result<String, ToolError> {
     {
         return Err(ToolError::invalid(
             field,
-            format!("contains `{c}`; use letters, digits, spaces and . _ - : / @ # , + = ( )"),
+            format!(
+                "contains {}; use letters, digits, spaces and . _ - : / @ # , + = ( )",
+                mcp_core::validate::describe_char(c)
+            ),
         ));
     }
     Ok(r.to_string())

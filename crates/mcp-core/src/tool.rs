@@ -303,13 +303,15 @@ pub fn sorted(v: Value) -> Value {
     }
 }
 
-/// Deserialise tool arguments, naming the field that is wrong.
+/// Deserialise tool arguments, naming the field that is wrong. Field names and serde's reason
+/// quote the caller's input (`unknown variant `GET\r\nX``), so both are passed through
+/// [`excerpt`](crate::validate::excerpt): escaped and bounded.
 pub fn parse_args<I: DeserializeOwned>(args: JsonObject) -> Result<I, ToolError> {
     let value = Value::Object(args);
     serde_path_to_error::deserialize::<_, I>(value).map_err(|e| {
-        let path = e.path().to_string();
+        let path = crate::validate::excerpt(&e.path().to_string(), 128);
         let field = if path == "." { String::new() } else { path };
-        let reason = e.into_inner().to_string();
+        let reason = crate::validate::excerpt(&e.into_inner().to_string(), 1000);
         // serde reports a missing field at the parent path; name the field itself.
         if let Some(missing) = reason
             .strip_prefix("missing field `")
@@ -469,6 +471,21 @@ mod tests {
         assert_eq!(e.field(), Some("nested.name"), "{e}");
         let e = err(json!({"cidr": 5, "port": 1}));
         assert_eq!(e.field(), Some("cidr"));
+    }
+
+    #[test]
+    fn argument_errors_never_echo_raw_control_characters() {
+        let e = err(json!({"cidr": "x", "port": 1, "a\r\nb": 1}));
+        assert_eq!(e.field(), Some("a\\r\\nb"), "{e}");
+        let e = err(json!({"cidr": "x", "port": "1\u{1b}[2J\u{202e}"}));
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(text.contains("\\u{1b}[2J\\u{202e}"), "{text:?}");
+        let mut long = json!({"cidr": "x", "port": 1});
+        long["k".repeat(5000)] = json!(1);
+        let e = err(long);
+        assert!(e.to_string().chars().count() < 1300, "bounded: {e}");
     }
 
     #[test]

@@ -154,7 +154,7 @@ pub struct ListGroupsInput {
     pub name: Option<String>,
     /// Only groups with this tag, `KEY=VALUE`.
     pub tag: Option<String>,
-    /// Only these group ids.
+    /// Only these group ids (at most 200).
     #[serde(default)]
     pub group_ids: Vec<String>,
     /// Page size 1-200, default 50.
@@ -197,6 +197,9 @@ async fn describe_groups(
     Ok(out)
 }
 
+/// The most ids one call may name: AWS's own filter limit, and a bound on the request size.
+const MAX_IDS: usize = 200;
+
 async fn list_security_groups(
     s: Arc<Whitelist>,
     _c: CallCtx,
@@ -224,6 +227,7 @@ async fn list_security_groups(
     if let Some(t) = &i.tag {
         filters.push(tag_filter("tag", t)?);
     }
+    mcp_core::validate::bounded_list("group_ids", &i.group_ids, 0, MAX_IDS)?;
     let ids = i
         .group_ids
         .iter()

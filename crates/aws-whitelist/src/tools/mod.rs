@@ -38,7 +38,7 @@ pub async fn clients_with(
             if !settings.profiles.iter().any(|a| a == p) {
                 return Err(ToolError::denied(format!(
                     "profile `{}` is not on the allowlist (AWSWL_PROFILES: {})",
-                    p.chars().take(64).collect::<String>(),
+                    mcp_core::validate::excerpt(p, 64),
                     if settings.profiles.is_empty() {
                         "empty".into()
                     } else {

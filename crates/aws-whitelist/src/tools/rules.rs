@@ -271,7 +271,7 @@ async fn whitelist_bulk(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveInput {
-    /// Rule ids (sgr-…) to remove.
+    /// Rule ids (sgr-…) to remove, at most 100.
     #[serde(default)]
     pub rule_ids: Vec<String>,
     /// Or: the CIDR of the rule…
@@ -298,6 +298,9 @@ pub struct RemoveOutput {
     pub dry_run: bool,
 }
 
+/// The most rule ids one `remove_whitelist` may name.
+const MAX_RULE_IDS: usize = 100;
+
 async fn remove_whitelist(
     s: Arc<Whitelist>,
     _ctx: CallCtx,
@@ -310,6 +313,7 @@ async fn remove_whitelist(
             "give rule_ids, or cidr with port and target, not both",
         ));
     }
+    mcp_core::validate::bounded_list("rule_ids", &i.rule_ids, 0, MAX_RULE_IDS)?;
     let ids: Vec<String> = i
         .rule_ids
         .iter()

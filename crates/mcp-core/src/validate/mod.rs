@@ -10,4 +10,6 @@ pub use net::{
     Cidr, NetClass, PortRange, Protocol, classify, is_loopback, parse_cidr, parse_port_range,
     parse_protocol,
 };
-pub use text::{NameRules, bounded_list, check_len, check_no_control, name};
+pub use text::{
+    NameRules, bounded_list, check_len, check_no_control, describe_char, excerpt, name,
+};

@@ -109,13 +109,46 @@ pub fn bounded_list<T>(field: &str, items: &[T], min: usize, max: usize) -> Resu
     Ok(())
 }
 
-fn describe_char(c: char) -> String {
+/// Characters an error message never shows raw: control characters, line and paragraph
+/// separators, zero-width characters, bidirectional overrides and isolates, the BOM. Shown
+/// raw they could forge lines or reorder the text a person reads.
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A short, printable copy of untrusted input for an error message: at most `max` characters,
+/// hidden characters escaped (`\n`, `\0`, `\u{1b}`, `\u{202e}`), `…` when cut. Echoing raw
+/// input would let a value smuggle newlines, terminal escapes or bidi overrides into the tool
+/// result and the logs.
+pub fn excerpt(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in value.chars().enumerate() {
+        if n == max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else if is_hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// How a refused character is named in an error: control characters by code point.
+pub fn describe_char(c: char) -> String {
     match c {
         '\0' => "a NUL byte".into(),
         '\n' => "a newline".into(),
         '\r' => "a carriage return".into(),
         '\t' => "a tab".into(),
         c if c.is_control() => format!("U+{:04X}", c as u32),
+        c if is_hidden(c) => format!("U+{:04X} (an invisible character)", c as u32),
         c if c.is_ascii() => format!("`{c}`"),
         c => format!("`{c}` (U+{:04X}, not ASCII)", c as u32),
     }
@@ -165,7 +198,25 @@ mod tests {
         assert!(check_len("p", "abcd", 3).is_err());
     }
 
+    #[test]
+    fn excerpts_are_short_and_printable() {
+        assert_eq!(excerpt("us-east-1", 40), "us-east-1");
+        assert_eq!(excerpt("a\nb\0c\u{1b}[31m", 40), "a\\nb\\0c\\u{1b}[31m");
+        assert_eq!(excerpt(&"x".repeat(50), 4), "xxxx…");
+        assert_eq!(excerpt("日本語", 2), "日本…");
+        assert_eq!(describe_char('\u{7}'), "U+0007");
+        assert_eq!(excerpt("a\u{202e}b\u{2028}", 40), "a\\u{202e}b\\u{2028}");
+        assert_eq!(describe_char('\u{202e}'), "U+202E (an invisible character)");
+    }
+
     proptest::proptest! {
+        /// An excerpt never carries a control character and never grows past max + 1 + escapes.
+        #[test]
+        fn excerpts_hold_no_control_characters(s in "\\PC{0,60}|[\\x00-\\x1f a-z\u{2028}\u{202e}\u{200b}]{0,60}") {
+            let e = excerpt(&s, 40);
+            proptest::prop_assert!(!e.chars().any(is_hidden));
+        }
+
         /// An accepted name holds only the allowed characters, within the length limits.
         #[test]
         fn accepted_names_keep_the_rules(s in "[a-zA-Z0-9 _.:'/\\[\\]-]{0,70}|\\PC{0,70}", spaces: bool) {
