@@ -62,6 +62,13 @@ def shims(tmp_path_factory) -> Shims:
     return Shims.create(tmp_path_factory.mktemp("shims"))
 
 
+def mcp_list_counted(home: Home, deps, env: dict[str, str] | None = None):
+    """`claude mcp list`, and what it did on each server: (lines, counter deltas by server)."""
+    before = counters_all(deps)
+    lines = home.mcp_list(env=env)
+    return lines, delta(before, counters_all(deps))
+
+
 def url_vars(deps) -> dict[str, str]:
     return {f"{PREFIX[s]}_URL": d.replicas[0].base for s, d in deps.items()}
 
@@ -146,9 +153,7 @@ def test_http_with_valid_tokens_connects(deps, shims, good_tokens, tmp_path):
         assert stored[server]["url"] == f"{deps[server].replicas[0].base}/mcp"
         assert stored[server]["headers"] == {"Authorization": f"Bearer {good_tokens[PREFIX[server] + '_TOKEN']}"}
 
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     assert sorted(lines) == sorted(SERVERS), lines
     for server in SERVERS:
         target, status = lines[server]
@@ -167,9 +172,7 @@ def test_http_with_wrong_signature_is_refused(deps, shims, bad_tokens, tmp_path)
     home = Home.create(tmp_path, shims, {**url_vars(deps), **bad_tokens})
     home.bash(doc_blocks()["http"])
     marks = {s: log_mark(d) for s, d in deps.items()}
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     assert sorted(lines) == sorted(SERVERS), lines
     for server in SERVERS:
         _, status = lines[server]
@@ -193,9 +196,7 @@ def test_sse_with_valid_tokens_connects(deps, shims, good_tokens, tmp_path):
     home.bash(doc_blocks()["sse"])
     assert {s: c["type"] for s, c in home.local_servers().items()} == {s: "sse" for s in SERVERS}
     marks = {s: log_mark(d) for s, d in deps.items()}
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     assert sorted(lines) == sorted(SERVERS), lines
     for server in SERVERS:
         target, status = lines[server]
@@ -213,9 +214,7 @@ def test_sse_with_valid_tokens_connects(deps, shims, good_tokens, tmp_path):
 def test_sse_with_wrong_signature_is_refused(deps, shims, bad_tokens, tmp_path):
     home = Home.create(tmp_path, shims, {**url_vars(deps), **bad_tokens})
     home.bash(doc_blocks()["sse"])
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     for server in SERVERS:
         _, status = lines[server]
         assert status.startswith(FAILED) and "HTTP 401" in status, f"{server}: {status}"
@@ -243,9 +242,7 @@ def test_stdio_connects(deps, shims, tmp_path):
     # Claude Code passes its own environment to the servers it starts; the values stored with
     # -e must win over the same names in that environment.
     decoys = {key: f"decoy-from-the-shell-{key.lower()}" for key in upstream}
-    before = counters_all(deps)
-    lines = home.mcp_list(env=decoys)
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps, env=decoys)
     assert sorted(lines) == sorted(SERVERS), lines
     for server in SERVERS:
         target, status = lines[server]
@@ -272,18 +269,14 @@ def test_project_mcp_json_connects_once_approved(deps, shims, good_tokens, tmp_p
     home = Home.create(tmp_path, shims, {**url_vars(deps), **good_tokens})
     (home.project / ".mcp.json").write_text(blocks["mcp-json"])
 
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     for server in SERVERS:
         assert lines[server][1].startswith("⏸ Pending approval"), f"{server}: {lines[server]}"
         assert d[server]["mcp_200"] == 0 and d[server]["mcp_401"] == 0, f"{server} contacted before approval"
 
     (home.home / ".claude").mkdir(exist_ok=True)
     (home.home / ".claude" / "settings.json").write_text(blocks["approve"])
-    before = counters_all(deps)
-    lines = home.mcp_list()
-    d = delta(before, counters_all(deps))
+    lines, d = mcp_list_counted(home, deps)
     for server in SERVERS:
         assert lines[server] == (f"${{{PREFIX[server]}_URL}}/mcp (HTTP)", CONNECTED), f"{server}: {lines[server]}"
         assert d[server]["mcp_200"] >= 1 and d[server]["auth_failures"] == 0, f"{server}: {d[server]}"

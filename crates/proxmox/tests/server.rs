@@ -396,6 +396,39 @@ impl Sshd {
             .unwrap_or_else(|| panic!("{k} missing from sshd env"))
     }
 
+    /// End every SSH connection sshd is serving, as an idle timeout or a restart on the node
+    /// would: SIGTERM to the listener's per-connection children (found through /proc). The
+    /// listener stays up. Returns how many were signalled.
+    fn drop_connections(&self) -> usize {
+        let listener = self.get("SSHD_PID").to_string();
+        let children: Vec<String> = std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let pid = e.file_name().to_string_lossy().to_string();
+                let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+                // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+                let ppid = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(1)?
+                    .to_string();
+                (ppid == listener).then_some(pid)
+            })
+            .collect();
+        // A child may exit between the scan and the signal; count the ones signalled.
+        children
+            .iter()
+            .filter(|pid| {
+                std::process::Command::new("bash")
+                    .args(["-c", &format!("kill -TERM {pid}")])
+                    .status()
+                    .is_ok_and(|s| s.success())
+            })
+            .count()
+    }
+
     fn accepted(&self) -> usize {
         std::fs::read_to_string(self.dir.path().join("sshd.log"))
             .unwrap_or_default()
@@ -544,6 +577,52 @@ async fn commands_run_over_a_pooled_verified_ssh_session() {
         sshd.accepted(),
         before,
         "no new SSH session for refused input"
+    );
+}
+
+/// The pooled SSH connection dies under the server (sshd ends it): the next command opens a
+/// new one, once, and succeeds; that new connection is pooled in turn.
+#[tokio::test]
+async fn a_dropped_ssh_connection_is_replaced_on_the_next_command() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let server = ServerProcess::start(&ssh_spec(&sim, &sshd)).await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let run = json!({"command": "qm list", "node": "pve1"});
+
+    let first = ok(&mut c, "execute_command", run.clone()).await;
+    assert_eq!(first["exit_status"], 0, "{first}");
+    assert_eq!(sshd.accepted(), 1);
+    assert!(
+        sshd.drop_connections() >= 1,
+        "no SSH connection to drop: the pool should hold one"
+    );
+
+    let again = ok(&mut c, "execute_command", run.clone()).await;
+    assert_eq!(again["exit_status"], 0, "{again}");
+    assert!(
+        again["stdout"].as_str().is_some_and(|o| o.contains("VMID")),
+        "{again}"
+    );
+    assert_eq!(sshd.accepted(), 2, "one new login after the drop");
+    // Either way of noticing the dead connection: closed before the call, or the channel failed.
+    let noticed = server
+        .logs()
+        .iter()
+        .filter(|l| {
+            l.contains("pooled SSH connection is gone")
+                || l.contains("opening a channel on the pooled SSH connection failed")
+        })
+        .count();
+    assert_eq!(noticed, 1, "{}", server.logs().join("\n"));
+    let third = ok(&mut c, "execute_command", run).await;
+    assert_eq!(third["exit_status"], 0, "{third}");
+    assert_eq!(sshd.accepted(), 2, "the new connection is pooled");
+    assert_eq!(
+        server
+            .metric("proxmox_ssh_connections_total{host=\"127.0.0.1\"}")
+            .await,
+        Some(2.0)
     );
 }
 

@@ -206,11 +206,11 @@ impl SshPool {
     async fn handle(&self, t: &SshTarget, fresh: bool) -> Result<Arc<Handle<Verifier>>, ToolError> {
         let id = format!("{}@{}:{}", t.user, t.host, t.port);
         let mut conns = self.conns.lock().await;
-        if !fresh
-            && let Some(h) = conns.get(&id)
-            && !h.is_closed()
-        {
-            return Ok(h.clone());
+        if !fresh && let Some(h) = conns.get(&id) {
+            if !h.is_closed() {
+                return Ok(h.clone());
+            }
+            tracing::info!(host = %t.host, port = t.port, "pooled SSH connection is gone; connecting again");
         }
         let h = Arc::new(self.connect(t).await?);
         conns.insert(id, h.clone());
@@ -228,12 +228,14 @@ impl SshPool {
         let mut channel = match self.handle(t, false).await?.channel_open_session().await {
             Ok(c) => c,
             // The pooled connection died (server restart, idle drop): reconnect once.
-            Err(_) => self
-                .handle(t, true)
-                .await?
-                .channel_open_session()
-                .await
-                .map_err(|e| ssh_err(t, "open channel", e))?,
+            Err(e) => {
+                tracing::info!(host = %t.host, error = %e, "opening a channel on the pooled SSH connection failed; reconnecting once");
+                self.handle(t, true)
+                    .await?
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| ssh_err(t, "open channel", e))?
+            }
         };
         channel
             .exec(true, command_line)
