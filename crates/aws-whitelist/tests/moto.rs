@@ -85,6 +85,17 @@ async fn group(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
         .to_string()
 }
 
+/// `upstream_calls` of each audit event for `tool`, in order.
+fn audited_upstream_calls(server: &ServerProcess, tool: &str) -> Vec<u64> {
+    server
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["message"] == "tool call" && r["tool"] == tool)
+        .filter_map(|r| r["upstream_calls"].as_u64())
+        .collect()
+}
+
 fn ingress(rules: &Value) -> Vec<Value> {
     rules["ingress"].as_array().cloned().unwrap_or_default()
 }
@@ -157,6 +168,14 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
             .any(|x| x["source"] == "192.0.2.9/32"),
         "dry run wrote nothing"
     );
+    // The audit counts the AWS requests each call made (the SDK clients count their attempts).
+    let listed = audited_upstream_calls(&r._server, "list_rules");
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed.iter().all(|n| *n >= 1), "{listed:?}");
+    // added: one AuthorizeSecurityGroupIngress (tags on create); exists: the duplicate
+    // answer, then DescribeSecurityGroupRules for the existing id; dry run: one DryRun call.
+    let written = audited_upstream_calls(&r._server, "whitelist");
+    assert_eq!(written, vec![1, 2, 1, 1, 1]);
     drop(r.moto);
 }
 
@@ -449,6 +468,10 @@ async fn every_guardrail_refuses_before_any_aws_call() {
     assert!(e.contains("`rule_ids[0]`"), "{e}");
     let e = err(&mut c, "list_security_groups", json!({"tag": "no-equals"})).await;
     assert!(e.contains("`tag`"), "{e}");
+    // Not one attempt, not even a failed connection, for a refused call.
+    let audited = audited_upstream_calls(&server, "whitelist");
+    assert_eq!(audited.len(), 20, "{audited:?}");
+    assert!(audited.iter().all(|n| *n == 0), "{audited:?}");
 }
 
 #[tokio::test]

@@ -59,16 +59,58 @@ impl ClientCache {
             loader = loader.profile_name(p);
         }
         let conf = loader.load().await;
+        // Every client counts its HTTP attempts for the audit event (`upstream_calls`).
         let c = Arc::new(Clients {
             region: region.to_string(),
             profile: profile.map(str::to_string),
-            ec2: aws_sdk_ec2::Client::new(&conf),
-            rds: aws_sdk_rds::Client::new(&conf),
-            elasticache: aws_sdk_elasticache::Client::new(&conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
-            sts: aws_sdk_sts::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::config::Builder::from(&conf)
+                    .interceptor(CountAttempts)
+                    .build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(&conf)
+                    .interceptor(CountAttempts)
+                    .build(),
+            ),
+            elasticache: aws_sdk_elasticache::Client::from_conf(
+                aws_sdk_elasticache::config::Builder::from(&conf)
+                    .interceptor(CountAttempts)
+                    .build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
+                    .interceptor(CountAttempts)
+                    .build(),
+            ),
+            sts: aws_sdk_sts::Client::from_conf(
+                aws_sdk_sts::config::Builder::from(&conf)
+                    .interceptor(CountAttempts)
+                    .build(),
+            ),
         });
         cache.insert(key, c.clone());
         Ok(c)
+    }
+}
+
+/// Counts each HTTP attempt an AWS SDK client sends (retries included) towards the current
+/// tool call's `upstream_calls`, as mcp-core's upstream client does for the other servers.
+#[derive(Debug)]
+struct CountAttempts;
+
+impl aws_sdk_ec2::config::Intercept for CountAttempts {
+    fn name(&self) -> &'static str {
+        "secops-mcp upstream call counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_ec2::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ec2::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        mcp_core::upstream::record_upstream_call();
+        Ok(())
     }
 }
