@@ -60,34 +60,23 @@ impl ClientCache {
         }
         let conf = loader.load().await;
         // Every client counts its HTTP attempts for the audit event (`upstream_calls`).
+        macro_rules! counted {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&conf)
+                        .interceptor(CountAttempts)
+                        .build(),
+                )
+            };
+        }
         let c = Arc::new(Clients {
             region: region.to_string(),
             profile: profile.map(str::to_string),
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::config::Builder::from(&conf)
-                    .interceptor(CountAttempts)
-                    .build(),
-            ),
-            rds: aws_sdk_rds::Client::from_conf(
-                aws_sdk_rds::config::Builder::from(&conf)
-                    .interceptor(CountAttempts)
-                    .build(),
-            ),
-            elasticache: aws_sdk_elasticache::Client::from_conf(
-                aws_sdk_elasticache::config::Builder::from(&conf)
-                    .interceptor(CountAttempts)
-                    .build(),
-            ),
-            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-                aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
-                    .interceptor(CountAttempts)
-                    .build(),
-            ),
-            sts: aws_sdk_sts::Client::from_conf(
-                aws_sdk_sts::config::Builder::from(&conf)
-                    .interceptor(CountAttempts)
-                    .build(),
-            ),
+            ec2: counted!(aws_sdk_ec2),
+            rds: counted!(aws_sdk_rds),
+            elasticache: counted!(aws_sdk_elasticache),
+            elb: counted!(aws_sdk_elasticloadbalancingv2),
+            sts: counted!(aws_sdk_sts),
         });
         cache.insert(key, c.clone());
         Ok(c)
