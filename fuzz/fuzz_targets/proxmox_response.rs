@@ -39,24 +39,15 @@ fn check_data(data: &Value) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for resp in secops_fuzz::responses(data) {
-        secops_fuzz::common(&resp);
-        let app = is_application_error(&resp);
-        assert!(!app || resp.status.is_server_error());
-        match interpret(&resp) {
-            Ok(v) => {
-                assert!(
-                    resp.status.is_success(),
-                    "a {} was read as success",
-                    resp.status
-                );
-                check_data(&v);
-            }
-            Err(e) => {
-                let _ = e.to_string();
-            }
-        }
-    }
+    secops_fuzz::each_interpreted(
+        data,
+        |resp| {
+            let app = is_application_error(resp);
+            assert!(!app || resp.status.is_server_error());
+            interpret(resp)
+        },
+        |v| check_data(&v),
+    );
     if let Ok(v) = serde_json::from_slice::<Value>(secops_fuzz::split_http(data).body) {
         check_data(&v);
         check_data(&v["data"]);

@@ -97,6 +97,32 @@ pub fn responses(data: &[u8]) -> Vec<UpstreamResponse> {
     }
 }
 
+/// Every status variant of `data` (see [`responses`]) through a server's `interpret`: each
+/// response goes through [`common`], an error must print, and only a 2xx may be read as a
+/// success, which is handed to `on_ok`.
+pub fn each_interpreted<T, E: std::fmt::Display>(
+    data: &[u8],
+    interpret: impl Fn(&UpstreamResponse) -> Result<T, E>,
+    mut on_ok: impl FnMut(T),
+) {
+    for resp in responses(data) {
+        common(&resp);
+        match interpret(&resp) {
+            Ok(v) => {
+                assert!(
+                    resp.status.is_success(),
+                    "a {} was read as success",
+                    resp.status
+                );
+                on_ok(v);
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+}
+
 /// Exercise the helpers every response goes through: the Retry-After parser and the snippet
 /// used in error messages.
 pub fn common(resp: &UpstreamResponse) {
