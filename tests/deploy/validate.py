@@ -251,6 +251,9 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
     if values.get("auth", {}).get("mode") != "none":
         assert env["MCP_AUTH"]["value"] == "jwt"
         assert {"MCP_JWT_JWKS_URL", "MCP_JWT_SECRET_FILE"} & env.keys(), "JWT auth without a verifier"
+        # mcp-core refuses to start with a JWKS verifier and no audience.
+        if "MCP_JWT_JWKS_URL" in env:
+            assert env.get("MCP_JWT_AUDIENCE", {}).get("value"), "MCP_JWT_JWKS_URL without MCP_JWT_AUDIENCE"
     host = values.get("ingress", {}).get("host")
     if host:
         assert host in env["MCP_ALLOWED_HOSTS"]["value"].split(",")
