@@ -1,34 +1,44 @@
 """Session load and session cleanup on a vendor server (proxmox against `vendor-sim proxmox`).
 
-- `test_thousand_concurrent_sessions`: 1,000 stateful Streamable HTTP sessions are opened
-  (initialize + notifications/initialized) and are all open at once (the
-  `mcp_active_sessions{transport="streamable_http"}` gauge reads 1,000); each then runs
-  tools/list and one tools/call (`list_nodes`, one upstream request), and is closed with
-  DELETE. Every answer is checked, nothing fails, the simulator sees exactly one request per
-  call, and the gauge returns to 0.
-- `test_abandoned_sessions_are_reaped_after_idle_timeout`: sessions whose client goes away
-  without DELETE (some with their GET stream open, then dropped) are closed after
-  MCP_SESSION_IDLE_TIMEOUT; the gauge returns to 0 and the old ids get 404.
-- `test_dropped_legacy_sse_streams_end_their_sessions`: legacy `GET /sse` clients that
-  initialize and then drop the connection; the `sse` gauge returns to 0 and the dropped
-  sessions refuse further messages.
-- `test_session_cap_counts_both_transports_and_frees_up`: MCP_MAX_SESSIONS caps SSE and
-  Streamable HTTP sessions together (503, `Retry-After: 5` on /mcp); a DELETE makes room.
+- `test_thousand_concurrent_sessions`: SECOPS_LOAD_SESSIONS (default 1,000) stateful
+  Streamable HTTP sessions are opened (initialize + notifications/initialized) and are all
+  open at once (the `mcp_active_sessions{transport="streamable_http"}` gauge reads that
+  number); each then runs tools/list (exactly the six read tools) and one tools/call
+  (`list_nodes`, checked for pve1-3), and is closed with DELETE (204). Every answer is
+  checked, the simulator sees exactly one `GET /nodes` per call, closed sessions answer
+  404, the gauge returns to 0, the server counts every call as `ok`, no 500/502/503/504 on
+  /mcp, nothing in flight, no ERROR log line or panic, and the server exits 0 on SIGTERM.
+- `test_abandoned_sessions_are_reaped_after_idle_timeout`: 100 sessions whose client goes
+  away without DELETE (half only initialize; half also hold the standalone GET stream, then
+  drop it) are closed after MCP_SESSION_IDLE_TIMEOUT (6 s here); the gauge returns to 0 and
+  the old ids get 404.
+- `test_dropped_legacy_sse_streams_end_their_sessions`: 200 legacy `GET /sse` clients that
+  initialize through `/messages/` and then drop the connection; the `sse` gauge returns to
+  0 and the dropped sessions answer 404 to further messages.
+- `test_session_cap_counts_both_transports_and_frees_up`: MCP_MAX_SESSIONS (40: 20 SSE, 20
+  Streamable HTTP) caps both transports together: one more session gets 503 on /mcp (with
+  `Retry-After: 5`) and on /sse, the open sessions keep working, and a DELETE makes room.
 - `test_early_refusal_keeps_or_announces_closing_the_connection`: a 503 (session cap), 401
-  or 404 sent before the request body was read must leave the connection usable or say
-  `Connection: close` (401 does; the 503 and the 404 close the connection silently today).
+  (no token) or 404 (unknown session) on a raw HTTP/1.1 socket must leave the connection
+  usable for a follow-up `GET /healthz` or say `Connection: close`. All three say
+  `Connection: close` now.
 
-The client is raw JSON-RPC over httpx2 (async), with a bounded connection pool: sessions are
-server-side state and outlive connections, so 1,000 sessions need far fewer sockets.
+The client is raw JSON-RPC over httpx2 (async), with a bounded connection pool (POOL = 200):
+sessions are server-side state and outlive connections, so 1,000 sessions need far fewer
+sockets. The early-refusal test speaks HTTP/1.1 on a plain socket.
 
 File descriptors: the server gets a socket per open connection (at most POOL here), and the
 SSE test holds SSE_STREAMS stream connections (plus up to as many short POST connections)
-on both sides, so neither side needs 1,000 descriptors; about 2 x (POOL + SSE_STREAMS) plus
-the processes' baseline is enough. `raise_nofile` lifts the soft
-RLIMIT_NOFILE of this process (and so of the servers it starts, which inherit it) to the
-hard limit when the soft one is under NOFILE_WANTED, and reports what it did.
+on both sides, so neither side needs 1,000 descriptors. `raise_nofile` raises the soft
+RLIMIT_NOFILE of this process (and so of the servers it starts, which inherit it) to
+NOFILE_WANTED (4 x (POOL + SSE_STREAMS) + 1024), or to the hard limit when that is lower,
+and reports what it did; the module fixture then requires at least 2 x (POOL + SSE_STREAMS)
++ 256.
 
-Waits are bounded polls; nothing sleeps as synchronisation; no wall-clock time is asserted.
+Waits are bounded polls or bounded waits on events (each phase at most PHASE_TIMEOUT_S);
+nothing sleeps as synchronisation and no duration is asserted. The one fixed wait is the
+early-refusal test's EARLY_WATCH_S (2 s) read timeout, which decides whether the server
+answered before the body was sent.
 """
 
 from __future__ import annotations
