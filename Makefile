@@ -114,7 +114,7 @@ $(VENV)/.deploy-installed: $(VENV)/.installed tests/deploy/requirements.txt test
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/deploy/requirements-checkov.txt
 	touch $@
 
-test-e2e: $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## Every server behind a real Traefik with TLS (two replicas, official SDK), replica loss
+test-e2e: $(VENV)/.e2e-installed $(VENV)/.peers-installed sshd build ## Every server behind a real Traefik with TLS (two replicas, official SDK), replica loss, harness port collisions
 	$(PYTEST) tests/e2e -q -p no:cacheprovider
 
 test-hardening: $(VENV)/.peers-installed sshd build ## Hostile inputs (every tool), protocol abuse, upstream faults, 1,000-session load, session reaping

@@ -99,6 +99,7 @@ SCOPES = {
 SIM_OF = {"paloalto-ngfw": "panos", "panw-airs": "airs", "proxmox": "proxmox", "fastmcp": "proxmox"}
 
 _LISTENING = re.compile(r"listening on (http://[0-9.:]+)")
+_MOTO_RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:[1-9][0-9]*)")
 STARTED = time.time()
 
 
@@ -142,10 +143,10 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
-    def wait_listening(self, seconds: float = 60) -> str:
+    def wait_listening(self, seconds: float = 60, pattern: re.Pattern = _LISTENING) -> str:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            m = _LISTENING.search(self.log.read_text(errors="replace"))
+            m = pattern.search(self.log.read_text(errors="replace"))
             if m:
                 self.base = m.group(1)
                 return self.base
@@ -453,9 +454,9 @@ def best(t: Target, conc: int) -> dict:
 def start_moto() -> tuple[Proc, dict[str, str]] | None:
     if not MOTO.is_file():
         return None
-    port = free_port()
-    proc = Proc("moto", [str(MOTO), "-H", "127.0.0.1", "-p", str(port)], {})
-    url = f"http://127.0.0.1:{port}"
+    # Port 0: moto binds a free port itself and werkzeug logs it.
+    proc = Proc("moto", [str(MOTO), "-H", "127.0.0.1", "-p", "0"], {})
+    url = proc.wait_listening(60, _MOTO_RUNNING)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -469,13 +470,23 @@ def start_moto() -> tuple[Proc, dict[str, str]] | None:
 
 def cold_start_once(name: str, server: str, env: dict[str, str]) -> tuple[float, int]:
     """Milliseconds from exec to the first 200 from /readyz, and the RSS (KiB) 0.5 s later."""
-    port = free_port()
+    # Port 0 (the server binds it and logs `listening on http://ADDR`), except for the FastMCP
+    # baseline, which takes a number (BENCH_PORT) and may lose it to another process.
+    port = free_port() if server == "fastmcp" else 0
     cmd, full = server_cmd(server, False, port, env)
     t0 = time.perf_counter()
     proc = Proc(name, cmd, full)
     conn_deadline = time.monotonic() + 60
     elapsed = None
     while time.monotonic() < conn_deadline:
+        if not port:
+            m = _LISTENING.search(proc.log.read_text(errors="replace"))
+            if not m:
+                if proc.popen.poll() is not None:
+                    break
+                time.sleep(0.002)
+                continue
+            port = int(m.group(1).rsplit(":", 1)[1])
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/readyz")

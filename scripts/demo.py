@@ -59,14 +59,19 @@ def start_sshd() -> dict[str, str]:
 
 def start_moto() -> dict[str, str]:
     """moto server (from .venv) on 127.0.0.1, seeded with a VPC and a security group."""
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Port 0: moto binds a free port itself and werkzeug logs it (`Running on http://ADDR`); a
+    # number picked here and passed on could be taken by another process in between.
+    log = Path(tempfile.mkdtemp(prefix="secops-demo-moto-")) / "moto.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", "0"],
+                                stdout=out, stderr=subprocess.STDOUT)
     EXTRA_PROCS.append(proc)
-    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while not (m := re.search(r"Running on (http://127\.0\.0\.1:[1-9][0-9]*)", log.read_text(errors="replace"))):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"moto did not start:\n{log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.02)
+    endpoint = m.group(1)
     for _ in range(300):
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2)

