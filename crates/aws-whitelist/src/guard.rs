@@ -3,6 +3,7 @@
 use mcp_core::ToolError;
 use mcp_core::validate::{Cidr, NetClass, PortRange, parse_cidr, parse_port_range};
 
+use crate::port::PortArg;
 use crate::settings::Settings;
 
 /// AWS regions this server accepts.
@@ -134,10 +135,10 @@ pub fn cidr(s: &Settings, field: &str, input: &str) -> Result<Cidr, ToolError> {
     Ok(c)
 }
 
-/// A port (number or alias) or a range; must fall inside an allowed entry.
+/// A port (number, alias or range) or a `port_range`; must fall inside an allowed entry.
 pub fn ports(
     s: &Settings,
-    port: Option<&str>,
+    port: Option<&PortArg>,
     range: Option<&str>,
 ) -> Result<PortRange, ToolError> {
     let r = match (port, range) {
@@ -150,22 +151,10 @@ pub fn ports(
         (None, None) => {
             return Err(ToolError::invalid(
                 "port",
-                "is required (a number such as 443, or a name such as ssh or postgres)",
+                "is required (a number such as 443, a name such as ssh or postgres, or a range such as 8000-8100)",
             ));
         }
-        (Some(p), None) => match s.aliases.get(&p.trim().to_ascii_lowercase()) {
-            Some(r) => *r,
-            None => {
-                let r = parse_port_range("port", p)?;
-                if r.from != r.to {
-                    return Err(ToolError::invalid(
-                        "port",
-                        "is a single port; use port_range for a range",
-                    ));
-                }
-                r
-            }
-        },
+        (Some(p), None) => p.resolve("port", &s.aliases)?,
         (None, Some(r)) => parse_port_range("port_range", r)?,
     };
     let field = if range.is_some() {
@@ -350,13 +339,20 @@ mod tests {
     #[test]
     fn ports_and_targets() {
         let s = settings();
+        let text = |t: &str| PortArg::Text(t.into());
         assert_eq!(
-            ports(&s, Some("ssh"), None).expect("alias"),
+            ports(&s, Some(&text("ssh")), None).expect("alias"),
             PortRange { from: 22, to: 22 }
         );
+        assert_eq!(
+            ports(&s, Some(&PortArg::Number(443)), None).expect("number"),
+            PortRange { from: 443, to: 443 }
+        );
+        assert!(ports(&s, Some(&text("8000-8050")), None).is_ok());
         assert!(ports(&s, None, Some("8000-8050")).is_ok());
         assert!(ports(&s, None, Some("7999-8050")).is_err());
-        assert!(ports(&s, Some("3389"), None).is_err());
+        assert!(ports(&s, Some(&text("3389")), None).is_err());
+        assert!(ports(&s, Some(&PortArg::Number(3389)), None).is_err());
         assert!(ports(&s, None, None).is_err());
         assert_eq!(
             target("rds:prod-db").expect("ok"),

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod guard;
+pub mod port;
 pub mod settings;
 pub mod tools;
 

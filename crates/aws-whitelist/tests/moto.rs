@@ -402,6 +402,103 @@ async fn removal_bulk_and_sweep() {
     );
 }
 
+/// Models send ports as numbers: every `port` takes 443, "443", "https" and "8000-8100".
+#[tokio::test]
+async fn ports_as_numbers_names_strings_and_ranges() {
+    let mut r = rig_with(&[]).await;
+    let sg = group(&r.ec2, "ports").await;
+    let number = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.40", "target": sg, "port": 443, "description": "number"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            number["ports"].as_str(),
+            number["groups"][0]["status"].as_str()
+        ),
+        (Some("443"), Some("added"))
+    );
+    let text = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.40", "target": sg, "port": "443", "description": "text"}),
+    )
+    .await;
+    assert_eq!(text["groups"][0]["status"], "exists");
+    let name = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.40", "target": sg, "port": "https", "description": "name"}),
+    )
+    .await;
+    assert_eq!(name["groups"][0]["status"], "exists");
+    let range = ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.41", "target": sg, "port": "8000-8100", "description": "range"}),
+    )
+    .await;
+    assert_eq!(
+        (
+            range["ports"].as_str(),
+            range["groups"][0]["status"].as_str()
+        ),
+        (Some("8000-8100"), Some("added"))
+    );
+    let bulk = ok(
+        &mut r.c,
+        "whitelist_bulk",
+        json!({"items": [
+            {"cidr": "203.0.113.42", "target": sg, "port": 22, "description": "bulk number"},
+            {"cidr": "203.0.113.43", "target": sg, "port": "ssh", "description": "bulk name"},
+        ]}),
+    )
+    .await;
+    assert_eq!(bulk["succeeded"], 2, "{bulk}");
+    let removed = ok(
+        &mut r.c,
+        "remove_whitelist",
+        json!({"cidr": "203.0.113.42", "port": 22, "target": sg}),
+    )
+    .await;
+    assert_eq!(removed["removed"][0]["source"], "203.0.113.42/32");
+    let removed = ok(
+        &mut r.c,
+        "remove_whitelist",
+        json!({"cidr": "203.0.113.41", "port": "8000-8100", "target": sg}),
+    )
+    .await;
+    assert_eq!(removed["removed"][0]["from_port"], 8000);
+    // Out of range, fractional, negative: refused naming `port`, before any AWS request.
+    for bad in [json!(0), json!(65536), json!(-1), json!(1.5), json!(true)] {
+        let e = err(
+            &mut r.c,
+            "whitelist",
+            json!({"cidr": "203.0.113.44", "target": sg, "port": bad, "description": "bad"}),
+        )
+        .await;
+        assert!(e.contains("`port`"), "{bad}: {e}");
+        let e = err(
+            &mut r.c,
+            "whitelist_bulk",
+            json!({"items": [{"cidr": "203.0.113.44", "target": sg, "port": bad, "description": "bad"}]}),
+        )
+        .await;
+        assert!(e.contains("`items[0].port`"), "{bad}: {e}");
+        let e = err(
+            &mut r.c,
+            "remove_whitelist",
+            json!({"cidr": "203.0.113.44", "target": sg, "port": bad}),
+        )
+        .await;
+        assert!(e.contains("`port`"), "{bad}: {e}");
+    }
+    let refused = audited_upstream_calls(&r._server, "whitelist");
+    assert!(refused.ends_with(&[0; 5]), "{refused:?}");
+}
+
 #[tokio::test]
 async fn every_guardrail_refuses_before_any_aws_call() {
     // The AWS endpoint is closed: a tool that called AWS first would say "cannot reach".
@@ -443,6 +540,11 @@ async fn every_guardrail_refuses_before_any_aws_call() {
         (with("cidr", json!("203.0.113.07")), "leading zero"),
         (with("port", json!("3389")), "not an allowed port"),
         (with("port", json!("99999")), "`port`"),
+        (with("port", json!(3389)), "not an allowed port"),
+        (with("port", json!(0)), "`port`"),
+        (with("port", json!(65536)), "`port`"),
+        (with("port", json!(-1)), "`port`"),
+        (with("port", json!(1.5)), "`port`"),
         (with("target", json!("sg-xyz")), "`target`"),
         (with("target", json!("s3:bucket")), "`target`"),
         (with("region", json!("mars-east-1")), "`region`"),
@@ -470,7 +572,7 @@ async fn every_guardrail_refuses_before_any_aws_call() {
     assert!(e.contains("`tag`"), "{e}");
     // Not one attempt, not even a failed connection, for a refused call.
     let audited = audited_upstream_calls(&server, "whitelist");
-    assert_eq!(audited.len(), 20, "{audited:?}");
+    assert_eq!(audited.len(), 25, "{audited:?}");
     assert!(audited.iter().all(|n| *n == 0), "{audited:?}");
 }
 

@@ -11,6 +11,7 @@ use super::{aws_safe, clients, rfc3339};
 use crate::Whitelist;
 use crate::aws::rules::{self, Added, Rule, TAG_EXPIRES, TAG_OWNER, TAG_REASON};
 use crate::guard;
+use crate::port::PortArg;
 
 const WHITELIST: ToolSpec = ToolSpec {
     name: "whitelist",
@@ -59,8 +60,9 @@ pub struct WhitelistInput {
     pub cidr: String,
     /// `sg-…`, or `rds:DB-ID`, `elasticache:CLUSTER-ID`, `elb:NAME-OR-ARN`, `ec2:i-…`.
     pub target: String,
-    /// A port number or name (ssh, https, postgres, …).
-    pub port: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::port::optional_schema")]
+    pub port: Option<PortArg>,
     /// Or a port range `8000-8100`.
     pub port_range: Option<String>,
     /// `tcp` (default) or `udp`.
@@ -103,7 +105,7 @@ struct Checked {
 
 fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
     let cidr = guard::cidr(&s.settings, "cidr", &i.cidr)?;
-    let ports = guard::ports(&s.settings, i.port.as_deref(), i.port_range.as_deref())?;
+    let ports = guard::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
     let protocol = guard::protocol(i.protocol.as_deref())?;
     let target = guard::target(&i.target)?;
     let reason = guard::reason("description", &i.description)?;
@@ -276,8 +278,9 @@ pub struct RemoveInput {
     pub rule_ids: Vec<String>,
     /// Or: the CIDR of the rule…
     pub cidr: Option<String>,
-    /// …its port (number or name)…
-    pub port: Option<String>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::port::optional_schema")]
+    pub port: Option<PortArg>,
     /// …or port range…
     pub port_range: Option<String>,
     /// …`tcp` (default) or `udp`…
@@ -329,7 +332,7 @@ async fn remove_whitelist(
                 .as_deref()
                 .ok_or_else(|| ToolError::invalid("cidr", "is required without rule_ids"))?,
         )?;
-        let ports = guard::ports(&s.settings, i.port.as_deref(), i.port_range.as_deref())?;
+        let ports = guard::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
         let proto = guard::protocol(i.protocol.as_deref())?;
         let target = guard::target(
             i.target
