@@ -49,6 +49,13 @@ pub trait App: Send + Sync + Sized + 'static {
     /// The tool inventory: every tool, declared once.
     fn tools() -> Vec<ToolDef<Self>>;
 
+    /// Scopes a handler checks itself, beyond the one each tool requires (proxmox's
+    /// `proxmox:admin` for a non-GET passthrough). They count as declared: they imply their
+    /// namespace's read scope and appear in the OAuth metadata.
+    fn extra_scopes() -> &'static [&'static str] {
+        &[]
+    }
+
     /// Build the server state (API clients) from configuration.
     fn build(ctx: BuildCtx<'_>) -> impl Future<Output = Result<Self, StartupError>> + Send;
 

@@ -1,9 +1,11 @@
 //! Who may see and call which tool.
 //!
 //! Every tool declares one required scope, such as `aws:write`. A caller holds a set of scopes
-//! from its token. Any scope of a namespace other than `read` implies that namespace's `read`
-//! scope: `aws:write` implies `aws:read`, `proxmox:exec` implies `proxmox:read`.
-//! Operator filters (`--read-only`, `--toolsets`) are applied before scopes and always win.
+//! from its token. A scope of a namespace other than `read` implies that namespace's `read`
+//! scope, but only when the server declares it (some tool requires it): on aws-whitelist
+//! `aws:write` implies `aws:read` and `proxmox:exec` means nothing, while an invented
+//! `aws:anything` grants nothing at all. Operator filters (`--read-only`, `--toolsets`) are
+//! applied before scopes and always win.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -42,9 +44,16 @@ impl Principal {
         }
     }
 
-    /// Whether this caller may use a tool that requires `scope`.
+    /// Whether this caller may use a tool that requires `scope`, on a server whose tools
+    /// require the scopes in `declared` (only those imply their namespace's `read`).
+    pub fn allows_on(&self, scope: &str, declared: &BTreeSet<String>) -> bool {
+        self.scopes.allows(scope, declared)
+    }
+
+    /// Whether this caller holds `scope` itself (no implication): for checks inside a tool,
+    /// such as `proxmox:admin` for a non-GET passthrough.
     pub fn allows(&self, scope: &str) -> bool {
-        self.scopes.allows(scope)
+        self.scopes.allows(scope, &BTreeSet::new())
     }
 }
 
@@ -53,32 +62,34 @@ impl Principal {
 pub enum ScopeSet {
     /// Everything (stdio, or auth explicitly off).
     All,
-    /// Exactly these scopes, plus what they imply.
+    /// Exactly the scopes the token carries (implications are judged in [`ScopeSet::allows`]).
     Granted(BTreeSet<String>),
 }
 
 impl ScopeSet {
-    /// Scopes from a token, expanded with the read scopes they imply.
+    /// Scopes from a token.
     pub fn granted(scopes: impl IntoIterator<Item = String>) -> Self {
-        let mut set = BTreeSet::new();
-        for s in scopes {
-            if let Some((ns, action)) = s.split_once(':')
-                && action != "read"
-                && !ns.is_empty()
-            {
-                set.insert(format!("{ns}:read"));
-            }
-            set.insert(s);
-        }
-        Self::Granted(set)
+        Self::Granted(scopes.into_iter().collect())
     }
 
-    /// Whether `scope` is granted.
-    pub fn allows(&self, scope: &str) -> bool {
-        match self {
-            Self::All => true,
-            Self::Granted(set) => set.contains(scope),
+    /// Whether `scope` is granted: held exactly, or it is `ns:read` and the caller holds
+    /// another `ns:` scope that the server declares in `declared`.
+    pub fn allows(&self, scope: &str, declared: &BTreeSet<String>) -> bool {
+        let set = match self {
+            Self::All => return true,
+            Self::Granted(set) => set,
+        };
+        if set.contains(scope) {
+            return true;
         }
+        let Some(ns) = scope.strip_suffix(":read").filter(|ns| !ns.is_empty()) else {
+            return false;
+        };
+        set.iter().any(|held| {
+            held.split_once(':')
+                .is_some_and(|(n, action)| n == ns && action != "read")
+                && declared.contains(held)
+        })
     }
 }
 
@@ -140,21 +151,41 @@ impl ToolFilter {
 mod tests {
     use super::*;
 
+    fn declared(scopes: &[&str]) -> BTreeSet<String> {
+        scopes.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn write_implies_read_in_same_namespace_only() {
+        let aws = declared(&["aws:read", "aws:write"]);
+        let pve = declared(&["proxmox:read", "proxmox:power", "proxmox:exec"]);
         let p = Principal::token("alice", ["aws:write".to_string()]);
-        assert!(p.allows("aws:write"));
-        assert!(p.allows("aws:read"));
-        assert!(!p.allows("ngfw:read"));
+        assert!(p.allows_on("aws:write", &aws));
+        assert!(p.allows_on("aws:read", &aws));
+        assert!(!p.allows_on("ngfw:read", &aws));
         let p = Principal::token("bob", ["aws:read".to_string()]);
-        assert!(p.allows("aws:read"));
-        assert!(!p.allows("aws:write"));
+        assert!(p.allows_on("aws:read", &aws));
+        assert!(!p.allows_on("aws:write", &aws));
         let p = Principal::token("carol", ["proxmox:exec".to_string()]);
-        assert!(p.allows("proxmox:read"));
-        assert!(!p.allows("proxmox:power"));
+        assert!(p.allows_on("proxmox:read", &pve));
+        assert!(!p.allows_on("proxmox:power", &pve));
         let p = Principal::token("dave", [":write".to_string(), "nocolon".to_string()]);
-        assert!(!p.allows(":read"));
-        assert!(p.allows("nocolon"));
+        assert!(!p.allows_on(":read", &aws));
+        assert!(p.allows_on("nocolon", &aws));
+    }
+
+    #[test]
+    fn only_declared_scopes_imply_read() {
+        let aws = declared(&["aws:read", "aws:write"]);
+        // An invented scope of the namespace grants nothing, not even read.
+        let p = Principal::token("eve", ["aws:anything".to_string()]);
+        assert!(!p.allows_on("aws:read", &aws));
+        assert!(!p.allows_on("aws:write", &aws));
+        // A scope another server declares does not imply read here.
+        let p = Principal::token("frank", ["aws:approve".to_string()]);
+        assert!(!p.allows_on("aws:read", &aws));
+        assert!(p.allows_on("aws:read", &declared(&["aws:read", "aws:approve"])));
+        assert!(Principal::local().allows_on("aws:read", &BTreeSet::new()));
     }
 
     #[test]

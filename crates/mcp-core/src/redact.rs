@@ -9,65 +9,53 @@ use serde_json::{Map, Value};
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Words that make a key a credential wherever they appear as a segment of its name.
-const SECRET_WORDS: &[&str] = &[
+/// Words that make a key a credential wherever they appear in its name, as a substring of
+/// the name with separators and case removed: `cipassword`, `encryption-key`, `keyring`,
+/// `X-PAN-KEY`, `access_token` and `AWS_SECRET_ACCESS_KEY` all match. A false positive only
+/// hides a value from the audit log; a false negative leaks a credential, so the list errs
+/// towards matching (`max_tokens` is redacted too).
+const SECRET_SUBSTRINGS: &[&str] = &[
     "password",
     "passwd",
     "passphrase",
+    "passcode",
     "secret",
     "token",
     "apikey",
     "authorization",
+    "authkey",
+    "bearer",
     "credential",
-    "credentials",
     "cookie",
     "privatekey",
+    "privkey",
+    "sessionkey",
+    "accesskey",
+    "pankey",
+    "encryptionkey",
+    "signingkey",
+    "sharedkey",
+    "masterkey",
+    "keyring",
+    "keystore",
+    "keytab",
+    "psk",
 ];
 
-/// Pairs of adjacent segments that name a credential (`api_key`, `X-PAN-KEY`, ...).
-const SECRET_PAIRS: &[(&str, &str)] = &[
-    ("api", "key"),
-    ("private", "key"),
-    ("session", "key"),
-    ("access", "key"),
-    ("pan", "key"),
-    ("pan", "token"),
-    ("secret", "key"),
-];
-
-/// Split a key into lowercase segments at `_`, `-`, `.`, spaces and camelCase humps.
-fn segments(key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for c in key.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-            continue;
-        }
-        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        cur.push(c.to_ascii_lowercase());
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+/// A key with separators and case removed: `Encryption-Key` becomes `encryptionkey`.
+fn normalised(key: &str) -> String {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
-/// Whether a key name looks like it holds a credential. Judged on whole segments, so
-/// `access_token` and `X-PAN-KEY` are secrets while `max_tokens` and a plain `key` are not.
+/// Whether a key name looks like it holds a credential: it contains one of the credential
+/// words anywhere, once separators and case are removed. A plain `key`, `key_id`, `tag_key`
+/// or `ssh_key_path` is not a credential.
 pub fn is_secret_key(key: &str) -> bool {
-    let seg = segments(key);
-    seg.iter().any(|s| SECRET_WORDS.contains(&s.as_str()))
-        || seg
-            .windows(2)
-            .any(|w| SECRET_PAIRS.contains(&(w[0].as_str(), w[1].as_str())))
+    let n = normalised(key);
+    SECRET_SUBSTRINGS.iter().any(|w| n.contains(w))
 }
 
 /// Property names the input schema marks secret (`writeOnly` or `x-secret`), at the top level.
@@ -181,8 +169,9 @@ mod tests {
             "ssh_key_path",
             "key_id",
             "key",
-            "max_tokens",
             "tag_key",
+            "sshkeys",
+            "monkey",
         ] {
             assert!(!is_secret_key(k), "{k}");
         }
@@ -197,6 +186,15 @@ mod tests {
             "Authorization",
             "store_credential",
             "privateKey",
+            // Substrings, not only whole segments (PVE parameter names among them).
+            "cipassword",
+            "encryption-key",
+            "keyring",
+            "sshpassword",
+            "master-pubkey-password",
+            "X-Auth-Token",
+            "clientSecretValue",
+            "wpapsk",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

@@ -258,6 +258,10 @@ struct CoreSettings {
     call_timeout: Duration,
     max_body_bytes: usize,
     max_sessions: usize,
+    max_sessions_per_subject: usize,
+    header_read_timeout: Duration,
+    max_connections: usize,
+    http_request_timeout: Duration,
     session_idle: Duration,
     shutdown_grace: Duration,
 }
@@ -270,6 +274,26 @@ impl CoreSettings {
                 .unwrap_or(Duration::from_secs(120)),
             max_body_bytes: env.parse("MCP_MAX_BODY_BYTES")?.unwrap_or(8 * 1024 * 1024),
             max_sessions: env.parse("MCP_MAX_SESSIONS")?.unwrap_or(10_000),
+            max_sessions_per_subject: positive(
+                env,
+                "MCP_MAX_SESSIONS_PER_SUBJECT",
+                crate::transport::DEFAULT_MAX_SESSIONS_PER_SUBJECT,
+            )?,
+            header_read_timeout: nonzero_duration(
+                env,
+                "MCP_HTTP_HEADER_TIMEOUT",
+                crate::transport::DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            max_connections: positive(
+                env,
+                "MCP_MAX_CONNECTIONS",
+                crate::transport::DEFAULT_MAX_CONNECTIONS,
+            )?,
+            http_request_timeout: nonzero_duration(
+                env,
+                "MCP_HTTP_REQUEST_TIMEOUT",
+                crate::transport::DEFAULT_HTTP_REQUEST_TIMEOUT,
+            )?,
             session_idle: env
                 .duration("MCP_SESSION_IDLE_TIMEOUT")?
                 .unwrap_or(Duration::from_secs(300)),
@@ -277,6 +301,24 @@ impl CoreSettings {
                 .duration("MCP_SHUTDOWN_GRACE")?
                 .unwrap_or(Duration::from_secs(25)),
         })
+    }
+}
+
+/// A count that must be at least 1.
+fn positive(env: &Env, var: &str, default: usize) -> Result<usize, ConfigError> {
+    match env.parse::<usize>(var)? {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::invalid(var, "must be at least 1")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// A duration that must be longer than zero.
+fn nonzero_duration(env: &Env, var: &str, default: Duration) -> Result<Duration, ConfigError> {
+    match env.duration(var)? {
+        None => Ok(default),
+        Some(d) if d.is_zero() => Err(ConfigError::invalid(var, "must be longer than 0s")),
+        Some(d) => Ok(d),
     }
 }
 
@@ -352,6 +394,52 @@ fn host_policy(s: &ServeArgs) -> Result<HostPolicy, StartupError> {
     Ok(HostPolicy::loopback_plus(extra))
 }
 
+/// Why a server bound to loopback is still reachable from elsewhere, if it is: a public URL,
+/// a `Host` it accepts that is not loopback, or proxies whose forwarding headers it trusts.
+fn exposure(env: &Env, s: &ServeArgs) -> Result<Option<String>, ConfigError> {
+    if s.public_url
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty())
+    {
+        return Ok(Some("MCP_PUBLIC_URL is set".into()));
+    }
+    if let Some(h) = s
+        .allowed_hosts
+        .iter()
+        .flatten()
+        .map(|h| h.trim())
+        .find(|h| !h.is_empty() && !is_loopback_host(h))
+    {
+        return Ok(Some(format!(
+            "MCP_ALLOWED_HOSTS accepts `{}`, which is not a loopback name",
+            crate::validate::excerpt(h, 64)
+        )));
+    }
+    if env
+        .list("MCP_TRUSTED_PROXIES")?
+        .is_some_and(|l| !l.is_empty())
+    {
+        return Ok(Some("MCP_TRUSTED_PROXIES is set".into()));
+    }
+    Ok(None)
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`, with or without a port.
+fn is_loopback_host(h: &str) -> bool {
+    let host = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') && port.parse::<u16>().is_ok() => host,
+            _ => h,
+        }
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(crate::validate::is_loopback)
+}
+
 /// The auth layer, its settings, and the JWKS error when the JWKS URL did not answer at
 /// startup (the verifier then starts without RS256/ES256 keys).
 type AuthState = (AuthLayerState, AuthConfig, Option<AuthError>);
@@ -362,6 +450,10 @@ async fn auth_state(env: &Env, s: &ServeArgs) -> Result<AuthState, StartupError>
     if auth.disabled {
         if !loopback && s.transport == TransportKind::Http {
             tracing::warn!(bind = %s.bind, "AUTHENTICATION IS OFF (MCP_AUTH=none) on a non-loopback address: anyone who can reach it can call every tool");
+        } else if s.transport == TransportKind::Http
+            && let Some(why) = exposure(env, s)?
+        {
+            tracing::warn!(bind = %s.bind, "AUTHENTICATION IS OFF (MCP_AUTH=none) and {why}: anyone the proxy serves can call every tool");
         }
         return Ok((
             AuthLayerState {
@@ -384,6 +476,15 @@ async fn auth_state(env: &Env, s: &ServeArgs) -> Result<AuthState, StartupError>
                 s.bind
             )));
         }
+        if s.transport == TransportKind::Http
+            && let Some(why) = exposure(env, s)?
+        {
+            // A loopback bind behind a reverse proxy is reachable by everyone the proxy
+            // serves: without a verifier every one of them would get every scope.
+            return Err(StartupError::Refused(format!(
+                "refusing to serve without authentication: {why}, so callers arrive through a proxy from beyond this host; set MCP_JWT_SECRET, MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE, or set MCP_AUTH=none explicitly"
+            )));
+        }
         if s.transport == TransportKind::Http {
             tracing::warn!(bind = %s.bind, "no JWT verifier configured: loopback callers get every scope");
         }
@@ -396,11 +497,7 @@ async fn auth_state(env: &Env, s: &ServeArgs) -> Result<AuthState, StartupError>
             None,
         ));
     }
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| StartupError::App(format!("HTTP client: {e}")))?;
+    let http = crate::auth::jwks_client()?;
     let (verifier, pending) = Verifier::start(&auth, http).await?;
     Ok((
         AuthLayerState {
@@ -489,7 +586,9 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
         TransportKind::Http => {
             let mut scopes: Vec<String> = A::tools()
                 .iter()
-                .map(|t| t.spec().scope.to_string())
+                .map(|t| t.spec().scope)
+                .chain(A::extra_scopes().iter().copied())
+                .map(str::to_string)
                 .collect();
             scopes.sort();
             scopes.dedup();
@@ -500,6 +599,10 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
                 public_url: s.public_url.clone(),
                 max_body_bytes: core.max_body_bytes,
                 max_sessions: core.max_sessions,
+                max_sessions_per_subject: core.max_sessions_per_subject,
+                header_read_timeout: core.header_read_timeout,
+                max_connections: core.max_connections,
+                http_request_timeout: core.http_request_timeout,
                 session_idle: core.session_idle,
                 sse_keep_alive: Duration::from_secs(15),
                 shutdown_grace: core.shutdown_grace,

@@ -35,6 +35,9 @@ pub struct Shared<A: App> {
     call_timeout: Duration,
     read_only: bool,
     pub(crate) sessions: SessionCounter,
+    /// Every scope some tool of this server requires (before the operator filter): only these
+    /// imply their namespace's read scope.
+    declared_scopes: std::collections::BTreeSet<String>,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -64,6 +67,12 @@ impl<A: App> Shared<A> {
             .enumerate()
             .map(|(i, t)| (t.spec().name, i))
             .collect();
+        let declared_scopes = A::tools()
+            .iter()
+            .map(|t| t.spec().scope)
+            .chain(A::extra_scopes().iter().copied())
+            .map(str::to_string)
+            .collect();
         let meta = A::meta();
         let mut info = ServerConfig::new(A::capabilities())
             .with_server_info(Implementation::new(meta.name, meta.version));
@@ -79,6 +88,7 @@ impl<A: App> Shared<A> {
             call_timeout,
             read_only: filter.read_only,
             sessions: SessionCounter::default(),
+            declared_scopes,
         }
     }
 
@@ -91,27 +101,51 @@ impl<A: App> Shared<A> {
     pub fn app(&self) -> &Arc<A> {
         &self.app
     }
+
+    /// Whether `principal` may use a tool requiring `scope` on this server.
+    pub fn allows(&self, principal: &Principal, scope: &str) -> bool {
+        principal.allows_on(scope, &self.declared_scopes)
+    }
 }
 
-/// Counts open sessions per transport, for the gauge and the session cap.
+/// Counts open sessions per transport and per subject, for the gauge and the session caps.
 #[derive(Debug, Clone, Default)]
 pub struct SessionCounter {
     open: Arc<AtomicUsize>,
+    by_subject: Arc<std::sync::Mutex<HashMap<String, usize>>>,
 }
 
-/// Decrements the session count when dropped.
+/// Decrements the session counts when dropped.
 #[derive(Debug)]
 pub struct SessionGuard {
     open: Arc<AtomicUsize>,
+    by_subject: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    subject: Option<String>,
     transport: &'static str,
 }
 
+tokio::task_local! {
+    /// The subject opening a stateful Streamable HTTP session: rmcp builds the session's
+    /// handler inside the request, without the request at hand, so the transport sets this
+    /// around it.
+    pub(crate) static OPENING_SUBJECT: String;
+}
+
 impl SessionCounter {
-    pub fn open(&self, transport: &'static str) -> SessionGuard {
+    /// Count a session of `transport`, opened by `subject` (none over stdio).
+    pub fn open(&self, transport: &'static str, subject: Option<String>) -> SessionGuard {
         self.open.fetch_add(1, Ordering::AcqRel);
+        if let Some(s) = &subject {
+            // A poisoned table only loses the per-subject count, never the session.
+            if let Ok(mut m) = self.by_subject.lock() {
+                *m.entry(s.clone()).or_insert(0) += 1;
+            }
+        }
         metrics::gauge!("mcp_active_sessions", "transport" => transport).increment(1.0);
         SessionGuard {
             open: self.open.clone(),
+            by_subject: self.by_subject.clone(),
+            subject,
             transport,
         }
     }
@@ -119,11 +153,29 @@ impl SessionCounter {
     pub fn count(&self) -> usize {
         self.open.load(Ordering::Acquire)
     }
+
+    /// Open sessions of `subject` on every transport. A poisoned table counts as full, so
+    /// the per-subject cap fails closed.
+    pub fn count_for(&self, subject: &str) -> usize {
+        match self.by_subject.lock() {
+            Ok(m) => m.get(subject).copied().unwrap_or(0),
+            Err(_) => usize::MAX,
+        }
+    }
 }
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
+        if let Some(s) = &self.subject
+            && let Ok(mut m) = self.by_subject.lock()
+            && let Some(n) = m.get_mut(s)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(s);
+            }
+        }
         metrics::gauge!("mcp_active_sessions", "transport" => self.transport).decrement(1.0);
     }
 }
@@ -141,9 +193,16 @@ impl<A: App> std::fmt::Debug for McpServer<A> {
 }
 
 impl<A: App> McpServer<A> {
-    /// A handler that counts as an open session of `transport` while it lives.
-    pub fn session(shared: Arc<Shared<A>>, transport: &'static str) -> Self {
-        let guard = shared.sessions.open(transport);
+    /// A handler that counts as an open session of `transport` while it lives, for
+    /// `subject` (given, or set by the Streamable HTTP transport around the request that
+    /// opens the session; none over stdio).
+    pub fn session(
+        shared: Arc<Shared<A>>,
+        transport: &'static str,
+        subject: Option<String>,
+    ) -> Self {
+        let subject = subject.or_else(|| OPENING_SUBJECT.try_with(Clone::clone).ok());
+        let guard = shared.sessions.open(transport, subject);
         Self {
             shared,
             _session: Some(guard),
@@ -246,7 +305,7 @@ impl<A: App> ServerHandler for McpServer<A> {
             .shared
             .tools
             .iter()
-            .filter(|t| principal.allows(t.spec().scope))
+            .filter(|t| self.shared.allows(&principal, t.spec().scope))
             .map(|t| t.tool().clone())
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -268,7 +327,7 @@ impl<A: App> ServerHandler for McpServer<A> {
             .by_name
             .get(name.as_str())
             .map(|i| &self.shared.tools[*i]);
-        let Some(tool) = tool.filter(|t| principal.allows(t.spec().scope)) else {
+        let Some(tool) = tool.filter(|t| self.shared.allows(&principal, t.spec().scope)) else {
             // Same answer whether the tool is missing, filtered out, or outside the caller's
             // scopes: the refusal must not reveal what exists.
             tracing::warn!(

@@ -549,6 +549,7 @@ async fn jwks_url_down_at_startup_holds_readiness_until_it_answers() {
         .arg("check")
         .env_clear()
         .env("MCP_JWT_JWKS_URL", &jwks_url)
+        .env("MCP_JWT_AUDIENCE", test_support::tokens::TEST_AUDIENCE)
         .output()
         .await
         .expect("check");
@@ -626,4 +627,141 @@ async fn jwks_url_down_at_startup_holds_readiness_until_it_answers() {
     let mut c = RpcClient::new(format!("{}/mcp", server.base()), Some(es256));
     assert_eq!(c.initialize().await.status, 200);
     assert!(c.tool_names().await.contains(&"get_item".to_string()));
+}
+
+/// A loopback bind is not private when a proxy forwards to it: a public URL, a non-loopback
+/// `Host` the server accepts, or trusted forwarding headers all mean callers come from beyond
+/// this host. Without a verifier each of these is refused (by `serve` and by `check`) unless
+/// `MCP_AUTH=none` says so explicitly; loopback-only settings still start.
+#[tokio::test]
+async fn a_proxied_loopback_server_without_a_verifier_is_refused() {
+    let run = |cmd: &'static str, env: Vec<(&'static str, &'static str)>| async move {
+        let mut c = tokio::process::Command::new(BIN);
+        c.arg(cmd)
+            .env_clear()
+            .env("MCP_TRANSPORT", "http")
+            .env("MCP_BIND", "127.0.0.1:0")
+            .envs(env);
+        if cmd == "serve" {
+            // Would block if it started: a refusal exits at once.
+            c.stdin(std::process::Stdio::null());
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(20), c.output())
+            .await
+            .expect("exits instead of serving")
+            .expect("run")
+    };
+    for (var, val) in [
+        ("MCP_PUBLIC_URL", "https://mcp.example.com"),
+        ("MCP_ALLOWED_HOSTS", "localhost,mcp.example.com"),
+        ("MCP_ALLOWED_HOSTS", "*"),
+        ("MCP_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ] {
+        for cmd in ["serve", "check"] {
+            let out = run(cmd, vec![(var, val)]).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {var}={val}: {stderr}");
+            let last = stderr.lines().last().unwrap_or_default();
+            assert!(
+                last.contains("refusing to serve without authentication")
+                    && last.contains(var)
+                    && last.contains("MCP_AUTH=none"),
+                "{cmd} {var}={val}: {stderr}"
+            );
+        }
+        // Explicitly off, it starts (and `check` passes).
+        let out = run("check", vec![(var, val), ("MCP_AUTH", "none")]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{var}={val} with MCP_AUTH=none: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for loopback in ["localhost", "127.0.0.1:8080", "[::1]:8080,localhost:9"] {
+        let out = run("check", vec![("MCP_ALLOWED_HOSTS", loopback)]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{loopback}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// With keys from a JWKS, `MCP_JWT_AUDIENCE` is required: `serve` and `check` refuse to start
+/// without it, naming the variable.
+#[tokio::test]
+async fn a_jwks_verifier_needs_an_audience() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("jwks.json");
+    let key = test_support::tokens::EcKey::generate("k1");
+    std::fs::write(&path, test_support::tokens::EcKey::jwks(&[&key])).expect("write");
+    for cmd in ["serve", "check"] {
+        let out = tokio::process::Command::new(BIN)
+            .arg(cmd)
+            .env_clear()
+            .env("MCP_TRANSPORT", "http")
+            .env("MCP_BIND", "127.0.0.1:0")
+            .env("MCP_JWT_JWKS_FILE", &path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(stderr.contains("MCP_JWT_AUDIENCE is required"), "{stderr}");
+    }
+    let out = tokio::process::Command::new(BIN)
+        .arg("check")
+        .env_clear()
+        .env("MCP_JWT_JWKS_FILE", &path)
+        .env("MCP_JWT_AUDIENCE", "secops-mcp-example")
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A write scope implies read only when this server declares it: `example:write` lists the
+/// read tools, an invented `example:anything` or a sibling's `example:approve` lists nothing.
+#[tokio::test]
+async fn only_declared_scopes_imply_read() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let url = format!("{}/mcp", server.base());
+    let listed = |scopes: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut c = RpcClient::new(&url, Some(token("alice", scopes)));
+            assert_eq!(c.initialize().await.status, 200);
+            c.tool_names().await
+        }
+    };
+    let w = listed(&["example:write"]).await;
+    assert!(w.contains(&"get_item".to_string()) && w.contains(&"set_item".to_string()));
+    for invented in [&["example:anything"][..], &["example:approve"][..]] {
+        let names = listed(invented).await;
+        assert!(
+            !names.contains(&"get_item".to_string()),
+            "{invented:?} must not imply example:read: {names:?}"
+        );
+    }
+    let mut c = RpcClient::new(&url, Some(token("eve", &["example:anything"])));
+    assert_eq!(c.initialize().await.status, 200);
+    let r = c
+        .request(
+            "tools/call",
+            json!({"name": "get_item", "arguments": {"key": "a"}}),
+        )
+        .await;
+    assert!(
+        r.raw.contains("not found"),
+        "an undeclared scope cannot call a read tool: {}",
+        r.raw
+    );
 }

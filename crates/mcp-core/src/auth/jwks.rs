@@ -2,15 +2,21 @@
 //! `kid` the cache does not hold, at most once per `min_refresh`). A URL that cannot be
 //! fetched at startup leaves the cache empty and not loaded: `reload` fills it later, and
 //! until then RS256/ES256 tokens get [`TokenError::KeysUnavailable`].
+//!
+//! A refetch never holds the key table: tokens whose `kid` is known verify while it runs. At
+//! most one fetch runs at a time, and every token that was waiting for it uses its result
+//! instead of fetching again. Redirects are followed only to https, or to plain http on a
+//! loopback address when the URL itself was plain http on loopback: never from https down to
+//! http, where anyone on the path could hand us signing keys.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use tokio::sync::Mutex;
 
 use super::{AuthError, TokenError};
 
@@ -21,8 +27,10 @@ pub enum JwksSource {
     Url(url::Url),
 }
 
+type KeyMap = HashMap<String, (Algorithm, DecodingKey)>;
+
 struct Keys {
-    by_kid: HashMap<String, (Algorithm, DecodingKey)>,
+    by_kid: KeyMap,
     fetched: Instant,
 }
 
@@ -30,8 +38,57 @@ pub(super) struct JwksCache {
     source: JwksSource,
     http: reqwest::Client,
     min_refresh: Duration,
-    keys: Mutex<Keys>,
+    /// The current key set, swapped whole; held only to clone the `Arc`.
+    keys: RwLock<Arc<Keys>>,
+    /// Held for the duration of one fetch: later callers wait here and then reuse its result.
+    refresh: tokio::sync::Mutex<()>,
     loaded: AtomicBool,
+}
+
+/// Whether a JWKS request may follow a redirect from `from` to `to`: https always; plain http
+/// only to a loopback host, and only when the request was already plain http.
+pub fn redirect_allowed(from: &url::Url, to: &url::Url) -> bool {
+    match to.scheme() {
+        "https" => true,
+        "http" => from.scheme() == "http" && to.host().is_some_and(|h| is_loopback(&h)),
+        _ => false,
+    }
+}
+
+fn is_loopback(h: &url::Host<&str>) -> bool {
+    match h {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(a) => a.is_loopback(),
+        url::Host::Ipv6(a) => a.is_loopback(),
+    }
+}
+
+/// The HTTP client for JWKS URLs: short timeouts, at most 5 redirects, none that
+/// [`redirect_allowed`] refuses.
+pub fn jwks_client() -> Result<reqwest::Client, AuthError> {
+    let policy = reqwest::redirect::Policy::custom(|attempt| {
+        let from = attempt.previous().last().cloned();
+        if attempt.previous().len() > 5 {
+            return attempt.error("more than 5 redirects");
+        }
+        match from {
+            Some(from) if !redirect_allowed(&from, attempt.url()) => {
+                let to = format!(
+                    "{}://{}",
+                    attempt.url().scheme(),
+                    attempt.url().host_str().unwrap_or("")
+                );
+                attempt.error(format!("redirect to {to} refused: JWKS must stay on https (plain http only on loopback)"))
+            }
+            _ => attempt.follow(),
+        }
+    });
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .redirect(policy)
+        .build()
+        .map_err(|e| AuthError::Jwks(format!("HTTP client: {e}")))
 }
 
 impl JwksCache {
@@ -52,10 +109,11 @@ impl JwksCache {
             http,
             min_refresh,
             loaded: AtomicBool::new(pending.is_none()),
-            keys: Mutex::new(Keys {
+            keys: RwLock::new(Arc::new(Keys {
                 by_kid,
                 fetched: Instant::now(),
-            }),
+            })),
+            refresh: tokio::sync::Mutex::new(()),
         };
         Ok((cache, pending))
     }
@@ -65,13 +123,30 @@ impl JwksCache {
         self.loaded.load(Ordering::Acquire)
     }
 
+    fn current(&self) -> Arc<Keys> {
+        match self.keys.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, keys: Keys) {
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut k) => *k = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
     /// Fetch the key set again and replace the cached one; the number of usable keys.
     pub(super) async fn reload(&self) -> Result<usize, AuthError> {
+        let _one_fetch = self.refresh.lock().await;
         let fresh = fetch(&self.source, &self.http).await?;
         let n = fresh.len();
-        let mut keys = self.keys.lock().await;
-        keys.by_kid = fresh;
-        keys.fetched = Instant::now();
+        self.replace(Keys {
+            by_kid: fresh,
+            fetched: Instant::now(),
+        });
         self.loaded.store(true, Ordering::Release);
         Ok(n)
     }
@@ -83,37 +158,52 @@ impl JwksCache {
     ) -> Result<DecodingKey, TokenError> {
         if !self.is_loaded() {
             // The startup fetch failed and the server's loader is retrying: a token must not
-            // trigger fetches of its own (each can take 10 s, under the lock).
+            // trigger fetches of its own.
             return Err(TokenError::KeysUnavailable);
         }
-        let mut keys = self.keys.lock().await;
-        if !keys.by_kid.contains_key(kid)
-            && matches!(self.source, JwksSource::Url(_))
-            && keys.fetched.elapsed() >= self.min_refresh
+        let seen = self.current();
+        if seen.by_kid.contains_key(kid)
+            || !matches!(self.source, JwksSource::Url(_))
+            || seen.fetched.elapsed() < self.min_refresh
         {
-            match fetch(&self.source, &self.http).await {
-                Ok(fresh) => {
-                    tracing::info!(keys = fresh.len(), "JWKS refreshed after an unknown kid");
-                    keys.by_kid = fresh;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "JWKS refresh failed; keeping the cached keys")
-                }
+            return lookup(&seen, kid, alg);
+        }
+        // An unknown kid: the provider may have rotated its keys. One fetch at a time; a
+        // caller that waited behind another's fetch uses that result.
+        let _one_fetch = self.refresh.lock().await;
+        let now = self.current();
+        if now.fetched != seen.fetched {
+            return lookup(&now, kid, alg);
+        }
+        match fetch(&self.source, &self.http).await {
+            Ok(fresh) => {
+                tracing::info!(keys = fresh.len(), "JWKS refreshed after an unknown kid");
+                self.replace(Keys {
+                    by_kid: fresh,
+                    fetched: Instant::now(),
+                });
             }
-            keys.fetched = Instant::now();
+            Err(e) => {
+                tracing::warn!(error = %e, "JWKS refresh failed; keeping the cached keys");
+                self.replace(Keys {
+                    by_kid: now.by_kid.clone(),
+                    fetched: Instant::now(),
+                });
+            }
         }
-        match keys.by_kid.get(kid) {
-            Some((key_alg, key)) if *key_alg == alg => Ok(key.clone()),
-            Some(_) => Err(TokenError::Algorithm),
-            None => Err(TokenError::UnknownKey),
-        }
+        lookup(&self.current(), kid, alg)
     }
 }
 
-async fn fetch(
-    source: &JwksSource,
-    http: &reqwest::Client,
-) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+fn lookup(keys: &Keys, kid: &str, alg: Algorithm) -> Result<DecodingKey, TokenError> {
+    match keys.by_kid.get(kid) {
+        Some((key_alg, key)) if *key_alg == alg => Ok(key.clone()),
+        Some(_) => Err(TokenError::Algorithm),
+        None => Err(TokenError::UnknownKey),
+    }
+}
+
+async fn fetch(source: &JwksSource, http: &reqwest::Client) -> Result<KeyMap, AuthError> {
     let text = match source {
         JwksSource::File(p) => std::fs::read_to_string(p)
             .map_err(|e| AuthError::Jwks(format!("cannot read {}: {e}", p.display())))?,
@@ -123,6 +213,14 @@ async fn fetch(
                 .send()
                 .await
                 .map_err(|e| AuthError::Jwks(format!("GET {u}: {e}")))?;
+            // Whatever client the caller built: keys that arrived over a downgrade are not
+            // used (the client from `jwks_client` does not even follow such a redirect).
+            if resp.url() != u && !redirect_allowed(u, resp.url()) {
+                return Err(AuthError::Jwks(format!(
+                    "GET {u}: redirected to plain http ({}); refused",
+                    resp.url().host_str().unwrap_or("")
+                )));
+            }
             if !resp.status().is_success() {
                 return Err(AuthError::Jwks(format!("GET {u}: HTTP {}", resp.status())));
             }
@@ -137,7 +235,7 @@ async fn fetch(
 /// Parse a JWKS document into usable RS256/ES256 keys by `kid`. Keys of other types are
 /// skipped with a warning; a set with no usable key is an error. Public for the fuzz targets
 /// (`fuzz/`): a JWKS URL's answer is untrusted input.
-pub fn parse_jwks(text: &str) -> Result<HashMap<String, (Algorithm, DecodingKey)>, AuthError> {
+pub fn parse_jwks(text: &str) -> Result<KeyMap, AuthError> {
     let set: JwkSet = serde_json::from_str(text)
         .map_err(|e| AuthError::Jwks(format!("not a JWKS document: {e}")))?;
     let mut out = HashMap::new();

@@ -1,8 +1,8 @@
 //! Bearer JWT authentication: HS256 with a shared secret, or RS256/ES256 with keys from a
 //! JWKS file or URL.
 //!
-//! `exp` is required; `nbf`, `iss` and `aud` are checked (the last two when configured), with
-//! a small leeway. `alg: none` and any algorithm other than the configured families are
+//! `exp` is required; `nbf`, `iss` and `aud` are checked (the last two when configured, and
+//! `aud` must be configured whenever keys come from a JWKS), with a small leeway. `alg: none` and any algorithm other than the configured families are
 //! refused. Scopes come from `scope` (space-delimited, RFC 9068), `scp` or `scopes` (a string
 //! or an array of strings).
 
@@ -10,7 +10,7 @@ mod jwks;
 mod middleware;
 mod mint;
 
-pub use jwks::{JwksSource, parse_jwks};
+pub use jwks::{JwksSource, jwks_client, parse_jwks, redirect_allowed};
 pub(crate) use middleware::base_url_for;
 pub use middleware::{AuthLayerState, auth_middleware, bearer};
 pub use mint::{MintRequest, mint_hs256};
@@ -143,13 +143,23 @@ impl AuthConfig {
             (None, Some(f)) => Some(JwksSource::File(f.into())),
             (None, None) => None,
         };
+        let audience = env.list("MCP_JWT_AUDIENCE")?.filter(|l| !l.is_empty());
+        if jwks.is_some() && audience.is_none() {
+            // Keys from an identity provider sign tokens for every server it serves: without
+            // an audience, a token minted for a sibling server would work here too. The MCP
+            // authorization spec requires the audience check.
+            return Err(ConfigError::missing(
+                "MCP_JWT_AUDIENCE",
+                "with MCP_JWT_JWKS_URL or MCP_JWT_JWKS_FILE, name this server's audience, the `aud` its tokens carry, so that a token minted for another server is refused",
+            ));
+        }
         Ok(Self {
             disabled,
             required,
             hs256_secret,
             jwks,
             issuer: env.get("MCP_JWT_ISSUER")?,
-            audience: env.list("MCP_JWT_AUDIENCE")?.filter(|l| !l.is_empty()),
+            audience,
             leeway: env.duration("MCP_JWT_LEEWAY")?.unwrap_or(DEFAULT_LEEWAY),
             jwks_min_refresh: env
                 .duration("MCP_JWT_JWKS_MIN_REFRESH")?

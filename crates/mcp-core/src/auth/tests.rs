@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::*;
+use std::time::Duration;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
 
@@ -39,7 +40,7 @@ async fn verifier(c: &AuthConfig) -> Verifier {
 }
 
 fn good_claims() -> Value {
-    json!({"sub": "alice", "scope": "ngfw:read aws:write", "exp": now() + 600, "nbf": now() - 5})
+    json!({"sub": "alice", "scope": "ngfw:read aws:write", "exp": now() + 600, "nbf": now() - 5, "aud": "secops-mcp"})
 }
 
 #[tokio::test]
@@ -54,7 +55,12 @@ async fn hs256_matrix() {
     ok["aud"] = json!("secops-mcp");
     let p = v.verify(&hs(&ok, SECRET)).await.expect("valid");
     assert_eq!(p.subject, "alice");
-    assert!(p.allows("aws:read") && p.allows("ngfw:read") && !p.allows("proxmox:read"));
+    let declared = ["aws:read", "aws:write", "ngfw:read"]
+        .map(String::from)
+        .into();
+    assert!(
+        p.allows_on("aws:read", &declared) && p.allows("ngfw:read") && !p.allows("proxmox:read")
+    );
 
     let mut expired = ok.clone();
     expired["exp"] = json!(now() - 3600);
@@ -130,7 +136,9 @@ fn scope_claims_of_every_shape() {
         principal_from_claims(&m(json!({"sub":"a","scp":["aws:read","ngfw:read"]}))).expect("ok");
     assert!(p.allows("aws:read") && p.allows("ngfw:read"));
     let p = principal_from_claims(&m(json!({"sub":"a","scopes":"proxmox:exec"}))).expect("ok");
-    assert!(p.allows("proxmox:read"));
+    assert!(p.allows("proxmox:exec"));
+    let declared = ["proxmox:read", "proxmox:exec"].map(String::from).into();
+    assert!(p.allows_on("proxmox:read", &declared));
     assert_eq!(
         principal_from_claims(&m(json!({"sub":"a","scope":42}))),
         Err(TokenError::Claim("scope"))
@@ -181,10 +189,28 @@ fn config_rules() {
             .to_string()
             .starts_with("MCP_JWT_SECRET_KEY:")
     );
-    let plain = AuthConfig::from_env(&Env::from_pairs([(
-        "MCP_JWT_JWKS_URL",
-        "http://idp.example.com/jwks",
-    )]));
+    // Keys from an identity provider need an audience: a sibling server's token must fail.
+    for (var, val) in [
+        ("MCP_JWT_JWKS_URL", "http://127.0.0.1:9/jwks"),
+        ("MCP_JWT_JWKS_FILE", "/x/jwks.json"),
+    ] {
+        let no_aud = AuthConfig::from_env(&Env::from_pairs([(var, val)]));
+        assert!(
+            no_aud
+                .expect_err("JWKS without audience")
+                .to_string()
+                .starts_with("MCP_JWT_AUDIENCE is required"),
+            "{var}"
+        );
+        assert!(
+            AuthConfig::from_env(&Env::from_pairs([(var, val), ("MCP_JWT_AUDIENCE", "fw")]))
+                .is_ok()
+        );
+    }
+    let plain = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_JWKS_URL", "http://idp.example.com/jwks"),
+        ("MCP_JWT_AUDIENCE", "secops-mcp"),
+    ]));
     assert!(
         plain
             .expect_err("plain http")
@@ -254,10 +280,10 @@ async fn jwks_file_rs256_and_es256() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("jwks.json");
     std::fs::write(&path, jwks(&[&rsa, &ec])).expect("write");
-    let c = AuthConfig::from_env(&Env::from_pairs([(
-        "MCP_JWT_JWKS_FILE",
-        path.display().to_string(),
-    )]))
+    let c = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_JWKS_FILE", path.display().to_string()),
+        ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
+    ]))
     .expect("cfg");
     let v = verifier(&c).await;
     assert_eq!(
@@ -322,6 +348,7 @@ async fn jwks_url_refreshes_on_unknown_kid() {
     let c = AuthConfig::from_env(&Env::from_pairs([
         ("MCP_JWT_JWKS_URL", format!("http://{addr}/jwks")),
         ("MCP_JWT_JWKS_MIN_REFRESH", "0s".to_string()),
+        ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
     ]))
     .expect("cfg");
     let v = verifier(&c).await;
@@ -338,6 +365,160 @@ async fn jwks_url_refreshes_on_unknown_kid() {
         .await
         .expect("k2 after refresh");
     assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+/// A refetch for an unknown `kid` runs outside the key table: while it is stuck, a token
+/// whose `kid` is known verifies at once, and the twenty tokens waiting for the new key share
+/// one fetch.
+#[tokio::test]
+async fn jwks_refresh_is_shared_and_does_not_block_known_keys() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let first = ec_key("k1");
+    let second = ec_key("k2");
+    let fetches = Arc::new(AtomicU32::new(0));
+    let (entered_tx, mut entered_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let app = {
+        let (fetches, gate) = (fetches.clone(), gate.clone());
+        let (d1, d2) = (jwks(&[&first]), jwks(&[&first, &second]));
+        axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                let (fetches, gate, entered) = (fetches.clone(), gate.clone(), entered_tx.clone());
+                let (d1, d2) = (d1.clone(), d2.clone());
+                async move {
+                    if fetches.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return d1;
+                    }
+                    let released = gate.notified();
+                    let _ = entered.send(());
+                    released.await;
+                    d2
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_JWKS_URL", format!("http://{addr}/jwks")),
+        ("MCP_JWT_JWKS_MIN_REFRESH", "0s".to_string()),
+        ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
+    ]))
+    .expect("cfg");
+    let v = Verifier::new(&c, jwks_client().expect("client"))
+        .await
+        .expect("verifier");
+
+    let waiting: Vec<_> = (0..20)
+        .map(|_| {
+            let (v, t) = (v.clone(), second.sign(&good_claims()));
+            tokio::spawn(async move { v.verify(&t).await })
+        })
+        .collect();
+    // The refresh is now in flight and held at the gate.
+    tokio::time::timeout(Duration::from_secs(10), entered_rx.recv())
+        .await
+        .expect("a refresh started")
+        .expect("open");
+    let known = tokio::time::timeout(
+        Duration::from_secs(5),
+        v.verify(&first.sign(&good_claims())),
+    )
+    .await
+    .expect("a known kid must not wait for the refresh");
+    assert_eq!(known.expect("k1").subject, "alice");
+    gate.notify_waiters();
+    for w in waiting {
+        let p = tokio::time::timeout(Duration::from_secs(10), w)
+            .await
+            .expect("waiters finish")
+            .expect("join")
+            .expect("k2 after the shared refresh");
+        assert_eq!(p.subject, "alice");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "one startup fetch and one shared refresh"
+    );
+}
+
+#[test]
+fn jwks_redirects_never_downgrade_to_plain_http() {
+    let u = |s: &str| url::Url::parse(s).expect("url");
+    assert!(redirect_allowed(
+        &u("https://idp/a"),
+        &u("https://cdn.idp/b")
+    ));
+    assert!(redirect_allowed(
+        &u("http://127.0.0.1:1/a"),
+        &u("https://idp/b")
+    ));
+    assert!(redirect_allowed(
+        &u("http://127.0.0.1:1/a"),
+        &u("http://localhost:2/b")
+    ));
+    assert!(redirect_allowed(
+        &u("http://[::1]:1/a"),
+        &u("http://[::1]:2/b")
+    ));
+    // https to http, even to loopback; http anywhere else; other schemes.
+    assert!(!redirect_allowed(&u("https://idp/a"), &u("http://idp/a")));
+    assert!(!redirect_allowed(
+        &u("https://idp/a"),
+        &u("http://127.0.0.1/a")
+    ));
+    assert!(!redirect_allowed(
+        &u("http://127.0.0.1/a"),
+        &u("http://idp.example.com/a")
+    ));
+    assert!(!redirect_allowed(
+        &u("http://127.0.0.1/a"),
+        &u("http://10.0.0.5/a")
+    ));
+    assert!(!redirect_allowed(
+        &u("https://idp/a"),
+        &u("file:///etc/passwd")
+    ));
+}
+
+/// The JWKS client follows a redirect the rule allows (loopback http to loopback http); the
+/// refusals are checked on the rule itself above, since a live https origin needs TLS.
+#[tokio::test]
+async fn jwks_client_applies_the_redirect_rule() {
+    let key = ec_key("k1");
+    let doc = jwks(&[&key]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new()
+        .route(
+            "/moved",
+            axum::routing::get(move || async move {
+                axum::response::Redirect::temporary(&format!(
+                    "http://localhost:{}/jwks",
+                    addr.port()
+                ))
+            }),
+        )
+        .route("/jwks", axum::routing::get(move || async move { doc }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let cfg = |path: &str| {
+        AuthConfig::from_env(&Env::from_pairs([
+            ("MCP_JWT_JWKS_URL", format!("http://{addr}{path}")),
+            ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
+        ]))
+        .expect("cfg")
+    };
+    let v = Verifier::new(&cfg("/moved"), jwks_client().expect("client"))
+        .await
+        .expect("loopback http to loopback http is followed");
+    v.verify(&key.sign(&good_claims())).await.expect("k1");
 }
 
 #[tokio::test]
@@ -369,6 +550,7 @@ async fn jwks_url_down_at_startup_is_loaded_later() {
     let c = AuthConfig::from_env(&Env::from_pairs([
         ("MCP_JWT_JWKS_URL", format!("http://{addr}/jwks")),
         ("MCP_JWT_SECRET", SECRET.to_string()),
+        ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
     ]))
     .expect("cfg");
 
@@ -413,10 +595,10 @@ async fn jwks_url_down_at_startup_is_loaded_later() {
     );
 
     // A JWKS file is configuration: it must read now.
-    let missing = AuthConfig::from_env(&Env::from_pairs([(
-        "MCP_JWT_JWKS_FILE",
-        "/nonexistent/jwks.json".to_string(),
-    )]))
+    let missing = AuthConfig::from_env(&Env::from_pairs([
+        ("MCP_JWT_JWKS_FILE", "/nonexistent/jwks.json".to_string()),
+        ("MCP_JWT_AUDIENCE", "secops-mcp".to_string()),
+    ]))
     .expect("cfg");
     assert!(
         Verifier::start(&missing, reqwest::Client::new())
@@ -517,10 +699,10 @@ mod props {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("jwks.json");
         std::fs::write(&file, jwks(&[&ec])).expect("write");
-        let plain = rt.block_on(verifier(&cfg(&[(
-            "MCP_JWT_JWKS_FILE",
-            file.to_str().expect("utf-8 path"),
-        )])));
+        let plain = rt.block_on(verifier(&cfg(&[
+            ("MCP_JWT_JWKS_FILE", file.to_str().expect("utf-8 path")),
+            ("MCP_JWT_AUDIENCE", "secops-mcp"),
+        ])));
         let strict = rt.block_on(verifier(&cfg(&[
             ("MCP_JWT_ISSUER", "https://idp.example"),
             ("MCP_JWT_AUDIENCE", "secops-mcp"),

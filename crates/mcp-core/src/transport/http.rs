@@ -25,6 +25,15 @@ use crate::server::{McpServer, Shared};
 /// Time between the last in-flight call finishing and sessions being closed on shutdown.
 const SSE_FLUSH: Duration = Duration::from_millis(200);
 
+/// Default `MCP_MAX_SESSIONS_PER_SUBJECT`.
+pub const DEFAULT_MAX_SESSIONS_PER_SUBJECT: usize = 1_000;
+/// Default `MCP_HTTP_HEADER_TIMEOUT` (hyper's own default, which needs a timer to apply).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `MCP_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// Default `MCP_HTTP_REQUEST_TIMEOUT`.
+pub const DEFAULT_HTTP_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// HTTP transport settings.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -36,6 +45,18 @@ pub struct HttpSettings {
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
     pub max_sessions: usize,
+    /// Open sessions one subject may hold (stateful HTTP and SSE together), so that one token
+    /// cannot take the whole session budget.
+    pub max_sessions_per_subject: usize,
+    /// A client must send a request's headers within this long (also the longest an idle
+    /// keep-alive connection is held): slow-header clients cannot hold connections open.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; further connections are accepted and closed at once.
+    pub max_connections: usize,
+    /// The longest a request on a non-streaming route (health, readiness, metrics, OAuth
+    /// metadata, legacy SSE `POST /messages/`) may take, body included, and the longest a
+    /// `POST /mcp` body may take to arrive.
+    pub http_request_timeout: Duration,
     /// Idle stateful sessions are closed after this long.
     pub session_idle: Duration,
     pub sse_keep_alive: Duration,
@@ -56,6 +77,10 @@ impl HttpSettings {
             public_url: None,
             max_body_bytes: 8 * 1024 * 1024,
             max_sessions: 10_000,
+            max_sessions_per_subject: DEFAULT_MAX_SESSIONS_PER_SUBJECT,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            http_request_timeout: DEFAULT_HTTP_REQUEST_TIMEOUT,
             session_idle: Duration::from_secs(300),
             sse_keep_alive: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(25),
@@ -110,11 +135,15 @@ pub fn build_router<A: App>(
         manager.session_config.keep_alive = Some(settings.session_idle);
         let manager = Arc::new(manager);
         let svc = StreamableHttpService::new(
-            move || Ok(McpServer::session(s.clone(), "streamable_http")),
+            move || Ok(McpServer::session(s.clone(), "streamable_http", None)),
             manager.clone(),
             mcp_config.with_legacy_session_mode(true),
         );
-        let limit = Arc::new((shared.clone(), settings.max_sessions));
+        let limit = Arc::new(SessionLimits {
+            shared: shared.clone(),
+            max: settings.max_sessions,
+            per_subject: settings.max_sessions_per_subject,
+        });
         let owners = Arc::new(SessionOwners {
             manager,
             owners: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -135,14 +164,22 @@ pub fn build_router<A: App>(
     let sse_state = Arc::new(SseState::new(
         shared.clone(),
         settings.max_sessions,
+        settings.max_sessions_per_subject,
         settings.sse_keep_alive,
         shutdown.child_token(),
     ));
+    let request_timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        settings.http_request_timeout,
+    );
+    // `GET /sse` answers at once with its stream, so the timeout (which ends when the
+    // response starts) never cuts a stream short.
     let sse_router = Router::new()
         .route("/sse", get(sse::open::<A>))
         .route("/messages/", post(sse::post::<A>))
         .route("/messages", post(sse::post::<A>))
-        .with_state(sse_state);
+        .with_state(sse_state)
+        .layer(request_timeout);
 
     let host_policy = Arc::new(settings.hosts.clone());
     let protected = mcp_router
@@ -177,7 +214,7 @@ pub fn build_router<A: App>(
                 get(resource_metadata::<A>),
             );
     }
-    let public = public.with_state(ops);
+    let public = public.with_state(ops).layer(request_timeout);
 
     let auth = Arc::new(auth);
     protected
@@ -186,32 +223,62 @@ pub fn build_router<A: App>(
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             settings.max_body_bytes,
         ))
+        // A body that trickles in (slow POST) is cut off: `read_body` answers 408.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            settings.http_request_timeout,
+        ))
         .layer(axum::middleware::from_fn(super::request_context))
 }
 
-/// Refuse a new stateful session (a POST without `Mcp-Session-Id`) at the session cap.
+struct SessionLimits<A: App> {
+    shared: Arc<Shared<A>>,
+    max: usize,
+    per_subject: usize,
+}
+
+/// 429 for a subject at its own session cap (other subjects are not affected).
+pub(crate) fn subject_cap_response(per_subject: usize) -> Response {
+    tracing::warn!(
+        per_subject,
+        "new session refused: this subject holds MCP_MAX_SESSIONS_PER_SUBJECT sessions"
+    );
+    metrics::counter!("mcp_sessions_refused_total", "reason" => "per_subject").increment(1);
+    let mut resp = (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, "5")],
+        "too many open sessions for this token; close one (DELETE /mcp) or retry later",
+    )
+        .into_response();
+    super::guard::close_connection(&mut resp);
+    resp
+}
+
+/// Refuse a new stateful session (a POST without `Mcp-Session-Id`) at the session cap, or
+/// when its subject already holds its share.
 async fn session_cap<A: App>(
-    State(limit): State<Arc<(Arc<Shared<A>>, usize)>>,
+    State(limit): State<Arc<SessionLimits<A>>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let (shared, max) = &*limit;
-    if req.method() == axum::http::Method::POST
-        && !req.headers().contains_key("mcp-session-id")
-        && shared.sessions.count() >= *max
-    {
-        tracing::warn!(
-            max,
-            "new session refused: session limit reached (MCP_MAX_SESSIONS)"
-        );
-        let mut resp = (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "5")],
-            "too many sessions; retry later",
-        )
-            .into_response();
-        super::guard::close_connection(&mut resp);
-        return resp;
+    if req.method() == axum::http::Method::POST && !req.headers().contains_key("mcp-session-id") {
+        if limit.shared.sessions.count() >= limit.max {
+            tracing::warn!(
+                max = limit.max,
+                "new session refused: session limit reached (MCP_MAX_SESSIONS)"
+            );
+            metrics::counter!("mcp_sessions_refused_total", "reason" => "total").increment(1);
+            let mut resp = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "5")],
+                "too many sessions; retry later",
+            )
+                .into_response();
+            super::guard::close_connection(&mut resp);
+            return resp;
+        }
+        if limit.shared.sessions.count_for(&subject_of(&req)) >= limit.per_subject {
+            return subject_cap_response(limit.per_subject);
+        }
     }
     next.run(req).await
 }
@@ -245,8 +312,10 @@ async fn session_owner(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(id) = id else {
-        // A new session: remember who opened it.
-        let resp = next.run(req).await;
+        // A new session: count it for its subject, and remember who opened it.
+        let resp = crate::server::OPENING_SUBJECT
+            .scope(subject.clone(), next.run(req))
+            .await;
         if let Some(new_id) = resp
             .headers()
             .get("mcp-session-id")
@@ -271,9 +340,13 @@ async fn session_owner(
         .await
         .contains_key(id.as_str());
     let owner = state.owners.lock().ok().and_then(|o| o.get(&id).cloned());
-    if !known || owner.is_some_and(|o| o != subject) {
+    if !known || !owner_matches(owner.as_deref(), &subject) {
         if known {
-            tracing::warn!(session = %id, "request refused: session belongs to another subject");
+            tracing::warn!(
+                session = %id,
+                owner_known = owner.is_some(),
+                "request refused: the session belongs to another subject, or its owner is not on record"
+            );
         }
         let mut resp = (StatusCode::NOT_FOUND, "session not found").into_response();
         super::guard::close_connection(&mut resp);
@@ -285,6 +358,13 @@ async fn session_owner(
         return StatusCode::NO_CONTENT.into_response();
     }
     resp
+}
+
+/// Whether a request by `subject` may use a session whose recorded owner is `owner`. A
+/// session with no owner on record (the table was poisoned, or the entry is gone) fails
+/// closed: nobody may use it.
+fn owner_matches(owner: Option<&str>, subject: &str) -> bool {
+    owner.is_some_and(|o| o == subject)
 }
 
 /// Count a POST as in flight until its response body has been sent (or dropped), so a
@@ -330,20 +410,25 @@ async fn readyz<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
     }
     let app = ops.shared.app.clone();
     let probe = || async move {
-        tokio::time::timeout(READY_PROBE_DEADLINE, app.probe())
+        let r = tokio::time::timeout(READY_PROBE_DEADLINE, app.probe())
             .await
             .unwrap_or_else(|_| {
                 Err(format!(
                     "the upstream did not answer within {} s",
                     READY_PROBE_DEADLINE.as_secs()
                 ))
-            })
+            });
+        if let Err(e) = &r {
+            // The details (which may name internal addresses) go to the log only.
+            tracing::warn!(error = %crate::redact::redact_text(e), "readiness probe failed: upstream not reachable");
+        }
+        r
     };
     match ops.probe.get(probe).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => (
+        Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("upstream not reachable: {}", crate::redact::redact_text(&e)),
+            "upstream not reachable (details in the server log)",
         )
             .into_response(),
     }
@@ -422,6 +507,10 @@ pub async fn serve_http<A: App>(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let grace = settings.shutdown_grace;
+    let conn_limits = ConnLimits {
+        header_read_timeout: settings.header_read_timeout,
+        max_connections: settings.max_connections.max(1),
+    };
     let sessions_token = CancellationToken::new();
     let router = build_router(shared.clone(), settings, auth, sessions_token.clone());
     let readiness = shared.readiness.clone();
@@ -450,24 +539,114 @@ pub async fn serve_http<A: App>(
         }
     };
     tokio::spawn(drain);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await });
+    let server = serve_connections(listener, router, conn_limits, shutdown);
     // Connections that never close (idle keep-alive, streams) must not hold the exit forever.
     let hard_stop = async {
         sessions_token.cancelled().await;
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
     tokio::select! {
-        r = server.into_future() => r,
+        r = server => r,
         _ = hard_stop => {
             tracing::info!("closing remaining connections");
             Ok(())
         }
     }
+}
+
+/// What bounds the connections themselves, before any request is routed.
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+/// The accept loop. axum's own `serve` builds hyper without a timer, so a client that sends
+/// its headers one byte a minute (slowloris) holds a connection forever, before any auth; and
+/// it accepts without bound. Here every connection gets hyper's header-read timeout (which
+/// also closes idle keep-alive connections after that long), and at most `max_connections`
+/// are served at once: one more is accepted and closed at once, counted and logged. On
+/// `shutdown` the loop stops accepting and asks each connection to finish its request and
+/// close, like axum's graceful shutdown.
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let connections = tokio_util::task::TaskTracker::new();
+    let closing = CancellationToken::new();
+    let mut last_refusal_log: Option<std::time::Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // Per-connection errors (reset before accept) and fd exhaustion: keep serving,
+                // but do not spin on a persistent error.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::counter!("mcp_connections_refused_total").increment(1);
+            if last_refusal_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                last_refusal_log = Some(std::time::Instant::now());
+                tracing::warn!(
+                    max = limits.max_connections,
+                    "connection refused: connection limit reached (MCP_MAX_CONNECTIONS); further refusals are counted in mcp_connections_refused_total"
+                );
+            }
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let closing = closing.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            metrics::gauge!("mcp_open_connections").increment(1.0);
+            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout)
+                .keep_alive(true);
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), svc)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = closing.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                if e.is_timeout() {
+                    metrics::counter!("mcp_connections_timed_out_total").increment(1);
+                    tracing::debug!("connection closed: request headers not received within MCP_HTTP_HEADER_TIMEOUT");
+                } else {
+                    tracing::trace!(error = %e, "connection ended with an error");
+                }
+            }
+            metrics::gauge!("mcp_open_connections").decrement(1.0);
+        });
+    }
+    drop(listener);
+    closing.cancel();
+    connections.close();
+    connections.wait().await;
+    Ok(())
 }

@@ -34,6 +34,22 @@ pub(crate) async fn read_body(body: Body) -> Result<Bytes, Box<Response>> {
                     err.source()
                 })
                 .any(|err| err.is::<http_body_util::LengthLimitError>());
+            let timed_out =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |err| {
+                    err.source()
+                })
+                .any(|err| err.is::<tower_http::timeout::TimeoutError>());
+            if timed_out {
+                metrics::counter!("mcp_connections_timed_out_total").increment(1);
+                tracing::info!("request refused: body not received within MCP_HTTP_REQUEST_TIMEOUT");
+                let mut resp = (
+                    StatusCode::REQUEST_TIMEOUT,
+                    axum::Json(json!({"error": "request body not received in time (MCP_HTTP_REQUEST_TIMEOUT)"})),
+                )
+                    .into_response();
+                super::guard::close_connection(&mut resp);
+                return Box::new(resp);
+            }
             Box::new(if too_large {
                 (
                     StatusCode::PAYLOAD_TOO_LARGE,

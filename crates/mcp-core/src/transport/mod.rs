@@ -8,7 +8,11 @@ mod sse;
 mod stdio;
 
 pub use guard::HostPolicy;
-pub use http::{HttpSettings, ServeHandle, build_router, serve_http, spawn_http};
+pub use http::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP_REQUEST_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_SESSIONS_PER_SUBJECT, HttpSettings, ServeHandle, build_router, serve_http,
+    spawn_http,
+};
 pub use stdio::serve_stdio;
 
 use std::sync::Arc;

@@ -38,6 +38,7 @@ pub(crate) struct SseState<A: App> {
     pub(crate) shared: Arc<Shared<A>>,
     sessions: Mutex<HashMap<String, Session>>,
     max_sessions: usize,
+    max_per_subject: usize,
     keep_alive: Duration,
     shutdown: CancellationToken,
 }
@@ -46,6 +47,7 @@ impl<A: App> SseState<A> {
     pub(crate) fn new(
         shared: Arc<Shared<A>>,
         max_sessions: usize,
+        max_per_subject: usize,
         keep_alive: Duration,
         shutdown: CancellationToken,
     ) -> Self {
@@ -53,6 +55,7 @@ impl<A: App> SseState<A> {
             shared,
             sessions: Mutex::new(HashMap::new()),
             max_sessions,
+            max_per_subject,
             keep_alive,
             shutdown,
         }
@@ -113,6 +116,9 @@ pub(crate) async fn open<A: App>(
                 "too many sessions; retry later",
             );
         }
+        if state.shared.sessions.count_for(&principal.subject) >= state.max_per_subject {
+            return super::http::subject_cap_response(state.max_per_subject);
+        }
         sessions.insert(
             id.clone(),
             Session {
@@ -122,7 +128,7 @@ pub(crate) async fn open<A: App>(
         );
     }
     let stop = state.shutdown.child_token();
-    let handler = McpServer::session(state.shared.clone(), "sse");
+    let handler = McpServer::session(state.shared.clone(), "sse", Some(principal.subject.clone()));
     let transport = (
         PollSender::new(to_client_tx),
         ReceiverStream::new(to_server_rx),

@@ -16,7 +16,7 @@ pub async fn serve_stdio<A: App>(
     shared: Arc<Shared<A>>,
     shutdown: CancellationToken,
 ) -> Result<(), std::io::Error> {
-    let handler = McpServer::session(shared, "stdio");
+    let handler = McpServer::session(shared, "stdio", None);
     let running = match handler
         .serve_with_ct(rmcp::transport::stdio(), shutdown)
         .await
