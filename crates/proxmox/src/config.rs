@@ -56,6 +56,15 @@ pub const DEFAULT_API_DENY: &[&str] = &[
     "/nodes/*/*/*/agent/file-read",
     "/nodes/*/*/*/agent/file-write",
     "/nodes/*/*/*/agent/set-user-password",
+    // GETs with side effects.
+    "/nodes/*/*/*/agent/exec-status",
+    "/nodes/*/scan",
+    "/nodes/*/query-url-metadata",
+    "/nodes/*/query-oci-repo-tags",
+    "/nodes/*/storage/*/file-restore",
+    "/nodes/*/storage/*/import-metadata",
+    "/nodes/*/apt/changelog",
+    "/nodes/*/report",
 ];
 
 impl ProxmoxSettings {
@@ -98,9 +107,11 @@ impl ProxmoxSettings {
                     upstream.base_url.host_str().unwrap_or_default().to_string()
                 });
                 let port = env.parse::<u16>("PROXMOX_SSH_PORT")?.unwrap_or(22);
-                let user = env
-                    .get("PROXMOX_SSH_USER")?
-                    .unwrap_or_else(|| "root".into());
+                // No default: a silent `root` would run every allowlisted command as root.
+                let user = env.require(
+                    "PROXMOX_SSH_USER",
+                    "the SSH login for execute_command, e.g. mcp-diag; there is no default, and root only on purpose",
+                )?;
                 let host_keys = match (
                     env.get("PROXMOX_SSH_KNOWN_HOSTS")?,
                     env.get("PROXMOX_SSH_HOST_FINGERPRINT")?,

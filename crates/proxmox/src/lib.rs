@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod config;
+pub mod guests;
 pub mod policy;
 pub mod tools;
 pub mod vmids;
@@ -46,6 +47,11 @@ impl App for Proxmox {
              diagnostics, as plain words without shell syntax."
                 .into(),
         )
+    }
+
+    fn extra_scopes() -> &'static [&'static str] {
+        // `proxmox_api` requires proxmox:read and checks proxmox:admin itself for non-GET.
+        &["proxmox:admin"]
     }
 
     fn tools() -> Vec<ToolDef<Self>> {

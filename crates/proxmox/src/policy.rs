@@ -3,8 +3,11 @@
 //! The command is split on whitespace into argv; no shell syntax is understood, so anything
 //! that looks like it (`; | & $ \` > < ( ) { }`, quotes, globs, `~`, `#`, backslashes,
 //! newlines, NUL) is refused with a message before anything is sent. argv must start with an
-//! allowlisted prefix (`qm status` allows `qm status 100`, not `qm destroy 100`). Each
-//! argument is single-quoted when the command line is rebuilt for SSH exec.
+//! allowlisted prefix (`qm status` allows `qm status 100`, not `qm destroy 100`); a program
+//! in a system directory matches by its name (`/usr/bin/pvesh get` is `pvesh get`), any other
+//! path only literally. Flags after the prefix must be on the program's own list
+//! ([`ALLOWED_FLAGS`]). Each argument is single-quoted when the command line is rebuilt for
+//! SSH exec.
 
 use mcp_core::ToolError;
 
@@ -45,49 +48,139 @@ const DENIED_ARGS: &[&str] = &[
     "--follow",
 ];
 
-/// Flags an argument may use after the allowlisted prefix. Anything else that starts with
-/// `-` is refused: GNU tools accept abbreviated long options (`--vacuum-t`) and bundled
-/// short ones (`-qf`), so a deny list alone cannot be complete.
-const ALLOWED_FLAGS: &[&str] = &[
-    "-h",
-    "-H",
-    "-T",
-    "-i",
-    "-a",
-    "-l",
-    "-m",
-    "-g",
-    "-k",
-    "-w",
-    "-t",
-    "-b",
-    "-n",
-    "-u",
-    "-p",
-    "-o",
-    "-v",
-    "-x",
-    "-r",
-    "-e",
-    "--no-pager",
-    "--full",
-    "--all",
-    "--human-readable",
-    "--utc",
-    "--since",
-    "--until",
-    "--unit",
-    "--priority",
-    "--lines",
-    "--output",
-    "--boot",
-    "--verbose",
-    "--output-format",
-    "--noborder",
-    "--noheader",
-    "--type",
-    "--human",
+/// Flags allowed after the allowlisted prefix, per program (the name of the first word,
+/// whatever its directory). Anything else that starts with `-` is refused: GNU tools accept
+/// abbreviated long options (`--vacuum-t`) and bundled short ones (`-qf`), and one letter
+/// means different things to different programs (`df -i` lists inodes, `journalctl -i` reads
+/// another journal file), so a shared list or a deny list cannot be complete. A program not
+/// listed here takes no flags beyond the words of its allowlist entry.
+pub const ALLOWED_FLAGS: &[(&str, &[&str])] = &[
+    ("qm", &["--full", "--verbose"]),
+    ("pct", &[]),
+    (
+        "pvesh",
+        &[
+            "--output-format",
+            "--noborder",
+            "--noheader",
+            "--human-readable",
+        ],
+    ),
+    ("pveversion", &["-v", "--verbose"]),
+    ("uptime", &["-p", "--pretty", "-s", "--since"]),
+    (
+        "df",
+        &[
+            "-h",
+            "-H",
+            "-T",
+            "-i",
+            "-a",
+            "-l",
+            "-k",
+            "-P",
+            "-t",
+            "-x",
+            "--human-readable",
+            "--si",
+            "--print-type",
+            "--inodes",
+            "--all",
+            "--local",
+            "--total",
+            "--type",
+            "--exclude-type",
+            "--output",
+        ],
+    ),
+    (
+        "free",
+        &[
+            "-h", "-b", "-k", "-m", "-g", "-t", "-w", "-l", "--human", "--bytes", "--kibi",
+            "--mebi", "--gibi", "--kilo", "--mega", "--giga", "--total", "--wide", "--lohi",
+            "--si",
+        ],
+    ),
+    (
+        "zpool",
+        &["-v", "-x", "-p", "-P", "-L", "-g", "-t", "-s", "-D", "-i"],
+    ),
+    ("ip", &[]),
+    (
+        "systemctl",
+        &[
+            "--no-pager",
+            "-l",
+            "--full",
+            "-n",
+            "--lines",
+            "-a",
+            "--all",
+            "-o",
+            "--output",
+        ],
+    ),
+    (
+        "journalctl",
+        &[
+            "-n",
+            "--lines",
+            "-u",
+            "--unit",
+            "-p",
+            "--priority",
+            "-S",
+            "--since",
+            "-U",
+            "--until",
+            "-b",
+            "--boot",
+            "-o",
+            "--output",
+            "--no-pager",
+            "-r",
+            "--reverse",
+            "-x",
+            "--catalog",
+            "-k",
+            "--dmesg",
+            "-t",
+            "--identifier",
+            "-g",
+            "--grep",
+            "--utc",
+            "-a",
+            "--all",
+            "-q",
+            "--quiet",
+            "--no-hostname",
+        ],
+    ),
 ];
+
+/// Directories whose programs are the same command as their bare name: `/usr/bin/pvesh` is
+/// `pvesh`. A program word with any other `/` is matched only literally.
+const SYSTEM_DIRS: &[&str] = &["/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/"];
+
+/// The flags allowed for `program` after its allowlisted prefix.
+pub fn allowed_flags(program: &str) -> &'static [&'static str] {
+    ALLOWED_FLAGS
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map_or(&[], |(_, f)| f)
+}
+
+/// How a program word is compared with an allowlist entry: a program in a system directory
+/// by its name, any other path as written.
+fn canonical(word: &str) -> &str {
+    SYSTEM_DIRS
+        .iter()
+        .find_map(|d| {
+            word.strip_prefix(d)
+                .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+        })
+        .unwrap_or(word)
+}
 
 /// Words that turn a reading command into a writing one (`ip addr add`, `systemctl
 /// restart`), refused anywhere after the prefix.
@@ -191,7 +284,11 @@ impl CommandPolicy {
         let Some(prefix) = self
             .prefixes
             .iter()
-            .filter(|p| argv.len() >= p.len() && argv[..p.len()] == p[..])
+            .filter(|p| {
+                argv.len() >= p.len()
+                    && canonical(&argv[0]) == canonical(&p[0])
+                    && argv[1..p.len()] == p[1..]
+            })
             .max_by_key(|p| p.len())
         else {
             return Err(ToolError::denied(format!(
@@ -203,11 +300,17 @@ impl CommandPolicy {
         for a in &argv[prefix.len()..] {
             if a.starts_with('-') {
                 let flag = a.split_once('=').map_or(a.as_str(), |(f, _)| f);
-                if !ALLOWED_FLAGS.contains(&flag) {
+                let name = program(&argv[0]);
+                let allowed = allowed_flags(name);
+                if !allowed.contains(&flag) {
+                    let which = if allowed.is_empty() {
+                        format!("{name} takes no options here")
+                    } else {
+                        format!("allowed options for {name}: {}", allowed.join(" "))
+                    };
                     return Err(ToolError::denied(format!(
-                        "the option `{a}` is not allowed after `{}`; allowed options: {}",
+                        "the option `{a}` is not allowed after `{}`; {which}",
                         prefix.join(" "),
-                        ALLOWED_FLAGS.join(" ")
                     )));
                 }
             } else if DENIED_WORDS.contains(&a.to_ascii_lowercase().as_str()) {
@@ -219,6 +322,11 @@ impl CommandPolicy {
         }
         Ok(argv)
     }
+}
+
+/// The name of a program word: what follows its last `/`.
+pub fn program(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
 }
 
 fn allowed_arg_char(c: char) -> bool {
@@ -283,6 +391,76 @@ mod tests {
             let e = p.check(bad).expect_err(bad).to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn flags_are_allowed_per_command() {
+        let p = CommandPolicy::default_policy();
+        for ok in [
+            "journalctl -n 50 -u pveproxy --no-pager",
+            "journalctl -n 5 --since=2024-01-01 -p err",
+            "systemctl status pveproxy --no-pager -l",
+            "df -h -T",
+            "df -i",
+            "free -h",
+            "zpool status -v",
+            "pvesh get /nodes --output-format json",
+            "qm list --full",
+        ] {
+            assert!(p.check(ok).is_ok(), "{ok}: {:?}", p.check(ok).err());
+        }
+        for (bad, flag) in [
+            ("journalctl -n 5 -i /etc/shadow", "-i"),
+            ("journalctl -n 5 -H root@10.0.0.9", "-H"),
+            ("journalctl -n 5 -M other", "-M"),
+            ("journalctl -n 5 --machine=other", "--machine=other"),
+            ("systemctl status -H root@10.0.0.9", "-H"),
+            ("systemctl status --host=10.0.0.9", "--host=10.0.0.9"),
+            ("systemctl status --host 10.0.0.9", "--host"),
+            ("systemctl status -M other", "-M"),
+            ("systemctl status --machine other", "--machine"),
+            ("df -u", "-u"),
+            ("free -s 1", "-s"),
+            ("qm list -i", "-i"),
+            ("zpool status -c /tmp/x", "-c"),
+            ("ip -br addr show -x", "-x"),
+        ] {
+            let e = p.check(bad).expect_err(bad).to_string();
+            assert!(
+                e.contains(&format!("the option `{flag}` is not allowed")),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_are_matched_by_name_not_path() {
+        let p = CommandPolicy::default_policy();
+        // A system path is the same command, with the same checks.
+        let argv = p.check("/usr/bin/pvesh get /nodes").expect("system path");
+        assert_eq!(program(&argv[0]), "pvesh");
+        assert!(p.check("/usr/sbin/qm list").is_ok());
+        let e = p.check("/usr/bin/journalctl -n 5 -i x").expect_err("flag");
+        assert!(e.to_string().contains("the option `-i`"), "{e}");
+        // Any other path is another program.
+        for bad in [
+            "/tmp/qm list",
+            "./qm list",
+            "/usr/bin/../../tmp/qm list",
+            "/usr//bin/qm list",
+        ] {
+            let e = p.check(bad).expect_err(bad).to_string();
+            assert!(e.contains("not on the command allowlist"), "{bad}: {e}");
+        }
+        // An entry with a path outside the system directories matches only that path, and
+        // the per-command rules still go by its name.
+        let p = CommandPolicy::new(&["/opt/pve/bin/pvesh get".into()]).expect("ok");
+        let argv = p
+            .check("/opt/pve/bin/pvesh get /nodes")
+            .expect("exact path");
+        assert_eq!(program(&argv[0]), "pvesh");
+        assert!(p.check("pvesh get /nodes").is_err());
+        assert!(p.check("/opt/pve/bin/pvesh get /nodes --noheader").is_ok());
     }
 
     #[test]

@@ -291,7 +291,7 @@ async fn the_api_passthrough_is_guarded() {
     }
     assert_eq!(sim.total().await, before, "no refused call reached Proxmox");
 
-    let mut admin = client(&server, &["proxmox:admin"]).await;
+    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
     let r = ok(
         &mut admin,
         "proxmox_api",
@@ -459,6 +459,10 @@ fn ssh_spec(sim: &SimProcess, sshd: &Sshd) -> ServerSpec {
             "qm list,qm status,pveversion,uptime,seq,sleep,sh,pvesh get",
         )
         .env("PROXMOX_SSH_OUTPUT_CAP", "4096")
+        .env(
+            "PROXMOX_SSH_NODES",
+            format!("pve1=127.0.0.1:{}", sshd.get("SSH_PORT")),
+        )
 }
 
 #[tokio::test]
@@ -706,6 +710,7 @@ async fn unknown_and_changed_host_keys_are_refused() {
             ("PROXMOX_TOKEN_ID", TOKEN_ID),
             ("PROXMOX_TOKEN_SECRET", SECRET),
             ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
+            ("PROXMOX_SSH_USER", sshd.get("SSH_USER")),
         ])
         .output()
         .await
@@ -802,4 +807,408 @@ async fn against_fakepve_over_pinned_tls() {
     );
     let st = ok(&mut c, "vm_status", json!({"vmid": 101})).await;
     assert_eq!(st["status"]["status"], "running");
+}
+
+/// `node` is optional when one SSH host is configured, and a `node` that maps to no host is
+/// refused (before, without PROXMOX_SSH_NODES, it was ignored and the default host used).
+#[tokio::test]
+async fn execute_command_node_is_optional_with_one_host() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    // PROXMOX_SSH_HOST only, no node map.
+    let server =
+        ServerProcess::start(&ssh_spec(&sim, &sshd).without_env("PROXMOX_SSH_NODES")).await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let r = ok(&mut c, "execute_command", json!({"command": "uptime"})).await;
+    assert_eq!(r["exit_status"], 0, "{r}");
+    assert_eq!(r["node"], "127.0.0.1", "{r}");
+    let logins = sshd.accepted();
+    let e = err(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve2"}),
+    )
+    .await;
+    assert!(
+        e.contains("invalid argument `node`") && e.contains("PROXMOX_SSH_NODES is not set"),
+        "{e}"
+    );
+    assert_eq!(sshd.accepted(), logins, "a refused node opens no session");
+    drop(server);
+
+    // A map with one entry: `node` may be omitted and means that entry.
+    let one = format!("pve1=127.0.0.1:{}", sshd.get("SSH_PORT"));
+    let server =
+        ServerProcess::start(&ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", one.as_str())).await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let r = ok(&mut c, "execute_command", json!({"command": "uptime"})).await;
+    assert_eq!(r["node"], "pve1", "{r}");
+    let r = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve1"}),
+    )
+    .await;
+    assert_eq!(r["node"], "pve1", "{r}");
+    let e = err(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve2"}),
+    )
+    .await;
+    assert!(
+        e.contains("invalid argument `node`: no SSH address for node pve2"),
+        "{e}"
+    );
+    drop(server);
+
+    // Two entries: `node` is required.
+    let two = format!(
+        "pve1=127.0.0.1:{p},pve2=127.0.0.1:{p}",
+        p = sshd.get("SSH_PORT")
+    );
+    let server =
+        ServerProcess::start(&ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", two.as_str())).await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let e = err(&mut c, "execute_command", json!({"command": "uptime"})).await;
+    assert!(
+        e.contains("invalid argument `node`") && e.contains("pve1, pve2"),
+        "{e}"
+    );
+    let r = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": "uptime", "node": "pve2"}),
+    )
+    .await;
+    assert_eq!(r["node"], "pve2", "{r}");
+}
+
+/// `pvesh` named by its path gets the same API path rules as `pvesh`, and per-command flags
+/// refuse what the shared flag list let through.
+#[tokio::test]
+async fn command_paths_and_per_command_flags() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let by_path = format!("{}/pvesh get", sshd.get("SSH_BIN_DIR"));
+    let allow = format!("pvesh get,journalctl -n,systemctl status,{by_path}");
+    let server = ServerProcess::start(
+        &ssh_spec(&sim, &sshd).env("PROXMOX_COMMAND_ALLOWLIST", allow.as_str()),
+    )
+    .await;
+    let mut c = client(&server, &["proxmox:exec"]).await;
+    let r = ok(
+        &mut c,
+        "execute_command",
+        json!({"command": format!("{by_path} /nodes --output-format json")}),
+    )
+    .await;
+    assert_eq!(r["exit_status"], 0, "{r}");
+    let before = sshd.accepted();
+    for (cmd, want) in [
+        (
+            format!("{by_path} /access/users"),
+            "the path /access/users is denied",
+        ),
+        (
+            "/usr/bin/pvesh get /access/users".to_string(),
+            "the path /access/users is denied",
+        ),
+        (
+            "journalctl -n 5 -i /etc/shadow".to_string(),
+            "the option `-i` is not allowed",
+        ),
+        (
+            "systemctl status -H root@10.0.0.9".to_string(),
+            "the option `-H` is not allowed",
+        ),
+        (
+            "systemctl status --host=10.0.0.9".to_string(),
+            "the option `--host=10.0.0.9` is not allowed",
+        ),
+        (
+            "systemctl status -M other".to_string(),
+            "the option `-M` is not allowed",
+        ),
+        (
+            "journalctl -n 5 --machine=other".to_string(),
+            "the option `--machine=other` is not allowed",
+        ),
+        (
+            "/tmp/pvesh get /nodes".to_string(),
+            "not on the command allowlist",
+        ),
+    ] {
+        let e = err(&mut c, "execute_command", json!({"command": cmd})).await;
+        assert!(e.contains(want), "{cmd}: {e}");
+    }
+    assert_eq!(sshd.accepted(), before, "refusals open no SSH session");
+}
+
+/// Without PROXMOX_SSH_USER, an SSH configuration refuses to start: there is no root default.
+#[tokio::test]
+async fn the_ssh_user_has_no_default() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let run = |with_user: bool| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("check").env_clear().envs([
+            ("PROXMOX_HOST", sim.base.as_str()),
+            ("PROXMOX_TOKEN_ID", TOKEN_ID),
+            ("PROXMOX_TOKEN_SECRET", SECRET),
+            ("PROXMOX_SSH_HOST", "127.0.0.1"),
+            ("PROXMOX_SSH_PORT", sshd.get("SSH_PORT")),
+            ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
+            ("PROXMOX_SSH_KNOWN_HOSTS", sshd.get("SSH_KNOWN_HOSTS")),
+        ]);
+        if with_user {
+            cmd.env("PROXMOX_SSH_USER", sshd.get("SSH_USER"));
+        }
+        cmd.output()
+    };
+    let out = run(false).await.expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("proxmox:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one line for people: {stderr}");
+    assert!(
+        lines[0].starts_with("proxmox: configuration error: PROXMOX_SSH_USER is required"),
+        "{stderr}"
+    );
+    let out = run(true).await.expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// proxmox_api writes that name a guest in their parameters or path, or act on every guest,
+/// obey the VMID lists; every refusal is made before anything reaches Proxmox.
+#[tokio::test]
+async fn api_writes_naming_guests_obey_the_vmid_lists() {
+    let sim = sim().await;
+    let server =
+        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999")).await;
+    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let before = sim.total().await;
+    for (method, path, params, want) in [
+        (
+            "POST",
+            "/nodes/pve1/stopall",
+            json!({"vms": "100,9000"}),
+            "`params.vms`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/stopall",
+            json!({"vms": "100 9000"}),
+            "`params.vms`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/vzdump",
+            json!({"vmid": "9000"}),
+            "`params.vmid`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/vzdump",
+            json!({"vmid": "100,9001"}),
+            "`params.vmid`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/vzdump",
+            json!({"all": 1}),
+            "`params.all`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/qemu",
+            json!({"vmid": 9000, "force": 1, "archive": "local:backup/vzdump-qemu-9000.vma.zst"}),
+            "`params.vmid`",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/qemu/100/clone",
+            json!({"newid": 9005}),
+            "`params.newid`",
+        ),
+        ("PUT", "/pools/lab", json!({"vms": "9000"}), "`params.vms`"),
+        (
+            "POST",
+            "/cluster/ha/resources/vm:9000/migrate",
+            json!({"node": "pve1"}),
+            "path",
+        ),
+        (
+            "PUT",
+            "/cluster/ha/resources/9000",
+            json!({"state": "stopped"}),
+            "path",
+        ),
+        ("DELETE", "/cluster/ha/resources/ct:9000", json!({}), "path"),
+        (
+            "POST",
+            "/cluster/ha/resources",
+            json!({"sid": "vm:9000"}),
+            "`params.sid`",
+        ),
+        (
+            "PUT",
+            "/nodes/pve2/qemu/9000/sendkey",
+            json!({"key": "ctrl-alt-delete"}),
+            "path",
+        ),
+        ("POST", "/nodes/pve1/stopall", json!({}), "every guest"),
+        ("POST", "/nodes/pve1/startall", json!({}), "every guest"),
+        ("POST", "/nodes/pve1/suspendall", json!({}), "every guest"),
+        (
+            "POST",
+            "/nodes/pve1/migrateall",
+            json!({"target": "pve2"}),
+            "every guest",
+        ),
+        (
+            "POST",
+            "/cluster/bulk-action/guest/shutdown",
+            json!({}),
+            "every guest",
+        ),
+    ] {
+        let args = json!({"method": method, "path": path, "params": params});
+        let e = err(&mut admin, "proxmox_api", args.clone()).await;
+        assert!(
+            e.contains(want) && e.contains("refused by policy"),
+            "{args}: {e}"
+        );
+    }
+    assert_eq!(
+        sim.total().await,
+        before,
+        "no refused write reached Proxmox"
+    );
+    drop(server);
+
+    let server =
+        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_ALLOWLIST", "100-199")).await;
+    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let before = sim.total().await;
+    for (method, path, params, want) in [
+        (
+            "POST",
+            "/nodes/pve1/stopall",
+            json!({"vms": "200"}),
+            "VMID 200 is not in PROXMOX_VMID_ALLOWLIST",
+        ),
+        (
+            "POST",
+            "/cluster/ha/resources",
+            json!({"sid": "ct:200"}),
+            "VMID 200 is not in PROXMOX_VMID_ALLOWLIST",
+        ),
+        (
+            "POST",
+            "/nodes/pve1/stopall",
+            json!({}),
+            "PROXMOX_VMID_ALLOWLIST",
+        ),
+    ] {
+        let args = json!({"method": method, "path": path, "params": params});
+        let e = err(&mut admin, "proxmox_api", args.clone()).await;
+        assert!(e.contains(want), "{args}: {e}");
+    }
+    assert_eq!(
+        sim.total().await,
+        before,
+        "no refused write reached Proxmox"
+    );
+}
+
+/// Without VMID lists, a write that reaches a guest with the protection flag is refused as in
+/// vm_action (start and resume excepted), and so is an all-guests action on a node that holds
+/// one. VM 101 on pve1 is protected in the simulator.
+#[tokio::test]
+async fn api_writes_reaching_protected_guests_are_refused() {
+    let sim = sim().await;
+    let server = ServerProcess::start(&spec(&sim.base)).await;
+    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    for (method, path, params) in [
+        ("POST", "/nodes/pve1/qemu/101/status/stop", json!({})),
+        (
+            "PUT",
+            "/nodes/pve1/qemu/101/sendkey",
+            json!({"key": "ctrl-alt-delete"}),
+        ),
+        (
+            "POST",
+            "/nodes/pve1/vzdump",
+            json!({"vmid": "101", "mode": "stop"}),
+        ),
+        ("POST", "/nodes/pve1/stopall", json!({"vms": "101"})),
+        (
+            "POST",
+            "/cluster/ha/resources/vm:101/relocate",
+            json!({"node": "pve2"}),
+        ),
+        ("POST", "/nodes/pve1/stopall", json!({})),
+    ] {
+        let args = json!({"method": method, "path": path, "params": params});
+        let e = err(&mut admin, "proxmox_api", args.clone()).await;
+        assert!(
+            e.contains("VM 101 has the protection flag set"),
+            "{args}: {e}"
+        );
+    }
+    let stats = sim.stats().await;
+    assert!(
+        stats["by_key"]["POST /nodes/pve1/qemu/101/status/stop"].is_null(),
+        "the stop never reached Proxmox: {stats}"
+    );
+    // A guest without the flag is reached as before.
+    let r = ok(
+        &mut admin,
+        "proxmox_api",
+        json!({"method": "POST", "path": "/nodes/pve1/qemu/100/status/stop"}),
+    )
+    .await;
+    assert!(
+        r["data"].as_str().is_some_and(|u| u.starts_with("UPID:")),
+        "{r}"
+    );
+}
+
+/// The audit event of proxmox_api never carries the values of passthrough parameters.
+#[tokio::test]
+async fn passthrough_param_values_stay_out_of_the_audit_log() {
+    let sim = sim().await;
+    let server = ServerProcess::start(&spec(&sim.base)).await;
+    let mut c = client(&server, &["proxmox:read"]).await;
+    ok(
+        &mut c,
+        "proxmox_api",
+        json!({"method": "GET", "path": "/version", "params": {
+            "cipassword": "hunter2-ci", "encryption-key": "enc-key-value", "keyring": "ring-value",
+            "ciuser": "plain-user-value"}}),
+    )
+    .await;
+    let audit = server.wait_for_log("\"tool\":\"proxmox_api\"").await;
+    let logs = server.logs().join("\n");
+    for secret in [
+        "hunter2-ci",
+        "enc-key-value",
+        "ring-value",
+        "plain-user-value",
+    ] {
+        assert!(!logs.contains(secret), "{secret} leaked: {audit}");
+    }
+    assert!(
+        audit.contains("/version"),
+        "the path is still logged: {audit}"
+    );
 }

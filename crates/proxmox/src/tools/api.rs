@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Proxmox;
+use crate::guests::{self, Reach};
 
 const PROXMOX_API: ToolSpec = ToolSpec {
     name: "proxmox_api",
@@ -40,8 +41,9 @@ pub struct ApiInput {
     pub method: Method,
     /// API path below /api2/json, e.g. `/nodes/pve1/storage`.
     pub path: String,
-    /// Parameters: strings, numbers or booleans (query for GET and DELETE, form otherwise).
+    /// Parameters: strings, numbers or booleans (query for GET and DELETE, form otherwise). Their values are kept out of the audit log.
     #[serde(default)]
+    #[schemars(extend("x-secret" = true))]
     pub params: Map<String, Value>,
 }
 
@@ -105,12 +107,134 @@ pub fn denied<'a>(segments: &[&str], deny: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// The VMID of `/nodes/NODE/(qemu|lxc)/VMID/...`.
-fn guest_vmid(segments: &[&str]) -> Option<u32> {
-    match segments {
-        ["nodes", _, "qemu" | "lxc", id, ..] => id.parse().ok(),
-        _ => None,
+/// The VMID lists against every guest a write reaches; nothing is asked of Proxmox.
+fn check_lists(s: &Proxmox, reach: &Reach, verb: &str, path: &str) -> Result<(), ToolError> {
+    for g in &reach.named {
+        if s.vmid_allow.as_ref().is_some_and(|a| !a.contains(g.vmid)) {
+            return Err(ToolError::denied(format!(
+                "VMID {} is not in PROXMOX_VMID_ALLOWLIST (named by {})",
+                g.vmid, g.source
+            )));
+        }
+        if s.vmid_deny.as_ref().is_some_and(|d| d.contains(g.vmid)) {
+            return Err(ToolError::denied(format!(
+                "VMID {} is in PROXMOX_VMID_DENYLIST (named by {})",
+                g.vmid, g.source
+            )));
+        }
     }
+    if let Some(every) = &reach.every {
+        let lists: Vec<&str> = [
+            s.vmid_allow.as_ref().map(|_| "PROXMOX_VMID_ALLOWLIST"),
+            s.vmid_deny.as_ref().map(|_| "PROXMOX_VMID_DENYLIST"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !lists.is_empty() {
+            return Err(ToolError::denied(format!(
+                "{verb} {path} acts on every guest{} ({}) and names none, so it would reach guests that {} governs; name the guests instead (`vms` or `vmid`)",
+                every
+                    .node
+                    .as_deref()
+                    .map(|n| format!(" of node {n}"))
+                    .unwrap_or_default(),
+                every.source,
+                lists.join(" and ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The protection flag of every guest a write reaches (a start or resume of the guest in
+/// the path excepted, as in vm_action). Reads the guests' configs; a guest that does not
+/// exist yet (a VMID being created) has no flag.
+async fn check_protection(
+    s: &Proxmox,
+    reach: &Reach,
+    segments: &[&str],
+    verb: &str,
+    path: &str,
+) -> Result<(), ToolError> {
+    if guests::starts_only(segments) && reach.named.len() == 1 && reach.every.is_none() {
+        return Ok(());
+    }
+    let need_cluster = reach.every.is_some() || reach.named.iter().any(|g| g.at.is_none());
+    let cluster = if need_cluster {
+        super::vms::guests(s).await?
+    } else {
+        Vec::new()
+    };
+    let located = |vmid: u32| {
+        cluster
+            .iter()
+            .find(|g| g["vmid"].as_u64() == Some(u64::from(vmid)))
+            .map(|g| {
+                (
+                    g["node"].as_str().unwrap_or_default().to_string(),
+                    g["type"].as_str().unwrap_or("qemu").to_string(),
+                )
+            })
+    };
+    let mut targets: Vec<(u32, (String, String), String)> = Vec::new();
+    for g in &reach.named {
+        if let Some(at) = g.at.clone().or_else(|| located(g.vmid)) {
+            targets.push((g.vmid, at, g.source.to_string()));
+        }
+    }
+    if let Some(every) = &reach.every {
+        for g in &cluster {
+            let node = g["node"].as_str().unwrap_or_default();
+            if every.node.as_deref().is_none_or(|n| n == node)
+                && let Some(vmid) = g["vmid"].as_u64().and_then(|v| u32::try_from(v).ok())
+            {
+                let kind = g["type"].as_str().unwrap_or("qemu").to_string();
+                targets.push((vmid, (node.to_string(), kind), every.source.to_string()));
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (vmid, (node, kind), source) in targets {
+        if !seen.insert(vmid) {
+            continue;
+        }
+        if super::vms::protected(s, &node, &kind, vmid).await? {
+            return Err(ToolError::denied(format!(
+                "VM {vmid} has the protection flag set; {verb} {path} would reach it ({source}). Clear protection in Proxmox first if this is intended"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The audit view of `proxmox_api`'s arguments: everything as given except the passthrough
+/// `params`, which appear by name only (`param_names`), never with their values
+/// (`cipassword`, `encryption-key`, `keyring`, ... are ordinary parameter names to PVE).
+/// For a per-tool audit hook in mcp-core; until there is one, the input schema marks
+/// `params` secret (`x-secret`), so the audit event shows `"params": "[REDACTED]"`.
+pub fn audit_arguments(args: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for (k, v) in args {
+        if k == "params" {
+            match v {
+                Value::Object(m) => {
+                    let mut names: Vec<String> = m.keys().cloned().collect();
+                    names.sort();
+                    out.insert(
+                        "param_names".into(),
+                        Value::Array(names.into_iter().map(Value::String).collect()),
+                    );
+                }
+                _ => {
+                    out.insert(k.clone(), Value::String(mcp_core::redact::REDACTED.into()));
+                }
+            }
+        } else {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 fn params(m: &Map<String, Value>) -> Result<Vec<(String, String)>, ToolError> {
@@ -173,19 +297,12 @@ async fn proxmox_api(s: Arc<Proxmox>, ctx: CallCtx, i: ApiInput) -> Result<ApiOu
                     format!("{m:?}").to_uppercase()
                 )));
             }
-            // Writes to a guest obey the same VMID policy as vm_action.
-            if let Some(vmid) = guest_vmid(&segments) {
-                if s.vmid_allow.as_ref().is_some_and(|a| !a.contains(vmid)) {
-                    return Err(ToolError::denied(format!(
-                        "VMID {vmid} is not in PROXMOX_VMID_ALLOWLIST"
-                    )));
-                }
-                if s.vmid_deny.as_ref().is_some_and(|d| d.contains(vmid)) {
-                    return Err(ToolError::denied(format!(
-                        "VMID {vmid} is in PROXMOX_VMID_DENYLIST"
-                    )));
-                }
-            }
+            // Writes that reach guests obey the same VMID policy and protection flag as
+            // vm_action, wherever the guest is named.
+            let reach = guests::reach(&i.path, &segments, &p)?;
+            let verb = format!("{m:?}").to_uppercase();
+            check_lists(&s, &reach, &verb, &i.path)?;
+            check_protection(&s, &reach, &segments, &verb, &i.path).await?;
             let method = match m {
                 Method::Post => reqwest::Method::POST,
                 Method::Put => reqwest::Method::PUT,
@@ -232,6 +349,35 @@ mod tests {
     }
 
     #[test]
+    fn the_audit_view_names_params_without_values() {
+        let args = serde_json::json!({"method": "POST", "path": "/nodes/pve1/qemu/100/config",
+            "params": {"cipassword": "hunter2", "encryption-key": "k-value", "keyring": "ring-value", "ciuser": "u-value"}});
+        let Value::Object(args) = args else {
+            panic!("object")
+        };
+        let view = audit_arguments(&args);
+        let text = view.to_string();
+        for secret in ["hunter2", "k-value", "ring-value", "u-value"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(view["path"], "/nodes/pve1/qemu/100/config");
+        assert_eq!(
+            view["param_names"],
+            serde_json::json!(["cipassword", "ciuser", "encryption-key", "keyring"])
+        );
+        let Value::Object(odd) = serde_json::json!({"params": "cipassword=x"}) else {
+            panic!()
+        };
+        assert_eq!(audit_arguments(&odd)["params"], mcp_core::redact::REDACTED);
+    }
+
+    #[test]
+    fn the_schema_keeps_params_out_of_the_audit_log() {
+        let tool = &tools()[0];
+        assert_eq!(tool.secret_args(), ["params".to_string()]);
+    }
+
+    #[test]
     fn deny_patterns() {
         let deny: Vec<String> = crate::config::DEFAULT_API_DENY
             .iter()
@@ -243,6 +389,26 @@ mod tests {
         assert!(d("/nodes/pve1/termproxy"));
         assert!(d("/nodes/pve1/qemu/100/agent/exec"));
         assert!(d("/nodes/pve1/lxc/200/vncproxy"));
+        // GETs with side effects: scans that connect out, URL fetches, backup file restore
+        // (starts a restore VM), the result of a guest-agent exec.
+        for p in [
+            "/nodes/pve1/scan/nfs",
+            "/nodes/pve1/scan/cifs",
+            "/nodes/pve1/scan/pbs",
+            "/nodes/pve1/scan/iscsi",
+            "/nodes/pve1/query-url-metadata",
+            "/nodes/pve1/query-oci-repo-tags",
+            "/nodes/pve1/storage/local/file-restore/list",
+            "/nodes/pve1/storage/pbs/file-restore/download",
+            "/nodes/pve1/qemu/100/agent/exec-status",
+            "/nodes/pve1/report",
+            "/nodes/pve1/apt/changelog",
+            "/nodes/pve1/storage/esxi/import-metadata",
+        ] {
+            assert!(d(p), "{p} is not denied");
+        }
+        assert!(!d("/nodes/pve1/qemu/100/agent/get-fsinfo"));
+        assert!(!d("/nodes/pve1/storage/local/content"));
         assert!(!d("/nodes/pve1/qemu/100/status/current"));
         assert!(!d("/nodes/pve1/storage"));
         assert!(!d("/cluster/resources"));

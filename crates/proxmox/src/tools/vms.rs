@@ -158,7 +158,7 @@ pub fn tools() -> Vec<ToolDef<Proxmox>> {
     ]
 }
 
-async fn guests(s: &Proxmox) -> Result<Vec<Value>, ToolError> {
+pub(crate) async fn guests(s: &Proxmox) -> Result<Vec<Value>, ToolError> {
     let data = s
         .api
         .get("/cluster/resources", &[("type".into(), "vm".into())])
@@ -247,6 +247,20 @@ async fn locate(s: &Proxmox, id: u32, given: Option<&str>) -> Result<(String, St
     }
 }
 
+/// Whether a guest has the protection flag set (read from its config).
+pub(crate) async fn protected(
+    s: &Proxmox,
+    node: &str,
+    kind: &str,
+    id: u32,
+) -> Result<bool, ToolError> {
+    let config = s
+        .api
+        .get(&format!("/nodes/{node}/{kind}/{id}/config"), &[])
+        .await?;
+    Ok(config["protection"].as_i64() == Some(1) || config["protection"].as_str() == Some("1"))
+}
+
 async fn vm_status(s: Arc<Proxmox>, _c: CallCtx, i: StatusInput) -> Result<Value, ToolError> {
     let id = vmid(i.vmid)?;
     let given = i.node.as_deref().map(|n| node("node", n)).transpose()?;
@@ -293,19 +307,11 @@ async fn vm_action(
             "reset is only for qemu VMs; use reboot or stop for a container",
         ));
     }
-    if i.action.interrupts() {
-        let config = s
-            .api
-            .get(&format!("/nodes/{n}/{kind}/{id}/config"), &[])
-            .await?;
-        let protected =
-            config["protection"].as_i64() == Some(1) || config["protection"].as_str() == Some("1");
-        if protected {
-            return Err(ToolError::denied(format!(
-                "VM {id} has the protection flag set; `{}` is refused. Clear protection in Proxmox first if this is intended",
-                i.action.as_str()
-            )));
-        }
+    if i.action.interrupts() && protected(&s, &n, &kind, id).await? {
+        return Err(ToolError::denied(format!(
+            "VM {id} has the protection flag set; `{}` is refused. Clear protection in Proxmox first if this is intended",
+            i.action.as_str()
+        )));
     }
     let upid = s
         .api
