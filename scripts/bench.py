@@ -271,7 +271,7 @@ def server_cmd(server: str, stateless: bool, port: int, env: dict[str, str]) -> 
     return [str(BIN / server), "serve"], {
         "MCP_TRANSPORT": "http", "MCP_BIND": f"127.0.0.1:{port}", "MCP_JWT_SECRET": SECRET,
         "MCP_LOG_FORMAT": "json", "RUST_LOG": "info", "MCP_STATELESS": "true" if stateless else "false",
-        "MCP_MAX_SESSIONS": "20000", **env}
+        "MCP_MAX_SESSIONS": "20000", "MCP_MAX_SESSIONS_PER_SUBJECT": "20000", "MCP_MAX_CONNECTIONS": "30000", **env}
 
 
 def start_server(name: str, server: str, stateless: bool, env: dict[str, str]) -> Proc:
@@ -705,7 +705,8 @@ def run_ssh(sims: dict[str, Sim]) -> dict | None:
         kv = dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
         env = {**upstream_env("proxmox", sims), "PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": kv["SSH_PORT"],
                "PROXMOX_SSH_USER": kv["SSH_USER"], "PROXMOX_SSH_KEY_PATH": kv["SSH_KEY"],
-               "PROXMOX_SSH_KNOWN_HOSTS": kv["SSH_KNOWN_HOSTS"]}
+               "PROXMOX_SSH_KNOWN_HOSTS": kv["SSH_KNOWN_HOSTS"],
+               "PROXMOX_SSH_NODES": f"pve1=127.0.0.1:{kv['SSH_PORT']}"}
         proc = start_server("ssh-proxmox", "proxmox", False, env)
         try:
             c = McpHttp(proc.base, token("proxmox"))

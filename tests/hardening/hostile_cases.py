@@ -230,6 +230,10 @@ case(AIRS, INLINE, "profile_name 101 chars", OVERSIZE, "profile_name", {**P, "pr
 case(AIRS, INLINE, "profile_name newline", NEWLINE, "profile_name", {**P, "profile_name": "default\nstrict"})
 case(AIRS, INLINE, "profile_name and profile_id", POLICY, "profile_id",
      {**P, "profile_name": "default-profile", "profile_id": "pid-strict"})
+# Only the server's own profile unless PANW_AI_ALLOWED_PROFILES says otherwise: a permissive
+# profile would turn a block into an allow.
+case(AIRS, INLINE, "profile_name not allowed", POLICY, "profile_name", {**P, "profile_name": "permissive"})
+case(AIRS, INLINE, "profile_id not allowed", POLICY, "profile_id", {**P, "profile_id": "pid-permissive"})
 case(AIRS, INLINE, "metadata.app_user 101 chars", OVERSIZE, "metadata.app_user",
      {**P, "metadata": {"app_user": "u" * 101}})
 case(AIRS, INLINE, "metadata.ai_model control char", CONTROL, "metadata.ai_model",
@@ -266,6 +270,7 @@ case(AIRS, BATCH, "wait_seconds float", TYPE, "wait_seconds", {"items": I, "wait
 case(AIRS, BATCH, "wait_seconds as string", TYPE, "wait_seconds", {"items": I, "wait_seconds": "10"})
 case(AIRS, BATCH, "wait_seconds 1e400", NUMBER, "wait_seconds", {"items": I, "wait_seconds": HUGE_INT})
 case(AIRS, BATCH, "profile_id 101 chars", OVERSIZE, "profile_id", {"items": I, "profile_id": "i" * 101})
+case(AIRS, BATCH, "profile_name not allowed", POLICY, "profile_name", {"items": I, "profile_name": "permissive"})
 case(AIRS, BATCH, "metadata.app_name NUL", CONTROL, "metadata.app_name",
      {"items": I, "metadata": {"app_name": "a\x00"}})
 

@@ -177,7 +177,10 @@ def _server_errors(dep: Deployment) -> list[str]:
 
 
 def test_thousand_concurrent_sessions(stack: Stack) -> None:
-    dep = stack.deploy("proxmox", env={"MCP_MAX_SESSIONS": str(SESSIONS + 100), "MCP_SESSION_IDLE_TIMEOUT": "10m"})
+    # One token opens them all: lift the per-subject cap (default 1,000) with the total.
+    dep = stack.deploy("proxmox", env={"MCP_MAX_SESSIONS": str(SESSIONS + 100),
+                                       "MCP_MAX_SESSIONS_PER_SUBJECT": str(SESSIONS + 100),
+                                       "MCP_SESSION_IDLE_TIMEOUT": "10m"})
     token = dep.token(["proxmox:read"])
     base = dep.replicas[0].base
     sim = dep.upstream

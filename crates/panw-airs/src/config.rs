@@ -33,11 +33,41 @@ pub enum DefaultProfile {
     None,
 }
 
+/// Which security profiles a call may name (`PANW_AI_ALLOWED_PROFILES`). The profile decides
+/// what AIRS blocks: a caller free to pick a permissive one could turn a block into an allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileAllowlist {
+    /// `*`: any profile (logged loudly at startup).
+    Any,
+    /// Exactly these names or ids (the default: the server's own profile, or none).
+    Only(Vec<String>),
+}
+
+impl ProfileAllowlist {
+    /// Whether a call may name the profile `v` (a name or an id).
+    pub fn allows(&self, v: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(list) => list.iter().any(|p| p == v),
+        }
+    }
+
+    /// The list, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Any => "any".into(),
+            Self::Only(l) if l.is_empty() => "none".into(),
+            Self::Only(l) => l.join(", "),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AirsSettings {
     pub upstream: UpstreamConfig,
     pub api_key: SecretString,
     pub profile: DefaultProfile,
+    pub allowed_profiles: ProfileAllowlist,
 }
 
 impl AirsSettings {
@@ -76,6 +106,23 @@ impl AirsSettings {
             (None, Some(i)) => DefaultProfile::Id(i),
             (None, None) => DefaultProfile::None,
         };
+        let allowed_profiles = match env.list("PANW_AI_ALLOWED_PROFILES")? {
+            Some(l) if l.iter().any(|p| p == "*") => {
+                if l.len() > 1 {
+                    return Err(ConfigError::invalid(
+                        "PANW_AI_ALLOWED_PROFILES",
+                        "`*` allows every profile; do not list others beside it",
+                    ));
+                }
+                ProfileAllowlist::Any
+            }
+            Some(l) if !l.is_empty() => ProfileAllowlist::Only(l),
+            _ => ProfileAllowlist::Only(match &profile {
+                DefaultProfile::Name(n) => vec![n.clone()],
+                DefaultProfile::Id(i) => vec![i.clone()],
+                DefaultProfile::None => Vec::new(),
+            }),
+        };
         let mut upstream = UpstreamConfig::new("AIRS", base);
         upstream.tune_from_env(env, "PANW_AI")?;
         upstream.tls = TlsOptions::from_env(env, "PANW_AI")?;
@@ -83,6 +130,7 @@ impl AirsSettings {
             upstream,
             api_key,
             profile,
+            allowed_profiles,
         })
     }
 }

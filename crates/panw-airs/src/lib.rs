@@ -11,13 +11,15 @@ pub mod tools;
 use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
 
 use crate::client::AirsClient;
-use crate::config::{AirsSettings, DefaultProfile};
+use crate::config::{AirsSettings, DefaultProfile, ProfileAllowlist};
 
 /// Server state.
 #[derive(Debug)]
 pub struct Airs {
     pub client: AirsClient,
     pub default_profile: DefaultProfile,
+    /// The profiles a call may name.
+    pub allowed_profiles: ProfileAllowlist,
 }
 
 impl App for Airs {
@@ -46,14 +48,24 @@ impl App for Airs {
         let settings = AirsSettings::from_env(ctx.env)?;
         let client =
             AirsClient::new(&settings).map_err(|e| StartupError::App(format!("AIRS: {e}")))?;
-        if settings.profile == DefaultProfile::None {
+        match (&settings.profile, &settings.allowed_profiles) {
+            (DefaultProfile::None, ProfileAllowlist::Only(l)) if l.is_empty() => tracing::warn!(
+                "no AI security profile: set PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID (and PANW_AI_ALLOWED_PROFILES for profiles a call may name); every scan is refused until then"
+            ),
+            (DefaultProfile::None, _) => tracing::warn!(
+                "no default AI security profile (PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID): every scan must name one of PANW_AI_ALLOWED_PROFILES"
+            ),
+            _ => {}
+        }
+        if settings.allowed_profiles == ProfileAllowlist::Any {
             tracing::warn!(
-                "no default AI security profile (PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID): every scan must name one"
+                "PANW_AI_ALLOWED_PROFILES=*: a caller may scan with any AI security profile, including a permissive one that allows what the server's profile blocks"
             );
         }
         Ok(Self {
             client,
             default_profile: settings.profile,
+            allowed_profiles: settings.allowed_profiles,
         })
     }
 

@@ -133,8 +133,72 @@ async fn benign_and_malicious_verdicts() {
                 && v["report_id"].as_str().is_some_and(|s| s.starts_with('R'))
         );
     }
-    let v = ok(&mut r.client, "pan_inline_scan", json!({"prompt": "hello", "profile_name": "strict", "metadata": {"app_name": "chatbot", "app_user": "alice", "ai_model": "model-x"}})).await;
+    // The server's own profile may be named; another only when the operator allows it.
+    let v = ok(&mut r.client, "pan_inline_scan", json!({"prompt": "hello", "profile_name": "secops-default", "metadata": {"app_name": "chatbot", "app_user": "alice", "ai_model": "model-x"}})).await;
+    assert_eq!(v["profile_name"], "secops-default");
+    let mut r = rig(
+        &[],
+        &[("PANW_AI_ALLOWED_PROFILES", "secops-default,strict")],
+        true,
+    )
+    .await;
+    let v = ok(
+        &mut r.client,
+        "pan_inline_scan",
+        json!({"prompt": "hello", "profile_name": "strict"}),
+    )
+    .await;
     assert_eq!(v["profile_name"], "strict");
+}
+
+/// A caller cannot pick a profile the operator did not allow: by default only the server's
+/// own profile; a permissive profile would turn a block into an allow. Nothing is sent.
+#[tokio::test]
+async fn only_allowed_profiles_can_be_named() {
+    let mut r = rig(&[], &[], true).await;
+    let before = r.sim.total().await;
+    for (field, args) in [
+        (
+            "profile_name",
+            json!({"prompt": "hi", "profile_name": "strict"}),
+        ),
+        (
+            "profile_id",
+            json!({"prompt": "hi", "profile_id": "pid-permissive"}),
+        ),
+    ] {
+        let e = err(&mut r.client, "pan_inline_scan", args).await;
+        assert!(
+            e.contains(&format!("`{field}`")) && e.contains("not allowed on this server"),
+            "{e}"
+        );
+        assert!(
+            e.contains("PANW_AI_ALLOWED_PROFILES: secops-default"),
+            "{e}"
+        );
+    }
+    let e = err(
+        &mut r.client,
+        "pan_batch_scan",
+        json!({"items": [{"prompt": "hi"}], "profile_name": "strict"}),
+    )
+    .await;
+    assert!(e.contains("not allowed on this server"), "{e}");
+    assert_eq!(
+        r.sim.total().await,
+        before,
+        "no request for a refused profile"
+    );
+    // `*` opens every profile (and says so in the log).
+    let mut r = rig(&[], &[("PANW_AI_ALLOWED_PROFILES", "*")], true).await;
+    let v = ok(
+        &mut r.client,
+        "pan_inline_scan",
+        json!({"prompt": "hello", "profile_name": "strict"}),
+    )
+    .await;
+    assert_eq!(v["profile_name"], "strict");
+    r.server.wait_for_log("PANW_AI_ALLOWED_PROFILES=*").await;
 }
 
 #[tokio::test]
@@ -346,6 +410,15 @@ async fn a_missing_profile_names_the_variables_to_set() {
         e.contains("PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID"),
         "{e}"
     );
+    let mut r = rig(
+        &[],
+        &[
+            ("PANW_AI_PROFILE_NAME", ""),
+            ("PANW_AI_ALLOWED_PROFILES", "no-such-profile"),
+        ],
+        true,
+    )
+    .await;
     let e = err(
         &mut r.client,
         "pan_inline_scan",

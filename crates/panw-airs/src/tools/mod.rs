@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Airs;
 use crate::client::limits::{self, MAX_CONTENT_LEN, MAX_CONTEXT_LEN, MAX_PROFILE_NAME_LEN};
-use crate::config::DefaultProfile;
+use crate::config::{DefaultProfile, ProfileAllowlist};
 
 pub fn all() -> Vec<ToolDef<Airs>> {
     let mut t = scan::tools();
@@ -146,6 +146,7 @@ impl Content<'_> {
 /// The `ai_profile` object: the call's profile, or the configured default.
 pub fn ai_profile(
     default: &DefaultProfile,
+    allowed: &ProfileAllowlist,
     name: Option<&str>,
     id: Option<&str>,
 ) -> Result<Value, ToolError> {
@@ -155,6 +156,16 @@ pub fn ai_profile(
             return Err(ToolError::invalid(
                 field,
                 format!("must be 1-{MAX_PROFILE_NAME_LEN} characters"),
+            ));
+        }
+        if !allowed.allows(v) {
+            return Err(ToolError::invalid(
+                field,
+                format!(
+                    "profile `{}` is not allowed on this server (PANW_AI_ALLOWED_PROFILES: {}); omit it to scan with the server's profile",
+                    mcp_core::validate::excerpt(v, 64),
+                    allowed.describe()
+                ),
             ));
         }
         Ok(())

@@ -261,6 +261,7 @@ async fn pan_inline_scan(
     .to_json("")?;
     let profile = ai_profile(
         &s.default_profile,
+        &s.allowed_profiles,
         i.profile_name.as_deref(),
         i.profile_id.as_deref(),
     )?;
@@ -300,6 +301,7 @@ async fn pan_batch_scan(
     }
     let profile = ai_profile(
         &s.default_profile,
+        &s.allowed_profiles,
         i.profile_name.as_deref(),
         i.profile_id.as_deref(),
     )?;
