@@ -54,7 +54,8 @@ def start_sshd() -> dict[str, str]:
     subprocess.run(["bash", str(ROOT / "tests/peers/sshd.sh"), "start", str(SSHD_DIR)], check=True, capture_output=True)
     env = dict(l.split("=", 1) for l in (SSHD_DIR / "env").read_text().splitlines() if "=" in l)
     return {"PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": env["SSH_PORT"], "PROXMOX_SSH_USER": env["SSH_USER"],
-            "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"], "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"]}
+            "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"], "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"],
+            "PROXMOX_SSH_NODES": f"pve1=127.0.0.1:{env['SSH_PORT']}"}
 
 
 def start_moto() -> dict[str, str]:

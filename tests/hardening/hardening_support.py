@@ -111,7 +111,8 @@ def start_target(stack: Stack, server: str) -> Target:
         target = Target(server, dep, dep.token(every_scope(server)), {"moto via proxy": proxy.requests},
                         {"moto": moto, "proxy": proxy})
     elif server == "proxmox":
-        dep = stack.deploy(server, ssh=True)
+        # A deny list, so that writes naming guests in it are refused before Proxmox is asked.
+        dep = stack.deploy(server, ssh=True, env={"PROXMOX_VMID_DENYLIST": "9000-9999"})
         key = Path(dep.env["PROXMOX_SSH_KEY_PATH"])
         target = Target(server, dep, dep.token(every_scope(server)),
                         {"vendor-sim": dep.upstream.requests, "sshd": _sshd_counter(key.parent / "sshd.log")})

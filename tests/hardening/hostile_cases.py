@@ -340,6 +340,23 @@ case(PVE, EX, "command shell not on the allowlist", POLICY, "command", {**C, "co
      names="command allowlist", note="documented: the allowlist refusal names the command allowlist")
 case(PVE, EX, "command denied argument", POLICY, "command", {**C, "command": "journalctl -n 1 --vacuum-size=1M"},
      names="`--vacuum-size=1M`", note="documented: the refusal names the denied argument, not the field")
+# Flags are allowed per program: a letter harmless for one (`df -i`) is not for another.
+case(PVE, EX, "journalctl -i (short --file)", POLICY, "command", {**C, "command": "journalctl -n 5 -i /etc/shadow"},
+     names="the option `-i` is not allowed", note="documented: per-command flags; the refusal names the option")
+case(PVE, EX, "systemctl -H (SSH to another host)", POLICY, "command",
+     {**C, "command": "systemctl status -H root@10.0.0.9"}, names="the option `-H` is not allowed")
+case(PVE, EX, "systemctl --host=", POLICY, "command", {**C, "command": "systemctl status --host=10.0.0.9"},
+     names="the option `--host=10.0.0.9` is not allowed")
+case(PVE, EX, "systemctl -M (another machine)", POLICY, "command", {**C, "command": "systemctl status -M other"},
+     names="the option `-M` is not allowed")
+case(PVE, EX, "journalctl --machine", POLICY, "command", {**C, "command": "journalctl -n 5 --machine=other"},
+     names="the option `--machine=other` is not allowed")
+case(PVE, EX, "pvesh by system path, denied API path", POLICY, "command",
+     {**C, "command": "/usr/bin/pvesh get /access/users"}, names="the path /access/users is denied",
+     note="documented: a program in a system directory is checked as its bare name")
+case(PVE, EX, "program by another path", POLICY, "command", {**C, "command": "/tmp/qm list"},
+     names="command allowlist", note="documented: a path outside the system directories matches only literally")
+case(PVE, EX, "node not in PROXMOX_SSH_NODES", POLICY, "node", {"command": "uptime", "node": "pve2"})
 case(PVE, EX, "node semicolon", SHELL, "node", {**C, "command": "uptime", "node": "pve1;id"})
 case(PVE, EX, "node Cyrillic look-alike", UNICODE, "node", {"command": "uptime", "node": f"pv{CYR_E}1"})
 case(PVE, EX, "node 64 chars", OVERSIZE, "node", {"command": "uptime", "node": "n" * 64})
@@ -441,6 +458,33 @@ case(PVE, API, "path denied, case-folded", POLICY, "path", {**G, "path": "/ACCES
 case(PVE, API, "path denied guest agent exec", POLICY, "path",
      {"method": "POST", "path": "/nodes/pve1/qemu/100/agent/exec", "params": {"command": "id"}},
      names="the path /nodes/pve1/qemu/100/agent/exec")
+# Writes that name a guest, or act on every guest, obey the VMID lists (the hostile server
+# runs with PROXMOX_VMID_DENYLIST=9000-9999); refused before Proxmox is asked anything.
+P = {"method": "POST"}
+for label, args, fld, names in [
+    ("stopall vms", {**P, "path": "/nodes/pve1/stopall", "params": {"vms": "100,9000"}}, "params.vms", None),
+    ("stopall vms space list", {**P, "path": "/nodes/pve1/stopall", "params": {"vms": "100 9000"}}, "params.vms", None),
+    ("vzdump vmid", {**P, "path": "/nodes/pve1/vzdump", "params": {"vmid": "9000", "mode": "stop"}}, "params.vmid", None),
+    ("vzdump all", {**P, "path": "/nodes/pve1/vzdump", "params": {"all": 1}}, "params.all", None),
+    ("restore over a guest", {**P, "path": "/nodes/pve2/qemu",
+                              "params": {"vmid": 9000, "force": 1, "archive": "local:backup/x.vma.zst"}}, "params.vmid", None),
+    ("clone to a denied VMID", {**P, "path": "/nodes/pve1/qemu/100/clone", "params": {"newid": 9005}}, "params.newid", None),
+    ("HA resource in the path", {**P, "path": "/cluster/ha/resources/vm:9000/migrate", "params": {"node": "pve1"}},
+     "path", "the path /cluster/ha/resources/vm:9000/migrate"),
+    ("HA resource bare VMID", {"method": "PUT", "path": "/cluster/ha/resources/9000", "params": {"state": "stopped"}},
+     "path", "the path /cluster/ha/resources/9000"),
+    ("HA resource sid", {**P, "path": "/cluster/ha/resources", "params": {"sid": "ct:9000"}}, "params.sid", None),
+    ("sendkey", {"method": "PUT", "path": "/nodes/pve2/qemu/9000/sendkey", "params": {"key": "ctrl-alt-delete"}},
+     "path", "the path /nodes/pve2/qemu/9000/sendkey"),
+    ("stopall without vms", {**P, "path": "/nodes/pve1/stopall"}, "path", "acts on every guest of node pve1"),
+    ("startall without vms", {**P, "path": "/nodes/pve2/startall"}, "path", "acts on every guest of node pve2"),
+    ("migrateall without vms", {**P, "path": "/nodes/pve1/migrateall", "params": {"target": "pve2"}}, "path",
+     "acts on every guest"),
+    ("bulk shutdown without vms", {**P, "path": "/cluster/bulk-action/guest/shutdown"}, "path", "acts on every guest"),
+    ("vms not VMIDs", {**P, "path": "/nodes/pve1/stopall", "params": {"vms": "100,all"}}, "params.vms", None),
+]:
+    case(PVE, API, f"write naming guests: {label}", POLICY, fld, args, names=names,
+         note="documented: the refusal names the parameter or the path" if names else "")
 case(PVE, API, "method PATCH", ENUM, "method", {"method": "PATCH", "path": "/version"})
 case(PVE, API, "method with CRLF", NEWLINE, "method", {"method": "GET\r\nX", "path": "/version"})
 case(PVE, API, "method missing", MISSING, "method", {"path": "/version"})

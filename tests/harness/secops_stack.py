@@ -386,9 +386,11 @@ class Stack:
                        timeout=60)
         self._sshd_dirs.append(d)
         env = dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
+        # PROXMOX_SSH_USER has no default; the node map lets callers name `pve1` (and omit it).
         return {"PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": env["SSH_PORT"],
                 "PROXMOX_SSH_USER": env["SSH_USER"], "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"],
-                "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"]}
+                "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"],
+                "PROXMOX_SSH_NODES": f"pve1=127.0.0.1:{env['SSH_PORT']}"}
 
     # --- servers ---------------------------------------------------------------------------
 
