@@ -5,7 +5,7 @@ pub mod policies;
 pub mod system;
 pub mod zones;
 
-use mcp_core::{ToolDef, ToolError};
+use mcp_core::{PageSpec, Paging, ToolDef, ToolError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,8 @@ pub fn all() -> Vec<ToolDef<Ngfw>> {
     t
 }
 
-pub const DEFAULT_LIMIT: usize = 50;
-pub const MAX_LIMIT: usize = 200;
+/// Paging of every list tool here: 50 items by default, at most 200.
+pub const PAGE: PageSpec = PageSpec::new(50, 200);
 
 /// Where configuration lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, Default)]
@@ -39,39 +39,16 @@ pub enum Location {
     Pushed,
 }
 
-/// Paging parameters.
-#[derive(Debug, Clone, Copy)]
-pub struct Paging {
-    pub limit: usize,
-    pub offset: usize,
+/// Checked paging for this server's list tools.
+pub fn paging(limit: Option<u32>, offset: Option<u32>) -> Result<Paging, ToolError> {
+    Paging::new(limit, offset, PAGE)
 }
 
-impl Paging {
-    pub fn new(limit: Option<u32>, offset: Option<u32>) -> Result<Self, ToolError> {
-        let limit = limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-        if limit == 0 || limit > MAX_LIMIT {
-            return Err(ToolError::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
-        Ok(Self {
-            limit,
-            offset: offset.unwrap_or(0) as usize,
-        })
-    }
-}
-
-/// One page of a list.
+/// One page of configuration, and where it was read.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Page<T> {
-    pub items: Vec<T>,
-    /// Items matching the filter, before paging.
-    pub total: usize,
-    pub offset: usize,
-    pub limit: usize,
-    /// Whether more items follow; call again with `offset + limit`.
-    pub has_more: bool,
+    #[serde(flatten)]
+    pub page: mcp_core::Page<T>,
     /// The location that was read, e.g. `vsys:vsys1`.
     pub location: String,
     /// `running` or `candidate`.
@@ -80,19 +57,8 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn of(all: Vec<T>, paging: Paging, location: String, source: ConfigSource) -> Self {
-        let total = all.len();
-        let items: Vec<T> = all
-            .into_iter()
-            .skip(paging.offset)
-            .take(paging.limit)
-            .collect();
-        let has_more = paging.offset + items.len() < total;
         Self {
-            items,
-            total,
-            offset: paging.offset,
-            limit: paging.limit,
-            has_more,
+            page: mcp_core::Page::of(all, paging),
             location,
             config: match source {
                 ConfigSource::Running => "running".into(),

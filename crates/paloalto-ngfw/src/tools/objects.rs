@@ -7,7 +7,7 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Location, Page, Paging, location_base, matches_filter, name_filter, parse};
+use super::{Location, Page, location_base, matches_filter, name_filter, paging, parse};
 use crate::Ngfw;
 use crate::client::{ConfigSource, XPath};
 use crate::model::{self, AddressGroup, AddressObject, ServiceObject};
@@ -145,7 +145,7 @@ async fn retrieve_address_objects(
     _ctx: CallCtx,
     input: ObjectsInput,
 ) -> Result<Page<AddressObject>, ToolError> {
-    let paging = Paging::new(input.limit, input.offset)?;
+    let paging = paging(input.limit, input.offset)?;
     let filter = name_filter(input.name_filter.as_deref())?;
     let (base, label) = location_base(
         input.location,
@@ -167,7 +167,7 @@ async fn retrieve_address_groups(
     input: GroupsInput,
 ) -> Result<Page<AddressGroup>, ToolError> {
     let o = &input;
-    let paging = Paging::new(o.limit, o.offset)?;
+    let paging = paging(o.limit, o.offset)?;
     let filter = name_filter(o.name_filter.as_deref())?;
     let (base, label) = location_base(o.location, o.vsys.as_deref(), o.device_group.as_deref())?;
     let source = o.config.unwrap_or(s.default_source);
@@ -240,7 +240,7 @@ async fn retrieve_service_objects(
     _ctx: CallCtx,
     input: ObjectsInput,
 ) -> Result<Page<ServiceObject>, ToolError> {
-    let paging = Paging::new(input.limit, input.offset)?;
+    let paging = paging(input.limit, input.offset)?;
     let filter = name_filter(input.name_filter.as_deref())?;
     let (base, label) = location_base(
         input.location,

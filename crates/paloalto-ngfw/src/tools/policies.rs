@@ -7,7 +7,7 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Location, Page, Paging, location_base, matches_filter, name_filter, parse};
+use super::{Location, Page, location_base, matches_filter, name_filter, paging, parse};
 use crate::Ngfw;
 use crate::client::{ConfigSource, Name};
 use crate::model::{self, SecurityRule};
@@ -126,7 +126,7 @@ async fn retrieve_security_policies(
     _ctx: CallCtx,
     input: PoliciesInput,
 ) -> Result<Page<SecurityRule>, ToolError> {
-    let paging = Paging::new(input.limit, input.offset)?;
+    let paging = paging(input.limit, input.offset)?;
     let filter = name_filter(input.name_filter.as_deref())?;
     let (base, label) = location_base(
         input.location,

@@ -7,7 +7,7 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, Paging, parse};
+use super::{Page, paging, parse};
 use crate::Ngfw;
 use crate::client::{ConfigSource, XPath};
 use crate::model;
@@ -107,7 +107,7 @@ async fn list_device_groups(
     _ctx: CallCtx,
     input: DeviceGroupsInput,
 ) -> Result<Page<DeviceGroup>, ToolError> {
-    let paging = Paging::new(input.limit, input.offset)?;
+    let paging = paging(input.limit, input.offset)?;
     let source = input.config.unwrap_or(s.default_source);
     let groups_xpath = XPath::device().child("device-group").entries();
     let inner = s.client.config(source, &groups_xpath).await?;

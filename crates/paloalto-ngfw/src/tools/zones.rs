@@ -6,7 +6,7 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Page, Paging, parse};
+use super::{Page, paging, parse};
 use crate::Ngfw;
 use crate::client::{ConfigSource, Name, XPath};
 use crate::model::{self, Zone};
@@ -62,7 +62,7 @@ async fn retrieve_security_zones(
     _ctx: CallCtx,
     input: ZonesInput,
 ) -> Result<Page<Zone>, ToolError> {
-    let paging = Paging::new(input.limit, input.offset)?;
+    let paging = paging(input.limit, input.offset)?;
     let vsys = Name::parse("vsys", input.vsys.as_deref().unwrap_or("vsys1"))?;
     let (base, label) = match (input.location, input.template.as_deref()) {
         (ZoneLocation::Vsys, Some(_)) => {
