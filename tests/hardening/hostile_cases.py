@@ -597,6 +597,8 @@ case(AWS, WL, "ttl a year", NUMBER, "ttl", {**W, "ttl": "365d"})
 case(AWS, WL, "ttl negative", FORMAT, "ttl", {**W, "ttl": "-1h"})
 case(AWS, WL, "ttl forever", FORMAT, "ttl", {**W, "ttl": "forever"})
 case(AWS, WL, "ttl as number", TYPE, "ttl", {**W, "ttl": 8})
+case(AWS, WL, "ttl where the sweep does not reach", POLICY, "ttl", {**W, "ttl": "1h", "region": "eu-west-1"},
+     note="documented: a ttl only in the default region and AWSWL_SWEEP_REGIONS")
 case(AWS, WL, "region unknown", FORMAT, "region", {**W, "region": "mars-east-1"})
 case(AWS, WL, "region traversal", TRAVERSAL, "region", {**W, "region": "../us-east-1"})
 case(AWS, WL, "region Cyrillic look-alike", UNICODE, "region", {**W, "region": f"us-{CYR_E}ast-1"})

@@ -53,9 +53,22 @@ impl App for Whitelist {
         let checkip =
             tools::info::checkip_client(&settings.checkip_url).map_err(StartupError::App)?;
         let clients = Arc::new(ClientCache::default());
-        if let (Some(every), false) = (settings.sweep_interval, ctx.check_only) {
-            tracing::info!(every = %humantime::format_duration(every), "expired rules are swept on a schedule");
-            tools::rules::spawn_sweeper(settings.clone(), clients.clone(), every);
+        match (settings.sweep_interval, ctx.check_only) {
+            (_, true) => {}
+            (Some(every), false) => {
+                tracing::info!(
+                    every = %humantime::format_duration(every),
+                    regions = %settings.swept_regions().join(","),
+                    instance = %settings.instance,
+                    "expired rules are swept on a schedule"
+                );
+                tools::rules::spawn_sweeper(settings.clone(), clients.clone(), every);
+            }
+            (None, false) => {
+                tracing::warn!(
+                    "the sweep is off (AWSWL_SWEEP_INTERVAL=off): calls with a ttl are refused"
+                );
+            }
         }
         Ok(Self {
             settings,

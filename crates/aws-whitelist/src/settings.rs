@@ -28,8 +28,17 @@ pub struct FileConfig {
     /// Extra or replacement port names, e.g. `{ "grafana" = "3000" }`.
     pub port_aliases: Option<BTreeMap<String, PortSpec>>,
     pub checkip_url: Option<String>,
-    /// How often the server sweeps expired rules itself, e.g. `15m` (default: never).
+    /// How often the server sweeps expired rules itself, e.g. `15m` (default `5m`; `off`
+    /// turns the sweep off, and then `ttl` is refused).
     pub sweep_interval: Option<String>,
+    /// Regions the sweep covers besides the default region; a `ttl` elsewhere is refused.
+    pub sweep_regions: Option<Vec<String>>,
+    /// Refuse a rule without `ttl` (default false).
+    pub require_ttl: Option<bool>,
+    /// `remove_whitelist` removes only rules whose owner is the caller (default false).
+    pub remove_own_only: Option<bool>,
+    /// This deployment's name, written to every rule's `secops-mcp:instance` tag (default `default`).
+    pub instance: Option<String>,
     /// The longest TTL a rule may ask for (default 30d).
     pub max_ttl: Option<String>,
 }
@@ -64,8 +73,76 @@ pub struct Settings {
     pub profiles: Vec<String>,
     pub aliases: BTreeMap<String, PortRange>,
     pub checkip_url: String,
+    /// `None`: the sweep is off (`AWSWL_SWEEP_INTERVAL=off`).
     pub sweep_interval: Option<Duration>,
+    /// Extra regions the sweep covers (`AWSWL_SWEEP_REGIONS`); see [`Settings::swept_regions`].
+    pub sweep_regions: Vec<String>,
     pub max_ttl: Duration,
+    pub require_ttl: bool,
+    pub remove_own_only: bool,
+    /// The `secops-mcp:instance` tag value of this deployment.
+    pub instance: String,
+}
+
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
+pub const DEFAULT_INSTANCE: &str = "default";
+
+/// `off`, `never`, `none`, `false` or `0` turn the sweep off.
+fn parse_sweep_interval(v: &str) -> Result<Option<Duration>, String> {
+    if ["off", "never", "none", "false", "0"].contains(&v.trim().to_ascii_lowercase().as_str()) {
+        return Ok(None);
+    }
+    let d = mcp_core::config::parse_duration(v)?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s (or `off` to turn the sweep off)".into());
+    }
+    Ok(Some(d))
+}
+
+/// 1-64 characters AWS accepts in tag values, without spaces.
+fn check_instance(v: &str) -> Result<String, String> {
+    if v.is_empty()
+        || v.len() > 64
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/=+@-".contains(c))
+    {
+        return Err("must be 1-64 letters, digits or . _ : / = + @ -".into());
+    }
+    Ok(v.to_string())
+}
+
+impl Settings {
+    /// The regions the sweep covers: the default region and `AWSWL_SWEEP_REGIONS`, sorted.
+    /// A `ttl` is accepted only for these.
+    pub fn swept_regions(&self) -> Vec<String> {
+        let mut r: Vec<String> = self
+            .region
+            .iter()
+            .chain(self.sweep_regions.iter())
+            .cloned()
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    /// The profiles the sweep uses: the default (`None`), then every profile a call may name.
+    /// While `AWS_ACCESS_KEY_ID` is in the environment per-call profiles are refused, so
+    /// only the default is swept (and only the default can be written with).
+    pub fn swept_profiles(&self, env_keys: bool) -> Vec<Option<String>> {
+        let mut out = vec![None];
+        if !env_keys {
+            out.extend(
+                self.profiles
+                    .iter()
+                    .filter(|p| self.profile.as_ref() != Some(*p))
+                    .cloned()
+                    .map(Some),
+            );
+        }
+        out
+    }
 }
 
 pub const DEFAULT_TEMPLATE: &str = "secops-mcp {subject} {date} {reason}";
@@ -159,6 +236,44 @@ impl Settings {
                 "is longer than 200 characters",
             ));
         }
+        let sweep_interval = match env.get("AWSWL_SWEEP_INTERVAL")? {
+            Some(v) => parse_sweep_interval(&v)
+                .map_err(|e| ConfigError::invalid("AWSWL_SWEEP_INTERVAL", e))?,
+            None => match file.sweep_interval {
+                Some(v) => parse_sweep_interval(&v).map_err(|e| {
+                    ConfigError::invalid("AWSWL_CONFIG", format!("sweep_interval: {e}"))
+                })?,
+                None => Some(DEFAULT_SWEEP_INTERVAL),
+            },
+        };
+        let mut sweep_regions = Vec::new();
+        for r in env
+            .list("AWSWL_SWEEP_REGIONS")?
+            .or(file.sweep_regions)
+            .unwrap_or_default()
+        {
+            let r = crate::guard::region("sweep_regions", r.trim())
+                .map_err(|e| ConfigError::invalid("AWSWL_SWEEP_REGIONS", e.to_string()))?;
+            sweep_regions.push(r);
+        }
+        let require_ttl = env
+            .flag("AWSWL_REQUIRE_TTL")?
+            .or(file.require_ttl)
+            .unwrap_or(false);
+        if require_ttl && sweep_interval.is_none() {
+            return Err(ConfigError::invalid(
+                "AWSWL_REQUIRE_TTL",
+                "requires the sweep (AWSWL_SWEEP_INTERVAL is off, so every ttl would be refused)",
+            ));
+        }
+        let instance = match env.get("AWSWL_INSTANCE")? {
+            Some(v) => check_instance(&v).map_err(|e| ConfigError::invalid("AWSWL_INSTANCE", e))?,
+            None => match file.instance {
+                Some(v) => check_instance(&v)
+                    .map_err(|e| ConfigError::invalid("AWSWL_CONFIG", format!("instance: {e}")))?,
+                None => DEFAULT_INSTANCE.to_string(),
+            },
+        };
         Ok(Self {
             region: env
                 .get("AWS_REGION")?
@@ -182,9 +297,16 @@ impl Settings {
                 .get("AWSWL_CHECKIP_URL")?
                 .or(file.checkip_url)
                 .unwrap_or_else(|| "https://checkip.amazonaws.com".into()),
-            sweep_interval: duration("AWSWL_SWEEP_INTERVAL", file.sweep_interval)?,
+            sweep_interval,
+            sweep_regions,
             max_ttl: duration("AWSWL_MAX_TTL", file.max_ttl)?
                 .unwrap_or(Duration::from_secs(30 * 86400)),
+            require_ttl,
+            remove_own_only: env
+                .flag("AWSWL_REMOVE_OWN_ONLY")?
+                .or(file.remove_own_only)
+                .unwrap_or(false),
+            instance,
         })
     }
 }
@@ -240,6 +362,48 @@ mod tests {
                 .to_string()
                 .contains("bogus")
         );
+    }
+
+    #[test]
+    fn sweep_ttl_and_instance_settings() {
+        let s =
+            Settings::from_env(&Env::from_pairs([("AWS_REGION", "us-east-1")])).expect("defaults");
+        assert_eq!(s.sweep_interval, Some(DEFAULT_SWEEP_INTERVAL));
+        assert_eq!(s.instance, "default");
+        assert!(!s.require_ttl && !s.remove_own_only);
+        assert_eq!(s.swept_regions(), vec!["us-east-1"]);
+        let s = Settings::from_env(&Env::from_pairs([
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_PROFILE", "base"),
+            ("AWSWL_PROFILES", "base,ops"),
+            ("AWSWL_SWEEP_INTERVAL", "off"),
+            ("AWSWL_SWEEP_REGIONS", "us-west-2, us-east-1"),
+            ("AWSWL_INSTANCE", "blue-1"),
+        ]))
+        .expect("settings");
+        assert_eq!(s.sweep_interval, None);
+        assert_eq!(s.swept_regions(), vec!["us-east-1", "us-west-2"]);
+        assert_eq!(s.swept_profiles(false), vec![None, Some("ops".to_string())]);
+        assert_eq!(s.swept_profiles(true), vec![None]);
+        let long = "x".repeat(65);
+        for (k, v, why) in [
+            ("AWSWL_SWEEP_INTERVAL", "500ms", "at least 1s"),
+            ("AWSWL_SWEEP_REGIONS", "mars-1", "mars-1"),
+            ("AWSWL_INSTANCE", "a b", "AWSWL_INSTANCE"),
+            ("AWSWL_INSTANCE", long.as_str(), "AWSWL_INSTANCE"),
+        ] {
+            let e = Settings::from_env(&Env::from_pairs([(k, v)]))
+                .expect_err(k)
+                .to_string();
+            assert!(e.contains(why), "{k}={v}: {e}");
+        }
+        let e = Settings::from_env(&Env::from_pairs([
+            ("AWSWL_SWEEP_INTERVAL", "off"),
+            ("AWSWL_REQUIRE_TTL", "true"),
+        ]))
+        .expect_err("contradiction")
+        .to_string();
+        assert!(e.contains("AWSWL_REQUIRE_TTL"), "{e}");
     }
 
     #[test]

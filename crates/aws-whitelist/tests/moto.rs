@@ -636,6 +636,11 @@ async fn identities_profiles_and_diagnostics() {
         caps["allowed_ports"],
         json!(["22", "443", "5432", "8000-8100"])
     );
+    assert_eq!(
+        caps["sweep_interval"], "5m",
+        "the sweep is on by default: {caps}"
+    );
+    assert_eq!(caps["instance"], "default", "{caps}");
     let health = ok(&mut c, "health", json!({})).await;
     assert_eq!(health["reachable"], true, "{health}");
     let ip = ok(&mut c, "get_my_ip", json!({})).await;
@@ -663,4 +668,290 @@ async fn wiremock_ip() -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// A tag on a rule, set from outside (moves an expiry into the past).
+async fn retag(ec2: &aws_sdk_ec2::Client, rule_id: &str, key: &str, value: &str) {
+    ec2.create_tags()
+        .resources(rule_id)
+        .tags(Tag::builder().key(key).value(value).build())
+        .send()
+        .await
+        .expect("create_tags on the rule");
+}
+
+fn an_hour_ago() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600)).to_string()
+}
+
+/// An expired rule as another deployment (`instance`) of this server would have written it.
+async fn foreign_rule(ec2: &aws_sdk_ec2::Client, sg: &str, cidr: &str, instance: &str) -> String {
+    let out = ec2
+        .authorize_security_group_ingress()
+        .group_id(sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+                .build(),
+        )
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::SecurityGroupRule)
+                .tags(
+                    Tag::builder()
+                        .key("secops-mcp:owner")
+                        .value("alice")
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("secops-mcp:expires-at")
+                        .value(an_hour_ago())
+                        .build(),
+                )
+                .tags(
+                    Tag::builder()
+                        .key("secops-mcp:instance")
+                        .value(instance)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("foreign rule");
+    out.security_group_rules()[0]
+        .security_group_rule_id()
+        .expect("id")
+        .to_string()
+}
+
+/// A TTL is enforced in every (profile, region) a rule may be written in: a rule written with
+/// a per-call profile (another account) in a non-default region is removed by the server's own
+/// sweep once it expires.
+#[tokio::test]
+async fn the_sweep_covers_other_profiles_and_regions() {
+    let moto = MotoProcess::start().await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/secops-ops\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n").expect("config");
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("creds");
+    let server = ServerProcess::start(
+        &aws_env(ServerSpec::http(BIN), &moto.endpoint)
+            .without_env("AWS_ACCESS_KEY_ID")
+            .without_env("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_PROFILE", "base")
+            .env("AWS_CONFIG_FILE", config.display().to_string())
+            .env("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())
+            .env("AWSWL_PROFILES", "ops")
+            .env("AWSWL_SWEEP_REGIONS", "us-west-2")
+            .env("AWSWL_SWEEP_INTERVAL", "1s"),
+    )
+    .await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["aws:write"])),
+    );
+    c.initialize().await;
+    // The test acts in the ops account (111111111111) in us-west-2, as the profile does.
+    let base = sdk(&moto.endpoint).await;
+    let assumed = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/secops-ops")
+        .role_session_name("test")
+        .send()
+        .await
+        .expect("assume role");
+    let k = assumed.credentials().expect("credentials");
+    let ops = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_types::region::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            k.access_key_id(),
+            k.secret_access_key(),
+            Some(k.session_token().to_string()),
+            None,
+            "assumed",
+        ))
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&ops);
+    let sg = group(&ec2, "west").await;
+    let at = json!({"profile": "ops", "region": "us-west-2"});
+    let out = ok(
+        &mut c,
+        "whitelist",
+        json!({"cidr": "203.0.113.60", "target": sg, "port": 22, "description": "west", "ttl": "1h", "profile": "ops", "region": "us-west-2"}),
+    )
+    .await;
+    let rule_id = out["groups"][0]["rule_ids"][0]
+        .as_str()
+        .expect("rule id")
+        .to_string();
+    assert!(out["expires_at"].as_str().is_some(), "{out}");
+    // A region the sweep does not cover: the ttl would be a promise nobody keeps.
+    let e = err(
+        &mut c,
+        "whitelist",
+        json!({"cidr": "203.0.113.61", "target": sg, "port": 22, "description": "far", "ttl": "1h", "region": "eu-west-1"}),
+    )
+    .await;
+    assert!(e.contains("`ttl`") && e.contains("eu-west-1"), "{e}");
+
+    retag(&ec2, &rule_id, "secops-mcp:expires-at", &an_hour_ago()).await;
+    let swept = server.wait_for_log("expired rules swept").await;
+    assert!(
+        swept.contains("us-west-2") && swept.contains("\"profile\":\"ops\""),
+        "{swept}"
+    );
+    let mut args = at.clone();
+    args["target"] = json!(sg);
+    let rules = ok(&mut c, "list_rules", args).await;
+    assert!(
+        !ingress(&rules)
+            .iter()
+            .any(|x| x["rule_id"] == rule_id.as_str()),
+        "the expired rule was swept: {rules}"
+    );
+}
+
+/// `exists` reports the expiry the existing rule carries, not the one asked for.
+#[tokio::test]
+async fn exists_reports_the_real_expiry() {
+    let mut r = rig_with(&[]).await;
+    let sg = group(&r.ec2, "exp").await;
+    let first = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "first", "ttl": "2h"})).await;
+    let expiry = first["expires_at"].as_str().expect("expiry").to_string();
+    assert_eq!(first["groups"][0]["expires_at"], expiry.as_str());
+    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
+    assert_eq!(again["groups"][0]["status"], "exists");
+    assert_eq!(again["groups"][0]["expires_at"], expiry.as_str(), "{again}");
+    assert_eq!(again["expires_at"], expiry.as_str(), "{again}");
+    // A permanent rule stays permanent: no expiry is claimed.
+    ok(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.71", "target": sg, "port": 22, "description": "forever"}),
+    )
+    .await;
+    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.71", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
+    assert_eq!(again["groups"][0]["status"], "exists");
+    assert!(again["expires_at"].is_null(), "{again}");
+    assert!(again["groups"][0]["expires_at"].is_null(), "{again}");
+}
+
+/// Operator settings: every rule needs a ttl; only the owner may remove a rule; each
+/// deployment touches only the rules tagged with its own instance.
+#[tokio::test]
+async fn require_ttl_own_only_and_instances() {
+    let mut r = rig_with(&[
+        ("AWSWL_REQUIRE_TTL", "true"),
+        ("AWSWL_REMOVE_OWN_ONLY", "true"),
+        ("AWSWL_INSTANCE", "blue"),
+    ])
+    .await;
+    let sg = group(&r.ec2, "ops").await;
+    let e = err(
+        &mut r.c,
+        "whitelist",
+        json!({"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "no ttl"}),
+    )
+    .await;
+    assert!(
+        e.contains("`ttl`") && e.contains("AWSWL_REQUIRE_TTL"),
+        "{e}"
+    );
+    let e = err(
+        &mut r.c,
+        "whitelist_bulk",
+        json!({"items": [{"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "no ttl"}]}),
+    )
+    .await;
+    assert!(e.contains("`items[0].ttl`"), "{e}");
+    let mine = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "with ttl", "ttl": "1h"})).await;
+    let mine_id = mine["groups"][0]["rule_ids"][0]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rule = ingress(&rules)
+        .into_iter()
+        .find(|x| x["rule_id"] == mine_id.as_str())
+        .expect("listed");
+    assert_eq!(rule["tags"]["secops-mcp:instance"], "blue", "{rule}");
+    assert_eq!(rule["tags"]["secops-mcp:owner"], "alice", "{rule}");
+
+    // bob may not remove alice's rule.
+    let mut bob = RpcClient::new(r.c.url.clone(), Some(token("bob", &["aws:write"])));
+    bob.initialize().await;
+    let e = err(&mut bob, "remove_whitelist", json!({"rule_ids": [mine_id]})).await;
+    assert!(
+        e.contains("alice") && e.contains("AWSWL_REMOVE_OWN_ONLY"),
+        "{e}"
+    );
+    let e = err(
+        &mut bob,
+        "remove_whitelist",
+        json!({"cidr": "203.0.113.80", "port": 22, "target": sg}),
+    )
+    .await;
+    assert!(e.contains("alice"), "{e}");
+
+    // A rule of the green deployment, already expired: neither swept nor removed here.
+    let green = foreign_rule(&r.ec2, &sg, "203.0.113.81/32", "green").await;
+    let swept = ok(&mut r.c, "sweep_expired", json!({})).await;
+    assert_eq!(
+        swept["removed"].as_array().map(Vec::len),
+        Some(0),
+        "{swept}"
+    );
+    let e = err(&mut r.c, "remove_whitelist", json!({"rule_ids": [green]})).await;
+    assert!(e.contains("green"), "{e}");
+    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    assert!(
+        ingress(&rules)
+            .iter()
+            .any(|x| x["rule_id"] == green.as_str())
+    );
+
+    // alice removes her own.
+    let removed = ok(&mut r.c, "remove_whitelist", json!({"rule_ids": [mine_id]})).await;
+    assert_eq!(removed["removed"][0]["rule_id"], mine_id.as_str());
+}
+
+/// With the sweep off, nothing would remove an expired rule: a ttl is refused, not promised.
+#[tokio::test]
+async fn no_sweep_means_no_ttl() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let server = ServerProcess::start_unready(
+        &aws_env(ServerSpec::http(BIN), &endpoint).env("AWSWL_SWEEP_INTERVAL", "off"),
+    )
+    .await;
+    let mut c = RpcClient::new(
+        format!("{}/mcp", server.base()),
+        Some(token("alice", &["aws:write"])),
+    );
+    c.initialize().await;
+    let e = err(
+        &mut c,
+        "whitelist",
+        json!({"cidr": "203.0.113.7", "target": "sg-0123456789abcdef0", "port": 22, "description": "x", "ttl": "1h"}),
+    )
+    .await;
+    assert!(
+        e.contains("`ttl`") && e.contains("AWSWL_SWEEP_INTERVAL"),
+        "{e}"
+    );
+    let audited = audited_upstream_calls(&server, "whitelist");
+    assert_eq!(audited, vec![0], "refused before any AWS call");
 }

@@ -16,6 +16,10 @@ use crate::guard::Target;
 pub const TAG_OWNER: &str = "secops-mcp:owner";
 pub const TAG_REASON: &str = "secops-mcp:reason";
 pub const TAG_EXPIRES: &str = "secops-mcp:expires-at";
+/// Which deployment wrote the rule (`AWSWL_INSTANCE`). Sweeps and removals touch only their own.
+pub const TAG_INSTANCE: &str = "secops-mcp:instance";
+/// The instance a managed rule without [`TAG_INSTANCE`] (written before the tag existed) counts as.
+pub const LEGACY_INSTANCE: &str = crate::settings::DEFAULT_INSTANCE;
 
 /// The security groups behind a target.
 pub async fn resolve(c: &Clients, t: &Target) -> Result<Vec<String>, ToolError> {
@@ -91,6 +95,26 @@ pub async fn resolve(c: &Clients, t: &Target) -> Result<Vec<String>, ToolError> 
         )));
     }
     Ok(groups)
+}
+
+impl Rule {
+    /// The deployment that wrote this managed rule (see [`TAG_INSTANCE`]).
+    pub fn instance(&self) -> &str {
+        self.tags
+            .get(TAG_INSTANCE)
+            .map(String::as_str)
+            .unwrap_or(LEGACY_INSTANCE)
+    }
+
+    /// The `secops-mcp:owner` tag.
+    pub fn owner(&self) -> Option<&str> {
+        self.tags.get(TAG_OWNER).map(String::as_str)
+    }
+
+    /// Managed by the deployment named `instance`.
+    pub fn managed_by(&self, instance: &str) -> bool {
+        self.managed && self.instance() == instance
+    }
 }
 
 /// One rule as this server reports it.
@@ -184,6 +208,9 @@ pub struct Added {
     /// `added`, `exists` or `dry_run`.
     pub status: String,
     pub rule_ids: Vec<String>,
+    /// When the rule expires: for `exists`, the expiry the existing rule really carries (its `secops-mcp:expires-at` tag), which may differ from the one asked for; absent if it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 fn matches(r: &Rule, cidr: &Cidr, ports: PortRange, proto: &str) -> bool {
@@ -242,10 +269,15 @@ pub async fn authorize(
         .dry_run(dry_run)
         .send()
         .await;
+    let asked_expiry = tags
+        .iter()
+        .find(|(k, _)| k == TAG_EXPIRES)
+        .map(|(_, v)| v.clone());
     match res {
         Ok(out) => Ok(Added {
             group_id: group.into(),
             status: "added".into(),
+            expires_at: asked_expiry,
             rule_ids: out
                 .security_group_rules()
                 .iter()
@@ -257,18 +289,21 @@ pub async fn authorize(
                 group_id: group.into(),
                 status: "dry_run".into(),
                 rule_ids: Vec::new(),
+                expires_at: asked_expiry,
             }),
             Some("InvalidPermission.Duplicate") => {
-                let existing: Vec<String> = group_rules(c, group)
+                let existing: Vec<Rule> = group_rules(c, group)
                     .await?
                     .into_iter()
                     .filter(|r| matches(r, cidr, ports, proto))
-                    .map(|r| r.rule_id)
                     .collect();
+                // The rule that is there keeps its own expiry (or none): report that one.
+                let expires_at = existing.iter().find_map(|r| r.expires_at.clone());
                 Ok(Added {
                     group_id: group.into(),
                     status: "exists".into(),
-                    rule_ids: existing,
+                    rule_ids: existing.into_iter().map(|r| r.rule_id).collect(),
+                    expires_at,
                 })
             }
             _ => Err(map("ec2:AuthorizeSecurityGroupIngress", e)),

@@ -514,6 +514,10 @@ async fn capabilities(s: Arc<Whitelist>, _c: CallCtx, _i: NoInput) -> Result<Val
         "description_template": st.description_template,
         "max_ttl": humantime::format_duration(st.max_ttl).to_string(),
         "sweep_interval": st.sweep_interval.map(|d| humantime::format_duration(d).to_string()),
+        "ttl_regions": if st.sweep_interval.is_some() { st.swept_regions() } else { Vec::new() },
+        "require_ttl": st.require_ttl,
+        "remove_own_only": st.remove_own_only,
+        "instance": st.instance,
     }))
 }
 

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{aws_safe, clients, rfc3339};
 use crate::Whitelist;
-use crate::aws::rules::{self, Added, Rule, TAG_EXPIRES, TAG_OWNER, TAG_REASON};
+use crate::aws::rules::{self, Added, Rule, TAG_EXPIRES, TAG_INSTANCE, TAG_OWNER, TAG_REASON};
 use crate::guard;
 use crate::port::PortArg;
 
 const WHITELIST: ToolSpec = ToolSpec {
     name: "whitelist",
     title: "Allow an IP",
-    description: "Allow an IP or CIDR to reach a port of a security group, or of the groups behind a resource (rds:ID, elasticache:ID, elb:NAME, ec2:i-…). Refuses 0.0.0.0/0, ranges broader than the configured maximum, private ranges and ports outside the allowlist. Adding an existing rule succeeds and says so. Every rule records who added it and why; ttl makes it expire.",
+    description: "Allow an IP or CIDR to reach a port of a security group, or of the groups behind a resource (rds:ID, elasticache:ID, elb:NAME, ec2:i-…). Refuses 0.0.0.0/0, ranges broader than the configured maximum, private ranges and ports outside the allowlist. Adding an existing rule succeeds and says so, with that rule's own expiry. Every rule records who added it and why; ttl makes the server's sweep remove it.",
     scope: "aws:write",
     toolset: "rules",
     effect: Effect::IdempotentWrite,
@@ -36,7 +36,7 @@ const WHITELIST_BULK: ToolSpec = ToolSpec {
 const REMOVE_WHITELIST: ToolSpec = ToolSpec {
     name: "remove_whitelist",
     title: "Remove an allowed IP",
-    description: "Remove rules this server added: by rule_ids, or by cidr, port and target. Rules without the secops-mcp:owner tag are never removed.",
+    description: "Remove rules this server added: by rule_ids, or by cidr, port and target. Rules without the secops-mcp:owner tag, or written by another deployment (secops-mcp:instance), are never removed; the operator may allow removing only your own rules.",
     scope: "aws:write",
     toolset: "rules",
     effect: Effect::Destructive { idempotent: true },
@@ -46,7 +46,7 @@ const REMOVE_WHITELIST: ToolSpec = ToolSpec {
 const SWEEP_EXPIRED: ToolSpec = ToolSpec {
     name: "sweep_expired",
     title: "Remove expired rules",
-    description: "Remove the rules this server added whose secops-mcp:expires-at time has passed, in a region.",
+    description: "Remove the rules this deployment added (its secops-mcp:instance) whose secops-mcp:expires-at time has passed, in one region. The server also runs this sweep by itself on a schedule.",
     scope: "aws:write",
     toolset: "rules",
     effect: Effect::Destructive { idempotent: true },
@@ -69,7 +69,7 @@ pub struct WhitelistInput {
     pub protocol: Option<String>,
     /// Why access is needed; recorded on the rule.
     pub description: String,
-    /// Remove after this long, e.g. `8h` (needs sweep_expired or the server's sweep).
+    /// Remove after this long, e.g. `8h`: the server's sweep removes the rule once it expires. Refused where the sweep would not reach (see capabilities); required if the operator says so.
     pub ttl: Option<String>,
     /// AWS profile, if the server allows choosing one.
     pub profile: Option<String>,
@@ -88,9 +88,35 @@ pub struct WhitelistOutput {
     pub region: String,
     pub groups: Vec<Added>,
     pub description: String,
+    /// When the rules expire, if every group's rule carries the same expiry; an `exists` rule keeps its own (see each group's `expires_at`). Absent: no expiry, or the groups differ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     pub dry_run: bool,
+}
+
+/// Refuse a `ttl` the sweep would not enforce: the sweep is off, or does not cover the region.
+fn swept_here(settings: &crate::settings::Settings, region: Option<&str>) -> Result<(), ToolError> {
+    if settings.sweep_interval.is_none() {
+        return Err(ToolError::invalid(
+            "ttl",
+            "cannot be enforced: this server's sweep is off (AWSWL_SWEEP_INTERVAL=off), so nothing would remove the rule; leave ttl out, or ask the operator to turn the sweep on",
+        ));
+    }
+    let Some(region) = region.or(settings.region.as_deref()) else {
+        // No region at all: the call is refused for `region` when it resolves clients.
+        return Ok(());
+    };
+    let swept = settings.swept_regions();
+    if !swept.iter().any(|r| r == region) {
+        return Err(ToolError::invalid(
+            "ttl",
+            format!(
+                "cannot be enforced in {region}: the server's sweep covers only {} (AWS_REGION and AWSWL_SWEEP_REGIONS); leave ttl out, or ask the operator to add the region",
+                swept.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// An item checked and ready to apply.
@@ -109,15 +135,23 @@ fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
     let protocol = guard::protocol(i.protocol.as_deref())?;
     let target = guard::target(&i.target)?;
     let reason = guard::reason("description", &i.description)?;
-    let expires = i
-        .ttl
-        .as_deref()
-        .map(|t| guard::ttl(&s.settings, t))
-        .transpose()?
-        .map(|d| SystemTime::now() + d);
     if let Some(r) = &i.region {
         guard::region("region", r)?;
     }
+    let expires = match i.ttl.as_deref() {
+        None if s.settings.require_ttl => {
+            return Err(ToolError::invalid(
+                "ttl",
+                "is required on this server (AWSWL_REQUIRE_TTL=true): say how long access is needed, e.g. 8h",
+            ));
+        }
+        None => None,
+        Some(t) => {
+            let d = guard::ttl(&s.settings, t)?;
+            swept_here(&s.settings, i.region.as_deref())?;
+            Some(SystemTime::now() + d)
+        }
+    };
     Ok(Checked {
         cidr,
         ports,
@@ -151,6 +185,7 @@ async fn apply(
     let mut tags = vec![
         (TAG_OWNER.to_string(), subject.clone()),
         (TAG_REASON.to_string(), c.reason.clone()),
+        (TAG_INSTANCE.to_string(), s.settings.instance.clone()),
     ];
     if let Some(e) = &expires_at {
         tags.push((TAG_EXPIRES.to_string(), e.clone()));
@@ -172,6 +207,14 @@ async fn apply(
         );
     }
     tracing::info!(target: "audit", subject = %subject, cidr = %c.cidr, ports = %c.ports, groups = ?groups, dry_run = i.dry_run, "whitelist applied");
+    // The expiry the rules really carry: an `exists` rule keeps its own. One value only when
+    // every group agrees; otherwise each group's `expires_at` says.
+    let expires_at = match added.split_first() {
+        Some((first, rest)) if rest.iter().all(|a| a.expires_at == first.expires_at) => {
+            first.expires_at.clone()
+        }
+        _ => None,
+    };
     Ok(WhitelistOutput {
         cidr: c.cidr.to_string(),
         ports: c.ports.to_string(),
@@ -296,7 +339,7 @@ pub struct RemoveInput {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RemoveOutput {
     pub removed: Vec<Rule>,
-    /// Matching rules left alone because this server did not create them.
+    /// Matching rules left alone: not created by secops-mcp, or by another deployment (`secops-mcp:instance`).
     pub not_managed: Vec<String>,
     pub dry_run: bool,
 }
@@ -306,7 +349,7 @@ const MAX_RULE_IDS: usize = 100;
 
 async fn remove_whitelist(
     s: Arc<Whitelist>,
-    _ctx: CallCtx,
+    ctx: CallCtx,
     i: RemoveInput,
 ) -> Result<RemoveOutput, ToolError> {
     let by_id = !i.rule_ids.is_empty();
@@ -361,9 +404,41 @@ async fn remove_whitelist(
     if candidates.is_empty() {
         return Err(ToolError::NotFound("no matching rule".into()));
     }
+    let instance = s.settings.instance.as_str();
     let (managed, unmanaged): (Vec<Rule>, Vec<Rule>) = candidates
         .into_iter()
-        .partition(|r| r.managed && r.direction == "ingress");
+        .partition(|r| r.managed_by(instance) && r.direction == "ingress");
+    if s.settings.remove_own_only {
+        let me = aws_safe(&ctx.principal.subject, 64);
+        let others: Vec<String> = managed
+            .iter()
+            .filter(|r| r.owner() != Some(me.as_str()))
+            .map(|r| {
+                format!(
+                    "{} belongs to `{}`",
+                    r.rule_id,
+                    mcp_core::validate::excerpt(r.owner().unwrap_or_default(), 64)
+                )
+            })
+            .collect();
+        if !others.is_empty() {
+            return Err(ToolError::denied(format!(
+                "{}, not to you (`{me}`); this server lets you remove only your own rules (AWSWL_REMOVE_OWN_ONLY=true); nothing was removed",
+                others.join(", ")
+            )));
+        }
+    }
+    let foreign: Vec<String> = unmanaged
+        .iter()
+        .filter(|r| r.managed && r.direction == "ingress")
+        .map(|r| {
+            format!(
+                "{} of instance `{}`",
+                r.rule_id,
+                mcp_core::validate::excerpt(r.instance(), 64)
+            )
+        })
+        .collect();
     let mut by_group: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for r in &managed {
         by_group
@@ -376,6 +451,12 @@ async fn remove_whitelist(
     }
     let not_managed = unmanaged.into_iter().map(|r| r.rule_id).collect::<Vec<_>>();
     if managed.is_empty() {
+        if !foreign.is_empty() {
+            return Err(ToolError::denied(format!(
+                "the matching rules ({}) belong to another aws-whitelist deployment (this one is instance `{instance}`, AWSWL_INSTANCE) and are left alone",
+                foreign.join(", ")
+            )));
+        }
         return Err(ToolError::denied(format!(
             "the matching rules ({}) were not created by secops-mcp and are left alone",
             not_managed.join(", ")
@@ -419,6 +500,7 @@ pub async fn sweep(
     let (expired, pending): (Vec<Rule>, Vec<Rule>) = rules::expiring_rules(&aws)
         .await?
         .into_iter()
+        .filter(|r| r.managed_by(&settings.instance))
         .partition(|r| {
             r.expires_at
                 .as_deref()
@@ -436,7 +518,7 @@ pub async fn sweep(
         rules::revoke(&aws, g, ids, dry_run).await?;
     }
     if !expired.is_empty() {
-        tracing::info!(target: "audit", removed = expired.len(), dry_run, region = %aws.region, "expired rules swept");
+        tracing::info!(target: "audit", removed = expired.len(), dry_run, region = %aws.region, profile = aws.profile.as_deref().unwrap_or("(default)"), instance = %settings.instance, "expired rules swept");
     }
     Ok(SweepOutput {
         removed: expired,
@@ -460,6 +542,23 @@ async fn sweep_expired(
     .await
 }
 
+/// One scheduled sweep: every profile a rule may be written with (the default and
+/// `AWSWL_PROFILES`) in every region a `ttl` is accepted for (the default and
+/// `AWSWL_SWEEP_REGIONS`). A failure in one pair is logged and the others still run.
+pub async fn sweep_everywhere(
+    settings: &crate::settings::Settings,
+    cache: &crate::aws::ClientCache,
+) {
+    let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    for region in settings.swept_regions() {
+        for profile in settings.swept_profiles(env_keys) {
+            if let Err(e) = sweep(settings, cache, profile.as_deref(), Some(&region), false).await {
+                tracing::warn!(error = %e, region = %region, profile = profile.as_deref().unwrap_or("(default)"), "scheduled sweep failed");
+            }
+        }
+    }
+}
+
 /// The sweep the server runs by itself every `AWSWL_SWEEP_INTERVAL`.
 pub fn spawn_sweeper(
     settings: Arc<crate::settings::Settings>,
@@ -468,12 +567,11 @@ pub fn spawn_sweeper(
 ) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = sweep(&settings, &cache, None, None, false).await {
-                tracing::warn!(error = %e, "scheduled sweep failed");
-            }
+            sweep_everywhere(&settings, &cache).await;
         }
     });
 }
