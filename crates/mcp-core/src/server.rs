@@ -347,10 +347,7 @@ impl<A: App> ServerHandler for McpServer<A> {
             ));
         };
         let spec = *tool.spec();
-        let redacted_args = crate::redact::redact_value(
-            &serde_json::Value::Object(args.clone()),
-            tool.secret_args(),
-        );
+        let redacted_args = tool.audit_arguments(&args);
 
         let (result, upstream_calls) = if self.shared.readiness.is_draining() {
             (

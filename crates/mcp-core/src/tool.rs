@@ -96,8 +96,13 @@ pub struct ToolDef<S> {
     spec: ToolSpec,
     tool: Tool,
     secret_args: Vec<String>,
+    audit_view: Option<AuditView>,
     handler: Handler<S>,
 }
+
+/// What a tool's audit event records of its arguments, when not the arguments themselves
+/// (secret-looking keys are still redacted afterwards).
+pub type AuditView = fn(&JsonObject) -> Value;
 
 impl<S> std::fmt::Debug for ToolDef<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -190,8 +195,17 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
             spec,
             tool,
             secret_args,
+            audit_view: None,
             handler,
         }
+    }
+
+    /// Record `view(arguments)` in the audit event instead of the arguments: for a
+    /// passthrough whose free-form parameters may hold anything, keep only their names.
+    #[must_use]
+    pub fn with_audit_view(mut self, view: AuditView) -> Self {
+        self.audit_view = Some(view);
+        self
     }
 
     /// Run the handler.
@@ -214,6 +228,16 @@ impl<S> ToolDef<S> {
     /// Argument names the schema marks secret.
     pub fn secret_args(&self) -> &[String] {
         &self.secret_args
+    }
+
+    /// The arguments as the audit event records them: the tool's audit view when it has
+    /// one, then with secrets redacted.
+    pub fn audit_arguments(&self, args: &JsonObject) -> Value {
+        let view = match self.audit_view {
+            Some(f) => f(args),
+            None => Value::Object(args.clone()),
+        };
+        crate::redact::redact_value(&view, &self.secret_args)
     }
 
     /// A JSON description for `<server> tools --json`, docs and snapshots, with object keys
@@ -365,8 +389,16 @@ pub fn structured_result<O: Serialize>(out: &O) -> Result<CallToolResult, ToolEr
     Ok(r)
 }
 
-/// Check an inventory for contract mistakes: duplicate or malformed names, empty
-/// descriptions, scopes without a namespace. Servers call this in a test.
+/// Check an inventory against the rules every tool follows. One workspace test runs this over
+/// every server's tools (`crates/workspace-tests`); a violation names the tool and the rule.
+///
+/// - the MCP tool-name rules: 1 to 128 characters of `[A-Za-z0-9_.-]`, unique;
+/// - a title and a description;
+/// - a `namespace:action` scope, and a `read` scope only for a tool that cannot write;
+/// - an object input schema without a top-level `oneOf`/`anyOf`/`allOf` (some clients
+///   reject those), and a description on every parameter;
+/// - an object output schema: every tool returns `structuredContent`;
+/// - annotations that say exactly what the declared effect and open-world flag say.
 pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
     let mut seen = std::collections::BTreeSet::new();
     for t in tools {
@@ -375,14 +407,14 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
             return Err(format!("duplicate tool name {}", s.name));
         }
         if s.name.is_empty()
-            || s.name.len() > 64
+            || s.name.len() > 128
             || !s
                 .name
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
         {
             return Err(format!(
-                "tool name {:?} is not snake_case of at most 64 chars",
+                "tool name {:?} breaks the MCP rules: 1-128 characters of A-Z a-z 0-9 _ . -",
                 s.name
             ));
         }
@@ -409,11 +441,6 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
         if schema.get("type").and_then(Value::as_str) != Some("object") {
             return Err(format!("tool {} input schema is not an object", s.name));
         }
-        if let Some(out) = &t.tool().output_schema
-            && out.get("type").and_then(Value::as_str) != Some("object")
-        {
-            return Err(format!("tool {} output schema is not an object", s.name));
-        }
         for bad in ["oneOf", "anyOf", "allOf"] {
             if schema.contains_key(bad) {
                 return Err(format!(
@@ -421,6 +448,38 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
                     s.name
                 ));
             }
+        }
+        if let Some(Value::Object(props)) = schema.get("properties") {
+            for (name, prop) in props {
+                let described = prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_some_and(|d| !d.trim().is_empty());
+                if !described {
+                    return Err(format!(
+                        "tool {} parameter `{name}` has no description (a doc comment on the field)",
+                        s.name
+                    ));
+                }
+            }
+        }
+        match &t.tool().output_schema {
+            Some(out) if out.get("type").and_then(Value::as_str) == Some("object") => {}
+            _ => {
+                return Err(format!(
+                    "tool {} has no object output schema: return a typed struct, not a JSON value",
+                    s.name
+                ));
+            }
+        }
+        let want = s.effect.annotations(s.title, s.open_world);
+        if t.tool().annotations.as_ref() != Some(&want) {
+            return Err(format!(
+                "tool {} annotations {:?} do not match its effect {:?} (want {want:?})",
+                s.name,
+                t.tool().annotations,
+                s.effect
+            ));
         }
     }
     Ok(())
@@ -486,6 +545,90 @@ mod tests {
         long["k".repeat(5000)] = json!(1);
         let e = err(long);
         assert!(e.to_string().chars().count() < 1300, "bounded: {e}");
+    }
+
+    #[derive(Debug, serde::Serialize, JsonSchema)]
+    struct Out {
+        /// Done.
+        ok: bool,
+    }
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Described {
+        /// The address.
+        cidr: String,
+    }
+
+    fn spec(name: &'static str, scope: &'static str, effect: Effect) -> ToolSpec {
+        ToolSpec {
+            name,
+            title: "T",
+            description: "D",
+            scope,
+            toolset: "t",
+            effect,
+            open_world: true,
+        }
+    }
+
+    fn typed(s: ToolSpec) -> ToolDef<()> {
+        ToolDef::new(s, |_: Arc<()>, _: CallCtx, _: Described| async {
+            Ok(Out { ok: true })
+        })
+    }
+
+    #[test]
+    fn inventory_rules_catch_each_mistake() {
+        let good = typed(spec("get_thing.v2-x", "ns:read", Effect::ReadOnly));
+        check_inventory(&[good]).expect("follows the rules");
+        let long: &'static str = Box::leak("a".repeat(129).into_boxed_str());
+        for (tools, needle) in [
+            (
+                vec![typed(spec("", "ns:read", Effect::ReadOnly))],
+                "MCP rules",
+            ),
+            (
+                vec![typed(spec(long, "ns:read", Effect::ReadOnly))],
+                "MCP rules",
+            ),
+            (
+                vec![typed(spec("a b", "ns:read", Effect::ReadOnly))],
+                "MCP rules",
+            ),
+            (
+                vec![
+                    typed(spec("a", "ns:read", Effect::ReadOnly)),
+                    typed(spec("a", "ns:read", Effect::ReadOnly)),
+                ],
+                "duplicate",
+            ),
+            (
+                vec![typed(spec("w", "ns:read", Effect::AdditiveWrite))],
+                "read scope",
+            ),
+            (
+                vec![typed(spec("w", "nscope", Effect::ReadOnly))],
+                "namespace:action",
+            ),
+            (
+                vec![ToolDef::new(
+                    spec("undescribed", "ns:read", Effect::ReadOnly),
+                    |_: Arc<()>, _: CallCtx, _: In| async { Ok(Out { ok: true }) },
+                )],
+                "parameter `cidr` has no description",
+            ),
+            (
+                vec![ToolDef::new(
+                    spec("free_form", "ns:read", Effect::ReadOnly),
+                    |_: Arc<()>, _: CallCtx, _: Described| async { Ok(json!({"any": 1})) },
+                )],
+                "no object output schema",
+            ),
+        ] {
+            let e = check_inventory(&tools).expect_err(needle);
+            assert!(e.contains(needle), "{needle}: {e}");
+        }
     }
 
     #[test]

@@ -1211,4 +1211,10 @@ async fn passthrough_param_values_stay_out_of_the_audit_log() {
         audit.contains("/version"),
         "the path is still logged: {audit}"
     );
+    // The key names are logged (sorted), so the audit says what was asked.
+    let names = audit.replace('\\', "");
+    assert!(
+        names.contains(r#""param_names":["cipassword","ciuser","encryption-key","keyring"]"#),
+        "the parameter names are logged: {audit}"
+    );
 }

@@ -2,8 +2,10 @@
 //!
 //! Everything here talks to real processes over real sockets on 127.0.0.1.
 
+pub mod cli;
 pub mod moto;
 pub mod process;
+pub mod rig;
 pub mod rpc;
 pub mod sim;
 pub mod sse;
@@ -11,6 +13,7 @@ pub mod tokens;
 
 pub use moto::MotoProcess;
 pub use process::{ServerProcess, ServerSpec};
+pub use rig::Rig;
 pub use rpc::{RpcClient, call_err, call_ok};
 pub use sim::{SimProcess, own_fixture, shared_fixtures, workspace_bin};
 pub use sse::{SseClient, parse_sse_frame, rmcp_sse_transport};

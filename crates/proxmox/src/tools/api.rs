@@ -56,7 +56,7 @@ pub struct ApiOutput {
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
-    vec![ToolDef::new(PROXMOX_API, proxmox_api)]
+    vec![ToolDef::new(PROXMOX_API, proxmox_api).with_audit_view(audit_arguments)]
 }
 
 /// Check an API path: normalised, no traversal, no query or fragment, no encoding.
@@ -211,8 +211,8 @@ async fn check_protection(
 /// The audit view of `proxmox_api`'s arguments: everything as given except the passthrough
 /// `params`, which appear by name only (`param_names`), never with their values
 /// (`cipassword`, `encryption-key`, `keyring`, ... are ordinary parameter names to PVE).
-/// For a per-tool audit hook in mcp-core; until there is one, the input schema marks
-/// `params` secret (`x-secret`), so the audit event shows `"params": "[REDACTED]"`.
+/// The tool's audit view (`ToolDef::with_audit_view`). The input schema also marks `params`
+/// secret (`x-secret`), so any other path that logs the raw arguments redacts it whole.
 pub fn audit_arguments(args: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (k, v) in args {

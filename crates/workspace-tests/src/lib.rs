@@ -1,0 +1,1 @@
+//! No library code: the checks live in `tests/`.

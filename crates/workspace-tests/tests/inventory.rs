@@ -1,0 +1,115 @@
+//! The inventory rules (`mcp_core::tool::check_inventory`), once, over every server's tools,
+//! and each server's tool names with their scopes. The per-tool schema snapshots stay in each
+//! crate's own `tests/inventory.rs`.
+
+use mcp_core::tool::{ToolDef, check_inventory};
+use mcp_core::{App, Effect};
+
+/// Name and scope of every tool, sorted.
+fn scopes<S>(tools: &[ToolDef<S>]) -> Vec<(&'static str, &'static str)> {
+    let mut v: Vec<_> = tools
+        .iter()
+        .map(|t| (t.spec().name, t.spec().scope))
+        .collect();
+    v.sort();
+    v
+}
+
+fn rules<A: App>() -> Vec<ToolDef<A>> {
+    let tools = A::tools();
+    check_inventory(&tools).unwrap_or_else(|e| panic!("{}: {e}", A::meta().name));
+    tools
+}
+
+#[test]
+fn paloalto_ngfw() {
+    let tools = rules::<paloalto_ngfw::Ngfw>();
+    assert_eq!(
+        scopes(&tools),
+        vec![
+            ("get_system_info", "ngfw:read"),
+            ("list_device_groups", "ngfw:read"),
+            ("retrieve_address_groups", "ngfw:read"),
+            ("retrieve_address_objects", "ngfw:read"),
+            ("retrieve_security_policies", "ngfw:read"),
+            ("retrieve_security_zones", "ngfw:read"),
+            ("retrieve_service_objects", "ngfw:read"),
+            ("test_security_policy_match", "ngfw:read"),
+        ]
+    );
+    assert!(tools.iter().all(|t| t.spec().effect == Effect::ReadOnly));
+}
+
+#[test]
+fn panw_airs() {
+    let tools = rules::<panw_airs::Airs>();
+    assert_eq!(
+        scopes(&tools),
+        vec![
+            ("pan_batch_scan", "airs:scan"),
+            ("pan_get_scan_reports", "airs:read"),
+            ("pan_get_scan_results", "airs:read"),
+            ("pan_inline_scan", "airs:scan"),
+        ]
+    );
+}
+
+#[test]
+fn aws_whitelist() {
+    let tools = rules::<aws_whitelist::Whitelist>();
+    assert_eq!(
+        scopes(&tools),
+        vec![
+            ("capabilities", "aws:read"),
+            ("find_security_group", "aws:read"),
+            ("get_my_ip", "aws:read"),
+            ("health", "aws:read"),
+            ("list_profiles", "aws:read"),
+            ("list_rules", "aws:read"),
+            ("list_security_groups", "aws:read"),
+            ("remove_whitelist", "aws:write"),
+            ("sweep_expired", "aws:write"),
+            ("test_credentials", "aws:read"),
+            ("whitelist", "aws:write"),
+            ("whitelist_bulk", "aws:write"),
+        ]
+    );
+}
+
+#[test]
+fn proxmox() {
+    let tools = rules::<proxmox_mcp::Proxmox>();
+    assert_eq!(
+        scopes(&tools),
+        vec![
+            ("execute_command", "proxmox:exec"),
+            ("list_nodes", "proxmox:read"),
+            ("list_vms", "proxmox:read"),
+            ("node_status", "proxmox:read"),
+            ("proxmox_api", "proxmox:read"),
+            ("task_status", "proxmox:read"),
+            ("vm_action", "proxmox:power"),
+            ("vm_status", "proxmox:read"),
+        ]
+    );
+}
+
+/// The template's own tools follow the rules; the conformance fixtures (toolset
+/// `conformance`) return exactly what the conformance suite expects, content blocks without
+/// structured output, so they are outside them.
+#[test]
+fn mcp_example() {
+    let tools: Vec<_> = mcp_example::Example::tools()
+        .into_iter()
+        .filter(|t| t.spec().toolset != "conformance")
+        .collect();
+    check_inventory(&tools).unwrap_or_else(|e| panic!("mcp-example: {e}"));
+    assert_eq!(
+        scopes(&tools),
+        vec![
+            ("get_item", "example:read"),
+            ("set_item", "example:write"),
+            ("slow_echo", "example:read"),
+        ]
+    );
+}
