@@ -98,4 +98,10 @@ pub(crate) struct ToolsArgs {
     /// Print JSON (name, scope, toolset, annotations, schemas) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Check the inventory against the rules every tool follows (MCP tool names, a
+    /// description on every parameter, an object output schema, annotations that match the
+    /// effect) and exit 1 naming the first tool that breaks one. Tools of the `conformance`
+    /// toolset (the example's MCP conformance fixtures) are not checked.
+    #[arg(long, conflicts_with = "json")]
+    pub check: bool,
 }

@@ -217,6 +217,22 @@ fn token(env: &Env, t: &TokenArgs) -> Result<(), StartupError> {
 fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
     let tools = A::tools();
     let mut out = std::io::stdout().lock();
+    if t.check {
+        let checked: Vec<_> = tools
+            .into_iter()
+            .filter(|t| t.spec().toolset != "conformance")
+            .collect();
+        crate::tool::check_inventory(&checked).map_err(|e| {
+            StartupError::Refused(format!("the tool inventory breaks a rule: {e}"))
+        })?;
+        writeln!(
+            out,
+            "{}: {} tools follow the inventory rules",
+            A::meta().name,
+            checked.len()
+        )?;
+        return Ok(());
+    }
     if t.json {
         let all: Vec<_> = tools.iter().map(|t| t.describe()).collect();
         let text =

@@ -1,16 +1,19 @@
 //! An example server built on `mcp-core`, used only by tests: a read tool, a write tool and a
 //! slow tool over an in-memory store, plus the fixtures the MCP conformance suite calls.
 //!
-//! It is also the smallest complete template for a new server: `App` impl, tools in their
-//! own module, a client (here an optional upstream URL) and a ten-line `main.rs`.
+//! It is also the template for a new server, in the layout every server follows:
+//! `config.rs` (settings), `client/` (the upstream client, its error enum and typed models),
+//! `tools/<domain>.rs`, the `App` impl here and a five-line `main.rs`. The conformance
+//! fixtures live apart, in `conformance/`, and every line of this file that wires them in
+//! sits between `conformance:begin` and `conformance:end`, so that `scripts/new_server.py`
+//! (and docs/new-server.md) can drop them.
 
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577; the conformance suite still tests it
 
+pub mod client;
+pub mod config;
 mod conformance;
-mod items;
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+pub mod tools;
 
 use conformance::from_json;
 use mcp_core::reexport::rmcp::model::{
@@ -20,16 +23,17 @@ use mcp_core::reexport::rmcp::model::{
 };
 use mcp_core::reexport::rmcp::service::RequestContext;
 use mcp_core::reexport::rmcp::{ErrorData, RoleServer};
-use mcp_core::upstream::{Idempotency, Upstream, UpstreamConfig, parse_base_url};
-
-type Ctx = RequestContext<RoleServer>;
 use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
 
-/// Server state: an in-memory key/value store and an optional upstream to probe.
+use crate::client::ExampleClient;
+use crate::config::ExampleSettings;
+
+type Ctx = RequestContext<RoleServer>;
+
+/// Server state: the client the tools call.
 #[derive(Debug, Default)]
 pub struct Example {
-    store: Mutex<BTreeMap<String, String>>,
-    upstream: Option<Upstream>,
+    client: ExampleClient,
 }
 
 impl App for Example {
@@ -46,47 +50,29 @@ impl App for Example {
     }
 
     fn tools() -> Vec<ToolDef<Self>> {
-        let mut t = items::tools();
+        let mut t = tools::all();
+        // conformance:begin (the MCP conformance suite's fixtures; a new server drops them)
         t.extend(conformance::tools());
+        // conformance:end
         t
     }
 
     async fn build(ctx: BuildCtx<'_>) -> Result<Self, StartupError> {
-        let upstream = match ctx.env.get("EXAMPLE_UPSTREAM_URL")? {
-            Some(u) => {
-                let url = parse_base_url("EXAMPLE_UPSTREAM_URL", &u)?;
-                let mut cfg = UpstreamConfig::new("example-upstream", url);
-                cfg.max_retries = 0;
-                cfg.total_timeout = std::time::Duration::from_secs(2);
-                cfg.tune_from_env(ctx.env, "EXAMPLE")?;
-                Some(Upstream::new(cfg).map_err(|e| StartupError::App(e.to_string()))?)
-            }
-            None => None,
-        };
-        Ok(Self {
-            store: Mutex::new(BTreeMap::new()),
-            upstream,
-        })
+        let settings = ExampleSettings::from_env(ctx.env)?;
+        let client = ExampleClient::new(&settings).map_err(|e| StartupError::App(e.to_string()))?;
+        Ok(Self { client })
     }
 
     async fn probe(&self) -> Result<String, String> {
-        let Some(up) = &self.upstream else {
-            return Ok("no upstream configured".into());
-        };
-        let resp = up
-            .send(
-                up.request(reqwest::Method::GET, "/"),
-                Idempotency::Idempotent,
-            )
+        self.client
+            .probe()
             .await
-            .map_err(|e| e.to_string())?;
-        if resp.status.is_success() {
-            Ok(format!("upstream answered {}", resp.status))
-        } else {
-            Err(format!("upstream answered {}", resp.status))
-        }
+            .map(|p| p.to_string())
+            .map_err(|e| e.to_string())
     }
 
+    // conformance:begin (everything below answers the conformance suite's resource, prompt,
+    // logging and completion scenarios; a new server inherits mcp-core's defaults instead)
     fn capabilities() -> ServerCapabilities {
         conformance::capabilities()
     }
@@ -145,4 +131,5 @@ impl App for Example {
     ) -> Result<CompleteResult, ErrorData> {
         from_json(serde_json::json!({"completion": {"values": [], "total": 0, "hasMore": false}}))
     }
+    // conformance:end
 }

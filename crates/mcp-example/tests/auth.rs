@@ -636,20 +636,10 @@ async fn jwks_url_down_at_startup_holds_readiness_until_it_answers() {
 #[tokio::test]
 async fn a_proxied_loopback_server_without_a_verifier_is_refused() {
     let run = |cmd: &'static str, env: Vec<(&'static str, &'static str)>| async move {
-        let mut c = tokio::process::Command::new(BIN);
-        c.arg(cmd)
-            .env_clear()
-            .env("MCP_TRANSPORT", "http")
-            .env("MCP_BIND", "127.0.0.1:0")
-            .envs(env);
-        if cmd == "serve" {
-            // Would block if it started: a refusal exits at once.
-            c.stdin(std::process::Stdio::null());
-        }
-        tokio::time::timeout(std::time::Duration::from_secs(20), c.output())
-            .await
-            .expect("exits instead of serving")
-            .expect("run")
+        let mut all = vec![("MCP_TRANSPORT", "http"), ("MCP_BIND", "127.0.0.1:0")];
+        all.extend(env);
+        // A refusal exits at once; `serve` would otherwise run until cli::run gives up.
+        test_support::cli::run(BIN, &[cmd], &all).await
     };
     for (var, val) in [
         ("MCP_PUBLIC_URL", "https://mcp.example.com"),
@@ -697,35 +687,29 @@ async fn a_jwks_verifier_needs_an_audience() {
     let path = dir.path().join("jwks.json");
     let key = test_support::tokens::EcKey::generate("k1");
     std::fs::write(&path, test_support::tokens::EcKey::jwks(&[&key])).expect("write");
+    let jwks = path.display().to_string();
     for cmd in ["serve", "check"] {
-        let out = tokio::process::Command::new(BIN)
-            .arg(cmd)
-            .env_clear()
-            .env("MCP_TRANSPORT", "http")
-            .env("MCP_BIND", "127.0.0.1:0")
-            .env("MCP_JWT_JWKS_FILE", &path)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{cmd}: {stderr}");
+        let stderr = test_support::cli::exits_with(
+            BIN,
+            &[cmd],
+            &[
+                ("MCP_TRANSPORT", "http"),
+                ("MCP_BIND", "127.0.0.1:0"),
+                ("MCP_JWT_JWKS_FILE", &jwks),
+            ],
+            1,
+        )
+        .await;
         assert!(stderr.contains("MCP_JWT_AUDIENCE is required"), "{stderr}");
     }
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("MCP_JWT_JWKS_FILE", &path)
-        .env("MCP_JWT_AUDIENCE", "secops-mcp-example")
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    test_support::cli::check_ok(
+        BIN,
+        &[
+            ("MCP_JWT_JWKS_FILE", &jwks),
+            ("MCP_JWT_AUDIENCE", "secops-mcp-example"),
+        ],
+    )
+    .await;
 }
 
 /// A write scope implies read only when this server declares it: `example:write` lists the

@@ -163,51 +163,30 @@ async fn readyz_answers_when_the_upstream_is_silent() {
 
 #[tokio::test]
 async fn check_subcommand_exit_codes() {
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .output()
-        .await
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    use test_support::cli::{check_fails, check_ok};
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        check_ok(BIN, &[]).await,
         "mcp-example: ok: no upstream configured"
     );
-
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("EXAMPLE_UPSTREAM_URL", "http://127.0.0.1:1")
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = check_fails(
+        BIN,
+        &[("EXAMPLE_UPSTREAM_URL", "http://127.0.0.1:1")],
+        "upstream check failed",
+    )
+    .await;
     assert!(
         err.lines()
             .last()
             .unwrap_or_default()
             .contains("upstream check failed"),
-        "{err}"
+        "one last line says why: {err}"
     );
-
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("EXAMPLE_UPSTREAM_URL", "http://upstream.example.com")
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("EXAMPLE_UPSTREAM_URL: plain http is allowed only for loopback")
-    );
+    check_fails(
+        BIN,
+        &[("EXAMPLE_UPSTREAM_URL", "http://upstream.example.com")],
+        "EXAMPLE_UPSTREAM_URL: plain http is allowed only for loopback",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -49,8 +49,11 @@ pub(crate) struct GetItemInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct GetItemOutput {
+    /// The key that was read.
     key: String,
+    /// Whether a value is stored under it.
     found: bool,
+    /// The stored value.
     value: Option<String>,
 }
 
@@ -69,13 +72,16 @@ pub(crate) struct SetItemInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct SetItemOutput {
+    /// The key that was written.
     key: String,
+    /// The value it replaced.
     previous: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SlowEchoInput {
+    /// Text to return, unchanged.
     message: String,
     /// How long to wait, 0 to 60000 ms.
     millis: u64,
@@ -83,7 +89,9 @@ pub(crate) struct SlowEchoInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct SlowEchoOutput {
+    /// The message, unchanged.
     message: String,
+    /// How long the call waited.
     waited_ms: u64,
 }
 
@@ -95,26 +103,17 @@ pub(crate) fn tools() -> Vec<ToolDef<Example>> {
     ]
 }
 
-fn store_error<T>(_: T) -> ToolError {
-    ToolError::internal("store lock poisoned")
-}
-
 async fn get_item(
     s: Arc<Example>,
     _ctx: CallCtx,
     input: GetItemInput,
 ) -> Result<GetItemOutput, ToolError> {
     validate::name("key", &input.key, NameRules::IDENTIFIER)?;
-    let value = s
-        .store
-        .lock()
-        .map_err(store_error)?
-        .get(&input.key)
-        .cloned();
+    let stored = s.client.get(&input.key)?;
     Ok(GetItemOutput {
-        found: value.is_some(),
-        key: input.key,
-        value,
+        found: stored.value.is_some(),
+        key: stored.key,
+        value: stored.value,
     })
 }
 
@@ -132,14 +131,10 @@ async fn set_item(
             "must not be empty when given",
         ));
     }
-    let previous = s
-        .store
-        .lock()
-        .map_err(store_error)?
-        .insert(input.key.clone(), input.value);
+    let before = s.client.set(&input.key, input.value)?;
     Ok(SetItemOutput {
-        key: input.key,
-        previous,
+        key: before.key,
+        previous: before.value,
     })
 }
 
