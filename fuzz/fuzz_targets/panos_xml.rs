@@ -6,8 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use paloalto_ngfw::client::{self, Envelope, parse_envelope};
-use paloalto_ngfw::{model, tagfilter};
+use paloalto_ngfw::client::{self, Envelope, model, parse_envelope, tagfilter};
 
 fn normalise(inner: &str) {
     let _ = model::with_result(inner, |r| {

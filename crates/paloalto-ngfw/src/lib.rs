@@ -7,8 +7,6 @@
 
 pub mod client;
 pub mod config;
-pub mod model;
-pub mod tagfilter;
 pub mod tools;
 
 use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
@@ -58,11 +56,7 @@ impl App for Ngfw {
     }
 
     async fn probe(&self) -> Result<String, String> {
-        let inner = self.client.version().await.map_err(|e| e.to_string())?;
-        let fields = inner
-            .as_deref()
-            .and_then(|x| model::with_result(x, model::system_info).ok())
-            .unwrap_or_default();
+        let fields = self.client.version().await.map_err(|e| e.to_string())?;
         Ok(format!(
             "PAN-OS {} on {}",
             fields.get("sw-version").map_or("?", String::as_str),

@@ -1,7 +1,7 @@
 //! The normalisers on real-world configurations (the shared fixtures) and on error envelopes.
 
+use paloalto_ngfw::client::model;
 use paloalto_ngfw::client::{Envelope, parse_envelope};
-use paloalto_ngfw::model;
 use roxmltree::{Document, Node};
 use test_support::shared_fixtures;
 

@@ -1,27 +1,21 @@
 //! paloalto-ngfw end to end: the real binary, an MCP client, and the PAN-OS simulator.
 
 use serde_json::{Value, json};
+use test_support::cli::{check_fails, check_ok};
 use test_support::tokens::token;
-use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess, own_fixture};
+use test_support::{RpcClient, ServerSpec, SimProcess, own_fixture};
 use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paloalto-ngfw");
 const KEY: &str = "sim-api-key-0123456789";
 
-struct Rig {
-    sim: SimProcess,
-    server: ServerProcess,
-    client: RpcClient,
-}
+type Rig = test_support::Rig<SimProcess>;
 
-async fn rig_with(fixture: &str, extra: &[(&str, &str)]) -> Rig {
-    rig_full(fixture, extra, true).await
-}
-
-async fn rig_full(fixture: &str, extra: &[(&str, &str)], wait_ready: bool) -> Rig {
+/// The PAN-OS simulator serving `fixture`, with an API key and a user that keygen accepts.
+async fn simulator(fixture: &str) -> SimProcess {
     let config = own_fixture(&format!("panos/{fixture}"));
     let config = config.display().to_string();
-    let sim = SimProcess::start(&[
+    SimProcess::start(&[
         "panos",
         "--config",
         &config,
@@ -32,28 +26,27 @@ async fn rig_full(fixture: &str, extra: &[(&str, &str)], wait_ready: bool) -> Ri
         "--password",
         "s3cret-pw",
     ])
-    .await;
-    let spec = ServerSpec::http(BIN)
+    .await
+}
+
+/// The server pointed at `sim`, uncached unless `extra` says otherwise.
+fn spec(sim: &SimProcess, extra: &[(&str, &str)]) -> ServerSpec {
+    ServerSpec::http(BIN)
         .env("MCP_STATELESS", "true")
         .env("PANOS_HOST", sim.base.clone())
         .env("PANOS_API_KEY", KEY)
         .env("PANOS_CACHE_TTL", "0s")
-        .env_overrides(extra);
-    let server = if wait_ready {
-        ServerProcess::start(&spec).await
-    } else {
-        ServerProcess::start_unready(&spec).await
-    };
-    let mut client = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("analyst", &["ngfw:read"])),
-    );
-    assert_eq!(client.initialize().await.status, 200);
-    Rig {
-        sim,
-        server,
-        client,
-    }
+        .env_overrides(extra)
+}
+
+async fn rig_with(fixture: &str, extra: &[(&str, &str)]) -> Rig {
+    rig_full(fixture, extra, true).await
+}
+
+async fn rig_full(fixture: &str, extra: &[(&str, &str)], wait_ready: bool) -> Rig {
+    let sim = simulator(fixture).await;
+    let spec = spec(&sim, extra);
+    Rig::start(sim, &spec, "analyst", &["ngfw:read"], wait_ready).await
 }
 
 async fn firewall() -> Rig {
@@ -93,11 +86,7 @@ async fn lists_every_tool_with_read_scope_only() {
             "test_security_policy_match"
         ]
     );
-    let mut other = RpcClient::new(
-        format!("{}/mcp", r.server.base()),
-        Some(token("x", &["aws:read"])),
-    );
-    other.initialize().await;
+    let mut other = r.client("x", &["aws:read"]).await;
     assert!(other.tool_names().await.is_empty());
 }
 
@@ -485,7 +474,7 @@ async fn panorama_locations_rulebases_templates_and_device_groups() {
 #[tokio::test]
 async fn hostile_names_never_reach_the_firewall() {
     let mut r = firewall().await;
-    let before = r.sim.total().await;
+    let before = r.peer.total().await;
     let cases = [
         (
             "retrieve_address_objects",
@@ -576,7 +565,7 @@ async fn hostile_names_never_reach_the_firewall() {
         assert!(e.contains(&format!("`{field}`")), "{tool}({args}): {e}");
     }
     assert_eq!(
-        r.sim.total().await,
+        r.peer.total().await,
         before,
         "no hostile input produced an upstream request"
     );
@@ -609,33 +598,33 @@ async fn error_envelopes_and_faults_become_clear_messages() {
     let mut r = firewall().await;
     let e = err(&mut r.client, "get_system_info", json!({"bogus": 1})).await;
     assert!(e.contains("`bogus`"), "{e}");
-    r.sim.faults(json!({"fail_next": 1})).await;
+    r.peer.faults(json!({"fail_next": 1})).await;
     ok(&mut r.client, "retrieve_address_objects", json!({})).await; // one 500 is retried away
-    r.sim.faults(json!({"fail_next": 10})).await;
+    r.peer.faults(json!({"fail_next": 10})).await;
     let e = err(&mut r.client, "retrieve_address_objects", json!({})).await;
     assert!(
         e.starts_with("PAN-OS is unavailable: HTTP 500 after retries"),
         "{e}"
     );
-    r.sim.faults(json!({"malformed_next": 1})).await;
+    r.peer.faults(json!({"malformed_next": 1})).await;
     let e = err(&mut r.client, "retrieve_address_objects", json!({})).await;
     assert!(e.contains("not a PAN-OS XML API document"), "{e}");
-    r.sim
+    r.peer
         .faults(json!({"rate_limit_next": 5, "retry_after_secs": 30}))
         .await;
     let e = err(&mut r.client, "retrieve_address_objects", json!({})).await;
     assert_eq!(e, "PAN-OS is rate limiting requests; retry after 30 s");
-    r.sim.faults(json!({"drop_next": 10})).await;
+    r.peer.faults(json!({"drop_next": 10})).await;
     let e = err(&mut r.client, "retrieve_address_objects", json!({})).await;
     assert!(e.starts_with("PAN-OS is unavailable"), "{e}");
-    r.sim.faults(json!({})).await;
+    r.peer.faults(json!({})).await;
     ok(&mut r.client, "retrieve_address_objects", json!({})).await;
 }
 
 #[tokio::test]
 async fn a_burst_of_identical_reads_makes_one_upstream_request() {
     let r = rig_with("firewall.xml", &[("PANOS_CACHE_TTL", "30s")]).await;
-    r.sim.reset().await;
+    r.peer.reset().await;
     let url = format!("{}/mcp", r.server.base());
     let tok = token("analyst", &["ngfw:read"]);
     let calls = (0..100).map(|_| {
@@ -652,7 +641,7 @@ async fn a_burst_of_identical_reads_makes_one_upstream_request() {
             .iter()
             .all(|r| r["result"]["structuredContent"]["total"] == 8)
     );
-    let stats = r.sim.stats().await;
+    let stats = r.peer.stats().await;
     assert_eq!(
         stats["total"], 1,
         "100 identical reads, one upstream request: {stats}"
@@ -671,7 +660,7 @@ async fn username_and_password_are_exchanged_for_a_key() {
     )
     .await;
     ok(&mut r.client, "get_system_info", json!({})).await;
-    let stats = r.sim.stats().await;
+    let stats = r.peer.stats().await;
     assert_eq!(stats["by_type"]["keygen"], 1, "{stats}");
     let logs = r.server.logs().join("\n");
     assert!(
@@ -684,34 +673,15 @@ async fn username_and_password_are_exchanged_for_a_key() {
 async fn check_reaches_the_firewall() {
     let config = own_fixture("panos/firewall.xml").display().to_string();
     let sim = SimProcess::start(&["panos", "--config", &config, "--api-key", KEY]).await;
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("PANOS_HOST", &sim.base)
-        .env("PANOS_API_KEY", KEY)
-        .output()
-        .await
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "paloalto-ngfw: ok: PAN-OS 10.1.0 on PA-VM"
-    );
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("PANOS_HOST", "http://fw.example.com")
-        .env("PANOS_API_KEY", KEY)
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("PANOS_HOST: plain http is allowed only for loopback")
-    );
+    let out = check_ok(BIN, &[("PANOS_HOST", &sim.base), ("PANOS_API_KEY", KEY)]).await;
+    assert_eq!(out, "paloalto-ngfw: ok: PAN-OS 10.1.0 on PA-VM");
+    check_fails(
+        BIN,
+        &[
+            ("PANOS_HOST", "http://fw.example.com"),
+            ("PANOS_API_KEY", KEY),
+        ],
+        "PANOS_HOST: plain http is allowed only for loopback",
+    )
+    .await;
 }

@@ -5,22 +5,27 @@
 //! concurrent reads are coalesced into one upstream request: the management plane is slow
 //! and easily overloaded.
 
+pub mod error;
+pub mod model;
+pub mod tagfilter;
 pub mod xml;
 pub mod xpath;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
-use mcp_core::ToolError;
-use mcp_core::upstream::{Idempotency, Upstream, UpstreamError, UpstreamResponse};
+use mcp_core::upstream::{Idempotency, Upstream, UpstreamResponse};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use error::PanosError;
 pub use xml::{Envelope, parse_envelope};
 pub use xpath::{Name, XPath};
 
 use crate::config::{Credentials, PanosSettings};
-
-const UPSTREAM: &str = "PAN-OS";
+use model::{
+    AddressGroup, AddressObject, DeviceGroup, MatchedRule, PolicyMatch, PolicyMatchQuery,
+    SecurityRule, ServiceObject, Zone,
+};
 
 /// Which configuration a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, schemars::JsonSchema)]
@@ -38,88 +43,6 @@ impl ConfigSource {
             Self::Running => "show",
             Self::Candidate => "get",
         }
-    }
-}
-
-/// A failed exchange with PAN-OS.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PanosError {
-    #[error("PAN-OS rejected the credentials (code 403): {0}")]
-    Auth(String),
-    #[error("PAN-OS said: {message} ({label}, code {code})")]
-    Api {
-        code: u16,
-        label: &'static str,
-        message: String,
-    },
-    #[error("PAN-OS said: {0}")]
-    ApiNoCode(String),
-    #[error("PAN-OS returned something that is not an XML API response: {0}")]
-    NotXml(String),
-    #[error("PAN-OS answered HTTP {status}: {snippet}")]
-    Http {
-        status: u16,
-        snippet: String,
-        retry_after: Option<Duration>,
-    },
-    #[error("{0}")]
-    Transport(Arc<UpstreamError>),
-}
-
-impl From<&PanosError> for ToolError {
-    fn from(e: &PanosError) -> Self {
-        match e {
-            PanosError::Auth(msg) => ToolError::upstream(
-                UPSTREAM,
-                format!(
-                    "{msg} (code 403): the API key or credentials were rejected; check PANOS_API_KEY and the admin role's XML API permissions"
-                ),
-            ),
-            PanosError::Api {
-                code,
-                label,
-                message,
-            } if message.is_empty() => {
-                ToolError::upstream(UPSTREAM, format!("{label} (code {code})"))
-            }
-            PanosError::Api {
-                code,
-                label,
-                message,
-            } => ToolError::upstream(UPSTREAM, format!("{message} ({label}, code {code})")),
-            PanosError::ApiNoCode(m) => ToolError::upstream(UPSTREAM, m.clone()),
-            PanosError::NotXml(m) => ToolError::upstream(
-                UPSTREAM,
-                format!("the response is not a PAN-OS XML API document: {m}"),
-            ),
-            PanosError::Http {
-                status: 429,
-                retry_after,
-                ..
-            } => ToolError::RateLimited {
-                upstream: UPSTREAM.into(),
-                retry_after: *retry_after,
-            },
-            PanosError::Http {
-                status,
-                snippet,
-                retry_after,
-            } if *status >= 500 => ToolError::Unavailable {
-                upstream: UPSTREAM.into(),
-                message: format!("HTTP {status} after retries: {snippet}"),
-                retry_after: *retry_after,
-            },
-            PanosError::Http {
-                status, snippet, ..
-            } => ToolError::upstream(UPSTREAM, format!("HTTP {status}: {snippet}")),
-            PanosError::Transport(u) => u.to_tool_error(),
-        }
-    }
-}
-
-impl From<PanosError> for ToolError {
-    fn from(e: PanosError) -> Self {
-        (&e).into()
     }
 }
 
@@ -238,7 +161,7 @@ impl PanosClient {
     }
 
     /// Read the configuration at `xpath`. `None` when nothing is there.
-    pub async fn config(
+    async fn config(
         &self,
         source: ConfigSource,
         xpath: &XPath,
@@ -260,7 +183,7 @@ impl PanosClient {
     }
 
     /// Run an operational command (already-built XML from validated parts).
-    pub async fn op(&self, cmd: &str, vsys: Option<&Name>) -> Result<Option<String>, PanosError> {
+    async fn op(&self, cmd: &str, vsys: Option<&Name>) -> Result<Option<String>, PanosError> {
         let mut form = vec![("type", "op".to_string()), ("cmd", cmd.to_string())];
         if let Some(v) = vsys {
             form.push(("vsys", v.as_str().to_string()));
@@ -272,10 +195,203 @@ impl PanosClient {
         .await
     }
 
-    /// `type=version`, uncached: the readiness probe.
-    pub async fn version(&self) -> Result<Option<String>, PanosError> {
-        self.post(&[("type", "version")]).await
+    /// Read the `<entry>` list at `xpath` and normalise each entry; nothing there is empty.
+    async fn entries<T>(
+        &self,
+        source: ConfigSource,
+        xpath: &XPath,
+        f: impl Fn(usize, roxmltree::Node<'_, '_>) -> T,
+    ) -> Result<Vec<T>, PanosError> {
+        let inner = self.config(source, xpath).await?;
+        Ok(parse(inner.as_deref(), |r| {
+            model::entries(r)
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| f(i, e))
+                .collect()
+        })?
+        .unwrap_or_default())
     }
+
+    /// The address objects of the location at `base`, labelled `location`.
+    pub async fn address_objects(
+        &self,
+        source: ConfigSource,
+        base: &XPath,
+        location: &str,
+    ) -> Result<Vec<AddressObject>, PanosError> {
+        let xpath = base.clone().child("address").entries();
+        self.entries(source, &xpath, |_, e| model::address_object(e, location))
+            .await
+    }
+
+    /// The address groups of the location at `base`, labelled `location`.
+    pub async fn address_groups(
+        &self,
+        source: ConfigSource,
+        base: &XPath,
+        location: &str,
+    ) -> Result<Vec<AddressGroup>, PanosError> {
+        let xpath = base.clone().child("address-group").entries();
+        self.entries(source, &xpath, |_, e| model::address_group(e, location))
+            .await
+    }
+
+    /// The service objects, then the service groups, of the location at `base`.
+    pub async fn service_objects(
+        &self,
+        source: ConfigSource,
+        base: &XPath,
+        location: &str,
+    ) -> Result<Vec<ServiceObject>, PanosError> {
+        let services = base.clone().child("service").entries();
+        let mut all = self
+            .entries(source, &services, |_, e| model::service(e, location))
+            .await?;
+        let groups = base.clone().child("service-group").entries();
+        all.extend(
+            self.entries(source, &groups, |_, e| model::service_group(e, location))
+                .await?,
+        );
+        Ok(all)
+    }
+
+    /// The security zones of `vsys` under `base` (the device, or a template's device).
+    pub async fn zones(
+        &self,
+        source: ConfigSource,
+        base: &XPath,
+        vsys: &Name,
+        location: &str,
+    ) -> Result<Vec<Zone>, PanosError> {
+        let xpath = base
+            .clone()
+            .child("vsys")
+            .entry(vsys)
+            .child("zone")
+            .entries();
+        self.entries(source, &xpath, |_, e| model::zone(e, location))
+            .await
+    }
+
+    /// The security rules of the rulebase at `rulebase` (`.../rulebase`, `.../pre-rulebase`,
+    /// `.../post-rulebase`), in order, labelled `rulebase_label` and `location`.
+    pub async fn security_rules(
+        &self,
+        source: ConfigSource,
+        rulebase: &XPath,
+        rulebase_label: &str,
+        location: &str,
+    ) -> Result<Vec<SecurityRule>, PanosError> {
+        let xpath = rulebase.clone().child("security").child("rules").entries();
+        self.entries(source, &xpath, |i, e| {
+            model::security_rule(e, i + 1, rulebase_label, location)
+        })
+        .await
+    }
+
+    /// The action of the rule named `rule` in `vsys`'s local rulebase (`allow` when it names
+    /// none); `None` when there is no such rule.
+    pub async fn security_rule_action(
+        &self,
+        source: ConfigSource,
+        vsys: &Name,
+        rule: &str,
+    ) -> Result<Option<String>, PanosError> {
+        let xpath = XPath::device()
+            .child("vsys")
+            .entry(vsys)
+            .child("rulebase")
+            .child("security")
+            .child("rules")
+            .entries();
+        let inner = self.config(source, &xpath).await?;
+        Ok(parse(inner.as_deref(), |r| {
+            model::entries(r)
+                .into_iter()
+                .find(|e| e.attribute("name") == Some(rule))
+                .map(|e| model::text(e, "action").unwrap_or_else(|| "allow".into()))
+        })?
+        .flatten())
+    }
+
+    /// Panorama's device groups with their firewalls' serials (parent `shared`, no path yet:
+    /// see [`Self::device_group_parents`]).
+    pub async fn device_groups(
+        &self,
+        source: ConfigSource,
+    ) -> Result<Vec<DeviceGroup>, PanosError> {
+        let xpath = XPath::device().child("device-group").entries();
+        self.entries(source, &xpath, |_, e| model::device_group(e))
+            .await
+    }
+
+    /// Panorama's device-group hierarchy: group name to parent group name.
+    pub async fn device_group_parents(
+        &self,
+        source: ConfigSource,
+    ) -> Result<HashMap<String, String>, PanosError> {
+        // The hierarchy lives under /config/readonly on Panorama.
+        let xpath = XPath::config()
+            .child("readonly")
+            .local_device()
+            .child("device-group")
+            .entries();
+        Ok(self
+            .entries(source, &xpath, |_, e| model::device_group_parent(e))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// `show system info`, flattened to key/value pairs (empty when PAN-OS said nothing).
+    pub async fn system_info(&self) -> Result<BTreeMap<String, String>, PanosError> {
+        let inner = self
+            .op("<show><system><info></info></system></show>", None)
+            .await?;
+        Ok(parse(inner.as_deref(), model::system_info)?.unwrap_or_default())
+    }
+
+    /// The firewall's own `test security-policy-match` for `query`: the command sent and the
+    /// first rule it reported, if any.
+    pub async fn test_security_policy_match(
+        &self,
+        query: &PolicyMatchQuery,
+    ) -> Result<PolicyMatch, PanosError> {
+        let command = query.command();
+        let inner = self.op(&command, Some(&query.vsys)).await?;
+        let rule = parse(inner.as_deref(), |r| {
+            model::policy_match(r).map(|(name, action, index, _)| MatchedRule {
+                name,
+                action,
+                index,
+            })
+        })?
+        .flatten();
+        Ok(PolicyMatch { command, rule })
+    }
+
+    /// `type=version`, uncached: the readiness probe. The fields PAN-OS reported (empty
+    /// when they cannot be read).
+    pub async fn version(&self) -> Result<BTreeMap<String, String>, PanosError> {
+        let inner = self.post(&[("type", "version")]).await?;
+        Ok(inner
+            .as_deref()
+            .and_then(|x| model::with_result(x, model::system_info).ok())
+            .unwrap_or_default())
+    }
+}
+
+/// Parse a result's inner XML (`None`: nothing there), a parser failure being a
+/// [`PanosError::Parse`].
+fn parse<T>(
+    inner: Option<&str>,
+    f: impl FnOnce(roxmltree::Node<'_, '_>) -> T,
+) -> Result<Option<T>, PanosError> {
+    inner
+        .map(|xml| model::with_result(xml, f).map_err(PanosError::Parse))
+        .transpose()
 }
 
 /// Map an HTTP response to the `<result>` inner XML, or an error. Public for the fuzz

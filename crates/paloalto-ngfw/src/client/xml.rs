@@ -205,7 +205,7 @@ mod props {
 
     use super::*;
     use crate::client::interpret;
-    use crate::{model, tagfilter};
+    use crate::client::{model, tagfilter};
 
     /// Pieces of PAN-OS answers and of broken XML, to glue into tag soup.
     fn fragment() -> impl Strategy<Value = String> {

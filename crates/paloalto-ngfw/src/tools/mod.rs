@@ -129,19 +129,3 @@ pub fn location_base(
         }
     })
 }
-
-/// Parse a result, mapping a parser failure to an upstream error.
-pub fn parse<T>(
-    inner: Option<&str>,
-    f: impl FnOnce(roxmltree::Node<'_, '_>) -> T,
-) -> Result<Option<T>, ToolError> {
-    match inner {
-        None => Ok(None),
-        Some(xml) => crate::model::with_result(xml, f).map(Some).map_err(|e| {
-            ToolError::upstream(
-                "PAN-OS",
-                format!("the configuration could not be parsed: {e}"),
-            )
-        }),
-    }
-}

@@ -7,10 +7,10 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Location, Page, location_base, matches_filter, name_filter, paging, parse};
+use super::{Location, Page, location_base, matches_filter, name_filter, paging};
 use crate::Ngfw;
-use crate::client::{ConfigSource, XPath};
-use crate::model::{self, AddressGroup, AddressObject, ServiceObject};
+use crate::client::model::{AddressGroup, AddressObject, ServiceObject};
+use crate::client::{ConfigSource, XPath, tagfilter};
 
 const RETRIEVE_ADDRESS_OBJECTS: ToolSpec = ToolSpec {
     name: "retrieve_address_objects",
@@ -95,51 +95,6 @@ pub fn tools() -> Vec<ToolDef<Ngfw>> {
     ]
 }
 
-async fn read_list<T>(
-    s: &Ngfw,
-    source: ConfigSource,
-    xpath: XPath,
-    f: impl Fn(roxmltree::Node<'_, '_>) -> Vec<T>,
-) -> Result<Vec<T>, ToolError> {
-    let inner = s.client.config(source, &xpath).await?;
-    Ok(parse(inner.as_deref(), f)?.unwrap_or_default())
-}
-
-async fn address_objects(
-    s: &Ngfw,
-    source: ConfigSource,
-    base: &XPath,
-    label: &str,
-) -> Result<Vec<AddressObject>, ToolError> {
-    read_list(s, source, base.clone().child("address").entries(), |r| {
-        model::entries(r)
-            .into_iter()
-            .map(|e| model::address_object(e, label))
-            .collect()
-    })
-    .await
-}
-
-async fn address_groups(
-    s: &Ngfw,
-    source: ConfigSource,
-    base: &XPath,
-    label: &str,
-) -> Result<Vec<AddressGroup>, ToolError> {
-    read_list(
-        s,
-        source,
-        base.clone().child("address-group").entries(),
-        |r| {
-            model::entries(r)
-                .into_iter()
-                .map(|e| model::address_group(e, label))
-                .collect()
-        },
-    )
-    .await
-}
-
 async fn retrieve_address_objects(
     s: Arc<Ngfw>,
     _ctx: CallCtx,
@@ -153,7 +108,7 @@ async fn retrieve_address_objects(
         input.device_group.as_deref(),
     )?;
     let source = input.config.unwrap_or(s.default_source);
-    let all = address_objects(&s, source, &base, &label).await?;
+    let all = s.client.address_objects(source, &base, &label).await?;
     let all = all
         .into_iter()
         .filter(|o| matches_filter(&o.name, &filter))
@@ -171,7 +126,9 @@ async fn retrieve_address_groups(
     let filter = name_filter(o.name_filter.as_deref())?;
     let (base, label) = location_base(o.location, o.vsys.as_deref(), o.device_group.as_deref())?;
     let source = o.config.unwrap_or(s.default_source);
-    let mut groups: Vec<AddressGroup> = address_groups(&s, source, &base, &label)
+    let mut groups: Vec<AddressGroup> = s
+        .client
+        .address_groups(source, &base, &label)
         .await?
         .into_iter()
         .filter(|g| matches_filter(&g.name, &filter))
@@ -179,11 +136,11 @@ async fn retrieve_address_groups(
     if input.expand {
         // Members may live here or in shared; a local name hides a shared one.
         let shared = XPath::config().child("shared");
-        let mut objects = address_objects(&s, source, &shared, "shared").await?;
-        let mut all_groups = address_groups(&s, source, &shared, "shared").await?;
+        let mut objects = s.client.address_objects(source, &shared, "shared").await?;
+        let mut all_groups = s.client.address_groups(source, &shared, "shared").await?;
         if label != "shared" {
-            objects.extend(address_objects(&s, source, &base, &label).await?);
-            all_groups.extend(address_groups(&s, source, &base, &label).await?);
+            objects.extend(s.client.address_objects(source, &base, &label).await?);
+            all_groups.extend(s.client.address_groups(source, &base, &label).await?);
         }
         let objects: BTreeMap<String, AddressObject> =
             objects.into_iter().map(|o| (o.name.clone(), o)).collect();
@@ -211,7 +168,7 @@ fn expand(
         return Ok(()); // a cycle or absurd depth: stop, the members found so far stand
     }
     if let Some(filter) = &g.filter {
-        let expr = crate::tagfilter::parse(filter).map_err(|e| {
+        let expr = tagfilter::parse(filter).map_err(|e| {
             ToolError::upstream(
                 "PAN-OS",
                 format!(
@@ -248,22 +205,7 @@ async fn retrieve_service_objects(
         input.device_group.as_deref(),
     )?;
     let source = input.config.unwrap_or(s.default_source);
-    let mut all = read_list(&s, source, base.clone().child("service").entries(), |r| {
-        model::entries(r)
-            .into_iter()
-            .map(|e| model::service(e, &label))
-            .collect()
-    })
-    .await?;
-    all.extend(
-        read_list(&s, source, base.child("service-group").entries(), |r| {
-            model::entries(r)
-                .into_iter()
-                .map(|e| model::service_group(e, &label))
-                .collect()
-        })
-        .await?,
-    );
+    let all = s.client.service_objects(source, &base, &label).await?;
     let all = all
         .into_iter()
         .filter(|o| matches_filter(&o.name, &filter))

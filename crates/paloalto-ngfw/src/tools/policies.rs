@@ -1,5 +1,6 @@
 //! Security policies and the firewall's own policy-match test.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use mcp_core::validate;
@@ -7,10 +8,10 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Location, Page, location_base, matches_filter, name_filter, paging, parse};
+use super::{Location, Page, location_base, matches_filter, name_filter, paging};
 use crate::Ngfw;
+use crate::client::model::{MatchedRule, PolicyMatchQuery, SecurityRule};
 use crate::client::{ConfigSource, Name};
-use crate::model::{self, SecurityRule};
 
 const RETRIEVE_SECURITY_POLICIES: ToolSpec = ToolSpec {
     name: "retrieve_security_policies",
@@ -144,17 +145,11 @@ async fn retrieve_security_policies(
         (_, Some(Rulebase::Post)) => (base.child("post-rulebase"), "post"),
         (_, Some(Rulebase::Pre) | None) => (base.child("pre-rulebase"), "pre"),
     };
-    let xpath = container.child("security").child("rules").entries();
     let source = input.config.unwrap_or(s.default_source);
-    let inner = s.client.config(source, &xpath).await?;
-    let rules = parse(inner.as_deref(), |r| {
-        model::entries(r)
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| model::security_rule(e, i + 1, rulebase_label, &label))
-            .collect::<Vec<_>>()
-    })?
-    .unwrap_or_default();
+    let rules = s
+        .client
+        .security_rules(source, &container, rulebase_label, &label)
+        .await?;
     let rules = rules
         .into_iter()
         .filter(|r| matches_filter(&r.name, &filter))
@@ -167,7 +162,7 @@ async fn retrieve_security_policies(
     ))
 }
 
-fn host(field: &str, value: &str) -> Result<String, ToolError> {
+fn host(field: &str, value: &str) -> Result<IpAddr, ToolError> {
     let c = validate::parse_cidr(field, value)?;
     let full = if c.is_ipv4() { 32 } else { 128 };
     if c.prefix_len() != full {
@@ -176,7 +171,7 @@ fn host(field: &str, value: &str) -> Result<String, ToolError> {
             "must be a single IP address, not a network",
         ));
     }
-    Ok(c.net.addr().to_string())
+    Ok(c.net.addr())
 }
 
 async fn test_security_policy_match(
@@ -194,7 +189,7 @@ async fn test_security_policy_match(
         .as_deref()
         .map(|a| Name::parse("application", a))
         .transpose()?;
-    let (proto, port) = match input.protocol {
+    let (protocol, destination_port) = match input.protocol {
         FlowProtocol::Icmp => (1, None),
         p => {
             let port = input.destination_port.filter(|p| *p > 0).ok_or_else(|| {
@@ -203,24 +198,22 @@ async fn test_security_policy_match(
             (if p == FlowProtocol::Tcp { 6 } else { 17 }, Some(port))
         }
     };
-    // Every value below is validated: zone and app names hold no markup characters, and the
-    // addresses and numbers were parsed and printed back.
-    let mut cmd = format!(
-        "<test><security-policy-match><from>{from}</from><to>{to}</to><source>{source}</source><destination>{destination}</destination><protocol>{proto}</protocol>"
-    );
-    if let Some(p) = port {
-        cmd.push_str(&format!("<destination-port>{p}</destination-port>"));
-    }
-    if let Some(a) = &application {
-        cmd.push_str(&format!("<application>{a}</application>"));
-    }
-    cmd.push_str("</security-policy-match></test>");
-    let inner = s.client.op(&cmd, Some(&vsys)).await?;
-    let found = parse(inner.as_deref(), |r| {
-        model::policy_match(r).map(|(name, action, index, _)| (name, action, index))
-    })?
-    .flatten();
-    let (rule, action, index) = found.ok_or_else(|| {
+    let query = PolicyMatchQuery {
+        from,
+        to,
+        source,
+        destination,
+        protocol,
+        destination_port,
+        application,
+        vsys,
+    };
+    let found = s.client.test_security_policy_match(&query).await?;
+    let MatchedRule {
+        name: rule,
+        action,
+        index,
+    } = found.rule.ok_or_else(|| {
         ToolError::upstream("PAN-OS", "test security-policy-match returned no rule")
     })?;
     let default_rule = rule == "intrazone-default" || rule == "interzone-default";
@@ -230,7 +223,9 @@ async fn test_security_policy_match(
         None if rule == "intrazone-default" => "allow".into(),
         // Older PAN-OS answers `<entry>NAME; index: N</entry>` without the action: read it
         // from the rulebase rather than guess.
-        None => rule_action(&s, &vsys, &rule)
+        None => s
+            .client
+            .security_rule_action(s.default_source, &query.vsys, &rule)
             .await?
             .unwrap_or_else(|| "unknown".into()),
     };
@@ -240,24 +235,6 @@ async fn test_security_policy_match(
         action,
         index,
         default_rule,
-        command: cmd,
+        command: found.command,
     })
-}
-
-async fn rule_action(s: &Ngfw, vsys: &Name, rule: &str) -> Result<Option<String>, ToolError> {
-    let xpath = crate::client::XPath::device()
-        .child("vsys")
-        .entry(vsys)
-        .child("rulebase")
-        .child("security")
-        .child("rules")
-        .entries();
-    let inner = s.client.config(s.default_source, &xpath).await?;
-    Ok(parse(inner.as_deref(), |r| {
-        model::entries(r)
-            .into_iter()
-            .find(|e| e.attribute("name") == Some(rule))
-            .map(|e| model::text(e, "action").unwrap_or_else(|| "allow".into()))
-    })?
-    .flatten())
 }

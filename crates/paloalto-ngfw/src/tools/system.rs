@@ -1,16 +1,16 @@
 //! System information and Panorama device groups.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Page, paging, parse};
+use super::{Page, paging};
 use crate::Ngfw;
-use crate::client::{ConfigSource, XPath};
-use crate::model;
+use crate::client::ConfigSource;
+use crate::client::model::DeviceGroup;
 
 const GET_SYSTEM_INFO: ToolSpec = ToolSpec {
     name: "get_system_info",
@@ -57,19 +57,6 @@ pub struct DeviceGroupsInput {
     pub config: Option<ConfigSource>,
 }
 
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct DeviceGroup {
-    pub name: String,
-    /// The parent device group, or `shared` at the top.
-    pub parent: String,
-    /// From `shared` down to this group.
-    pub path: Vec<String>,
-    /// Serial numbers of the firewalls in the group.
-    pub devices: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
         ToolDef::new(GET_SYSTEM_INFO, get_system_info),
@@ -82,11 +69,7 @@ async fn get_system_info(
     _ctx: CallCtx,
     _input: NoInput,
 ) -> Result<SystemInfo, ToolError> {
-    let inner = s
-        .client
-        .op("<show><system><info></info></system></show>", None)
-        .await?;
-    let fields = parse(inner.as_deref(), model::system_info)?.unwrap_or_default();
+    let fields = s.client.system_info().await?;
     if fields.is_empty() {
         return Err(ToolError::upstream(
             "PAN-OS",
@@ -109,48 +92,8 @@ async fn list_device_groups(
 ) -> Result<Page<DeviceGroup>, ToolError> {
     let paging = paging(input.limit, input.offset)?;
     let source = input.config.unwrap_or(s.default_source);
-    let groups_xpath = XPath::device().child("device-group").entries();
-    let inner = s.client.config(source, &groups_xpath).await?;
-    let mut groups: Vec<DeviceGroup> = parse(inner.as_deref(), |r| {
-        model::entries(r)
-            .into_iter()
-            .map(|e| DeviceGroup {
-                name: e.attribute("name").unwrap_or_default().to_string(),
-                parent: "shared".into(),
-                path: Vec::new(),
-                devices: model::child(e, "devices")
-                    .map(|d| {
-                        d.children()
-                            .filter(|c| c.has_tag_name("entry"))
-                            .filter_map(|c| c.attribute("name"))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                description: model::text(e, "description"),
-            })
-            .collect::<Vec<_>>()
-    })?
-    .unwrap_or_default();
-    // The hierarchy lives under /config/readonly on Panorama.
-    let parents_xpath = XPath::config()
-        .child("readonly")
-        .local_device()
-        .child("device-group")
-        .entries();
-    let inner = s.client.config(source, &parents_xpath).await?;
-    let parents: HashMap<String, String> = parse(inner.as_deref(), |r| {
-        model::entries(r)
-            .into_iter()
-            .filter_map(|e| {
-                Some((
-                    e.attribute("name")?.to_string(),
-                    model::text(e, "parent-dg")?,
-                ))
-            })
-            .collect::<HashMap<_, _>>()
-    })?
-    .unwrap_or_default();
+    let mut groups = s.client.device_groups(source).await?;
+    let parents = s.client.device_group_parents(source).await?;
     for g in &mut groups {
         if let Some(p) = parents.get(&g.name) {
             g.parent = p.clone();

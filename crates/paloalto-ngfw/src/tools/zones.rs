@@ -6,10 +6,10 @@ use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Page, paging, parse};
+use super::{Page, paging};
 use crate::Ngfw;
+use crate::client::model::Zone;
 use crate::client::{ConfigSource, Name, XPath};
-use crate::model::{self, Zone};
 
 const RETRIEVE_SECURITY_ZONES: ToolSpec = ToolSpec {
     name: "retrieve_security_zones",
@@ -88,15 +88,7 @@ async fn retrieve_security_zones(
             (base, format!("template:{t}:{vsys}"))
         }
     };
-    let xpath = base.child("vsys").entry(&vsys).child("zone").entries();
     let source = input.config.unwrap_or(s.default_source);
-    let inner = s.client.config(source, &xpath).await?;
-    let zones = parse(inner.as_deref(), |r| {
-        model::entries(r)
-            .into_iter()
-            .map(|e| model::zone(e, &label))
-            .collect::<Vec<_>>()
-    })?
-    .unwrap_or_default();
+    let zones = s.client.zones(source, &base, &vsys, &label).await?;
     Ok(Page::of(zones, paging, label, source))
 }

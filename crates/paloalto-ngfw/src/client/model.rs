@@ -1,10 +1,14 @@
-//! Normalised PAN-OS objects, parsed from the inner XML of a `<result>`.
+//! Normalised PAN-OS objects, parsed from the inner XML of a `<result>`. The XML ends here:
+//! the client hands the tools these types, never markup.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use roxmltree::{Document, Node};
 use schemars::JsonSchema;
 use serde::Serialize;
+
+use super::Name;
 
 /// Parse the inner XML of a `<result>` (zero or more sibling elements).
 pub fn with_result<T>(inner: &str, f: impl FnOnce(Node<'_, '_>) -> T) -> Result<T, String> {
@@ -342,6 +346,102 @@ pub fn policy_match<'a, 'i>(
         .strip_prefix("index:")
         .and_then(|i| i.trim().parse().ok());
     Some((name.trim().to_string(), text(entry, "action"), index, entry))
+}
+
+// A Panorama device group. No doc comment: it would become the schema's description.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct DeviceGroup {
+    pub name: String,
+    /// The parent device group, or `shared` at the top.
+    pub parent: String,
+    /// From `shared` down to this group.
+    pub path: Vec<String>,
+    /// Serial numbers of the firewalls in the group.
+    pub devices: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A device group entry: parent `shared` and an empty path until the hierarchy is known.
+pub fn device_group(n: Node<'_, '_>) -> DeviceGroup {
+    DeviceGroup {
+        name: n.attribute("name").unwrap_or_default().to_string(),
+        parent: "shared".into(),
+        path: Vec::new(),
+        devices: child(n, "devices")
+            .map(|d| {
+                d.children()
+                    .filter(|c| c.has_tag_name("entry"))
+                    .filter_map(|c| c.attribute("name"))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        description: text(n, "description"),
+    }
+}
+
+/// A `/config/readonly` device group entry: (name, parent), when it names a parent.
+pub fn device_group_parent(n: Node<'_, '_>) -> Option<(String, String)> {
+    Some((n.attribute("name")?.to_string(), text(n, "parent-dg")?))
+}
+
+/// A flow for `test security-policy-match`, every part validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyMatchQuery {
+    pub from: Name,
+    pub to: Name,
+    pub source: IpAddr,
+    pub destination: IpAddr,
+    /// IP protocol number (1 icmp, 6 tcp, 17 udp).
+    pub protocol: u8,
+    pub destination_port: Option<u16>,
+    pub application: Option<Name>,
+    pub vsys: Name,
+}
+
+impl PolicyMatchQuery {
+    /// The op command. Every value is validated: zone and app names hold no markup
+    /// characters, and the addresses and numbers were parsed and are printed back.
+    pub fn command(&self) -> String {
+        let Self {
+            from,
+            to,
+            source,
+            destination,
+            protocol,
+            ..
+        } = self;
+        let mut cmd = format!(
+            "<test><security-policy-match><from>{from}</from><to>{to}</to><source>{source}</source><destination>{destination}</destination><protocol>{protocol}</protocol>"
+        );
+        if let Some(p) = self.destination_port {
+            cmd.push_str(&format!("<destination-port>{p}</destination-port>"));
+        }
+        if let Some(a) = &self.application {
+            cmd.push_str(&format!("<application>{a}</application>"));
+        }
+        cmd.push_str("</security-policy-match></test>");
+        cmd
+    }
+}
+
+/// The rule a `test security-policy-match` reported first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    pub name: String,
+    /// Absent on old PAN-OS releases (`<entry>NAME; index: N</entry>`).
+    pub action: Option<String>,
+    pub index: Option<u32>,
+}
+
+/// A `test security-policy-match` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyMatch {
+    /// The command that was sent.
+    pub command: String,
+    /// The first rule reported; `None` when PAN-OS reported none.
+    pub rule: Option<MatchedRule>,
 }
 
 #[cfg(test)]

@@ -1,0 +1,100 @@
+//! Every way an exchange with PAN-OS fails, and what the model is told about it: the one
+//! place a [`PanosError`] becomes a [`ToolError`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_core::ToolError;
+use mcp_core::upstream::UpstreamError;
+
+/// The upstream's name in every message.
+pub(crate) const UPSTREAM: &str = "PAN-OS";
+
+/// A failed exchange with PAN-OS.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PanosError {
+    #[error("PAN-OS rejected the credentials (code 403): {0}")]
+    Auth(String),
+    #[error("PAN-OS said: {message} ({label}, code {code})")]
+    Api {
+        code: u16,
+        label: &'static str,
+        message: String,
+    },
+    #[error("PAN-OS said: {0}")]
+    ApiNoCode(String),
+    #[error("PAN-OS returned something that is not an XML API response: {0}")]
+    NotXml(String),
+    #[error("PAN-OS answered HTTP {status}: {snippet}")]
+    Http {
+        status: u16,
+        snippet: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{0}")]
+    Transport(Arc<UpstreamError>),
+    /// A `<result>` the normalisers could not read.
+    #[error("the configuration could not be parsed: {0}")]
+    Parse(String),
+}
+
+impl From<&PanosError> for ToolError {
+    fn from(e: &PanosError) -> Self {
+        match e {
+            PanosError::Auth(msg) => ToolError::upstream(
+                UPSTREAM,
+                format!(
+                    "{msg} (code 403): the API key or credentials were rejected; check PANOS_API_KEY and the admin role's XML API permissions"
+                ),
+            ),
+            PanosError::Api {
+                code,
+                label,
+                message,
+            } if message.is_empty() => {
+                ToolError::upstream(UPSTREAM, format!("{label} (code {code})"))
+            }
+            PanosError::Api {
+                code,
+                label,
+                message,
+            } => ToolError::upstream(UPSTREAM, format!("{message} ({label}, code {code})")),
+            PanosError::ApiNoCode(m) => ToolError::upstream(UPSTREAM, m.clone()),
+            PanosError::NotXml(m) => ToolError::upstream(
+                UPSTREAM,
+                format!("the response is not a PAN-OS XML API document: {m}"),
+            ),
+            PanosError::Http {
+                status: 429,
+                retry_after,
+                ..
+            } => ToolError::RateLimited {
+                upstream: UPSTREAM.into(),
+                retry_after: *retry_after,
+            },
+            PanosError::Http {
+                status,
+                snippet,
+                retry_after,
+            } if *status >= 500 => ToolError::Unavailable {
+                upstream: UPSTREAM.into(),
+                message: format!("HTTP {status} after retries: {snippet}"),
+                retry_after: *retry_after,
+            },
+            PanosError::Http {
+                status, snippet, ..
+            } => ToolError::upstream(UPSTREAM, format!("HTTP {status}: {snippet}")),
+            PanosError::Transport(u) => u.to_tool_error(),
+            PanosError::Parse(m) => ToolError::upstream(
+                UPSTREAM,
+                format!("the configuration could not be parsed: {m}"),
+            ),
+        }
+    }
+}
+
+impl From<PanosError> for ToolError {
+    fn from(e: PanosError) -> Self {
+        (&e).into()
+    }
+}
