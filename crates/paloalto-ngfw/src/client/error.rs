@@ -98,3 +98,21 @@ impl From<PanosError> for ToolError {
         (&e).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_that_cannot_be_parsed_says_so() {
+        let e = PanosError::Parse("unparseable result: x".into());
+        assert_eq!(
+            ToolError::from(e).to_string(),
+            ToolError::upstream(
+                UPSTREAM,
+                "the configuration could not be parsed: unparseable result: x"
+            )
+            .to_string()
+        );
+    }
+}

@@ -470,6 +470,32 @@ mod tests {
     }
 
     #[test]
+    fn policy_match_command_is_built_from_validated_parts() {
+        let name = |f: &str, v: &str| Name::parse(f, v).expect("valid name");
+        let mut q = PolicyMatchQuery {
+            from: name("from_zone", "trust"),
+            to: name("to_zone", "untrust"),
+            source: "10.0.0.1".parse().expect("ip"),
+            destination: "2001:db8::1".parse().expect("ip"),
+            protocol: 6,
+            destination_port: Some(443),
+            application: Some(name("application", "ssl")),
+            vsys: name("vsys", "vsys1"),
+        };
+        assert_eq!(
+            q.command(),
+            "<test><security-policy-match><from>trust</from><to>untrust</to><source>10.0.0.1</source><destination>2001:db8::1</destination><protocol>6</protocol><destination-port>443</destination-port><application>ssl</application></security-policy-match></test>"
+        );
+        q.protocol = 1;
+        q.destination_port = None;
+        q.application = None;
+        assert!(
+            q.command()
+                .ends_with("<protocol>1</protocol></security-policy-match></test>")
+        );
+    }
+
+    #[test]
     fn zones_find_their_mode_after_other_children() {
         let xml = "<entry name=\"untrust\"><network><zone-protection-profile>zp</zone-protection-profile><layer3><member>ethernet1/1</member></layer3></network></entry>";
         let z = with_result(xml, |r| zone(entries(r)[0], "vsys:vsys1")).expect("parse");
