@@ -8,12 +8,21 @@
 //! sits between `conformance:begin` and `conformance:end`, so that `scripts/new_server.py`
 //! (and docs/new-server.md) can drop them.
 
+// conformance:begin
 #![allow(deprecated)] // logging/setLevel is deprecated by SEP-2577; the conformance suite still tests it
+// conformance:end
 
 pub mod client;
 pub mod config;
-mod conformance;
 pub mod tools;
+
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+
+use crate::client::ExampleClient;
+use crate::config::ExampleSettings;
+
+// conformance:begin
+mod conformance;
 
 use conformance::from_json;
 use mcp_core::reexport::rmcp::model::{
@@ -23,12 +32,9 @@ use mcp_core::reexport::rmcp::model::{
 };
 use mcp_core::reexport::rmcp::service::RequestContext;
 use mcp_core::reexport::rmcp::{ErrorData, RoleServer};
-use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
-
-use crate::client::ExampleClient;
-use crate::config::ExampleSettings;
 
 type Ctx = RequestContext<RoleServer>;
+// conformance:end
 
 /// Server state: the client the tools call.
 #[derive(Debug, Default)]
@@ -41,7 +47,7 @@ impl App for Example {
         ServerMeta {
             name: "mcp-example",
             version: env!("CARGO_PKG_VERSION"),
-            about: "Example MCP server on mcp-core (tests and conformance only).",
+            about: "Example MCP server on mcp-core: the template for new servers, and the server the test suites run.",
         }
     }
 
@@ -50,9 +56,9 @@ impl App for Example {
     }
 
     fn tools() -> Vec<ToolDef<Self>> {
-        let mut t = tools::all();
+        let t = tools::all();
         // conformance:begin (the MCP conformance suite's fixtures; a new server drops them)
-        t.extend(conformance::tools());
+        let t: Vec<_> = t.into_iter().chain(conformance::tools()).collect();
         // conformance:end
         t
     }

@@ -1,4 +1,4 @@
-//! The example server binary, used by the test suites and the conformance run.
+//! `mcp-example`: the example MCP server (the template for new servers).
 
 fn main() -> std::process::ExitCode {
     mcp_core::run::<mcp_example::Example>()

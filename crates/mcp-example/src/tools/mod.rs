@@ -6,7 +6,7 @@ use mcp_core::ToolDef;
 
 use crate::Example;
 
-/// Every tool of this server's own (the conformance fixtures are added in `lib.rs`).
+/// Every tool of this server, declared once each in its domain file.
 pub fn all() -> Vec<ToolDef<Example>> {
     items::tools()
 }
