@@ -4,26 +4,24 @@
 //! dangerous ranges and ports, write idempotently, tag every rule with who added it and
 //! why, and let temporary access expire. Credentials come only from the AWS provider chain.
 
-pub mod aws;
-pub mod guard;
-pub mod port;
-pub mod settings;
+pub mod client;
+pub mod config;
+pub mod policy;
 pub mod tools;
 
 use std::sync::Arc;
 
-use mcp_core::upstream::Upstream;
-use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef, ToolError};
 
-use crate::aws::ClientCache;
-use crate::settings::Settings;
+use crate::client::{CheckIp, ClientCache};
+use crate::config::Settings;
 
 /// Server state.
 #[derive(Debug)]
 pub struct Whitelist {
     pub settings: Arc<Settings>,
     pub clients: Arc<ClientCache>,
-    pub checkip: Option<Upstream>,
+    pub checkip: Option<CheckIp>,
 }
 
 impl App for Whitelist {
@@ -49,9 +47,9 @@ impl App for Whitelist {
     }
 
     async fn build(ctx: BuildCtx<'_>) -> Result<Self, StartupError> {
-        let settings = Arc::new(Settings::from_env(ctx.env)?);
+        let settings = Arc::new(Settings::from_env(ctx.env).await?);
         let checkip =
-            tools::info::checkip_client(&settings.checkip_url).map_err(StartupError::App)?;
+            CheckIp::new(&settings.checkip_url).map_err(|e| StartupError::App(e.to_string()))?;
         let clients = Arc::new(ClientCache::default());
         match (settings.sweep_interval, ctx.check_only) {
             (_, true) => {}
@@ -86,14 +84,15 @@ impl App for Whitelist {
         let c = self
             .clients
             .get(self.settings.profile.as_deref(), &region)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
         let id = c
-            .sts
-            .get_caller_identity()
-            .send()
+            .caller_identity()
             .await
-            .map_err(|e| aws::errors::map("sts:GetCallerIdentity", e).to_string())?;
-        Ok(format!("AWS {} as {}", region, id.arn().unwrap_or("?")))
+            .map_err(|e| ToolError::from(e).to_string())?;
+        Ok(format!(
+            "AWS {} as {}",
+            region,
+            id.arn.as_deref().unwrap_or("?")
+        ))
     }
 }

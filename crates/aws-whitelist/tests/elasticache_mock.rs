@@ -4,9 +4,8 @@
 use aws_sdk_elasticache::operation::describe_cache_clusters::DescribeCacheClustersOutput;
 use aws_sdk_elasticache::types::{CacheCluster, SecurityGroupMembership};
 use aws_smithy_mocks::{mock, mock_client};
-use aws_whitelist::aws::Clients;
-use aws_whitelist::aws::rules::resolve;
-use aws_whitelist::guard::Target;
+use aws_whitelist::client::Clients;
+use aws_whitelist::client::model::Target;
 
 #[tokio::test]
 async fn elasticache_clusters_resolve_to_their_groups() {
@@ -47,7 +46,8 @@ async fn elasticache_clusters_resolve_to_their_groups() {
         elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
         sts: aws_sdk_sts::Client::new(&conf),
     };
-    let groups = resolve(&clients, &Target::ElastiCache("sessions".into()))
+    let groups = clients
+        .resolve(&Target::ElastiCache("sessions".into()))
         .await
         .expect("resolved");
     assert_eq!(groups, vec!["sg-0aaaaaaaaaaaaaaa1", "sg-0bbbbbbbbbbbbbbb2"]);

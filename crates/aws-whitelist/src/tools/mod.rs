@@ -1,6 +1,8 @@
-//! The tools: rule changes in `rules.rs`, lookups and diagnostics in `info.rs`.
+//! The tools, one file per toolset: rule changes in `rules.rs`, security groups and their
+//! rules in `groups.rs`, diagnostics in `diagnostics.rs`; plus what they share.
 
-pub mod info;
+pub mod diagnostics;
+pub mod groups;
 pub mod rules;
 
 use std::sync::Arc;
@@ -9,12 +11,15 @@ use std::time::SystemTime;
 use mcp_core::{ToolDef, ToolError};
 
 use crate::Whitelist;
-use crate::aws::Clients;
-use crate::guard;
+use crate::client::{ClientCache, Clients};
+use crate::config::Settings;
+use crate::policy;
 
+/// Every tool of this server.
 pub fn all() -> Vec<ToolDef<Whitelist>> {
     let mut t = rules::tools();
-    t.extend(info::tools());
+    t.extend(groups::tools());
+    t.extend(diagnostics::tools());
     t
 }
 
@@ -27,46 +32,16 @@ pub async fn clients(
     clients_with(&s.settings, &s.clients, profile, region).await
 }
 
+/// [`clients`] from the settings and the cache (for the background sweep).
 pub async fn clients_with(
-    settings: &crate::settings::Settings,
-    cache: &crate::aws::ClientCache,
+    settings: &Settings,
+    cache: &ClientCache,
     profile: Option<&str>,
     region: Option<&str>,
 ) -> Result<Arc<Clients>, ToolError> {
-    let profile = match profile {
-        Some(p) => {
-            if !settings.profiles.iter().any(|a| a == p) {
-                return Err(ToolError::denied(format!(
-                    "profile `{}` is not on the allowlist (AWSWL_PROFILES: {})",
-                    mcp_core::validate::excerpt(p, 64),
-                    if settings.profiles.is_empty() {
-                        "empty".into()
-                    } else {
-                        settings.profiles.join(", ")
-                    }
-                )));
-            }
-            // The SDK's chain prefers environment keys over a named profile: a per-call
-            // profile would be silently ignored, so refuse it instead.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-                return Err(ToolError::denied(
-                    "the server has AWS_ACCESS_KEY_ID in its environment, which the AWS SDK prefers over any named profile; remove it to use per-call profiles",
-                ));
-            }
-            Some(p.to_string())
-        }
-        None => settings.profile.clone(),
-    };
-    let region = match region {
-        Some(r) => guard::region("region", r)?,
-        None => settings.region.clone().ok_or_else(|| {
-            ToolError::invalid(
-                "region",
-                "is required: pass region or set AWS_REGION on the server",
-            )
-        })?,
-    };
-    cache.get(profile.as_deref(), &region).await
+    let profile = policy::call_profile(settings, profile)?;
+    let region = policy::call_region(settings, region)?;
+    Ok(cache.get(profile.as_deref(), &region).await)
 }
 
 /// `2026-11-21T10:00:00Z`
@@ -86,4 +61,22 @@ pub fn aws_safe(s: &str, max: usize) -> String {
         })
         .take(max)
         .collect()
+}
+
+/// A read-only tool of scope `aws:read` that reaches AWS (or the IP checker).
+pub(crate) const fn read(
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    toolset: &'static str,
+) -> mcp_core::ToolSpec {
+    mcp_core::ToolSpec {
+        name,
+        title,
+        description,
+        scope: "aws:read",
+        toolset,
+        effect: mcp_core::Effect::ReadOnly,
+        open_world: true,
+    }
 }

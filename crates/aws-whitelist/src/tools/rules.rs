@@ -3,15 +3,19 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use mcp_core::validate::PortArg;
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{aws_safe, clients, rfc3339};
 use crate::Whitelist;
-use crate::aws::rules::{self, Added, Rule, TAG_EXPIRES, TAG_INSTANCE, TAG_OWNER, TAG_REASON};
-use crate::guard;
-use crate::port::PortArg;
+use crate::client::ClientCache;
+use crate::client::model::{
+    Added, Ingress, Rule, TAG_EXPIRES, TAG_INSTANCE, TAG_OWNER, TAG_REASON, Target,
+};
+use crate::config::Settings;
+use crate::policy;
 
 const WHITELIST: ToolSpec = ToolSpec {
     name: "whitelist",
@@ -61,7 +65,7 @@ pub struct WhitelistInput {
     /// `sg-…`, or `rds:DB-ID`, `elasticache:CLUSTER-ID`, `elb:NAME-OR-ARN`, `ec2:i-…`.
     pub target: String,
     #[serde(default)]
-    #[schemars(schema_with = "crate::port::optional_schema")]
+    #[schemars(schema_with = "mcp_core::validate::optional_port_schema")]
     pub port: Option<PortArg>,
     /// Or a port range `8000-8100`.
     pub port_range: Option<String>,
@@ -95,7 +99,7 @@ pub struct WhitelistOutput {
 }
 
 /// Refuse a `ttl` the sweep would not enforce: the sweep is off, or does not cover the region.
-fn swept_here(settings: &crate::settings::Settings, region: Option<&str>) -> Result<(), ToolError> {
+fn swept_here(settings: &Settings, region: Option<&str>) -> Result<(), ToolError> {
     if settings.sweep_interval.is_none() {
         return Err(ToolError::invalid(
             "ttl",
@@ -121,22 +125,20 @@ fn swept_here(settings: &crate::settings::Settings, region: Option<&str>) -> Res
 
 /// An item checked and ready to apply.
 struct Checked {
-    cidr: mcp_core::validate::Cidr,
-    ports: mcp_core::validate::PortRange,
-    protocol: &'static str,
-    target: guard::Target,
+    ingress: Ingress,
+    target: Target,
     reason: String,
     expires: Option<SystemTime>,
 }
 
 fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
-    let cidr = guard::cidr(&s.settings, "cidr", &i.cidr)?;
-    let ports = guard::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
-    let protocol = guard::protocol(i.protocol.as_deref())?;
-    let target = guard::target(&i.target)?;
-    let reason = guard::reason("description", &i.description)?;
+    let cidr = policy::cidr(&s.settings, "cidr", &i.cidr)?;
+    let ports = policy::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
+    let protocol = policy::protocol(i.protocol.as_deref())?;
+    let target = policy::target(&i.target)?;
+    let reason = policy::reason("description", &i.description)?;
     if let Some(r) = &i.region {
-        guard::region("region", r)?;
+        policy::region("region", r)?;
     }
     let expires = match i.ttl.as_deref() {
         None if s.settings.require_ttl => {
@@ -147,15 +149,17 @@ fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
         }
         None => None,
         Some(t) => {
-            let d = guard::ttl(&s.settings, t)?;
+            let d = policy::ttl(&s.settings, t)?;
             swept_here(&s.settings, i.region.as_deref())?;
             Some(SystemTime::now() + d)
         }
     };
     Ok(Checked {
-        cidr,
-        ports,
-        protocol,
+        ingress: Ingress {
+            cidr,
+            ports,
+            protocol,
+        },
         target,
         reason,
         expires,
@@ -169,7 +173,7 @@ async fn apply(
     c: Checked,
 ) -> Result<WhitelistOutput, ToolError> {
     let aws = clients(s, i.profile.as_deref(), i.region.as_deref()).await?;
-    let groups = rules::resolve(&aws, &c.target).await?;
+    let groups = aws.resolve(&c.target).await?;
     let subject = aws_safe(&ctx.principal.subject, 64);
     let now = rfc3339(SystemTime::now());
     let expires_at = c.expires.map(rfc3339);
@@ -193,20 +197,11 @@ async fn apply(
     let mut added = Vec::new();
     for g in &groups {
         added.push(
-            rules::authorize(
-                &aws,
-                g,
-                &c.cidr,
-                c.ports,
-                c.protocol,
-                &description,
-                &tags,
-                i.dry_run,
-            )
-            .await?,
+            aws.authorize(g, &c.ingress, &description, &tags, i.dry_run)
+                .await?,
         );
     }
-    tracing::info!(target: "audit", subject = %subject, cidr = %c.cidr, ports = %c.ports, groups = ?groups, dry_run = i.dry_run, "whitelist applied");
+    tracing::info!(target: "audit", subject = %subject, cidr = %c.ingress.cidr, ports = %c.ingress.ports, groups = ?groups, dry_run = i.dry_run, "whitelist applied");
     // The expiry the rules really carry: an `exists` rule keeps its own. One value only when
     // every group agrees; otherwise each group's `expires_at` says.
     let expires_at = match added.split_first() {
@@ -216,9 +211,9 @@ async fn apply(
         _ => None,
     };
     Ok(WhitelistOutput {
-        cidr: c.cidr.to_string(),
-        ports: c.ports.to_string(),
-        protocol: c.protocol.into(),
+        cidr: c.ingress.cidr.to_string(),
+        ports: c.ingress.ports.to_string(),
+        protocol: c.ingress.protocol.into(),
         region: aws.region.clone(),
         groups: added,
         description,
@@ -322,7 +317,7 @@ pub struct RemoveInput {
     /// Or: the CIDR of the rule…
     pub cidr: Option<String>,
     #[serde(default)]
-    #[schemars(schema_with = "crate::port::optional_schema")]
+    #[schemars(schema_with = "mcp_core::validate::optional_port_schema")]
     pub port: Option<PortArg>,
     /// …or port range…
     pub port_range: Option<String>,
@@ -330,8 +325,11 @@ pub struct RemoveInput {
     pub protocol: Option<String>,
     /// …and its target (sg-… or a resource).
     pub target: Option<String>,
+    /// AWS profile, if the server allows choosing one.
     pub profile: Option<String>,
+    /// AWS region (default: the server's).
     pub region: Option<String>,
+    /// Check permissions and list what would be removed without removing it.
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -364,7 +362,7 @@ async fn remove_whitelist(
         .rule_ids
         .iter()
         .enumerate()
-        .map(|(n, r)| guard::rule_id(&format!("rule_ids[{n}]"), r))
+        .map(|(n, r)| policy::rule_id(&format!("rule_ids[{n}]"), r))
         .collect::<Result<_, _>>()?;
     let spec = if by_id {
         None
@@ -375,28 +373,34 @@ async fn remove_whitelist(
                 .as_deref()
                 .ok_or_else(|| ToolError::invalid("cidr", "is required without rule_ids"))?,
         )?;
-        let ports = guard::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
-        let proto = guard::protocol(i.protocol.as_deref())?;
-        let target = guard::target(
+        let ports = policy::ports(&s.settings, i.port.as_ref(), i.port_range.as_deref())?;
+        let protocol = policy::protocol(i.protocol.as_deref())?;
+        let target = policy::target(
             i.target
                 .as_deref()
                 .ok_or_else(|| ToolError::invalid("target", "is required without rule_ids"))?,
         )?;
-        Some((cidr, ports, proto, target))
+        Some((
+            Ingress {
+                cidr,
+                ports,
+                protocol,
+            },
+            target,
+        ))
     };
     let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
     let candidates: Vec<Rule> = match &spec {
-        None => rules::rules_by_id(&aws, &ids).await?,
-        Some((cidr, ports, proto, target)) => {
+        None => aws.rules_by_id(&ids).await?,
+        Some((ingress, target)) => {
             let mut all = Vec::new();
-            for g in rules::resolve(&aws, target).await? {
-                all.extend(rules::group_rules(&aws, &g).await?.into_iter().filter(|r| {
-                    r.direction == "ingress"
-                        && r.source == cidr.to_string()
-                        && r.protocol == *proto
-                        && r.from_port == Some(i32::from(ports.from))
-                        && r.to_port == Some(i32::from(ports.to))
-                }));
+            for g in aws.resolve(target).await? {
+                all.extend(
+                    aws.group_rules(&g)
+                        .await?
+                        .into_iter()
+                        .filter(|r| r.opens(ingress)),
+                );
             }
             all
         }
@@ -447,7 +451,7 @@ async fn remove_whitelist(
             .push(r.rule_id.clone());
     }
     for (g, ids) in &by_group {
-        rules::revoke(&aws, g, ids, i.dry_run).await?;
+        aws.revoke(g, ids, i.dry_run).await?;
     }
     let not_managed = unmanaged.into_iter().map(|r| r.rule_id).collect::<Vec<_>>();
     if managed.is_empty() {
@@ -472,7 +476,9 @@ async fn remove_whitelist(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepInput {
+    /// AWS profile, if the server allows choosing one.
     pub profile: Option<String>,
+    /// AWS region (default: the server's).
     pub region: Option<String>,
     /// List what would be removed without removing it.
     #[serde(default)]
@@ -489,15 +495,16 @@ pub struct SweepOutput {
 
 /// Remove expired rules of one region; also used by the background sweep.
 pub async fn sweep(
-    settings: &crate::settings::Settings,
-    cache: &crate::aws::ClientCache,
+    settings: &Settings,
+    cache: &ClientCache,
     profile: Option<&str>,
     region: Option<&str>,
     dry_run: bool,
 ) -> Result<SweepOutput, ToolError> {
     let aws = super::clients_with(settings, cache, profile, region).await?;
     let now = SystemTime::now();
-    let (expired, pending): (Vec<Rule>, Vec<Rule>) = rules::expiring_rules(&aws)
+    let (expired, pending): (Vec<Rule>, Vec<Rule>) = aws
+        .expiring_rules()
         .await?
         .into_iter()
         .filter(|r| r.managed_by(&settings.instance))
@@ -515,7 +522,7 @@ pub async fn sweep(
             .push(r.rule_id.clone());
     }
     for (g, ids) in &by_group {
-        rules::revoke(&aws, g, ids, dry_run).await?;
+        aws.revoke(g, ids, dry_run).await?;
     }
     if !expired.is_empty() {
         tracing::info!(target: "audit", removed = expired.len(), dry_run, region = %aws.region, profile = aws.profile.as_deref().unwrap_or("(default)"), instance = %settings.instance, "expired rules swept");
@@ -545,10 +552,7 @@ async fn sweep_expired(
 /// One scheduled sweep: every profile a rule may be written with (the default and
 /// `AWSWL_PROFILES`) in every region a `ttl` is accepted for (the default and
 /// `AWSWL_SWEEP_REGIONS`). A failure in one pair is logged and the others still run.
-pub async fn sweep_everywhere(
-    settings: &crate::settings::Settings,
-    cache: &crate::aws::ClientCache,
-) {
+pub async fn sweep_everywhere(settings: &Settings, cache: &ClientCache) {
     let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
     for region in settings.swept_regions() {
         for profile in settings.swept_profiles(env_keys) {
@@ -560,11 +564,7 @@ pub async fn sweep_everywhere(
 }
 
 /// The sweep the server runs by itself every `AWSWL_SWEEP_INTERVAL`.
-pub fn spawn_sweeper(
-    settings: Arc<crate::settings::Settings>,
-    cache: Arc<crate::aws::ClientCache>,
-    every: Duration,
-) {
+pub fn spawn_sweeper(settings: Arc<Settings>, cache: Arc<ClientCache>, every: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -87,27 +87,39 @@ pub struct Settings {
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_INSTANCE: &str = "default";
 
+/// Why one setting's value is refused; [`Settings::with_file`] says which setting.
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    /// Not a duration (mcp-core's words).
+    #[error("{0}")]
+    Duration(String),
+    #[error("must be at least 1s (or `off` to turn the sweep off)")]
+    SweepTooShort,
+    #[error("must be 1-64 letters, digits or . _ : / = + @ -")]
+    Instance,
+}
+
 /// `off`, `never`, `none`, `false` or `0` turn the sweep off.
-fn parse_sweep_interval(v: &str) -> Result<Option<Duration>, String> {
+fn parse_sweep_interval(v: &str) -> Result<Option<Duration>, ValueError> {
     if ["off", "never", "none", "false", "0"].contains(&v.trim().to_ascii_lowercase().as_str()) {
         return Ok(None);
     }
-    let d = mcp_core::config::parse_duration(v)?;
+    let d = mcp_core::config::parse_duration(v).map_err(ValueError::Duration)?;
     if d < Duration::from_secs(1) {
-        return Err("must be at least 1s (or `off` to turn the sweep off)".into());
+        return Err(ValueError::SweepTooShort);
     }
     Ok(Some(d))
 }
 
 /// 1-64 characters AWS accepts in tag values, without spaces.
-fn check_instance(v: &str) -> Result<String, String> {
+fn check_instance(v: &str) -> Result<String, ValueError> {
     if v.is_empty()
         || v.len() > 64
         || !v
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._:/=+@-".contains(c))
     {
-        return Err("must be 1-64 letters, digits or . _ : / = + @ -".into());
+        return Err(ValueError::Instance);
     }
     Ok(v.to_string())
 }
@@ -165,11 +177,18 @@ fn default_aliases() -> BTreeMap<String, PortRange> {
 }
 
 impl Settings {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// The settings from the environment and the file `AWSWL_CONFIG` names (read with async
+    /// I/O: this runs on the server's runtime).
+    pub async fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let file = match env.get("AWSWL_CONFIG")? {
             None => FileConfig::default(),
-            Some(p) => load_file(Path::new(&p))?,
+            Some(p) => load_file(Path::new(&p)).await?,
         };
+        Self::with_file(env, file)
+    }
+
+    /// The settings from the environment over an already loaded file.
+    pub fn with_file(env: &Env, file: FileConfig) -> Result<Self, ConfigError> {
         let mut aliases = default_aliases();
         for (name, spec) in file.port_aliases.unwrap_or_default() {
             let r = parse_port_range("port_aliases", &spec.text()).map_err(|e| {
@@ -238,7 +257,7 @@ impl Settings {
         }
         let sweep_interval = match env.get("AWSWL_SWEEP_INTERVAL")? {
             Some(v) => parse_sweep_interval(&v)
-                .map_err(|e| ConfigError::invalid("AWSWL_SWEEP_INTERVAL", e))?,
+                .map_err(|e| ConfigError::invalid("AWSWL_SWEEP_INTERVAL", e.to_string()))?,
             None => match file.sweep_interval {
                 Some(v) => parse_sweep_interval(&v).map_err(|e| {
                     ConfigError::invalid("AWSWL_CONFIG", format!("sweep_interval: {e}"))
@@ -252,7 +271,7 @@ impl Settings {
             .or(file.sweep_regions)
             .unwrap_or_default()
         {
-            let r = crate::guard::region("sweep_regions", r.trim())
+            let r = crate::policy::region("sweep_regions", r.trim())
                 .map_err(|e| ConfigError::invalid("AWSWL_SWEEP_REGIONS", e.to_string()))?;
             sweep_regions.push(r);
         }
@@ -267,7 +286,8 @@ impl Settings {
             ));
         }
         let instance = match env.get("AWSWL_INSTANCE")? {
-            Some(v) => check_instance(&v).map_err(|e| ConfigError::invalid("AWSWL_INSTANCE", e))?,
+            Some(v) => check_instance(&v)
+                .map_err(|e| ConfigError::invalid("AWSWL_INSTANCE", e.to_string()))?,
             None => match file.instance {
                 Some(v) => check_instance(&v)
                     .map_err(|e| ConfigError::invalid("AWSWL_CONFIG", format!("instance: {e}")))?,
@@ -311,8 +331,8 @@ impl Settings {
     }
 }
 
-fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+async fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = tokio::fs::read_to_string(path).await.map_err(|e| {
         ConfigError::invalid(
             "AWSWL_CONFIG",
             format!("cannot read {}: {e}", path.display()),
@@ -333,8 +353,8 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn files_and_overrides() {
+    #[tokio::test]
+    async fn files_and_overrides() {
         let dir = tempfile_dir();
         let toml_path = dir.join("a.toml");
         std::fs::write(&toml_path, "allowed_ports = [22, \"https\", \"8000-8100\"]\nmax_prefix_v4 = 28\nprofiles = [\"staging\"]\n[port_aliases]\ngrafana = 3000\n").expect("write");
@@ -342,7 +362,7 @@ mod tests {
             ("AWSWL_CONFIG", toml_path.display().to_string()),
             ("AWSWL_MAX_PREFIX_V6", "56".into()),
         ]);
-        let s = Settings::from_env(&env).expect("settings");
+        let s = Settings::from_env(&env).await.expect("settings");
         assert_eq!(s.allowed_ports.len(), 3);
         assert_eq!((s.max_prefix_v4, s.max_prefix_v6), (28, 56));
         assert_eq!(s.profiles, vec!["staging"]);
@@ -358,28 +378,33 @@ mod tests {
         let env = Env::from_pairs([("AWSWL_CONFIG", json_path.display().to_string())]);
         assert!(
             Settings::from_env(&env)
+                .await
                 .expect_err("unknown key")
                 .to_string()
                 .contains("bogus")
         );
     }
 
+    /// Settings from the environment only.
+    fn from_pairs<const N: usize>(pairs: [(&str, &str); N]) -> Result<Settings, ConfigError> {
+        Settings::with_file(&Env::from_pairs(pairs), FileConfig::default())
+    }
+
     #[test]
     fn sweep_ttl_and_instance_settings() {
-        let s =
-            Settings::from_env(&Env::from_pairs([("AWS_REGION", "us-east-1")])).expect("defaults");
+        let s = from_pairs([("AWS_REGION", "us-east-1")]).expect("defaults");
         assert_eq!(s.sweep_interval, Some(DEFAULT_SWEEP_INTERVAL));
         assert_eq!(s.instance, "default");
         assert!(!s.require_ttl && !s.remove_own_only);
         assert_eq!(s.swept_regions(), vec!["us-east-1"]);
-        let s = Settings::from_env(&Env::from_pairs([
+        let s = from_pairs([
             ("AWS_REGION", "us-east-1"),
             ("AWS_PROFILE", "base"),
             ("AWSWL_PROFILES", "base,ops"),
             ("AWSWL_SWEEP_INTERVAL", "off"),
             ("AWSWL_SWEEP_REGIONS", "us-west-2, us-east-1"),
             ("AWSWL_INSTANCE", "blue-1"),
-        ]))
+        ])
         .expect("settings");
         assert_eq!(s.sweep_interval, None);
         assert_eq!(s.swept_regions(), vec!["us-east-1", "us-west-2"]);
@@ -392,26 +417,26 @@ mod tests {
             ("AWSWL_INSTANCE", "a b", "AWSWL_INSTANCE"),
             ("AWSWL_INSTANCE", long.as_str(), "AWSWL_INSTANCE"),
         ] {
-            let e = Settings::from_env(&Env::from_pairs([(k, v)]))
-                .expect_err(k)
-                .to_string();
+            let e = from_pairs([(k, v)]).expect_err(k).to_string();
             assert!(e.contains(why), "{k}={v}: {e}");
         }
-        let e = Settings::from_env(&Env::from_pairs([
+        let e = from_pairs([
             ("AWSWL_SWEEP_INTERVAL", "off"),
             ("AWSWL_REQUIRE_TTL", "true"),
-        ]))
+        ])
         .expect_err("contradiction")
         .to_string();
         assert!(e.contains("AWSWL_REQUIRE_TTL"), "{e}");
     }
 
-    #[test]
-    fn the_shipped_example_config_is_valid() {
+    #[tokio::test]
+    async fn the_shipped_example_config_is_valid() {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config/awswl.toml");
         let env = Env::from_pairs([("AWSWL_CONFIG", path.display().to_string())]);
-        let s = Settings::from_env(&env).expect("deploy/config/awswl.toml parses");
+        let s = Settings::from_env(&env)
+            .await
+            .expect("deploy/config/awswl.toml parses");
         assert_eq!(s.max_prefix_v4, 24);
     }
 

@@ -1,7 +1,17 @@
-//! AWS clients per (profile, region), built from the standard provider chain only.
+//! The upstream clients: AWS (EC2, RDS, ElastiCache, ELBv2, STS) per (profile, region),
+//! built from the standard provider chain only; the shared config files' profiles; the
+//! public-IP checker. Every SDK call of the server is in here; the tools get typed models
+//! ([`model`]) and typed errors ([`ClientError`]).
 
-pub mod errors;
-pub mod rules;
+mod checkip;
+pub mod error;
+mod groups;
+pub mod model;
+mod profiles;
+
+pub use checkip::CheckIp;
+pub use error::ClientError;
+pub use profiles::read_profiles;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +20,10 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use mcp_core::ToolError;
 use tokio::sync::Mutex;
 
-/// The service clients for one profile and region.
+/// The service clients for one profile and region. Their operations are methods (in
+/// `groups.rs`).
 #[derive(Debug, Clone)]
 pub struct Clients {
     pub region: String,
@@ -35,15 +45,12 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
-    pub async fn get(
-        &self,
-        profile: Option<&str>,
-        region: &str,
-    ) -> Result<Arc<Clients>, ToolError> {
+    /// The clients of `profile` (the provider chain's default when `None`) in `region`.
+    pub async fn get(&self, profile: Option<&str>, region: &str) -> Arc<Clients> {
         let key = (profile.map(str::to_string), region.to_string());
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.get(&key) {
-            return Ok(c.clone());
+            return c.clone();
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(aws_types::region::Region::new(region.to_string()))
@@ -79,7 +86,7 @@ impl ClientCache {
             sts: counted!(aws_sdk_sts),
         });
         cache.insert(key, c.clone());
-        Ok(c)
+        c
     }
 }
 

@@ -4,15 +4,14 @@
 //! Models send ports as JSON numbers as often as strings, so both are accepted. A number is
 //! checked while the arguments are parsed (1-65535, whole), so `0`, `65536`, `-1` and `1.5`
 //! are refused naming the field before the tool runs. Text is resolved later against the
-//! configured aliases ([`PortArg::resolve`]). Nothing here is AWS-specific: the type could
-//! live in mcp-core's `validate` module.
+//! server's own port names ([`PortArg::resolve`] takes them, and where a caller can see them).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use mcp_core::ToolError;
-use mcp_core::validate::{PortRange, excerpt, parse_port_range};
+use super::{PortRange, excerpt, parse_port_range};
+use crate::error::ToolError;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, Visitor};
 
@@ -31,11 +30,14 @@ pub enum PortArg {
 }
 
 impl PortArg {
-    /// The port range this argument means. `aliases` maps lower-case names to ports.
+    /// The port range this argument means. `aliases` maps lower-case names to ports (the
+    /// server's own, e.g. `ssh`, `postgres`); `names_listed_in`, if not empty, is where a
+    /// caller finds them (a tool name), said when a name is unknown.
     pub fn resolve(
         &self,
         field: &str,
         aliases: &BTreeMap<String, PortRange>,
+        names_listed_in: &str,
     ) -> Result<PortRange, ToolError> {
         match self {
             Self::Number(n) => Ok(PortRange { from: *n, to: *n }),
@@ -58,10 +60,15 @@ impl PortArg {
                     // A number or a range: mcp-core says precisely what is wrong with it.
                     return parse_port_range(field, t);
                 }
+                let listed = if names_listed_in.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (see {names_listed_in})")
+                };
                 Err(ToolError::invalid(
                     field,
                     format!(
-                        "`{}` is not a port number, a known name (see capabilities) or a range like 8000-8100",
+                        "`{}` is not a port number, a known name{listed} or a range like 8000-8100",
                         excerpt(t, MAX_PORT_TEXT)
                     ),
                 ))
@@ -70,7 +77,8 @@ impl PortArg {
     }
 
     /// The schema of an optional `port` (`null` means "not given"): use it with
-    /// `#[schemars(schema_with = "crate::port::optional_schema")]` on an `Option<PortArg>`, so
+    /// `#[schemars(schema_with = "mcp_core::validate::optional_port_schema")]` on an
+    /// `Option<PortArg>`, so
     /// the schema stays one flat `anyOf` instead of schemars' nested `anyOf` for `Option`.
     pub fn optional_schema(generator: &mut SchemaGenerator) -> Schema {
         let mut s = Self::json_schema(generator);
@@ -82,7 +90,7 @@ impl PortArg {
 }
 
 /// `schema_with` target for an `Option<PortArg>` field.
-pub fn optional_schema(generator: &mut SchemaGenerator) -> Schema {
+pub fn optional_port_schema(generator: &mut SchemaGenerator) -> Schema {
     PortArg::optional_schema(generator)
 }
 
@@ -212,7 +220,10 @@ mod tests {
     fn resolve_against_aliases() {
         let aliases: BTreeMap<String, PortRange> =
             [("https".to_string(), PortRange { from: 443, to: 443 })].into();
-        let r = |p: PortArg| p.resolve("port", &aliases).map_err(|e| e.to_string());
+        let r = |p: PortArg| {
+            p.resolve("port", &aliases, "capabilities")
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(r(PortArg::Number(22)), Ok(PortRange { from: 22, to: 22 }));
         assert_eq!(
             r(PortArg::Text(" HTTPS ".into())),
@@ -237,6 +248,16 @@ mod tests {
             let e = r(PortArg::Text(bad.into())).expect_err("refused");
             assert!(e.contains("`port`") && e.contains(why), "{bad}: {e}");
         }
+        assert!(
+            r(PortArg::Text("telnet".into()))
+                .expect_err("unknown")
+                .contains("a known name (see capabilities) or")
+        );
+        let unlisted = PortArg::Text("telnet".into())
+            .resolve("port", &aliases, "")
+            .expect_err("unknown")
+            .to_string();
+        assert!(unlisted.contains("a known name or a range"), "{unlisted}");
         let long = "1".repeat(100);
         assert!(
             r(PortArg::Text(long))

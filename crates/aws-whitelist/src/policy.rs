@@ -1,10 +1,10 @@
 //! Validation that runs before any AWS call. Each refusal names the field and the rule.
 
 use mcp_core::ToolError;
-use mcp_core::validate::{Cidr, NetClass, PortRange, parse_cidr, parse_port_range};
+use mcp_core::validate::{Cidr, NetClass, PortArg, PortRange, parse_cidr, parse_port_range};
 
-use crate::port::PortArg;
-use crate::settings::Settings;
+use crate::client::model::Target;
+use crate::config::Settings;
 
 /// AWS regions this server accepts.
 pub const REGIONS: &[&str] = &[
@@ -58,6 +58,46 @@ pub fn region(field: &str, r: &str) -> Result<String, ToolError> {
                 mcp_core::validate::excerpt(r, 40)
             ),
         ))
+    }
+}
+
+/// The profile a call acts with: one on the allowlist (`AWSWL_PROFILES`), or the server's
+/// default when the call names none.
+pub fn call_profile(s: &Settings, profile: Option<&str>) -> Result<Option<String>, ToolError> {
+    let Some(p) = profile else {
+        return Ok(s.profile.clone());
+    };
+    if !s.profiles.iter().any(|a| a == p) {
+        return Err(ToolError::denied(format!(
+            "profile `{}` is not on the allowlist (AWSWL_PROFILES: {})",
+            mcp_core::validate::excerpt(p, 64),
+            if s.profiles.is_empty() {
+                "empty".into()
+            } else {
+                s.profiles.join(", ")
+            }
+        )));
+    }
+    // The SDK's chain prefers environment keys over a named profile: a per-call
+    // profile would be silently ignored, so refuse it instead.
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        return Err(ToolError::denied(
+            "the server has AWS_ACCESS_KEY_ID in its environment, which the AWS SDK prefers over any named profile; remove it to use per-call profiles",
+        ));
+    }
+    Ok(Some(p.to_string()))
+}
+
+/// The region a call acts in: a known one, or the server's default.
+pub fn call_region(s: &Settings, r: Option<&str>) -> Result<String, ToolError> {
+    match r {
+        Some(r) => region("region", r),
+        None => s.region.clone().ok_or_else(|| {
+            ToolError::invalid(
+                "region",
+                "is required: pass region or set AWS_REGION on the server",
+            )
+        }),
     }
 }
 
@@ -154,7 +194,8 @@ pub fn ports(
                 "is required (a number such as 443, a name such as ssh or postgres, or a range such as 8000-8100)",
             ));
         }
-        (Some(p), None) => p.resolve("port", &s.aliases)?,
+        // The server's port names are listed by the `capabilities` tool.
+        (Some(p), None) => p.resolve("port", &s.aliases, "capabilities")?,
         (None, Some(r)) => parse_port_range("port_range", r)?,
     };
     let field = if range.is_some() {
@@ -234,27 +275,6 @@ pub fn ttl(s: &Settings, v: &str) -> Result<std::time::Duration, ToolError> {
 }
 
 /// A resource or group: `sg-…`, `rds:ID`, `elasticache:ID`, `elb:NAME-OR-ARN`, `ec2:i-…`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Group(String),
-    Rds(String),
-    ElastiCache(String),
-    Elb(String),
-    Ec2(String),
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Group(g) => write!(f, "{g}"),
-            Self::Rds(id) => write!(f, "rds:{id}"),
-            Self::ElastiCache(id) => write!(f, "elasticache:{id}"),
-            Self::Elb(id) => write!(f, "elb:{id}"),
-            Self::Ec2(id) => write!(f, "ec2:{id}"),
-        }
-    }
-}
-
 pub fn target(v: &str) -> Result<Target, ToolError> {
     let f = "target";
     let ident = |s: &str| {
@@ -291,10 +311,10 @@ mod tests {
     use mcp_core::Env;
 
     fn settings() -> Settings {
-        Settings::from_env(&Env::from_pairs([(
-            "AWSWL_ALLOWED_PORTS",
-            "22,443,5432,8000-8100",
-        )]))
+        Settings::with_file(
+            &Env::from_pairs([("AWSWL_ALLOWED_PORTS", "22,443,5432,8000-8100")]),
+            crate::config::FileConfig::default(),
+        )
         .expect("settings")
     }
 
