@@ -7,15 +7,17 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use proxmox_mcp::client::api::{interpret, is_application_error};
-use proxmox_mcp::tools::page;
-use proxmox_mcp::tools::vms::guests_of;
+use mcp_core::{Page, Paging};
+use proxmox::client::api::{interpret, is_application_error};
+use proxmox::client::model::{GuestConfig, GuestKind, TaskStatus, guests_of};
+use proxmox::tools::paging;
 use serde_json::Value;
 
 fn check_data(data: &Value) {
     let guests = guests_of(data);
     for g in &guests {
-        assert!(matches!(g["type"].as_str(), Some("qemu" | "lxc")));
+        assert!(matches!(g.kind, GuestKind::Qemu | GuestKind::Lxc));
+        let _ = serde_json::to_string(g).expect("a guest serialises");
     }
     let total = guests.len();
     for (limit, offset) in [
@@ -23,18 +25,17 @@ fn check_data(data: &Value) {
         (Some(1), Some(0)),
         (Some(500), Some(u32::MAX)),
     ] {
-        let p = page(guests.clone(), limit, offset).expect("a valid limit pages");
-        assert_eq!(p["total"].as_u64(), Some(total as u64));
-        let n = p["items"].as_array().map_or(0, Vec::len);
-        assert!(n <= limit.unwrap_or(100) as usize);
+        let p: Paging = paging(limit, offset).expect("a valid limit pages");
+        let page = Page::of(guests.clone(), p);
+        assert_eq!(page.total, total);
+        assert!(page.items.len() <= limit.unwrap_or(100) as usize);
+        assert_eq!(page.has_more, page.next_offset.is_some());
     }
-    // What the tools read from a guest, a config and a task status.
-    for g in &guests {
-        let _ = g["vmid"].as_u64();
-        let _ = g["node"].as_str();
+    // What the tools read from a config and a task status.
+    let _ = serde_json::from_value::<GuestConfig>(data.clone());
+    if let Ok(t) = serde_json::from_value::<TaskStatus>(data.clone()) {
+        let _ = serde_json::to_string(&t).expect("a task status serialises");
     }
-    let _ = data["protection"].as_i64();
-    let _ = data["exitstatus"].as_str();
     let _ = serde_json::to_string(data).expect("a value serialises");
 }
 
@@ -44,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
         |resp| {
             let app = is_application_error(resp);
             assert!(!app || resp.status.is_server_error());
-            interpret(resp)
+            interpret(resp).map_err(mcp_core::ToolError::from)
         },
         |v| check_data(&v),
     );

@@ -9,9 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use mcp_core::validate::{self, NameRules};
 use paloalto_ngfw::client::{Name, XPath};
-use proxmox_mcp::policy::{CommandPolicy, quote};
-use proxmox_mcp::tools::api::{check_path, denied};
-use proxmox_mcp::vmids::VmidSet;
+use proxmox::policy::{CommandPolicy, VmidSet, check_path, denied, quote};
 
 fn core(s: &str) {
     if let Ok(c) = validate::parse_cidr("cidr", s) {
@@ -88,8 +86,8 @@ fn proxmox(s: &str) {
         );
         assert!(argv.iter().all(|a| !a.is_empty() && !a.contains(' ')));
     }
-    let _ = proxmox_mcp::tools::node("node", s);
-    if let Ok(u) = proxmox_mcp::tools::upid(s) {
+    let _ = proxmox::tools::node("node", s);
+    if let Ok(u) = proxmox::tools::upid(s) {
         assert_eq!(u.split(':').count(), 9);
     }
     if let Ok(set) = VmidSet::parse(s) {
@@ -141,7 +139,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(b) = <[u8; 8]>::try_from(data.get(..8).unwrap_or_default()) {
         let v = i64::from_le_bytes(b);
-        if let Ok(id) = proxmox_mcp::tools::vmid(v) {
+        if let Ok(id) = proxmox::tools::vmid(v) {
             assert!((100..=999_999_999).contains(&id));
         }
     }

@@ -9,8 +9,7 @@ use mcp_core::{ConfigError, Env};
 use secrecy::SecretString;
 
 use crate::client::{HostKeyPolicy, SshTarget};
-use crate::policy::CommandPolicy;
-use crate::vmids::VmidSet;
+use crate::policy::{CommandPolicy, VmidSet};
 
 /// SSH settings; absent when no key is configured (execute_command then refuses).
 #[derive(Debug, Clone)]
@@ -179,11 +178,11 @@ impl ProxmoxSettings {
         let commands = match env.list("PROXMOX_COMMAND_ALLOWLIST")? {
             None => CommandPolicy::default_policy(),
             Some(list) => CommandPolicy::new(&list)
-                .map_err(|e| ConfigError::invalid("PROXMOX_COMMAND_ALLOWLIST", e))?,
+                .map_err(|e| ConfigError::invalid("PROXMOX_COMMAND_ALLOWLIST", e.to_string()))?,
         };
         let set = |var: &str| -> Result<Option<VmidSet>, ConfigError> {
             env.get(var)?
-                .map(|v| VmidSet::parse(&v).map_err(|e| ConfigError::invalid(var, e)))
+                .map(|v| VmidSet::parse(&v).map_err(|e| ConfigError::invalid(var, e.to_string())))
                 .transpose()
         };
         let api_deny = env

@@ -6,18 +6,15 @@
 
 pub mod client;
 pub mod config;
-pub mod guests;
 pub mod policy;
 pub mod tools;
-pub mod vmids;
 
 use mcp_core::upstream::Upstream;
-use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef, ToolError};
 
 use crate::client::{PveClient, SshPool};
 use crate::config::{ProxmoxSettings, SshSettings};
-use crate::policy::CommandPolicy;
-use crate::vmids::VmidSet;
+use crate::policy::{CommandPolicy, VmidSet};
 
 /// Server state.
 #[derive(Debug)]
@@ -71,7 +68,7 @@ impl App for Proxmox {
                     std::time::Duration::from_secs(10),
                     cfg.output_cap,
                 )
-                .map_err(StartupError::App)?,
+                .map_err(|e| StartupError::App(e.to_string()))?,
             ),
             None => {
                 tracing::info!("no PROXMOX_SSH_KEY_PATH: execute_command is disabled");
@@ -92,12 +89,12 @@ impl App for Proxmox {
     async fn probe(&self) -> Result<String, String> {
         let v = self
             .api
-            .get("/version", &[])
+            .version()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ToolError::from(e).to_string())?;
         Ok(format!(
             "Proxmox VE {}",
-            v["version"].as_str().unwrap_or("?")
+            v.version.as_deref().unwrap_or("?")
         ))
     }
 }

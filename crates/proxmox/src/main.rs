@@ -1,5 +1,5 @@
 //! `proxmox`: the Proxmox VE MCP server.
 
 fn main() -> std::process::ExitCode {
-    mcp_core::run::<proxmox_mcp::Proxmox>()
+    mcp_core::run::<proxmox::Proxmox>()
 }

@@ -1,6 +1,11 @@
-//! The server's reading of real PVE 7 and 8 answers (the shared fixtures).
+//! The server's reading of real PVE 7 and 8 answers (the shared fixtures): each typed model
+//! reads them, and writes them back unchanged (the tools report PVE's answers whole).
 
-use proxmox_mcp::tools::vms::guests_of;
+use proxmox::client::model::{
+    GuestConfig, GuestKind, GuestStatus, NodeEntry, NodeStatus, guests_of,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use test_support::shared_fixtures;
 
@@ -12,6 +17,17 @@ fn load(name: &str) -> Value {
     v["data"].clone()
 }
 
+/// `data` read as `T`, and `T` written back: the same JSON.
+fn round_trip<T: DeserializeOwned + Serialize>(file: &str, data: &Value) -> T {
+    let typed: T = serde_json::from_value(data.clone()).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert_eq!(
+        &serde_json::to_value(&typed).expect("serialises"),
+        data,
+        "{file}: the model changed the answer"
+    );
+    typed
+}
+
 #[test]
 fn cluster_resources_of_both_versions() {
     for file in [
@@ -19,18 +35,23 @@ fn cluster_resources_of_both_versions() {
         "pve8x_GET_cluster_resources_200.json",
     ] {
         let data = load(file);
-        let all = data.as_array().map(Vec::len).unwrap_or(0);
+        let all = data.as_array().expect("resources");
         let guests = guests_of(&data);
-        let kinds: Vec<&str> = guests.iter().filter_map(|g| g["type"].as_str()).collect();
-        assert!(
-            kinds.iter().all(|k| *k == "qemu" || *k == "lxc"),
-            "{file}: {kinds:?}"
-        );
-        assert!(guests.len() <= all, "{file}");
+        let listed = all
+            .iter()
+            .filter(|r| matches!(r["type"].as_str(), Some("qemu" | "lxc")))
+            .count();
+        assert_eq!(guests.len(), listed, "{file}: every guest is read");
         for g in &guests {
-            assert!(
-                g["vmid"].as_u64().is_some() && g["node"].as_str().is_some(),
-                "{file}: a guest without vmid or node: {g}"
+            assert!(matches!(g.kind, GuestKind::Qemu | GuestKind::Lxc));
+            let original = all
+                .iter()
+                .find(|r| r["vmid"] == g.vmid && r["type"] == g.kind.as_str())
+                .expect("listed");
+            assert_eq!(
+                &serde_json::to_value(g).expect("serialises"),
+                original,
+                "{file}"
             );
         }
     }
@@ -41,22 +62,35 @@ fn status_and_nodes_shapes() {
     for file in [
         "pve7x_GET_nodes_node1_qemu_101_status_current_200.json",
         "pve8x_GET_nodes_node1_qemu_101_status_current_200.json",
+        "pve7x_GET_nodes_node1_lxc_101_status_current_200.json",
+        "pve8x_GET_nodes_node1_lxc_101_status_current_200.json",
     ] {
-        let d = load(file);
+        let st: GuestStatus = round_trip(file, &load(file));
         assert!(
-            d["status"].as_str().is_some(),
+            st.status.is_some(),
             "{file}: status is what vm_status reports"
         );
     }
     for file in ["pve7x_GET_nodes_200.json", "pve8x_GET_nodes_200.json"] {
-        let d = load(file);
-        let nodes = d.as_array().expect("nodes");
+        let nodes: Vec<NodeEntry> = round_trip(file, &load(file));
         assert!(
-            nodes
-                .iter()
-                .all(|n| n["node"].as_str().is_some() && n["status"].as_str().is_some()),
+            !nodes.is_empty() && nodes.iter().all(|n| n.status.is_some()),
             "{file}"
         );
+    }
+    for file in [
+        "pve7x_GET_nodes_node1_status_200.json",
+        "pve8x_GET_nodes_node1_status_200.json",
+    ] {
+        let st: NodeStatus = round_trip(file, &load(file));
+        assert!(st.pveversion.is_some(), "{file}");
+    }
+    for file in [
+        "pve7x_GET_nodes_node1_lxc_101_config_200.json",
+        "pve8x_GET_nodes_node1_lxc_101_config_200.json",
+        "pve8x_GET_nodes_node1_qemu_100_config_200.json",
+    ] {
+        serde_json::from_value::<GuestConfig>(load(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
     for file in [
         "pve7x_GET_nodes_doesntexist_status_500.json",

@@ -3,7 +3,7 @@
 //! every server in `crates/workspace-tests`.
 
 use mcp_core::App;
-use proxmox_mcp::Proxmox;
+use proxmox::Proxmox;
 
 #[test]
 fn tool_schema_snapshots() {

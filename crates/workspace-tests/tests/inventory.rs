@@ -78,7 +78,7 @@ fn aws_whitelist() {
 
 #[test]
 fn proxmox() {
-    let tools = rules::<proxmox_mcp::Proxmox>();
+    let tools = rules::<proxmox::Proxmox>();
     assert_eq!(
         scopes(&tools),
         vec![

@@ -1,14 +1,19 @@
 //! The Proxmox VE REST API client (`/api2/json`), authenticated with an API token.
 //!
-//! PVE reports errors in the HTTP reason phrase ("Permission check failed (/vms/100,
-//! VM.PowerMgmt)") and parameter errors in `errors`; both reach the model as written.
+//! One method per call the tools make, each returning its typed model
+//! ([`super::model`]); [`PveClient::raw`] is the `proxmox_api` passthrough. Statuses map to
+//! [`PveError`] in [`interpret`].
 
-use mcp_core::ToolError;
 use mcp_core::upstream::{Idempotency, Upstream, UpstreamResponse};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-const UPSTREAM: &str = "Proxmox VE";
+use super::error::PveError;
+use super::model::{
+    Guest, GuestConfig, GuestKind, GuestStatus, NodeEntry, NodeStatus, RawResponse, TaskStatus,
+    Version, guests_of,
+};
 
 /// A connected API client.
 pub struct PveClient {
@@ -19,6 +24,27 @@ pub struct PveClient {
 impl std::fmt::Debug for PveClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PveClient").finish_non_exhaustive()
+    }
+}
+
+/// An HTTP method of the passthrough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+        }
     }
 }
 
@@ -35,20 +61,29 @@ impl PveClient {
     }
 
     /// GET with query parameters; returns `data`.
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Value, ToolError> {
+    async fn get_value(&self, path: &str, query: &[(String, String)]) -> Result<Value, PveError> {
         let rb = self.request(reqwest::Method::GET, path).query(query);
         let resp = self.upstream.send(rb, Idempotency::Idempotent).await?;
         interpret(&resp)
     }
 
+    /// GET; returns `data` read as `T`.
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
+        let data = self.get_value(path, &[]).await?;
+        serde_json::from_value(data).map_err(|source| PveError::Decode {
+            path: path.to_string(),
+            source,
+        })
+    }
+
     /// A write (POST, PUT, DELETE) with form parameters; returns `data`. Not retried after
     /// it may have been sent.
-    pub async fn write(
+    async fn write(
         &self,
         method: reqwest::Method,
         path: &str,
         params: &[(String, String)],
-    ) -> Result<Value, ToolError> {
+    ) -> Result<Value, PveError> {
         let rb = if method == reqwest::Method::DELETE {
             self.request(method, path).query(params)
         } else {
@@ -56,6 +91,95 @@ impl PveClient {
         };
         let resp = self.upstream.send(rb, Idempotency::NonIdempotent).await?;
         interpret(&resp)
+    }
+
+    /// `/version`.
+    pub async fn version(&self) -> Result<Version, PveError> {
+        self.get("/version").await
+    }
+
+    /// Every guest of the cluster (`/cluster/resources?type=vm`).
+    pub async fn guests(&self) -> Result<Vec<Guest>, PveError> {
+        let data = self
+            .get_value("/cluster/resources", &[("type".into(), "vm".into())])
+            .await?;
+        Ok(guests_of(&data))
+    }
+
+    /// The cluster's nodes (`/nodes`).
+    pub async fn nodes(&self) -> Result<Vec<NodeEntry>, PveError> {
+        self.get("/nodes").await
+    }
+
+    /// One node's status; `node` is a checked node name.
+    pub async fn node_status(&self, node: &str) -> Result<NodeStatus, PveError> {
+        self.get(&format!("/nodes/{node}/status")).await
+    }
+
+    /// A guest's current status.
+    pub async fn guest_status(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<GuestStatus, PveError> {
+        self.get(&format!("/nodes/{node}/{kind}/{vmid}/status/current"))
+            .await
+    }
+
+    /// What the tools read of a guest's configuration.
+    pub async fn guest_config(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<GuestConfig, PveError> {
+        self.get(&format!("/nodes/{node}/{kind}/{vmid}/config"))
+            .await
+    }
+
+    /// A task's status; `upid` is a checked task id.
+    pub async fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, PveError> {
+        self.get(&format!("/nodes/{node}/tasks/{upid}/status"))
+            .await
+    }
+
+    /// Start a power action (`start`, `stop`, ...) on a guest; returns the task's UPID.
+    pub async fn guest_action(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        action: &str,
+    ) -> Result<String, PveError> {
+        let data = self
+            .write(
+                reqwest::Method::POST,
+                &format!("/nodes/{node}/{kind}/{vmid}/status/{action}"),
+                &[],
+            )
+            .await?;
+        match data {
+            Value::String(upid) => Ok(upid),
+            _ => Err(PveError::NoTaskId),
+        }
+    }
+
+    /// The `proxmox_api` passthrough: any checked path, parameters as query (GET, DELETE) or
+    /// form (POST, PUT). A GET is retried like every read; a write is not.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(String, String)],
+    ) -> Result<RawResponse, PveError> {
+        let data = match method {
+            Method::Get => self.get_value(path, params).await?,
+            Method::Post => self.write(reqwest::Method::POST, path, params).await?,
+            Method::Put => self.write(reqwest::Method::PUT, path, params).await?,
+            Method::Delete => self.write(reqwest::Method::DELETE, path, params).await?,
+        };
+        Ok(RawResponse { data })
     }
 }
 
@@ -72,8 +196,8 @@ pub fn is_application_error(resp: &UpstreamResponse) -> bool {
                 .is_some_and(|r| !r.eq_ignore_ascii_case("Internal Server Error")))
 }
 
-/// `data` of a successful answer, or a clear error.
-pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
+/// `data` of a successful answer, or the error its status means.
+pub fn interpret(resp: &UpstreamResponse) -> Result<Value, PveError> {
     let status = resp.status.as_u16();
     let body: Option<Value> = serde_json::from_slice(&resp.body).ok();
     let reason = resp.reason.clone().unwrap_or_else(|| {
@@ -85,21 +209,10 @@ pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
     match status {
         200..=299 => match body {
             Some(mut v) => Ok(v.get_mut("data").map(Value::take).unwrap_or(Value::Null)),
-            None => Err(ToolError::upstream(
-                UPSTREAM,
-                "the response is not valid JSON",
-            )),
+            None => Err(PveError::NotJson),
         },
-        401 => Err(ToolError::upstream(
-            UPSTREAM,
-            format!(
-                "{reason} (HTTP 401): the API token was rejected; check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET"
-            ),
-        )),
-        403 => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("{reason} (HTTP 403): the API token lacks this privilege"),
-        )),
+        401 => Err(PveError::TokenRejected { reason }),
+        403 => Err(PveError::Forbidden { reason }),
         400 => {
             let fields = body
                 .as_ref()
@@ -112,40 +225,20 @@ pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
                         .join("; ")
                 })
                 .filter(|s| !s.is_empty());
-            Err(ToolError::upstream(
-                UPSTREAM,
-                match fields {
-                    Some(f) => format!("{reason} (HTTP 400): {f}"),
-                    None => format!("{reason} (HTTP 400)"),
-                },
-            ))
+            Err(PveError::BadRequest { reason, fields })
         }
-        429 => Err(ToolError::RateLimited {
-            upstream: UPSTREAM.into(),
+        429 => Err(PveError::RateLimited {
             retry_after: resp.retry_after(),
         }),
-        595 => Err(ToolError::Unavailable {
-            upstream: UPSTREAM.into(),
-            message: format!("the node is unreachable from the cluster: {reason} (HTTP 595)"),
-            retry_after: None,
-        }),
-        500 if resp.reason.is_some() => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("{reason} (HTTP 500)"),
-        )),
-        501 => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("{reason} (HTTP 501): no such API path or method"),
-        )),
-        500..=599 => Err(ToolError::Unavailable {
-            upstream: UPSTREAM.into(),
-            message: format!("{reason} (HTTP {status})"),
+        595 => Err(PveError::NodeUnreachable { reason }),
+        500 if resp.reason.is_some() => Err(PveError::Refused { reason }),
+        501 => Err(PveError::NotImplemented { reason }),
+        500..=599 => Err(PveError::ServerError {
+            status,
+            reason,
             retry_after: resp.retry_after(),
         }),
-        _ => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("{reason} (HTTP {status})"),
-        )),
+        _ => Err(PveError::Status { status, reason }),
     }
 }
 
@@ -204,9 +297,10 @@ mod tests {
         ];
         for (status, reason, body, want) in cases {
             assert_eq!(
-                interpret(&resp(status, reason, body))
-                    .expect_err("error")
-                    .to_string(),
+                mcp_core::ToolError::from(
+                    interpret(&resp(status, reason, body)).expect_err("error")
+                )
+                .to_string(),
                 want
             );
         }
@@ -282,8 +376,11 @@ mod tests {
             r.body = bytes::Bytes::from(serde_json::to_vec(&json).expect("serialises"));
             if let Ok(data) = interpret(&r) {
                 proptest::prop_assert_eq!(&data, json.get("data").unwrap_or(&Value::Null));
-                for g in crate::tools::vms::guests_of(&data) {
-                    proptest::prop_assert!(matches!(g["type"].as_str(), Some("qemu" | "lxc")));
+                for g in crate::client::model::guests_of(&data) {
+                    let listed = data.as_array().is_some_and(|a| {
+                        a.iter().any(|r| r["vmid"] == g.vmid && r["type"] == g.kind.as_str())
+                    });
+                    proptest::prop_assert!(listed);
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_core::ToolError;
+use super::error::SshError;
 use russh::ChannelMsg;
 use russh::client::{self, Handle};
 use russh::keys::PublicKeyOrCertificate;
@@ -119,11 +119,12 @@ impl std::fmt::Debug for SshPool {
     }
 }
 
-fn ssh_err(target: &SshTarget, what: &str, e: impl std::fmt::Display) -> ToolError {
-    ToolError::Unavailable {
-        upstream: format!("SSH {}:{}", target.host, target.port),
-        message: format!("{what}: {e}"),
-        retry_after: None,
+fn ssh_err(target: &SshTarget, step: &'static str, e: impl std::fmt::Display) -> SshError {
+    SshError::Session {
+        host: target.host.clone(),
+        port: target.port,
+        step,
+        message: e.to_string(),
     }
 }
 
@@ -133,12 +134,10 @@ impl SshPool {
         policy: HostKeyPolicy,
         connect_timeout: Duration,
         output_cap: usize,
-    ) -> Result<Self, String> {
-        let key = russh::keys::load_secret_key(key_path, None).map_err(|e| {
-            format!(
-                "cannot load the SSH key {}: {e} (an unencrypted OpenSSH private key is required)",
-                key_path.display()
-            )
+    ) -> Result<Self, SshError> {
+        let key = russh::keys::load_secret_key(key_path, None).map_err(|e| SshError::Key {
+            path: key_path.to_path_buf(),
+            message: e.to_string(),
         })?;
         Ok(Self {
             key: Arc::new(key),
@@ -150,7 +149,7 @@ impl SshPool {
         })
     }
 
-    async fn connect(&self, t: &SshTarget) -> Result<Handle<Verifier>, ToolError> {
+    async fn connect(&self, t: &SshTarget) -> Result<Handle<Verifier>, SshError> {
         let config = Arc::new(client::Config {
             inactivity_timeout: Some(Duration::from_secs(600)),
             keepalive_interval: Some(Duration::from_secs(30)),
@@ -172,10 +171,10 @@ impl SshPool {
                 ));
             }
             Ok(Err(russh::Error::UnknownKey)) => {
-                return Err(ToolError::denied(format!(
-                    "the SSH host key of {}:{} is not trusted: add it to PROXMOX_SSH_KNOWN_HOSTS or pin it with PROXMOX_SSH_HOST_FINGERPRINT",
-                    t.host, t.port
-                )));
+                return Err(SshError::UntrustedHostKey {
+                    host: t.host.clone(),
+                    port: t.port,
+                });
             }
             Ok(Err(e)) => return Err(ssh_err(t, "connect", e)),
             Ok(Ok(h)) => h,
@@ -193,17 +192,18 @@ impl SshPool {
             .await
             .map_err(|e| ssh_err(t, "authenticate", e))?;
         if !auth.success() {
-            return Err(ToolError::denied(format!(
-                "SSH login as {} on {}:{} was refused: check PROXMOX_SSH_USER and that the key is in authorized_keys",
-                t.user, t.host, t.port
-            )));
+            return Err(SshError::LoginRefused {
+                user: t.user.clone(),
+                host: t.host.clone(),
+                port: t.port,
+            });
         }
         metrics::counter!("proxmox_ssh_connections_total", "host" => t.host.clone()).increment(1);
         tracing::info!(host = %t.host, port = t.port, user = %t.user, "SSH connection established");
         Ok(handle)
     }
 
-    async fn handle(&self, t: &SshTarget, fresh: bool) -> Result<Arc<Handle<Verifier>>, ToolError> {
+    async fn handle(&self, t: &SshTarget, fresh: bool) -> Result<Arc<Handle<Verifier>>, SshError> {
         let id = format!("{}@{}:{}", t.user, t.host, t.port);
         let mut conns = self.conns.lock().await;
         if !fresh && let Some(h) = conns.get(&id) {
@@ -223,7 +223,7 @@ impl SshPool {
         t: &SshTarget,
         command_line: &str,
         timeout: Duration,
-    ) -> Result<ExecOutput, ToolError> {
+    ) -> Result<ExecOutput, SshError> {
         let started = Instant::now();
         let mut channel = match self.handle(t, false).await?.channel_open_session().await {
             Ok(c) => c,
@@ -267,13 +267,9 @@ impl SshPool {
         let timed_out = tokio::time::timeout(timeout, read).await.is_err();
         if timed_out {
             let _ = channel.close().await;
-            return Err(ToolError::Unavailable {
-                upstream: format!("SSH {}", t.host),
-                message: format!(
-                    "the command did not finish within {} s and was abandoned (its channel was closed)",
-                    timeout.as_secs()
-                ),
-                retry_after: None,
+            return Err(SshError::TimedOut {
+                host: t.host.clone(),
+                after: timeout,
             });
         }
         out.duration = started.elapsed();

@@ -194,6 +194,15 @@ const DENIED_WORDS: &[&str] = &[
 const MAX_COMMAND_LEN: usize = 1024;
 const MAX_ARGS: usize = 32;
 
+/// Why an allowlist (`PROXMOX_COMMAND_ALLOWLIST`) cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("allowlist entry `{entry}` contains `{found}`")]
+    Character { entry: String, found: char },
+    #[error("the command allowlist is empty")]
+    Empty,
+}
+
 /// The parsed allowlist.
 #[derive(Debug, Clone)]
 pub struct CommandPolicy {
@@ -202,7 +211,7 @@ pub struct CommandPolicy {
 
 impl CommandPolicy {
     /// From `PROXMOX_COMMAND_ALLOWLIST` entries (each a command prefix, words split on spaces).
-    pub fn new(entries: &[String]) -> Result<Self, String> {
+    pub fn new(entries: &[String]) -> Result<Self, PolicyError> {
         let mut prefixes = Vec::new();
         for e in entries {
             let words: Vec<String> = e.split_whitespace().map(str::to_string).collect();
@@ -211,13 +220,16 @@ impl CommandPolicy {
             }
             for w in &words {
                 if let Some(c) = w.chars().find(|c| !allowed_arg_char(*c)) {
-                    return Err(format!("allowlist entry `{e}` contains `{c}`"));
+                    return Err(PolicyError::Character {
+                        entry: e.clone(),
+                        found: c,
+                    });
                 }
             }
             prefixes.push(words);
         }
         if prefixes.is_empty() {
-            return Err("the command allowlist is empty".into());
+            return Err(PolicyError::Empty);
         }
         Ok(Self { prefixes })
     }

@@ -10,6 +10,8 @@
 
 use mcp_core::ToolError;
 
+use crate::client::model::GuestKind;
+
 /// Where a guest was named, for refusals: `the path /cluster/ha/resources/vm:100` or
 /// `` `params.vms` ``.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +34,7 @@ impl std::fmt::Display for Source {
 pub struct Named {
     pub vmid: u32,
     pub source: Source,
-    pub at: Option<(String, String)>,
+    pub at: Option<(String, GuestKind)>,
 }
 
 /// A write that acts on every guest of `node` (or of the cluster when `None`).
@@ -112,12 +114,12 @@ pub fn reach(
             .map(|(_, v)| v.as_str())
     };
     match segments {
-        ["nodes", node, kind @ ("qemu" | "lxc"), id, ..] => {
-            if let Some(vmid) = vmid_of(id) {
+        ["nodes", node, kind, id, ..] if GuestKind::parse(kind).is_some() => {
+            if let (Some(vmid), Some(kind)) = (vmid_of(id), GuestKind::parse(kind)) {
                 out.named.push(Named {
                     vmid,
                     source: at_path(),
-                    at: Some((node.to_string(), kind.to_string())),
+                    at: Some((node.to_string(), kind)),
                 });
             }
         }
@@ -266,7 +268,7 @@ mod tests {
             vec![(9000, p("vmid"))]
         );
         let clone = r("/nodes/pve1/qemu/100/clone", &[("newid", "9005")]).expect("ok");
-        assert_eq!(clone.named[0].at, Some(("pve1".into(), "qemu".into())));
+        assert_eq!(clone.named[0].at, Some(("pve1".into(), GuestKind::Qemu)));
         assert_eq!(ids(&clone)[1], (9005, p("newid")));
         for (path, sid) in [
             ("/cluster/ha/resources/vm:100/migrate", 100),

@@ -1,29 +1,40 @@
 //! VMID sets such as `100-199,300`.
 
+/// Why a VMID set cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VmidSetError {
+    #[error("`{0}` is not a VMID or range")]
+    NotARange(String),
+    #[error("range `{0}` starts after it ends")]
+    Reversed(String),
+    #[error("is empty")]
+    Empty,
+}
+
 /// A set of VMID ranges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmidSet(Vec<(u32, u32)>);
 
 impl VmidSet {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, VmidSetError> {
         let mut out = Vec::new();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (a, b) = part.split_once('-').unwrap_or((part, part));
             let a: u32 = a
                 .trim()
                 .parse()
-                .map_err(|_| format!("`{part}` is not a VMID or range"))?;
+                .map_err(|_| VmidSetError::NotARange(part.to_string()))?;
             let b: u32 = b
                 .trim()
                 .parse()
-                .map_err(|_| format!("`{part}` is not a VMID or range"))?;
+                .map_err(|_| VmidSetError::NotARange(part.to_string()))?;
             if a > b {
-                return Err(format!("range `{part}` starts after it ends"));
+                return Err(VmidSetError::Reversed(part.to_string()));
             }
             out.push((a, b));
         }
         if out.is_empty() {
-            return Err("is empty".into());
+            return Err(VmidSetError::Empty);
         }
         Ok(Self(out))
     }

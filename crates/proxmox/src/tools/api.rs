@@ -1,9 +1,8 @@
 //! `proxmox_api`: a guarded passthrough to the REST API.
 //!
 //! GET needs `proxmox:read`; other methods need `proxmox:admin` and are refused in
-//! read-only mode. The path must be a normalised API path (no `..`, no query, no encoded
-//! characters) and must not fall under the denied paths (`/access`, consoles, guest-agent
-//! exec, ...), which `PROXMOX_API_DENY` can replace.
+//! read-only mode. The path obeys [`crate::policy::paths`]; writes that reach guests obey
+//! the VMID lists and the protection flag ([`crate::policy::guests`]).
 
 use std::sync::Arc;
 
@@ -13,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Proxmox;
-use crate::guests::{self, Reach};
+use crate::client::model::GuestKind;
+use crate::policy::guests::{self, Reach};
+use crate::policy::{check_path, denied};
 
 const PROXMOX_API: ToolSpec = ToolSpec {
     name: "proxmox_api",
@@ -34,6 +35,23 @@ pub enum Method {
     Delete,
 }
 
+impl Method {
+    fn as_str(self) -> &'static str {
+        crate::client::Method::from(self).as_str()
+    }
+}
+
+impl From<Method> for crate::client::Method {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::Get => Self::Get,
+            Method::Post => Self::Post,
+            Method::Put => Self::Put,
+            Method::Delete => Self::Delete,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiInput {
@@ -49,62 +67,18 @@ pub struct ApiInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ApiOutput {
+    /// The method called.
     pub method: String,
+    /// The path called.
     pub path: String,
     /// The `data` of the answer.
+    // Free-form: whatever the path returns (the client's `RawResponse`), the one JSON value
+    // a tool takes from the client as is.
     pub data: Value,
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
     vec![ToolDef::new(PROXMOX_API, proxmox_api).with_audit_view(audit_arguments)]
-}
-
-/// Check an API path: normalised, no traversal, no query or fragment, no encoding.
-pub fn check_path(path: &str) -> Result<Vec<&str>, ToolError> {
-    let f = "path";
-    if !path.starts_with('/') || path.len() > 512 {
-        return Err(ToolError::invalid(
-            f,
-            "must start with `/` and be at most 512 characters, e.g. /nodes/pve1/storage",
-        ));
-    }
-    if let Some(c) = path
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/-_.:@!=".contains(*c)))
-    {
-        let what = match c {
-            '?' | '#' | '&' => "a query or fragment (pass parameters in `params`)".to_string(),
-            '%' => "percent-encoding".to_string(),
-            c if c.is_control() => format!("the control character U+{:04X}", c as u32),
-            c => format!("`{c}`"),
-        };
-        return Err(ToolError::invalid(f, format!("contains {what}")));
-    }
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    if segments.iter().any(|s| s.is_empty()) {
-        return Err(ToolError::invalid(
-            f,
-            "has an empty segment (`//` or a trailing `/`)",
-        ));
-    }
-    if segments.iter().any(|s| *s == ".." || *s == ".") {
-        return Err(ToolError::invalid(f, "contains `.` or `..` segments"));
-    }
-    Ok(segments)
-}
-
-/// Whether `segments` fall under a deny pattern (`*` matches one segment; a pattern matches
-/// the path itself and everything below it).
-pub fn denied<'a>(segments: &[&str], deny: &'a [String]) -> Option<&'a str> {
-    deny.iter()
-        .find(|pattern| {
-            let p: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-            p.len() <= segments.len()
-                && p.iter()
-                    .zip(segments)
-                    .all(|(pp, s)| *pp == "*" || pp.eq_ignore_ascii_case(s))
-        })
-        .map(String::as_str)
 }
 
 /// The VMID lists against every guest a write reaches; nothing is asked of Proxmox.
@@ -162,22 +136,17 @@ async fn check_protection(
     }
     let need_cluster = reach.every.is_some() || reach.named.iter().any(|g| g.at.is_none());
     let cluster = if need_cluster {
-        super::vms::guests(s).await?
+        s.api.guests().await?
     } else {
         Vec::new()
     };
     let located = |vmid: u32| {
         cluster
             .iter()
-            .find(|g| g["vmid"].as_u64() == Some(u64::from(vmid)))
-            .map(|g| {
-                (
-                    g["node"].as_str().unwrap_or_default().to_string(),
-                    g["type"].as_str().unwrap_or("qemu").to_string(),
-                )
-            })
+            .find(|g| g.vmid == vmid)
+            .map(|g| (g.node.clone(), g.kind))
     };
-    let mut targets: Vec<(u32, (String, String), String)> = Vec::new();
+    let mut targets: Vec<(u32, (String, GuestKind), String)> = Vec::new();
     for g in &reach.named {
         if let Some(at) = g.at.clone().or_else(|| located(g.vmid)) {
             targets.push((g.vmid, at, g.source.to_string()));
@@ -185,12 +154,8 @@ async fn check_protection(
     }
     if let Some(every) = &reach.every {
         for g in &cluster {
-            let node = g["node"].as_str().unwrap_or_default();
-            if every.node.as_deref().is_none_or(|n| n == node)
-                && let Some(vmid) = g["vmid"].as_u64().and_then(|v| u32::try_from(v).ok())
-            {
-                let kind = g["type"].as_str().unwrap_or("qemu").to_string();
-                targets.push((vmid, (node.to_string(), kind), every.source.to_string()));
+            if every.node.as_deref().is_none_or(|n| n == g.node) {
+                targets.push((g.vmid, (g.node.clone(), g.kind), every.source.to_string()));
             }
         }
     }
@@ -199,7 +164,7 @@ async fn check_protection(
         if !seen.insert(vmid) {
             continue;
         }
-        if super::vms::protected(s, &node, &kind, vmid).await? {
+        if super::vms::protected(s, &node, kind, vmid).await? {
             return Err(ToolError::denied(format!(
                 "VM {vmid} has the protection flag set; {verb} {path} would reach it ({source}). Clear protection in Proxmox first if this is intended"
             )));
@@ -283,70 +248,36 @@ async fn proxmox_api(s: Arc<Proxmox>, ctx: CallCtx, i: ApiInput) -> Result<ApiOu
         )));
     }
     let p = params(&i.params)?;
-    let data = match i.method {
-        Method::Get => s.api.get(&i.path, &p).await?,
-        m => {
-            if ctx.read_only {
-                return Err(ToolError::denied(
-                    "the server runs in read-only mode: only GET is allowed",
-                ));
-            }
-            if !ctx.principal.allows("proxmox:admin") {
-                return Err(ToolError::denied(format!(
-                    "{} requires the proxmox:admin scope",
-                    format!("{m:?}").to_uppercase()
-                )));
-            }
-            // Writes that reach guests obey the same VMID policy and protection flag as
-            // vm_action, wherever the guest is named.
-            let reach = guests::reach(&i.path, &segments, &p)?;
-            let verb = format!("{m:?}").to_uppercase();
-            check_lists(&s, &reach, &verb, &i.path)?;
-            check_protection(&s, &reach, &segments, &verb, &i.path).await?;
-            let method = match m {
-                Method::Post => reqwest::Method::POST,
-                Method::Put => reqwest::Method::PUT,
-                _ => reqwest::Method::DELETE,
-            };
-            tracing::info!(method = %method, path = %i.path, subject = %ctx.principal.subject, "proxmox_api write");
-            s.api.write(method, &i.path, &p).await?
+    let verb = i.method.as_str();
+    if i.method != Method::Get {
+        if ctx.read_only {
+            return Err(ToolError::denied(
+                "the server runs in read-only mode: only GET is allowed",
+            ));
         }
-    };
+        if !ctx.principal.allows("proxmox:admin") {
+            return Err(ToolError::denied(format!(
+                "{verb} requires the proxmox:admin scope"
+            )));
+        }
+        // Writes that reach guests obey the same VMID policy and protection flag as
+        // vm_action, wherever the guest is named.
+        let reach = guests::reach(&i.path, &segments, &p)?;
+        check_lists(&s, &reach, verb, &i.path)?;
+        check_protection(&s, &reach, &segments, verb, &i.path).await?;
+        tracing::info!(method = verb, path = %i.path, subject = %ctx.principal.subject, "proxmox_api write");
+    }
+    let answer = s.api.raw(i.method.into(), &i.path, &p).await?;
     Ok(ApiOutput {
-        method: format!("{:?}", i.method).to_uppercase(),
+        method: verb.to_string(),
         path: i.path,
-        data,
+        data: answer.data,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths() {
-        assert!(check_path("/nodes/pve1/qemu/100/status/current").is_ok());
-        assert!(
-            check_path("/nodes/pve1/tasks/UPID:pve1:0001:0002:0003:qmstart:100:root@pam:/status")
-                .is_ok()
-        );
-        for bad in [
-            "nodes",
-            "/nodes/../access",
-            "/nodes/./x",
-            "/nodes//x",
-            "/nodes/",
-            "/nodes?x=1",
-            "/nodes#a",
-            "/nodes/%2e%2e",
-            "/nodes/\n",
-            "/nodes/pve 1",
-            "/nodes/pvé",
-        ] {
-            let e = check_path(bad).expect_err(bad);
-            assert_eq!(e.field(), Some("path"), "{bad}");
-        }
-    }
 
     #[test]
     fn the_audit_view_names_params_without_values() {
@@ -375,56 +306,5 @@ mod tests {
     fn the_schema_keeps_params_out_of_the_audit_log() {
         let tool = &tools()[0];
         assert_eq!(tool.secret_args(), ["params".to_string()]);
-    }
-
-    #[test]
-    fn deny_patterns() {
-        let deny: Vec<String> = crate::config::DEFAULT_API_DENY
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let d = |p: &str| denied(&check_path(p).expect("valid"), &deny).is_some();
-        assert!(d("/access/users"));
-        assert!(d("/ACCESS/ticket"));
-        assert!(d("/nodes/pve1/termproxy"));
-        assert!(d("/nodes/pve1/qemu/100/agent/exec"));
-        assert!(d("/nodes/pve1/lxc/200/vncproxy"));
-        // GETs with side effects: scans that connect out, URL fetches, backup file restore
-        // (starts a restore VM), the result of a guest-agent exec.
-        for p in [
-            "/nodes/pve1/scan/nfs",
-            "/nodes/pve1/scan/cifs",
-            "/nodes/pve1/scan/pbs",
-            "/nodes/pve1/scan/iscsi",
-            "/nodes/pve1/query-url-metadata",
-            "/nodes/pve1/query-oci-repo-tags",
-            "/nodes/pve1/storage/local/file-restore/list",
-            "/nodes/pve1/storage/pbs/file-restore/download",
-            "/nodes/pve1/qemu/100/agent/exec-status",
-            "/nodes/pve1/report",
-            "/nodes/pve1/apt/changelog",
-            "/nodes/pve1/storage/esxi/import-metadata",
-        ] {
-            assert!(d(p), "{p} is not denied");
-        }
-        assert!(!d("/nodes/pve1/qemu/100/agent/get-fsinfo"));
-        assert!(!d("/nodes/pve1/storage/local/content"));
-        assert!(!d("/nodes/pve1/qemu/100/status/current"));
-        assert!(!d("/nodes/pve1/storage"));
-        assert!(!d("/cluster/resources"));
-    }
-
-    proptest::proptest! {
-        /// An accepted path is exactly its segments, none of them empty, `.` or `..`, and a
-        /// deny pattern always covers the path it names.
-        #[test]
-        fn accepted_paths_are_plain_segments(s in "/[a-z0-9./:@!=_-]{0,12}(/[a-z0-9./_-]{0,6}){0,4}|\\PC{0,40}") {
-            if let Ok(segments) = check_path(&s) {
-                proptest::prop_assert_eq!(segments.join("/"), &s[1..]);
-                proptest::prop_assert!(segments.iter().all(|g| !g.is_empty() && *g != "." && *g != ".."));
-                proptest::prop_assert!(denied(&segments, std::slice::from_ref(&s)).is_some());
-                proptest::prop_assert!(denied(&segments, &["/*".to_string()]).is_some());
-            }
-        }
     }
 }

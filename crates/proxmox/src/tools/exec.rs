@@ -12,7 +12,7 @@ use crate::Proxmox;
 use crate::client::SshTarget;
 use crate::config::SshSettings;
 use crate::config::{DEFAULT_COMMAND_TIMEOUT, MAX_COMMAND_TIMEOUT};
-use crate::policy::{program, quote};
+use crate::policy::{check_path, denied, program, quote};
 
 const EXECUTE_COMMAND: ToolSpec = ToolSpec {
     name: "execute_command",
@@ -71,9 +71,9 @@ async fn execute_command(
         let path = argv.get(2).ok_or_else(|| {
             ToolError::invalid("command", "pvesh needs an API path, e.g. pvesh get /nodes")
         })?;
-        let segments = super::api::check_path(path)
-            .map_err(|e| ToolError::invalid("command", e.to_string()))?;
-        if let Some(pattern) = super::api::denied(&segments, &s.api_deny) {
+        let segments =
+            check_path(path).map_err(|e| ToolError::invalid("command", e.to_string()))?;
+        if let Some(pattern) = denied(&segments, &s.api_deny) {
             return Err(ToolError::denied(format!(
                 "the path {path} is denied by this server's policy ({pattern}; PROXMOX_API_DENY)"
             )));

@@ -1,12 +1,11 @@
-//! The tools, one file per domain, and the validators they share.
+//! The tools, one file per domain, and what they share: the validators and paging.
 
 pub mod api;
 pub mod exec;
 pub mod nodes;
 pub mod vms;
 
-use mcp_core::{ToolDef, ToolError};
-use serde_json::Value;
+use mcp_core::{PageSpec, Paging, ToolDef, ToolError};
 
 use crate::Proxmox;
 
@@ -18,8 +17,13 @@ pub fn all() -> Vec<ToolDef<Proxmox>> {
     t
 }
 
-pub const DEFAULT_LIMIT: usize = 100;
-pub const MAX_LIMIT: usize = 500;
+/// Paging of the list tools: 100 items by default, at most 500.
+pub const PAGE: PageSpec = PageSpec::new(100, 500);
+
+/// Checked paging for a list tool.
+pub fn paging(limit: Option<u32>, offset: Option<u32>) -> Result<Paging, ToolError> {
+    Paging::new(limit, offset, PAGE)
+}
 
 /// A node name: letters, digits and `-`, at most 63 characters (a DNS label).
 pub fn node(field: &str, v: &str) -> Result<String, ToolError> {
@@ -68,26 +72,4 @@ pub fn upid(v: &str) -> Result<String, ToolError> {
         ));
     }
     Ok(v.to_string())
-}
-
-/// Paging over an already-filtered list.
-pub fn page(
-    items: Vec<Value>,
-    limit: Option<u32>,
-    offset: Option<u32>,
-) -> Result<Value, ToolError> {
-    let limit = limit.map_or(DEFAULT_LIMIT, |l| l as usize);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ToolError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_LIMIT}"),
-        ));
-    }
-    let offset = offset.unwrap_or(0) as usize;
-    let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
-    let has_more = offset + page.len() < total;
-    Ok(
-        serde_json::json!({"items": page, "total": total, "offset": offset, "limit": limit, "has_more": has_more}),
-    )
 }

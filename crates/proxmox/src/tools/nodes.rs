@@ -5,10 +5,10 @@ use std::sync::Arc;
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{node, upid};
 use crate::Proxmox;
+use crate::client::model::{NodeEntry, NodeStatus, TaskStatus};
 
 const LIST_NODES: ToolSpec = ToolSpec {
     name: "list_nodes",
@@ -60,10 +60,11 @@ pub struct TaskInput {
     pub upid: String,
 }
 
-/// Data returned by the API, as is.
+/// What the API returned.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Data {
-    pub data: Value,
+pub struct Data<T> {
+    /// PVE's answer, every field as given.
+    pub data: T,
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
@@ -74,26 +75,35 @@ pub fn tools() -> Vec<ToolDef<Proxmox>> {
     ]
 }
 
-async fn list_nodes(s: Arc<Proxmox>, _c: CallCtx, _i: NoInput) -> Result<Data, ToolError> {
+async fn list_nodes(
+    s: Arc<Proxmox>,
+    _c: CallCtx,
+    _i: NoInput,
+) -> Result<Data<Vec<NodeEntry>>, ToolError> {
     Ok(Data {
-        data: s.api.get("/nodes", &[]).await?,
+        data: s.api.nodes().await?,
     })
 }
 
-async fn node_status(s: Arc<Proxmox>, _c: CallCtx, i: NodeInput) -> Result<Data, ToolError> {
+async fn node_status(
+    s: Arc<Proxmox>,
+    _c: CallCtx,
+    i: NodeInput,
+) -> Result<Data<NodeStatus>, ToolError> {
     let n = node("node", &i.node)?;
     Ok(Data {
-        data: s.api.get(&format!("/nodes/{n}/status"), &[]).await?,
+        data: s.api.node_status(&n).await?,
     })
 }
 
-async fn task_status(s: Arc<Proxmox>, _c: CallCtx, i: TaskInput) -> Result<Data, ToolError> {
+async fn task_status(
+    s: Arc<Proxmox>,
+    _c: CallCtx,
+    i: TaskInput,
+) -> Result<Data<TaskStatus>, ToolError> {
     let n = node("node", &i.node)?;
     let u = upid(&i.upid)?;
     Ok(Data {
-        data: s
-            .api
-            .get(&format!("/nodes/{n}/tasks/{u}/status"), &[])
-            .await?,
+        data: s.api.task_status(&n, &u).await?,
     })
 }

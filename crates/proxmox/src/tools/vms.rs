@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{Page, Paging};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
-use super::{node, page, vmid};
+use super::{node, paging, vmid};
 use crate::Proxmox;
+use crate::client::model::{Guest, GuestKind, GuestStatus};
 
 const LIST_VMS: ToolSpec = ToolSpec {
     name: "list_vms",
@@ -48,6 +49,16 @@ pub enum Kind {
     Lxc,
     #[default]
     All,
+}
+
+impl Kind {
+    fn admits(self, kind: GuestKind) -> bool {
+        match self {
+            Self::All => true,
+            Self::Qemu => kind == GuestKind::Qemu,
+            Self::Lxc => kind == GuestKind::Lxc,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -125,17 +136,28 @@ pub struct ActionInput {
     pub timeout_seconds: Option<u32>,
 }
 
+/// One guest's status, and where it is.
 #[derive(Debug, Serialize, JsonSchema)]
-pub struct Data {
-    pub data: Value,
+pub struct StatusOutput {
+    /// The VMID.
+    pub vmid: u32,
+    /// The node the guest is on.
+    pub node: String,
+    /// `qemu` or `lxc`.
+    pub kind: GuestKind,
+    /// The guest's current status, as PVE reports it.
+    pub status: GuestStatus,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ActionOutput {
+    /// The VMID.
     pub vmid: u32,
+    /// The node the guest is on.
     pub node: String,
     /// `qemu` or `lxc`.
     pub kind: String,
+    /// The action started.
     pub action: String,
     /// The task id.
     pub upid: String,
@@ -158,27 +180,7 @@ pub fn tools() -> Vec<ToolDef<Proxmox>> {
     ]
 }
 
-pub(crate) async fn guests(s: &Proxmox) -> Result<Vec<Value>, ToolError> {
-    let data = s
-        .api
-        .get("/cluster/resources", &[("type".into(), "vm".into())])
-        .await?;
-    Ok(guests_of(&data))
-}
-
-/// The guests (qemu and lxc) in a `/cluster/resources` answer; nodes and storage are dropped.
-pub fn guests_of(data: &Value) -> Vec<Value> {
-    data.as_array()
-        .map(|a| {
-            a.iter()
-                .filter(|r| matches!(r["type"].as_str(), Some("qemu" | "lxc")))
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-async fn list_vms(s: Arc<Proxmox>, _c: CallCtx, i: ListInput) -> Result<Value, ToolError> {
+async fn list_vms(s: Arc<Proxmox>, _c: CallCtx, i: ListInput) -> Result<Page<Guest>, ToolError> {
     let node_f = i.node.as_deref().map(|n| node("node", n)).transpose()?;
     if let Some(st) = &i.status
         && !["running", "stopped", "paused"].contains(&st.as_str())
@@ -197,49 +199,47 @@ async fn list_vms(s: Arc<Proxmox>, _c: CallCtx, i: ListInput) -> Result<Value, T
         })
         .transpose()?;
     // Paging arguments are checked before the cluster is asked anything.
-    page(Vec::new(), i.limit, i.offset)?;
-    let mut all: Vec<Value> = guests(&s)
+    let paging: Paging = paging(i.limit, i.offset)?;
+    let mut all: Vec<Guest> = s
+        .api
+        .guests()
         .await?
         .into_iter()
-        .filter(|g| node_f.as_deref().is_none_or(|n| g["node"] == n))
-        .filter(|g| match i.kind {
-            Kind::All => true,
-            Kind::Qemu => g["type"] == "qemu",
-            Kind::Lxc => g["type"] == "lxc",
-        })
-        .filter(|g| i.status.as_deref().is_none_or(|st| g["status"] == st))
+        .filter(|g| node_f.as_deref().is_none_or(|n| g.node == n))
+        .filter(|g| i.kind.admits(g.kind))
+        .filter(|g| i.status.is_none() || g.status == i.status)
         .filter(|g| {
             name_f.as_deref().is_none_or(|f| {
-                g["name"]
-                    .as_str()
+                g.name
+                    .as_deref()
                     .unwrap_or_default()
                     .to_ascii_lowercase()
                     .contains(f)
             })
         })
         .collect();
-    all.sort_by_key(|g| g["vmid"].as_u64().unwrap_or(0));
-    page(all, i.limit, i.offset)
+    all.sort_by_key(|g| g.vmid);
+    Ok(Page::of(all, paging))
 }
 
-/// Find (node, kind) of a guest, checking a given node against the cluster.
-async fn locate(s: &Proxmox, id: u32, given: Option<&str>) -> Result<(String, String), ToolError> {
-    let found = guests(s)
-        .await?
-        .into_iter()
-        .find(|g| g["vmid"].as_u64() == Some(u64::from(id)));
+/// Find the node and kind of a guest, checking a given node against the cluster.
+async fn locate(
+    s: &Proxmox,
+    id: u32,
+    given: Option<&str>,
+) -> Result<(String, GuestKind), ToolError> {
+    let found = s.api.guests().await?.into_iter().find(|g| g.vmid == id);
     match (found, given) {
         (Some(g), given) => {
-            let n = g["node"].as_str().unwrap_or_default().to_string();
             if let Some(want) = given
-                && want != n
+                && want != g.node
             {
                 return Err(ToolError::invalid(
                     "node",
-                    format!("VM {id} is on node {n}, not {want}"),
+                    format!("VM {id} is on node {}, not {want}", g.node),
                 ));
             }
-            Ok((n, g["type"].as_str().unwrap_or("qemu").to_string()))
+            Ok((g.node, g.kind))
         }
         (None, _) => Err(ToolError::NotFound(format!(
             "no VM or container with VMID {id} in the cluster"
@@ -251,25 +251,27 @@ async fn locate(s: &Proxmox, id: u32, given: Option<&str>) -> Result<(String, St
 pub(crate) async fn protected(
     s: &Proxmox,
     node: &str,
-    kind: &str,
+    kind: GuestKind,
     id: u32,
 ) -> Result<bool, ToolError> {
-    let config = s
-        .api
-        .get(&format!("/nodes/{node}/{kind}/{id}/config"), &[])
-        .await?;
-    Ok(config["protection"].as_i64() == Some(1) || config["protection"].as_str() == Some("1"))
+    Ok(s.api.guest_config(node, kind, id).await?.protection)
 }
 
-async fn vm_status(s: Arc<Proxmox>, _c: CallCtx, i: StatusInput) -> Result<Value, ToolError> {
+async fn vm_status(
+    s: Arc<Proxmox>,
+    _c: CallCtx,
+    i: StatusInput,
+) -> Result<StatusOutput, ToolError> {
     let id = vmid(i.vmid)?;
     let given = i.node.as_deref().map(|n| node("node", n)).transpose()?;
     let (n, kind) = locate(&s, id, given.as_deref()).await?;
-    let data = s
-        .api
-        .get(&format!("/nodes/{n}/{kind}/{id}/status/current"), &[])
-        .await?;
-    Ok(json!({"vmid": id, "node": n, "kind": kind, "status": data}))
+    let status = s.api.guest_status(&n, kind, id).await?;
+    Ok(StatusOutput {
+        vmid: id,
+        node: n,
+        kind,
+        status,
+    })
 }
 
 async fn vm_action(
@@ -301,35 +303,24 @@ async fn vm_action(
         )));
     }
     let (n, kind) = locate(&s, id, given.as_deref()).await?;
-    if i.action == Action::Reset && kind != "qemu" {
+    if i.action == Action::Reset && kind != GuestKind::Qemu {
         return Err(ToolError::invalid(
             "action",
             "reset is only for qemu VMs; use reboot or stop for a container",
         ));
     }
-    if i.action.interrupts() && protected(&s, &n, &kind, id).await? {
+    if i.action.interrupts() && protected(&s, &n, kind, id).await? {
         return Err(ToolError::denied(format!(
             "VM {id} has the protection flag set; `{}` is refused. Clear protection in Proxmox first if this is intended",
             i.action.as_str()
         )));
     }
-    let upid = s
-        .api
-        .write(
-            reqwest::Method::POST,
-            &format!("/nodes/{n}/{kind}/{id}/status/{}", i.action.as_str()),
-            &[],
-        )
-        .await?;
-    let upid = upid
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| ToolError::upstream("Proxmox VE", "the action returned no task id"))?;
+    let upid = s.api.guest_action(&n, kind, id, i.action.as_str()).await?;
     tracing::info!(vmid = id, node = %n, action = i.action.as_str(), upid = %upid, "power action started");
     let mut out = ActionOutput {
         vmid: id,
         node: n.clone(),
-        kind,
+        kind: kind.as_str().into(),
         action: i.action.as_str().into(),
         upid: upid.clone(),
         task_status: None,
@@ -342,13 +333,10 @@ async fn vm_action(
     let deadline = Instant::now() + Duration::from_secs(u64::from(timeout));
     let mut pause = Duration::from_millis(100);
     loop {
-        let st = s
-            .api
-            .get(&format!("/nodes/{n}/tasks/{upid}/status"), &[])
-            .await?;
-        let status = st["status"].as_str().unwrap_or("running").to_string();
+        let st = s.api.task_status(&n, &upid).await?;
+        let status = st.status.unwrap_or_else(|| "running".into());
         if status == "stopped" || Instant::now() + pause > deadline {
-            out.exit_status = st["exitstatus"].as_str().map(str::to_string);
+            out.exit_status = st.exitstatus;
             out.ok = Some(status == "stopped" && out.exit_status.as_deref() == Some("OK"));
             out.task_status = Some(status);
             return Ok(out);
