@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use panw_airs::client::{as_array, interpret};
+use panw_airs::client::{decode_async, decode_reports, decode_results, decode_scan, interpret};
 use panw_airs::tools::results::{merge_reports, merge_results};
 use panw_airs::tools::scan::{batch, verdict};
 use serde_json::Value;
@@ -25,7 +25,8 @@ fn ids_in(items: &[Value], key: &str) -> Vec<String> {
 
 fn check_value(v: Value) {
     // A sync scan answer.
-    if let Ok(verdict) = verdict(v.clone()) {
+    if let Ok(r) = decode_scan(v.clone()) {
+        let verdict = verdict(r);
         assert_eq!(Some(verdict.category.as_str()), v["category"].as_str());
         assert_eq!(Some(verdict.action.as_str()), v["action"].as_str());
         assert!(!verdict.other.contains_key("category"));
@@ -37,13 +38,18 @@ fn check_value(v: Value) {
         );
     }
     // An async scan answer.
-    if let Ok(b) = batch(&v, vec![1, 2, 3]) {
+    if let Ok(a) = decode_async(v.clone()) {
+        let b = batch(a, vec![1, 2, 3]);
         assert_eq!(Some(b.scan_id.as_str()), v["scan_id"].as_str());
     }
     // A results or reports page.
-    let Ok(items) = as_array(v) else { return };
-    let scan_ids = ids_in(&items, "scan_id");
-    let (found, missing) = merge_results(&scan_ids, &items);
+    let Value::Array(items) = &v else {
+        assert!(decode_results(v.clone()).is_err() && decode_reports(v).is_err());
+        return;
+    };
+    let scan_ids = ids_in(items, "scan_id");
+    let results = decode_results(v.clone()).expect("an array is a results page");
+    let (found, missing) = merge_results(&scan_ids, &results);
     for r in &found {
         assert!(
             scan_ids.contains(&r.scan_id),
@@ -61,12 +67,14 @@ fn check_value(v: Value) {
         );
     }
     serde_json::to_string(&found).expect("results serialise");
-    let report_ids = ids_in(&items, "report_id");
-    let (reports, missing) = merge_reports(&report_ids, &items);
+    let report_ids = ids_in(items, "report_id");
+    let all = decode_reports(v.clone()).expect("an array is a reports page");
+    let (reports, missing) = merge_reports(&report_ids, &all);
     for r in &reports {
-        let id = r["report_id"].as_str().expect("a report has its id");
+        let id = r.report_id.as_deref().expect("a report has its id");
         assert!(report_ids.iter().any(|x| x == id) && !missing.iter().any(|x| x == id));
     }
+    serde_json::to_string(&reports).expect("reports serialise");
 }
 
 fuzz_target!(|data: &[u8]| {

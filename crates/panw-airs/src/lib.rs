@@ -8,9 +8,9 @@ pub mod client;
 pub mod config;
 pub mod tools;
 
-use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef};
+use mcp_core::{App, BuildCtx, ServerMeta, StartupError, ToolDef, ToolError};
 
-use crate::client::AirsClient;
+use crate::client::{AirsClient, ClientError};
 use crate::config::{AirsSettings, DefaultProfile, ProfileAllowlist};
 
 /// Server state.
@@ -70,6 +70,11 @@ impl App for Airs {
     }
 
     async fn probe(&self) -> Result<String, String> {
-        self.client.probe().await
+        // A transport failure in its own words ("cannot connect to AIRS: ..."); an HTTP
+        // error as a tool call would report it.
+        self.client.probe().await.map_err(|e| match e {
+            ClientError::Transport(u) => u.to_string(),
+            other => ToolError::from(other).to_string(),
+        })
     }
 }

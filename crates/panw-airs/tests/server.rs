@@ -1,19 +1,17 @@
 //! panw-airs end to end: the real binary, an MCP client, and the AIRS simulator.
 
 use serde_json::{Value, json};
-use test_support::tokens::token;
-use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess};
+use test_support::cli::{check_fails, check_ok};
+use test_support::{ServerSpec, SimProcess};
 use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_panw-airs");
 const KEY: &str = "airs-sim-key-0123456789";
 
-struct Rig {
-    sim: SimProcess,
-    server: ServerProcess,
-    client: RpcClient,
-}
+type Rig = test_support::Rig<SimProcess>;
 
+/// The AIRS simulator with the profiles `secops-default` and `strict`, and the server
+/// scanning with `secops-default`; a client with `airs:scan`.
 async fn rig(sim_args: &[&str], extra: &[(&str, &str)], wait_ready: bool) -> Rig {
     let mut args = vec![
         "airs",
@@ -32,21 +30,7 @@ async fn rig(sim_args: &[&str], extra: &[(&str, &str)], wait_ready: bool) -> Rig
         .env("PANW_AI_SEC_API_KEY", KEY)
         .env("PANW_AI_PROFILE_NAME", "secops-default")
         .env_overrides(extra);
-    let server = if wait_ready {
-        ServerProcess::start(&spec).await
-    } else {
-        ServerProcess::start_unready(&spec).await
-    };
-    let mut client = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("agent", &["airs:scan"])),
-    );
-    assert_eq!(client.initialize().await.status, 200);
-    Rig {
-        sim,
-        server,
-        client,
-    }
+    Rig::start(sim, &spec, "agent", &["airs:scan"], wait_ready).await
 }
 
 #[tokio::test]
@@ -64,11 +48,7 @@ async fn scopes_split_scanning_from_reading() {
         ],
         "airs:scan implies airs:read"
     );
-    let mut reader = RpcClient::new(
-        format!("{}/mcp", r.server.base()),
-        Some(token("auditor", &["airs:read"])),
-    );
-    reader.initialize().await;
+    let mut reader = r.client("auditor", &["airs:read"]).await;
     let mut names = reader.tool_names().await;
     names.sort();
     assert_eq!(names, vec!["pan_get_scan_reports", "pan_get_scan_results"]);
@@ -156,7 +136,7 @@ async fn benign_and_malicious_verdicts() {
 #[tokio::test]
 async fn only_allowed_profiles_can_be_named() {
     let mut r = rig(&[], &[], true).await;
-    let before = r.sim.total().await;
+    let before = r.peer.total().await;
     for (field, args) in [
         (
             "profile_name",
@@ -185,7 +165,7 @@ async fn only_allowed_profiles_can_be_named() {
     .await;
     assert!(e.contains("not allowed on this server"), "{e}");
     assert_eq!(
-        r.sim.total().await,
+        r.peer.total().await,
         before,
         "no request for a refused profile"
     );
@@ -204,7 +184,7 @@ async fn only_allowed_profiles_can_be_named() {
 #[tokio::test]
 async fn batch_of_23_is_split_in_fives_and_merged_in_order() {
     let mut r = rig(&["--async-delay-ms", "300"], &[], true).await;
-    r.sim.reset().await;
+    r.peer.reset().await;
     let items: Vec<Value> = (0..23)
         .map(|i| {
             if i % 7 == 3 {
@@ -234,7 +214,7 @@ async fn batch_of_23_is_split_in_fives_and_merged_in_order() {
         (1..=23).collect::<Vec<u64>>(),
         "items come back in the order given"
     );
-    let stats = r.sim.stats().await;
+    let stats = r.peer.stats().await;
     assert_eq!(stats["by_type"]["async"], 5, "{stats}");
     assert!(out.get("results").is_none());
 
@@ -270,7 +250,7 @@ async fn results_and_reports_for_twelve_ids_take_three_requests_each() {
         scan_ids.push(v["scan_id"].clone());
         report_ids.push(v["report_id"].clone());
     }
-    r.sim.reset().await;
+    r.peer.reset().await;
     let out = ok(
         &mut r.client,
         "pan_get_scan_results",
@@ -298,7 +278,7 @@ async fn results_and_reports_for_twelve_ids_take_three_requests_each() {
     )
     .await;
     assert_eq!(reports["reports"].as_array().map(Vec::len), Some(12));
-    let stats = r.sim.stats().await;
+    let stats = r.peer.stats().await;
     assert_eq!(
         (
             stats["by_type"]["results"].as_u64(),
@@ -319,10 +299,69 @@ async fn results_and_reports_for_twelve_ids_take_three_requests_each() {
     );
 }
 
+/// What AIRS answers reaches the caller unchanged: the `result` of each scan result and each
+/// threat report, unknown fields included, read back from the simulator directly.
+#[tokio::test]
+async fn results_and_reports_pass_through_what_airs_sent() {
+    let mut r = rig(&[], &[], true).await;
+    let v = ok(
+        &mut r.client,
+        "pan_inline_scan",
+        json!({"prompt": "my card is 4111 1111 1111 1111", "tr_id": "t-9"}),
+    )
+    .await;
+    let raw = |path: &str, key: &str, id: &Value| {
+        let url = format!(
+            "{}/v1/scan/{path}?{key}={}",
+            r.peer.base,
+            id.as_str().unwrap_or_default()
+        );
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .header("x-pan-token", KEY)
+                .send()
+                .await
+                .expect("send")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let results = ok(
+        &mut r.client,
+        "pan_get_scan_results",
+        json!({"scan_ids": [v["scan_id"]]}),
+    )
+    .await;
+    let sim = raw("results", "scan_ids", &v["scan_id"]).await;
+    assert_eq!(
+        results["results"][0]["result"], sim[0]["result"],
+        "{results}"
+    );
+    assert_eq!(
+        results["results"][0]["result"]["x_sim_detector_version"],
+        "1"
+    );
+    let reports = ok(
+        &mut r.client,
+        "pan_get_scan_reports",
+        json!({"report_ids": [v["report_id"]]}),
+    )
+    .await;
+    let sim = raw("reports", "report_ids", &v["report_id"]).await;
+    assert_eq!(reports["reports"], sim, "{reports}");
+    assert!(
+        reports["reports"][0]["detection_results"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty())
+    );
+}
+
 #[tokio::test]
 async fn limits_are_enforced_before_any_request() {
     let mut r = rig(&[], &[], true).await;
-    let before = r.sim.total().await;
+    let before = r.peer.total().await;
     let big = "x".repeat(2 * 1024 * 1024 + 1);
     let cases = [
         ("pan_inline_scan", json!({}), "prompt"),
@@ -396,7 +435,7 @@ async fn limits_are_enforced_before_any_request() {
         assert!(e.contains(&format!("`{field}`")), "{tool}: {e}");
     }
     assert_eq!(
-        r.sim.total().await,
+        r.peer.total().await,
         before,
         "no upstream request for invalid input"
     );
@@ -435,14 +474,14 @@ async fn http_errors_map_to_clear_messages() {
     assert!(e.starts_with("AIRS said: Invalid API key (HTTP 403): the API key was rejected or revoked; check PANW_AI_SEC_API_KEY"), "{e}");
 
     let mut r = rig(&[], &[], true).await;
-    r.sim
+    r.peer
         .faults(json!({"rate_limit_next": 10, "retry_after_secs": 20}))
         .await;
     let e = err(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
     assert_eq!(e, "AIRS is rate limiting requests; retry after 20 s");
-    r.sim.faults(json!({"fail_next": 1})).await;
+    r.peer.faults(json!({"fail_next": 1})).await;
     ok(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
-    r.sim
+    r.peer
         .faults(json!({"fail_next": 10, "fail_status": 502}))
         .await;
     let e = err(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
@@ -450,17 +489,17 @@ async fn http_errors_map_to_clear_messages() {
         e.starts_with("AIRS is unavailable: HTTP 502 after retries"),
         "{e}"
     );
-    r.sim.faults(json!({"malformed_next": 1})).await;
+    r.peer.faults(json!({"malformed_next": 1})).await;
     let e = err(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
     assert!(e.contains("not valid JSON"), "{e}");
-    r.sim.faults(json!({})).await;
+    r.peer.faults(json!({})).await;
 }
 
 #[tokio::test]
 async fn oversized_sync_requests_are_refused_before_sending() {
     // A 1.9 MB prompt passes the field limit, but with the context the body passes 2 MB.
     let mut r = rig(&[], &[], true).await;
-    let before = r.sim.total().await;
+    let before = r.peer.total().await;
     let e = err(
         &mut r.client,
         "pan_inline_scan",
@@ -468,7 +507,7 @@ async fn oversized_sync_requests_are_refused_before_sending() {
     )
     .await;
     assert!(e.contains("a sync scan takes at most 2097152"), "{e}");
-    assert_eq!(r.sim.total().await, before);
+    assert_eq!(r.peer.total().await, before);
 }
 
 #[tokio::test]
@@ -483,18 +522,18 @@ async fn a_5xx_storm_opens_the_breaker_which_later_recovers() {
         true,
     )
     .await;
-    r.sim
+    r.peer
         .faults(json!({"fail_next": 1000, "fail_status": 503}))
         .await;
     for _ in 0..3 {
         let e = err(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
         assert!(e.starts_with("AIRS is unavailable: HTTP 503"), "{e}");
     }
-    let sent = r.sim.total().await;
+    let sent = r.peer.total().await;
     let e = err(&mut r.client, "pan_inline_scan", json!({"prompt": "hi"})).await;
     assert!(e.contains("circuit breaker is open"), "{e}");
-    assert_eq!(r.sim.total().await, sent, "an open breaker sends nothing");
-    r.sim.faults(json!({})).await;
+    assert_eq!(r.peer.total().await, sent, "an open breaker sends nothing");
+    r.peer.faults(json!({})).await;
     let mut recovered = false;
     for _ in 0..100 {
         let res = r
@@ -531,29 +570,34 @@ async fn a_5xx_storm_opens_the_breaker_which_later_recovers() {
 #[tokio::test]
 async fn check_and_regions() {
     let sim = SimProcess::start(&["airs", "--api-key", KEY]).await;
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("PANW_AI_SEC_API_ENDPOINT", &sim.base)
-        .env("PANW_AI_SEC_API_KEY", KEY)
-        .output()
-        .await
-        .expect("run");
+    let out = check_ok(
+        BIN,
+        &[
+            ("PANW_AI_SEC_API_ENDPOINT", &sim.base),
+            ("PANW_AI_SEC_API_KEY", KEY),
+        ],
+    )
+    .await;
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        out.starts_with("panw-airs: ok: AIRS API reachable"),
+        "{out}"
     );
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("panw-airs: ok: AIRS API reachable"));
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .env("PANW_AI_SEC_API_ENDPOINT", "eu")
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PANW_AI_SEC_API_KEY is required"));
+    // A rejected key fails the check in the words a tool call would use.
+    check_fails(
+        BIN,
+        &[
+            ("PANW_AI_SEC_API_ENDPOINT", &sim.base),
+            ("PANW_AI_SEC_API_KEY", "revoked-key"),
+        ],
+        "AIRS said: Invalid API key (HTTP 403): the API key was rejected or revoked",
+    )
+    .await;
+    check_fails(
+        BIN,
+        &[("PANW_AI_SEC_API_ENDPOINT", "eu")],
+        "PANW_AI_SEC_API_KEY is required",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -1,20 +1,27 @@
-//! The AIRS API Intercept client. Tools never build requests; they call this.
+//! The AIRS API Intercept client. Tools never build requests or read JSON; they call this
+//! with the typed requests of [`model`] and get its typed responses back.
 //!
-//! The key travels in the `x-pan-token` header. Responses are kept as JSON values so fields
-//! the API adds later reach the model instead of breaking the parse.
+//! The key travels in the `x-pan-token` header. Responses are read leniently (see [`model`]):
+//! fields the API adds later reach the caller instead of breaking the parse.
 
+pub mod error;
 pub mod limits;
+pub mod model;
 
 use std::time::Duration;
 
-use mcp_core::ToolError;
 use mcp_core::upstream::{Idempotency, Upstream, UpstreamResponse};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+pub use error::ClientError;
+use model::{
+    AsyncScanObject, AsyncScanResponse, ScanIdResult, ScanRequest, ScanResponse, ThreatReport,
+};
+
 use crate::config::AirsSettings;
 
-const UPSTREAM: &str = "AIRS";
+pub(crate) const UPSTREAM: &str = "AIRS";
 
 /// A connected client.
 pub struct AirsClient {
@@ -29,15 +36,15 @@ impl std::fmt::Debug for AirsClient {
 }
 
 impl AirsClient {
-    pub fn new(settings: &AirsSettings) -> Result<Self, String> {
-        let upstream = Upstream::new(settings.upstream.clone()).map_err(|e| e.to_string())?;
+    pub fn new(settings: &AirsSettings) -> Result<Self, ClientError> {
+        let upstream = Upstream::new(settings.upstream.clone())?;
         Ok(Self {
             upstream,
             key: settings.api_key.clone(),
         })
     }
 
-    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, ToolError> {
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, ClientError> {
         // Scans have no side effect beyond a log entry, so 5xx answers are retried.
         let rb = rb
             .header("x-pan-token", self.key.expose_secret())
@@ -46,77 +53,121 @@ impl AirsClient {
         interpret(&resp)
     }
 
-    /// `POST /v1/scan/sync/request`
-    pub async fn sync_scan(&self, body: &Value) -> Result<Value, ToolError> {
-        self.send(
-            self.upstream
-                .request(reqwest::Method::POST, "/v1/scan/sync/request")
-                .json(body),
-        )
-        .await
+    /// `POST /v1/scan/sync/request`: the verdict, with a category and an action.
+    pub async fn sync_scan(&self, req: &ScanRequest) -> Result<ScanResponse, ClientError> {
+        let v = self
+            .send(
+                self.upstream
+                    .request(reqwest::Method::POST, "/v1/scan/sync/request")
+                    .json(req),
+            )
+            .await?;
+        decode_scan(v)
     }
 
-    /// `POST /v1/scan/async/request` with at most five `{req_id, scan_req}` items.
-    pub async fn async_scan(&self, batch: &Value) -> Result<Value, ToolError> {
-        self.send(
-            self.upstream
-                .request(reqwest::Method::POST, "/v1/scan/async/request")
-                .json(batch),
-        )
-        .await
+    /// `POST /v1/scan/async/request` with at most five items.
+    pub async fn async_scan(
+        &self,
+        batch: &[AsyncScanObject],
+    ) -> Result<AsyncScanResponse, ClientError> {
+        let v = self
+            .send(
+                self.upstream
+                    .request(reqwest::Method::POST, "/v1/scan/async/request")
+                    .json(batch),
+            )
+            .await?;
+        decode_async(v)
     }
 
     /// `GET /v1/scan/results?scan_ids=…` for at most five validated ids.
-    pub async fn results(&self, ids: &[String]) -> Result<Vec<Value>, ToolError> {
+    pub async fn results(&self, ids: &[String]) -> Result<Vec<ScanIdResult>, ClientError> {
         let rb = self
             .upstream
             .request(reqwest::Method::GET, "/v1/scan/results")
             .query(&[("scan_ids", ids.join(","))]);
-        as_array(self.send(rb).await?)
+        decode_results(self.send(rb).await?)
     }
 
     /// `GET /v1/scan/reports?report_ids=…` for at most five validated ids.
-    pub async fn reports(&self, ids: &[String]) -> Result<Vec<Value>, ToolError> {
+    pub async fn reports(&self, ids: &[String]) -> Result<Vec<ThreatReport>, ClientError> {
         let rb = self
             .upstream
             .request(reqwest::Method::GET, "/v1/scan/reports")
             .query(&[("report_ids", ids.join(","))]);
-        as_array(self.send(rb).await?)
+        decode_reports(self.send(rb).await?)
     }
 
     /// Reachability for `/readyz` and `check`: an authenticated request that scans nothing.
-    pub async fn probe(&self) -> Result<String, String> {
+    pub async fn probe(&self) -> Result<String, ClientError> {
         let rb = self
             .upstream
             .request(reqwest::Method::GET, "/v1/scan/results")
             .query(&[("scan_ids", "00000000-0000-0000-0000-000000000000")])
             .header("x-pan-token", self.key.expose_secret());
-        let resp = self
-            .upstream
-            .send(rb, Idempotency::Idempotent)
-            .await
-            .map_err(|e| e.to_string())?;
-        match resp.status.as_u16() {
-            200..=299 => Ok(format!(
+        let resp = self.upstream.send(rb, Idempotency::Idempotent).await?;
+        if resp.status.is_success() {
+            Ok(format!(
                 "AIRS API reachable at {}",
                 self.upstream.config().base_url
-            )),
-            s => Err(interpret(&resp)
+            ))
+        } else {
+            Err(interpret(&resp)
                 .err()
-                .map_or(format!("HTTP {s}"), |e| e.to_string())),
+                .unwrap_or_else(|| ClientError::Rejected {
+                    status: resp.status.as_u16(),
+                    message: api_message(&resp),
+                }))
         }
     }
 }
 
-/// The array a results or reports lookup answers with. Public, with [`interpret`], for the
-/// fuzz targets (`fuzz/`) and property tests.
-pub fn as_array(v: Value) -> Result<Vec<Value>, ToolError> {
+/// A sync scan answer: an object with a string `category` and `action`. Public, with the other
+/// `decode_*` functions and [`interpret`], for the fuzz targets (`fuzz/`) and property tests.
+pub fn decode_scan(v: Value) -> Result<ScanResponse, ClientError> {
+    if !v.is_object() {
+        return Err(ClientError::Malformed(
+            "the scan response is not a JSON object",
+        ));
+    }
+    let r: ScanResponse = serde_json::from_value(v)
+        .map_err(|_| ClientError::Malformed("the scan response is not a JSON object"))?;
+    if r.category.is_none() {
+        return Err(ClientError::Malformed("the scan response has no category"));
+    }
+    if r.action.is_none() {
+        return Err(ClientError::Malformed("the scan response has no action"));
+    }
+    Ok(r)
+}
+
+/// An async scan answer: an object with a string `scan_id`.
+pub fn decode_async(v: Value) -> Result<AsyncScanResponse, ClientError> {
+    let missing = || ClientError::Malformed("the async response has no scan_id");
+    if !v.is_object() {
+        return Err(missing());
+    }
+    serde_json::from_value(v).map_err(|_| missing())
+}
+
+/// A results page: an array; items that are not objects are skipped.
+pub fn decode_results(v: Value) -> Result<Vec<ScanIdResult>, ClientError> {
+    Ok(objects(v)?
+        .filter_map(|o| serde_json::from_value(o).ok())
+        .collect())
+}
+
+/// A reports page: an array; items that are not objects are skipped.
+pub fn decode_reports(v: Value) -> Result<Vec<ThreatReport>, ClientError> {
+    Ok(objects(v)?
+        .filter_map(|o| serde_json::from_value(o).ok())
+        .collect())
+}
+
+fn objects(v: Value) -> Result<impl Iterator<Item = Value>, ClientError> {
     match v {
-        Value::Array(items) => Ok(items),
-        other => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("expected a JSON array, got {}", kind(&other)),
-        )),
+        Value::Array(items) => Ok(items.into_iter().filter(Value::is_object)),
+        other => Err(ClientError::NotArray(kind(&other))),
     }
 }
 
@@ -146,44 +197,38 @@ fn api_message(resp: &UpstreamResponse) -> String {
 }
 
 /// The JSON body of a successful answer, or a clear error for any status and body.
-pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ToolError> {
+pub fn interpret(resp: &UpstreamResponse) -> Result<Value, ClientError> {
     let status = resp.status.as_u16();
     match status {
-        200..=299 => serde_json::from_slice(&resp.body).map_err(|e| {
-            ToolError::upstream(UPSTREAM, format!("the response is not valid JSON ({e})"))
+        200..=299 => {
+            serde_json::from_slice(&resp.body).map_err(|e| ClientError::NotJson(e.to_string()))
+        }
+        401 | 403 => Err(ClientError::Unauthorized {
+            status,
+            message: api_message(resp),
         }),
-        401 | 403 => Err(ToolError::upstream(
-            UPSTREAM,
-            format!(
-                "{} (HTTP {status}): the API key was rejected or revoked; check PANW_AI_SEC_API_KEY",
-                api_message(resp)
-            ),
-        )),
-        413 => Err(ToolError::upstream(
-            UPSTREAM,
-            format!(
-                "{} (HTTP 413): the request is too large; send less content per scan",
-                api_message(resp)
-            ),
-        )),
-        429 => Err(ToolError::RateLimited {
-            upstream: UPSTREAM.into(),
-            retry_after: Some(resp.retry_after().unwrap_or(Duration::from_secs(1))),
+        413 => Err(ClientError::TooLarge {
+            message: api_message(resp),
         }),
-        500..=599 => Err(ToolError::Unavailable {
-            upstream: UPSTREAM.into(),
-            message: format!("HTTP {status} after retries: {}", api_message(resp)),
+        429 => Err(ClientError::RateLimited {
+            retry_after: resp.retry_after().unwrap_or(Duration::from_secs(1)),
+        }),
+        500..=599 => Err(ClientError::ServerError {
+            status,
+            message: api_message(resp),
             retry_after: resp.retry_after(),
         }),
-        _ => Err(ToolError::upstream(
-            UPSTREAM,
-            format!("{} (HTTP {status})", api_message(resp)),
-        )),
+        _ => Err(ClientError::Rejected {
+            status,
+            message: api_message(resp),
+        }),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use mcp_core::ToolError;
+
     use super::*;
 
     fn resp(status: u16, body: &str, retry_after: Option<&str>) -> UpstreamResponse {
@@ -244,11 +289,12 @@ mod tests {
         ];
         for (status, body, ra, want) in cases {
             let e = interpret(&resp(status, body, ra)).expect_err("error");
-            assert_eq!(e.to_string(), want);
+            assert_eq!(ToolError::from(e).to_string(), want);
         }
         let e = interpret(&resp(200, "{not json", None)).expect_err("bad json");
         assert!(
-            e.to_string()
+            ToolError::from(e)
+                .to_string()
                 .starts_with("AIRS said: the response is not valid JSON")
         );
     }

@@ -6,10 +6,10 @@ pub mod scan;
 use mcp_core::{ToolDef, ToolError};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 
 use crate::Airs;
 use crate::client::limits::{self, MAX_CONTENT_LEN, MAX_CONTEXT_LEN, MAX_PROFILE_NAME_LEN};
+use crate::client::model::{AiProfile, Metadata, ScanContent, ToolEvent, ToolEventMetadata};
 use crate::config::{DefaultProfile, ProfileAllowlist};
 
 pub fn all() -> Vec<ToolDef<Airs>> {
@@ -22,6 +22,7 @@ pub fn all() -> Vec<ToolDef<Airs>> {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolEventInput {
+    /// Who was called: ecosystem, method, server and tool.
     pub metadata: ToolEventMeta,
     /// Raw JSON text of the tool's input.
     pub input: Option<String>,
@@ -29,6 +30,7 @@ pub struct ToolEventInput {
     pub output: Option<String>,
 }
 
+/// Who was called (AIRS `tool_event.metadata`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ToolEventMeta {
@@ -46,8 +48,11 @@ pub struct ToolEventMeta {
 #[derive(Debug, Clone, Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataInput {
+    /// The AI application the content belongs to.
     pub app_name: Option<String>,
+    /// The end user of the application.
     pub app_user: Option<String>,
+    /// The AI model that produced or will receive the content.
     pub ai_model: Option<String>,
 }
 
@@ -64,7 +69,7 @@ pub struct Content<'a> {
 
 impl Content<'_> {
     /// Check the content; field names get `prefix` (for batch items).
-    pub fn to_json(&self, prefix: &str) -> Result<Value, ToolError> {
+    pub fn to_content(&self, prefix: &str) -> Result<ScanContent, ToolError> {
         let name = |f: &str| {
             if prefix.is_empty() {
                 f.to_string()
@@ -72,63 +77,68 @@ impl Content<'_> {
                 format!("{prefix}.{f}")
             }
         };
-        let mut m = Map::new();
         for (field, value) in [
             ("prompt", self.prompt),
             ("response", self.response),
             ("code_prompt", self.code_prompt),
             ("code_response", self.code_response),
         ] {
-            if let Some(v) = value {
-                if v.len() > MAX_CONTENT_LEN {
-                    return Err(ToolError::invalid(
-                        name(field),
-                        format!("is {} bytes; the limit is {MAX_CONTENT_LEN}", v.len()),
-                    ));
-                }
-                m.insert(field.into(), json!(v));
-            }
-        }
-        if let Some(c) = self.context {
-            if c.len() > MAX_CONTEXT_LEN {
+            if let Some(v) = value
+                && v.len() > MAX_CONTENT_LEN
+            {
                 return Err(ToolError::invalid(
-                    name("context"),
-                    format!("is {} bytes; the limit is {MAX_CONTEXT_LEN}", c.len()),
+                    name(field),
+                    format!("is {} bytes; the limit is {MAX_CONTENT_LEN}", v.len()),
                 ));
             }
-            m.insert("context".into(), json!(c));
         }
-        if let Some(t) = self.tool_event {
-            for (f, v) in [("input", &t.input), ("output", &t.output)] {
-                if v.as_ref().is_some_and(|v| v.len() > MAX_CONTENT_LEN) {
-                    return Err(ToolError::invalid(
-                        name(&format!("tool_event.{f}")),
-                        format!("is larger than {MAX_CONTENT_LEN} bytes"),
-                    ));
+        if let Some(c) = self.context
+            && c.len() > MAX_CONTEXT_LEN
+        {
+            return Err(ToolError::invalid(
+                name("context"),
+                format!("is {} bytes; the limit is {MAX_CONTEXT_LEN}", c.len()),
+            ));
+        }
+        let tool_event = match self.tool_event {
+            None => None,
+            Some(t) => {
+                for (f, v) in [("input", &t.input), ("output", &t.output)] {
+                    if v.as_ref().is_some_and(|v| v.len() > MAX_CONTENT_LEN) {
+                        return Err(ToolError::invalid(
+                            name(&format!("tool_event.{f}")),
+                            format!("is larger than {MAX_CONTENT_LEN} bytes"),
+                        ));
+                    }
                 }
+                for (f, v) in [
+                    ("ecosystem", &t.metadata.ecosystem),
+                    ("method", &t.metadata.method),
+                    ("server_name", &t.metadata.server_name),
+                ] {
+                    limits::check_id_field(&name(&format!("tool_event.metadata.{f}")), v)?;
+                }
+                if let Some(ti) = &t.metadata.tool_invoked {
+                    limits::check_id_field(&name("tool_event.metadata.tool_invoked"), ti)?;
+                }
+                Some(ToolEvent {
+                    metadata: ToolEventMetadata {
+                        ecosystem: t.metadata.ecosystem.clone(),
+                        method: t.metadata.method.clone(),
+                        server_name: t.metadata.server_name.clone(),
+                        tool_invoked: t.metadata.tool_invoked.clone(),
+                    },
+                    input: t.input.clone(),
+                    output: t.output.clone(),
+                })
             }
-            for (f, v) in [
-                ("ecosystem", &t.metadata.ecosystem),
-                ("method", &t.metadata.method),
-                ("server_name", &t.metadata.server_name),
-            ] {
-                limits::check_id_field(&name(&format!("tool_event.metadata.{f}")), v)?;
-            }
-            let mut meta = json!({"ecosystem": t.metadata.ecosystem, "method": t.metadata.method, "server_name": t.metadata.server_name});
-            if let Some(ti) = &t.metadata.tool_invoked {
-                limits::check_id_field(&name("tool_event.metadata.tool_invoked"), ti)?;
-                meta["tool_invoked"] = json!(ti);
-            }
-            let mut ev = json!({"metadata": meta});
-            if let Some(i) = &t.input {
-                ev["input"] = json!(i);
-            }
-            if let Some(o) = &t.output {
-                ev["output"] = json!(o);
-            }
-            m.insert("tool_event".into(), ev);
-        }
-        if m.is_empty() || (m.len() == 1 && m.contains_key("context")) {
+        };
+        let scanned = self.prompt.is_some()
+            || self.response.is_some()
+            || self.code_prompt.is_some()
+            || self.code_response.is_some()
+            || tool_event.is_some();
+        if !scanned {
             let field = if prefix.is_empty() {
                 "prompt".to_string()
             } else {
@@ -139,7 +149,14 @@ impl Content<'_> {
                 "give at least one of prompt, response, code_prompt, code_response or tool_event (context alone is not scanned)",
             ));
         }
-        Ok(Value::Object(m))
+        Ok(ScanContent {
+            prompt: self.prompt.map(str::to_string),
+            response: self.response.map(str::to_string),
+            code_prompt: self.code_prompt.map(str::to_string),
+            code_response: self.code_response.map(str::to_string),
+            context: self.context.map(str::to_string),
+            tool_event,
+        })
     }
 }
 
@@ -149,7 +166,7 @@ pub fn ai_profile(
     allowed: &ProfileAllowlist,
     name: Option<&str>,
     id: Option<&str>,
-) -> Result<Value, ToolError> {
+) -> Result<AiProfile, ToolError> {
     let check = |field: &str, v: &str| -> Result<(), ToolError> {
         mcp_core::validate::check_no_control(field, v)?;
         if v.is_empty() || v.len() > MAX_PROFILE_NAME_LEN {
@@ -175,11 +192,11 @@ pub fn ai_profile(
             "profile_id",
             "give profile_name or profile_id, not both",
         )),
-        (Some(n), None) => check("profile_name", n).map(|()| json!({"profile_name": n})),
-        (None, Some(i)) => check("profile_id", i).map(|()| json!({"profile_id": i})),
+        (Some(n), None) => check("profile_name", n).map(|()| by_name(n)),
+        (None, Some(i)) => check("profile_id", i).map(|()| by_id(i)),
         (None, None) => match default {
-            DefaultProfile::Name(n) => Ok(json!({"profile_name": n})),
-            DefaultProfile::Id(i) => Ok(json!({"profile_id": i})),
+            DefaultProfile::Name(n) => Ok(by_name(n)),
+            DefaultProfile::Id(i) => Ok(by_id(i)),
             DefaultProfile::None => Err(ToolError::invalid(
                 "profile_name",
                 "no AI security profile: pass profile_name or profile_id, or set PANW_AI_PROFILE_NAME or PANW_AI_PROFILE_ID on the server",
@@ -188,10 +205,23 @@ pub fn ai_profile(
     }
 }
 
-/// The `metadata` object, checked.
-pub fn metadata(m: Option<&MetadataInput>) -> Result<Option<Value>, ToolError> {
+fn by_name(n: &str) -> AiProfile {
+    AiProfile {
+        profile_name: Some(n.into()),
+        profile_id: None,
+    }
+}
+
+fn by_id(i: &str) -> AiProfile {
+    AiProfile {
+        profile_name: None,
+        profile_id: Some(i.into()),
+    }
+}
+
+/// The `metadata` object, checked; none when no field is set.
+pub fn metadata(m: Option<&MetadataInput>) -> Result<Option<Metadata>, ToolError> {
     let Some(m) = m else { return Ok(None) };
-    let mut out = Map::new();
     for (f, v) in [
         ("app_name", &m.app_name),
         ("app_user", &m.app_user),
@@ -199,8 +229,12 @@ pub fn metadata(m: Option<&MetadataInput>) -> Result<Option<Value>, ToolError> {
     ] {
         if let Some(v) = v {
             limits::check_id_field(&format!("metadata.{f}"), v)?;
-            out.insert(f.into(), json!(v));
         }
     }
-    Ok((!out.is_empty()).then_some(Value::Object(out)))
+    let out = Metadata {
+        app_name: m.app_name.clone(),
+        app_user: m.app_user.clone(),
+        ai_model: m.ai_model.clone(),
+    };
+    Ok((out != Metadata::default()).then_some(out))
 }

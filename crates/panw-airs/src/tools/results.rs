@@ -6,11 +6,11 @@ use futures::{StreamExt, TryStreamExt};
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::Airs;
 use crate::client::AirsClient;
 use crate::client::limits::{MAX_PER_REQUEST, MAX_REPORT_ID_LEN, MAX_SCAN_ID_LEN, check_ids};
+use crate::client::model::{ScanIdResult, ScanResponse, ThreatReport};
 
 const PAN_GET_SCAN_RESULTS: ToolSpec = ToolSpec {
     name: "pan_get_scan_results",
@@ -51,20 +51,24 @@ pub struct ReportsInput {
 /// One item of one scan.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ItemResult {
+    /// The scan id asked for.
     pub scan_id: String,
     /// The item's req_id within the scan (0 for a sync scan).
     pub req_id: u32,
     /// `pending` or `complete`.
     pub status: String,
+    /// Once complete: `benign` or `malicious`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
+    /// Once complete: `allow` or `block`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// Once complete: the threat report's id, for pan_get_scan_reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_id: Option<String>,
     /// The full result AIRS returned, unknown fields included.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<Value>,
+    pub result: Option<ScanResponse>,
 }
 
 impl ItemResult {
@@ -92,7 +96,7 @@ pub struct ResultsOutput {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ReportsOutput {
     /// The threat reports, in the order of the ids given, as AIRS returned them.
-    pub reports: Vec<Value>,
+    pub reports: Vec<ThreatReport>,
     /// Ids AIRS did not know.
     pub missing: Vec<String>,
 }
@@ -113,7 +117,7 @@ pub async fn collect_results(
         .chunks(MAX_PER_REQUEST)
         .map(<[String]>::to_vec)
         .collect();
-    let pages: Vec<Vec<Value>> = futures::stream::iter(
+    let pages: Vec<Vec<ScanIdResult>> = futures::stream::iter(
         chunks
             .into_iter()
             .map(|c| async move { client.results(&c).await }),
@@ -121,35 +125,30 @@ pub async fn collect_results(
     .buffered(FAN_OUT)
     .try_collect()
     .await?;
-    let all: Vec<Value> = pages.into_iter().flatten().collect();
+    let all: Vec<ScanIdResult> = pages.into_iter().flatten().collect();
     Ok(merge_results(ids, &all))
 }
 
-/// The items of `all` (every results page, as AIRS sent them) for each of `ids`, in the order
-/// of `ids` and then by req_id, and the ids AIRS did not answer for. Any JSON is accepted:
-/// fields of the wrong type read as absent.
-pub fn merge_results(ids: &[String], all: &[Value]) -> (Vec<ItemResult>, Vec<String>) {
+/// The items of `all` (every results page, as the client read them) for each of `ids`, in
+/// the order of `ids` and then by req_id, and the ids AIRS did not answer for. A req_id that is
+/// not a u32 (negative, fractional, too large) reads as 0 rather than being truncated onto
+/// another item's; an item without a status is pending.
+pub fn merge_results(ids: &[String], all: &[ScanIdResult]) -> (Vec<ItemResult>, Vec<String>) {
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
         let mut mine: Vec<ItemResult> = all
             .iter()
-            .filter(|r| r["scan_id"].as_str() == Some(id.as_str()))
+            .filter(|r| r.scan_id.as_deref() == Some(id.as_str()))
             .map(|r| {
-                let result = r.get("result").filter(|v| !v.is_null()).cloned();
+                let result = r.result.clone();
                 ItemResult {
                     scan_id: id.clone(),
-                    req_id: req_id(&r["req_id"]),
-                    status: r["status"].as_str().unwrap_or("pending").to_string(),
-                    category: result
-                        .as_ref()
-                        .and_then(|x| x["category"].as_str().map(str::to_string)),
-                    action: result
-                        .as_ref()
-                        .and_then(|x| x["action"].as_str().map(str::to_string)),
-                    report_id: result
-                        .as_ref()
-                        .and_then(|x| x["report_id"].as_str().map(str::to_string)),
+                    req_id: r.req_id.unwrap_or(0),
+                    status: r.status.clone().unwrap_or_else(|| "pending".into()),
+                    category: result.as_ref().and_then(|x| x.category.clone()),
+                    action: result.as_ref().and_then(|x| x.action.clone()),
+                    report_id: result.as_ref().and_then(|x| x.report_id.clone()),
                     result,
                 }
             })
@@ -163,21 +162,15 @@ pub fn merge_results(ids: &[String], all: &[Value]) -> (Vec<ItemResult>, Vec<Str
     (out, missing)
 }
 
-/// A `req_id` as AIRS sent it; anything that is not a u32 (negative, fractional, too large or
-/// not a number) reads as 0 rather than being truncated onto another item's req_id.
-fn req_id(v: &Value) -> u32 {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
-}
-
 /// The reports in `all` for each of `ids`, in the order of `ids`, and the ids AIRS did not
 /// answer for.
-pub fn merge_reports(ids: &[String], all: &[Value]) -> (Vec<Value>, Vec<String>) {
+pub fn merge_reports(ids: &[String], all: &[ThreatReport]) -> (Vec<ThreatReport>, Vec<String>) {
     let mut reports = Vec::new();
     let mut missing = Vec::new();
     for id in ids {
-        let mine: Vec<Value> = all
+        let mine: Vec<ThreatReport> = all
             .iter()
-            .filter(|r| r["report_id"].as_str() == Some(id.as_str()))
+            .filter(|r| r.report_id.as_deref() == Some(id.as_str()))
             .cloned()
             .collect();
         if mine.is_empty() {
@@ -210,7 +203,7 @@ async fn pan_get_scan_reports(
         .chunks(MAX_PER_REQUEST)
         .map(<[String]>::to_vec)
         .collect();
-    let pages: Vec<Vec<Value>> = futures::stream::iter(
+    let pages: Vec<Vec<ThreatReport>> = futures::stream::iter(
         chunks
             .into_iter()
             .map(|c| async move { client.reports(&c).await }),
@@ -218,7 +211,7 @@ async fn pan_get_scan_reports(
     .buffered(FAN_OUT)
     .try_collect()
     .await?;
-    let all: Vec<Value> = pages.into_iter().flatten().collect();
+    let all: Vec<ThreatReport> = pages.into_iter().flatten().collect();
     let (reports, missing) = merge_reports(&i.report_ids, &all);
     Ok(ReportsOutput { reports, missing })
 }
@@ -228,8 +221,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    use serde_json::Value;
+
     use super::*;
-    use crate::client::{as_array, interpret};
+    use crate::client::{decode_async, decode_reports, decode_results, decode_scan, interpret};
     use crate::tools::scan::{batch, verdict};
 
     #[test]
@@ -242,6 +237,7 @@ mod tests {
             json!("not an object"),
         ];
         let ids = ["b", "a", "c"].map(String::from);
+        let all = decode_results(Value::Array(all)).expect("an array");
         let (found, missing) = merge_results(&ids, &all);
         let got: Vec<(&str, u32, &str)> = found
             .iter()
@@ -260,8 +256,12 @@ mod tests {
         assert_eq!(found[2].report_id.as_deref(), Some("Rb"));
         assert_eq!(missing, vec!["c".to_string()]);
 
-        let (reports, missing) = merge_reports(&ids, &[json!({"report_id": "a"}), json!({})]);
-        assert_eq!(reports, vec![json!({"report_id": "a"})]);
+        let all = decode_reports(json!([{"report_id": "a", "x_new": 1}, {}, 5])).expect("an array");
+        let (reports, missing) = merge_reports(&ids, &all);
+        assert_eq!(
+            serde_json::to_value(&reports).expect("json"),
+            json!([{"report_id": "a", "x_new": 1}])
+        );
         assert_eq!(missing, vec!["b".to_string(), "c".to_string()]);
     }
 
@@ -320,7 +320,8 @@ mod tests {
             ids.push(extra);
             ids.sort();
             ids.dedup();
-            let (found, missing) = merge_results(&ids, &items);
+            let results = decode_results(Value::Array(items.clone())).expect("an array");
+            let (found, missing) = merge_results(&ids, &results);
             for id in &ids {
                 let n = found.iter().filter(|r| &r.scan_id == id).count();
                 prop_assert!((n > 0) != missing.contains(id), "{id:?} found {n} times, missing: {missing:?}");
@@ -330,9 +331,10 @@ mod tests {
             prop_assert!(found
                 .windows(2)
                 .all(|w| (pos(&w[0].scan_id), w[0].req_id) <= (pos(&w[1].scan_id), w[1].req_id)));
-            let (reports, missing) = merge_reports(&ids, &items);
+            let reports = decode_reports(Value::Array(items)).expect("an array");
+            let (reports, missing) = merge_reports(&ids, &reports);
             for r in &reports {
-                let id = r["report_id"].as_str().expect("a report id");
+                let id = r.report_id.as_deref().expect("a report id");
                 prop_assert!(ids.iter().any(|i| i == id) && !missing.iter().any(|i| i == id));
             }
         }
@@ -340,16 +342,26 @@ mod tests {
         #[test]
         fn verdicts_need_category_and_action(v in json_value()) {
             let has = v["category"].is_string() && v["action"].is_string();
-            match verdict(v.clone()) {
-                Ok(x) => {
+            match decode_scan(v.clone()) {
+                Ok(r) => {
                     prop_assert!(has);
+                    let x = verdict(r);
                     prop_assert_eq!(Some(x.category.as_str()), v["category"].as_str());
+                    prop_assert_eq!(Some(x.action.as_str()), v["action"].as_str());
+                    prop_assert!(!x.other.contains_key("category"));
                     prop_assert!(serde_json::to_string(&x).is_ok());
                 }
                 Err(_) => prop_assert!(!has),
             }
-            prop_assert_eq!(batch(&v, vec![1]).is_ok(), v["scan_id"].is_string());
-            prop_assert_eq!(as_array(v.clone()).is_ok(), v.is_array());
+            match decode_async(v.clone()) {
+                Ok(a) => {
+                    prop_assert_eq!(Some(a.scan_id.as_str()), v["scan_id"].as_str());
+                    prop_assert_eq!(batch(a, vec![1]).req_ids, vec![1]);
+                }
+                Err(_) => prop_assert!(!v["scan_id"].is_string()),
+            }
+            prop_assert_eq!(decode_results(v.clone()).is_ok(), v.is_array());
+            prop_assert_eq!(decode_reports(v.clone()).is_ok(), v.is_array());
         }
 
         #[test]

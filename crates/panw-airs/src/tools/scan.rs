@@ -8,12 +8,15 @@ use futures::{StreamExt, TryStreamExt};
 use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 
 use super::{Content, MetadataInput, ToolEventInput, ai_profile, metadata};
 use crate::Airs;
 use crate::client::limits::{
     self, MAX_ASYNC_PAYLOAD, MAX_BATCH_ITEMS, MAX_PER_REQUEST, MAX_SYNC_PAYLOAD,
+};
+use crate::client::model::{
+    AiProfile, AsyncScanObject, AsyncScanResponse, DetectionFlags, Metadata, Passthrough,
+    ScanContent, ScanRequest, ScanResponse,
 };
 use crate::tools::results::{ItemResult, collect_results};
 
@@ -70,6 +73,7 @@ pub struct InlineScanInput {
     pub tr_id: Option<String>,
     /// Your session id, to group scans.
     pub session_id: Option<String>,
+    /// Application, user and model the scan is for; shown in the AIRS logs.
     pub metadata: Option<MetadataInput>,
 }
 
@@ -80,70 +84,57 @@ pub struct Verdict {
     pub category: String,
     /// `allow` or `block`.
     pub action: String,
+    /// The scan's id, for pan_get_scan_results.
     pub scan_id: String,
+    /// The threat report's id, for pan_get_scan_reports.
     pub report_id: String,
+    /// Your transaction id, echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tr_id: Option<String>,
+    /// Your session id, echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The security profile that decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_name: Option<String>,
     /// Detector flags for the prompt side.
-    pub prompt_detected: BTreeMap<String, bool>,
+    pub prompt_detected: DetectionFlags,
     /// Detector flags for the response side.
-    pub response_detected: BTreeMap<String, bool>,
+    pub response_detected: DetectionFlags,
     /// Every other field AIRS returned, kept as is.
-    pub other: Map<String, Value>,
+    pub other: Passthrough,
 }
 
-/// Split an AIRS ScanResponse into the verdict and everything else.
-pub fn verdict(mut v: Value) -> Result<Verdict, ToolError> {
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| ToolError::upstream("AIRS", "the scan response is not a JSON object"))?;
-    let mut take_str = |k: &str| obj.remove(k).and_then(|x| x.as_str().map(str::to_string));
-    let category = take_str("category")
-        .ok_or_else(|| ToolError::upstream("AIRS", "the scan response has no category"))?;
-    let action = take_str("action")
-        .ok_or_else(|| ToolError::upstream("AIRS", "the scan response has no action"))?;
-    let scan_id = take_str("scan_id").unwrap_or_default();
-    let report_id = take_str("report_id").unwrap_or_default();
-    let tr_id = take_str("tr_id");
-    let session_id = take_str("session_id");
-    let profile_name = take_str("profile_name");
-    let flags = |x: Option<Value>| -> BTreeMap<String, bool> {
-        x.and_then(|f| f.as_object().cloned())
-            .map(|m| {
-                m.into_iter()
-                    .filter_map(|(k, b)| b.as_bool().map(|b| (k, b)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let prompt_detected = flags(obj.remove("prompt_detected"));
-    let response_detected = flags(obj.remove("response_detected"));
-    Ok(Verdict {
-        category,
-        action,
-        scan_id,
-        report_id,
-        tr_id,
-        session_id,
-        profile_name,
-        prompt_detected,
-        response_detected,
-        other: std::mem::take(obj),
-    })
+/// The verdict of a sync scan answer (the client has checked its category and action).
+pub fn verdict(r: ScanResponse) -> Verdict {
+    Verdict {
+        category: r.category.unwrap_or_default(),
+        action: r.action.unwrap_or_default(),
+        scan_id: r.scan_id.unwrap_or_default(),
+        report_id: r.report_id.unwrap_or_default(),
+        tr_id: r.tr_id,
+        session_id: r.session_id,
+        profile_name: r.profile_name,
+        prompt_detected: r.prompt_detected.unwrap_or_default(),
+        response_detected: r.response_detected.unwrap_or_default(),
+        other: r.other,
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchItem {
+    /// User prompt to scan.
     pub prompt: Option<String>,
+    /// Model response to scan.
     pub response: Option<String>,
+    /// Code in the prompt.
     pub code_prompt: Option<String>,
+    /// Code in the response.
     pub code_response: Option<String>,
+    /// Grounding context for the response (checked for ungrounded answers, not scanned itself).
     pub context: Option<String>,
+    /// A tool invocation to scan.
     pub tool_event: Option<ToolEventInput>,
     /// Your transaction id for this item.
     pub tr_id: Option<String>,
@@ -161,6 +152,7 @@ pub struct BatchScanInput {
     pub profile_name: Option<String>,
     /// Security profile by id for the whole batch.
     pub profile_id: Option<String>,
+    /// Application, user and model the batch is for; shown in the AIRS logs.
     pub metadata: Option<MetadataInput>,
     /// Poll results until complete or this many seconds pass (0-120; default 0: do not wait).
     pub wait_seconds: Option<u32>,
@@ -168,7 +160,9 @@ pub struct BatchScanInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Batch {
+    /// The scan id of this request, shared by its items.
     pub scan_id: String,
+    /// The report id of this request, when AIRS gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_id: Option<String>,
     /// The req_ids sent in this request.
@@ -191,21 +185,19 @@ pub struct BatchOutput {
 
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ItemRef {
+    /// The item's req_id: its index in `items` + 1.
     pub req_id: u32,
+    /// The scan id of the request that carried it.
     pub scan_id: String,
 }
 
-/// Read an async scan answer (`{"scan_id": …, "report_id": …}`) for the items `req_ids`.
-pub fn batch(resp: &Value, req_ids: Vec<u32>) -> Result<Batch, ToolError> {
-    let scan_id = resp["scan_id"]
-        .as_str()
-        .ok_or_else(|| ToolError::upstream("AIRS", "the async response has no scan_id"))?
-        .to_string();
-    Ok(Batch {
-        scan_id,
-        report_id: resp["report_id"].as_str().map(str::to_string),
+/// The batch entry of an async scan answer for the items `req_ids`.
+pub fn batch(resp: AsyncScanResponse, req_ids: Vec<u32>) -> Batch {
+    Batch {
+        scan_id: resp.scan_id,
+        report_id: resp.report_id,
         req_ids,
-    })
+    }
 }
 
 pub fn tools() -> Vec<ToolDef<Airs>> {
@@ -216,13 +208,13 @@ pub fn tools() -> Vec<ToolDef<Airs>> {
 }
 
 fn scan_request(
-    profile: &Value,
-    meta: &Option<Value>,
-    content: Value,
+    profile: &AiProfile,
+    meta: &Option<Metadata>,
+    content: ScanContent,
     tr_id: Option<&str>,
     session_id: Option<&str>,
     prefix: &str,
-) -> Result<Value, ToolError> {
+) -> Result<ScanRequest, ToolError> {
     let name = |f: &str| {
         if prefix.is_empty() {
             f.to_string()
@@ -230,19 +222,19 @@ fn scan_request(
             format!("{prefix}.{f}")
         }
     };
-    let mut req = json!({"ai_profile": profile, "contents": [content]});
     if let Some(t) = tr_id {
         limits::check_id_field(&name("tr_id"), t)?;
-        req["tr_id"] = json!(t);
     }
     if let Some(s) = session_id {
         limits::check_id_field(&name("session_id"), s)?;
-        req["session_id"] = json!(s);
     }
-    if let Some(m) = meta {
-        req["metadata"] = m.clone();
-    }
-    Ok(req)
+    Ok(ScanRequest {
+        tr_id: tr_id.map(str::to_string),
+        session_id: session_id.map(str::to_string),
+        ai_profile: profile.clone(),
+        metadata: meta.clone(),
+        contents: vec![content],
+    })
 }
 
 async fn pan_inline_scan(
@@ -258,7 +250,7 @@ async fn pan_inline_scan(
         context: i.context.as_deref(),
         tool_event: i.tool_event.as_ref(),
     }
-    .to_json("")?;
+    .to_content("")?;
     let profile = ai_profile(
         &s.default_profile,
         &s.allowed_profiles,
@@ -283,7 +275,7 @@ async fn pan_inline_scan(
             ),
         ));
     }
-    verdict(s.client.sync_scan(&req).await?)
+    Ok(verdict(s.client.sync_scan(&req).await?))
 }
 
 async fn pan_batch_scan(
@@ -318,7 +310,7 @@ async fn pan_batch_scan(
             context: item.context.as_deref(),
             tool_event: item.tool_event.as_ref(),
         }
-        .to_json(&prefix)?;
+        .to_content(&prefix)?;
         let req = scan_request(
             &profile,
             &meta,
@@ -327,11 +319,15 @@ async fn pan_batch_scan(
             item.session_id.as_deref(),
             &prefix,
         )?;
-        wrapped.push(json!({"req_id": n + 1, "scan_req": req}));
+        let req_id = u32::try_from(n + 1).map_err(ToolError::internal)?;
+        wrapped.push(AsyncScanObject {
+            req_id,
+            scan_req: req,
+        });
     }
-    let chunks: Vec<Vec<Value>> = wrapped
+    let chunks: Vec<Vec<AsyncScanObject>> = wrapped
         .chunks(MAX_PER_REQUEST)
-        .map(<[Value]>::to_vec)
+        .map(<[AsyncScanObject]>::to_vec)
         .collect();
     for (c, chunk) in chunks.iter().enumerate() {
         let size = serde_json::to_vec(chunk)
@@ -349,12 +345,9 @@ async fn pan_batch_scan(
     }
     let client = &s.client;
     let batches: Vec<Batch> = futures::stream::iter(chunks.into_iter().map(|chunk| async move {
-        let req_ids: Vec<u32> = chunk
-            .iter()
-            .filter_map(|w| w["req_id"].as_u64().map(|n| n as u32))
-            .collect();
-        let resp = client.async_scan(&Value::Array(chunk)).await?;
-        batch(&resp, req_ids)
+        let req_ids: Vec<u32> = chunk.iter().map(|w| w.req_id).collect();
+        let resp = client.async_scan(&chunk).await?;
+        Ok::<_, ToolError>(batch(resp, req_ids))
     }))
     .buffered(FAN_OUT)
     .try_collect()
