@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::json;
-use test_support::tokens::token;
-use test_support::{RpcClient, ServerProcess, ServerSpec, SimProcess};
+use test_support::cli::{check_fails, check_ok};
+use test_support::{Rig, ServerSpec, SimProcess};
 use test_support::{call_err as err, call_ok as ok};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -41,20 +41,20 @@ fn spec(upstream: &str) -> ServerSpec {
         .env("PROXMOX_TOKEN_SECRET", SECRET)
 }
 
-async fn client(server: &ServerProcess, scopes: &[&str]) -> RpcClient {
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("operator", scopes)),
-    );
-    assert_eq!(c.initialize().await.status, 200);
-    c
+/// The server started from `spec` (on a peer the test holds: the simulator, sshd,
+/// fakepve), waiting for readiness when `ready`, and a client for `operator` with `scopes`.
+async fn start(spec: &ServerSpec, scopes: &[&str], ready: bool) -> Rig<()> {
+    Rig::start((), spec, "operator", scopes, ready).await
 }
 
 #[tokio::test]
 async fn nodes_vms_and_status_through_the_api() {
     let sim = sim().await;
-    let server = ServerProcess::start(&spec(&sim.base)).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(&spec(&sim.base), &["proxmox:read"], true).await;
     let mut tools = c.tool_names().await;
     tools.sort();
     assert_eq!(
@@ -159,11 +159,14 @@ async fn nodes_vms_and_status_through_the_api() {
 #[tokio::test]
 async fn power_actions_follow_tasks_and_policy() {
     let sim = sim().await;
-    let server =
-        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999")).await;
-    let mut c = client(&server, ALL).await;
+    let mut rig = start(
+        &spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999"),
+        ALL,
+        true,
+    )
+    .await;
     let r = ok(
-        &mut c,
+        &mut rig.client,
         "vm_action",
         json!({"vmid": 102, "action": "start", "wait": true, "timeout_seconds": 30}),
     )
@@ -178,41 +181,61 @@ async fn power_actions_follow_tasks_and_policy() {
         (Some("pve2"), Some("stopped"), Some("OK"), Some(true)),
         "{r}"
     );
-    let st = ok(&mut c, "vm_status", json!({"vmid": 102})).await;
+    let st = ok(&mut rig.client, "vm_status", json!({"vmid": 102})).await;
     assert_eq!(st["status"]["status"], "running");
     let upid = r["upid"].as_str().expect("upid").to_string();
-    let task = ok(&mut c, "task_status", json!({"node": "pve2", "upid": upid})).await;
+    let task = ok(
+        &mut rig.client,
+        "task_status",
+        json!({"node": "pve2", "upid": upid}),
+    )
+    .await;
     assert_eq!(task["data"]["exitstatus"], "OK");
 
     let e = err(
-        &mut c,
+        &mut rig.client,
         "vm_action",
         json!({"vmid": 102, "action": "start", "wait": true}),
     )
     .await;
     assert_eq!(e, "Proxmox VE said: VM 102 already running (HTTP 500)");
 
-    let e = err(&mut c, "vm_action", json!({"vmid": 101, "action": "stop"})).await;
+    let e = err(
+        &mut rig.client,
+        "vm_action",
+        json!({"vmid": 101, "action": "stop"}),
+    )
+    .await;
     assert!(e.contains("VM 101 has the protection flag set"), "{e}");
-    let e = err(&mut c, "vm_action", json!({"vmid": 104, "action": "stop"})).await;
+    let e = err(
+        &mut rig.client,
+        "vm_action",
+        json!({"vmid": 104, "action": "stop"}),
+    )
+    .await;
     assert!(
         e.contains("Permission check failed (/vms/104, VM.Audit)"),
         "{e}"
     );
-    let e = err(&mut c, "vm_action", json!({"vmid": 200, "action": "reset"})).await;
+    let e = err(
+        &mut rig.client,
+        "vm_action",
+        json!({"vmid": 200, "action": "reset"}),
+    )
+    .await;
     assert!(
         e.contains("invalid argument `action`: reset is only for qemu"),
         "{e}"
     );
     let e = err(
-        &mut c,
+        &mut rig.client,
         "vm_action",
         json!({"vmid": 9000, "action": "start"}),
     )
     .await;
     assert!(e.contains("VMID 9000 is in PROXMOX_VMID_DENYLIST"), "{e}");
     let nowait = ok(
-        &mut c,
+        &mut rig.client,
         "vm_action",
         json!({"vmid": 200, "action": "shutdown"}),
     )
@@ -224,7 +247,7 @@ async fn power_actions_follow_tasks_and_policy() {
             && nowait.get("task_status").is_none()
     );
 
-    let mut reader = client(&server, &["proxmox:read"]).await;
+    let mut reader = rig.client("operator", &["proxmox:read"]).await;
     let r = reader
         .call("vm_action", json!({"vmid": 100, "action": "stop"}))
         .await;
@@ -237,10 +260,9 @@ async fn power_actions_follow_tasks_and_policy() {
 #[tokio::test]
 async fn the_api_passthrough_is_guarded() {
     let sim = sim().await;
-    let server = ServerProcess::start(&spec(&sim.base)).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let mut rig = start(&spec(&sim.base), &["proxmox:read"], true).await;
     let storage = ok(
-        &mut c,
+        &mut rig.client,
         "proxmox_api",
         json!({"method": "GET", "path": "/nodes/pve1/storage"}),
     )
@@ -286,12 +308,14 @@ async fn the_api_passthrough_is_guarded() {
         ),
         (json!({"method": "PATCH", "path": "/nodes"}), "`method`"),
     ] {
-        let e = err(&mut c, "proxmox_api", args.clone()).await;
+        let e = err(&mut rig.client, "proxmox_api", args.clone()).await;
         assert!(e.contains(want), "{args}: {e}");
     }
     assert_eq!(sim.total().await, before, "no refused call reached Proxmox");
 
-    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let mut admin = rig
+        .client("operator", &["proxmox:read", "proxmox:admin"])
+        .await;
     let r = ok(
         &mut admin,
         "proxmox_api",
@@ -303,8 +327,16 @@ async fn the_api_passthrough_is_guarded() {
         "{r}"
     );
 
-    let ro = ServerProcess::start(&spec(&sim.base).env("MCP_READ_ONLY", "true")).await;
-    let mut c = client(&ro, &["proxmox:admin", "proxmox:power", "proxmox:exec"]).await;
+    let Rig {
+        server: _ro,
+        client: mut c,
+        ..
+    } = start(
+        &spec(&sim.base).env("MCP_READ_ONLY", "true"),
+        &["proxmox:admin", "proxmox:power", "proxmox:exec"],
+        true,
+    )
+    .await;
     let mut tools = c.tool_names().await;
     tools.sort();
     assert_eq!(
@@ -331,17 +363,27 @@ async fn the_api_passthrough_is_guarded() {
 #[tokio::test]
 async fn api_errors_and_faults() {
     let sim = sim().await;
-    let server =
-        ServerProcess::start_unready(&spec(&sim.base).env("PROXMOX_TOKEN_SECRET", "wrong")).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(
+        &spec(&sim.base).env("PROXMOX_TOKEN_SECRET", "wrong"),
+        &["proxmox:read"],
+        false,
+    )
+    .await;
     let e = err(&mut c, "list_nodes", json!({})).await;
     assert_eq!(
         e,
         "Proxmox VE said: authentication failure (HTTP 401): the API token was rejected; check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET"
     );
 
-    let server = ServerProcess::start(&spec(&sim.base)).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(&spec(&sim.base), &["proxmox:read"], true).await;
     sim.faults(json!({"fail_next": 1, "fail_status": 503}))
         .await;
     ok(&mut c, "list_nodes", json!({})).await; // a GET is retried past one 503
@@ -469,8 +511,11 @@ fn ssh_spec(sim: &SimProcess, sshd: &Sshd) -> ServerSpec {
 async fn commands_run_over_a_pooled_verified_ssh_session() {
     let sim = sim().await;
     let sshd = Sshd::start().await;
-    let server = ServerProcess::start(&ssh_spec(&sim, &sshd)).await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(&ssh_spec(&sim, &sshd), &["proxmox:exec"], true).await;
 
     let r = ok(
         &mut c,
@@ -590,8 +635,11 @@ async fn commands_run_over_a_pooled_verified_ssh_session() {
 async fn a_dropped_ssh_connection_is_replaced_on_the_next_command() {
     let sim = sim().await;
     let sshd = Sshd::start().await;
-    let server = ServerProcess::start(&ssh_spec(&sim, &sshd)).await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(&ssh_spec(&sim, &sshd), &["proxmox:exec"], true).await;
     let run = json!({"command": "qm list", "node": "pve1"});
 
     let first = ok(&mut c, "execute_command", run.clone()).await;
@@ -636,12 +684,19 @@ async fn unknown_and_changed_host_keys_are_refused() {
     let sshd = Sshd::start().await;
     // An empty known_hosts: the host is unknown.
     let empty = tempfile::NamedTempFile::new().expect("tmp");
-    let server = ServerProcess::start(&ssh_spec(&sim, &sshd).env(
-        "PROXMOX_SSH_KNOWN_HOSTS",
-        empty.path().display().to_string(),
-    ))
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(
+        &ssh_spec(&sim, &sshd).env(
+            "PROXMOX_SSH_KNOWN_HOSTS",
+            empty.path().display().to_string(),
+        ),
+        &["proxmox:exec"],
+        true,
+    )
     .await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
     let e = err(
         &mut c,
         "execute_command",
@@ -667,11 +722,16 @@ async fn unknown_and_changed_host_keys_are_refused() {
         format!("[127.0.0.1]:{} {}", sshd.get("SSH_PORT"), pubkey),
     )
     .expect("write");
-    let server = ServerProcess::start(
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(
         &ssh_spec(&sim, &sshd).env("PROXMOX_SSH_KNOWN_HOSTS", kh.display().to_string()),
+        &["proxmox:exec"],
+        true,
     )
     .await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
     let e = err(
         &mut c,
         "execute_command",
@@ -686,41 +746,40 @@ async fn unknown_and_changed_host_keys_are_refused() {
     drop(server);
 
     // A pinned fingerprint works; a wrong one does not.
-    let server = ServerProcess::start(
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(
         &ssh_spec(&sim, &sshd)
             .without_env("PROXMOX_SSH_KNOWN_HOSTS")
             .env(
                 "PROXMOX_SSH_HOST_FINGERPRINT",
                 sshd.get("SSH_HOST_FINGERPRINT"),
             ),
+        &["proxmox:exec"],
+        true,
     )
     .await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
     ok(
         &mut c,
         "execute_command",
         json!({"command": "uptime", "node": "pve1"}),
     )
     .await;
-    let out = tokio::process::Command::new(BIN)
-        .arg("check")
-        .env_clear()
-        .envs([
+    // An SSH key without host-key verification is refused at startup.
+    check_fails(
+        BIN,
+        &[
             ("PROXMOX_HOST", sim.base.as_str()),
             ("PROXMOX_TOKEN_ID", TOKEN_ID),
             ("PROXMOX_TOKEN_SECRET", SECRET),
             ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
             ("PROXMOX_SSH_USER", sshd.get("SSH_USER")),
-        ])
-        .output()
-        .await
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "an SSH key without host-key verification is refused at startup"
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PROXMOX_SSH_KNOWN_HOSTS is required"));
+        ],
+        "PROXMOX_SSH_KNOWN_HOSTS is required",
+    )
+    .await;
 }
 
 /// fakepve, started by tests/peers/fakepve_launcher.py: (child, url, fingerprint).
@@ -768,15 +827,25 @@ async fn against_fakepve_over_pinned_tls() {
     let dir = tempfile::tempdir().expect("tmp");
     let (_pve, url, fp) = fakepve(dir.path()).await;
     // Without a pin or CA the self-signed certificate is refused.
-    let unpinned = ServerProcess::start_unready(&spec(&url)).await;
-    let mut c = client(&unpinned, &["proxmox:read"]).await;
+    let Rig {
+        server: unpinned,
+        client: mut c,
+        ..
+    } = start(&spec(&url), &["proxmox:read"], false).await;
     let e = err(&mut c, "list_nodes", json!({})).await;
     assert!(e.starts_with("Proxmox VE is unavailable"), "{e}");
     drop(unpinned);
     let wrong = "00:".repeat(31) + "00";
-    let server =
-        ServerProcess::start_unready(&spec(&url).env("PROXMOX_TLS_FINGERPRINT", wrong)).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(
+        &spec(&url).env("PROXMOX_TLS_FINGERPRINT", wrong),
+        &["proxmox:read"],
+        false,
+    )
+    .await;
     let e = err(&mut c, "list_nodes", json!({})).await;
     assert!(
         e.starts_with("Proxmox VE is unavailable"),
@@ -784,8 +853,11 @@ async fn against_fakepve_over_pinned_tls() {
     );
     drop(server);
 
-    let server = ServerProcess::start(&spec(&url).env("PROXMOX_TLS_FINGERPRINT", fp)).await;
-    let mut c = client(&server, ALL).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(&spec(&url).env("PROXMOX_TLS_FINGERPRINT", fp), ALL, true).await;
     let vms = ok(&mut c, "list_vms", json!({"kind": "qemu"})).await;
     let ids: Vec<u64> = vms["items"]
         .as_array()
@@ -816,9 +888,16 @@ async fn execute_command_node_is_optional_with_one_host() {
     let sim = sim().await;
     let sshd = Sshd::start().await;
     // PROXMOX_SSH_HOST only, no node map.
-    let server =
-        ServerProcess::start(&ssh_spec(&sim, &sshd).without_env("PROXMOX_SSH_NODES")).await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(
+        &ssh_spec(&sim, &sshd).without_env("PROXMOX_SSH_NODES"),
+        &["proxmox:exec"],
+        true,
+    )
+    .await;
     let r = ok(&mut c, "execute_command", json!({"command": "uptime"})).await;
     assert_eq!(r["exit_status"], 0, "{r}");
     assert_eq!(r["node"], "127.0.0.1", "{r}");
@@ -838,9 +917,16 @@ async fn execute_command_node_is_optional_with_one_host() {
 
     // A map with one entry: `node` may be omitted and means that entry.
     let one = format!("pve1=127.0.0.1:{}", sshd.get("SSH_PORT"));
-    let server =
-        ServerProcess::start(&ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", one.as_str())).await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(
+        &ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", one.as_str()),
+        &["proxmox:exec"],
+        true,
+    )
+    .await;
     let r = ok(&mut c, "execute_command", json!({"command": "uptime"})).await;
     assert_eq!(r["node"], "pve1", "{r}");
     let r = ok(
@@ -867,9 +953,16 @@ async fn execute_command_node_is_optional_with_one_host() {
         "pve1=127.0.0.1:{p},pve2=127.0.0.1:{p}",
         p = sshd.get("SSH_PORT")
     );
-    let server =
-        ServerProcess::start(&ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", two.as_str())).await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(
+        &ssh_spec(&sim, &sshd).env("PROXMOX_SSH_NODES", two.as_str()),
+        &["proxmox:exec"],
+        true,
+    )
+    .await;
     let e = err(&mut c, "execute_command", json!({"command": "uptime"})).await;
     assert!(
         e.contains("invalid argument `node`") && e.contains("pve1, pve2"),
@@ -892,11 +985,16 @@ async fn command_paths_and_per_command_flags() {
     let sshd = Sshd::start().await;
     let by_path = format!("{}/pvesh get", sshd.get("SSH_BIN_DIR"));
     let allow = format!("pvesh get,journalctl -n,systemctl status,{by_path}");
-    let server = ServerProcess::start(
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(
         &ssh_spec(&sim, &sshd).env("PROXMOX_COMMAND_ALLOWLIST", allow.as_str()),
+        &["proxmox:exec"],
+        true,
     )
     .await;
-    let mut c = client(&server, &["proxmox:exec"]).await;
     let r = ok(
         &mut c,
         "execute_command",
@@ -950,25 +1048,21 @@ async fn command_paths_and_per_command_flags() {
 async fn the_ssh_user_has_no_default() {
     let sim = sim().await;
     let sshd = Sshd::start().await;
-    let run = |with_user: bool| {
-        let mut cmd = tokio::process::Command::new(BIN);
-        cmd.arg("check").env_clear().envs([
-            ("PROXMOX_HOST", sim.base.as_str()),
-            ("PROXMOX_TOKEN_ID", TOKEN_ID),
-            ("PROXMOX_TOKEN_SECRET", SECRET),
-            ("PROXMOX_SSH_HOST", "127.0.0.1"),
-            ("PROXMOX_SSH_PORT", sshd.get("SSH_PORT")),
-            ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
-            ("PROXMOX_SSH_KNOWN_HOSTS", sshd.get("SSH_KNOWN_HOSTS")),
-        ]);
-        if with_user {
-            cmd.env("PROXMOX_SSH_USER", sshd.get("SSH_USER"));
-        }
-        cmd.output()
-    };
-    let out = run(false).await.expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut env = vec![
+        ("PROXMOX_HOST", sim.base.as_str()),
+        ("PROXMOX_TOKEN_ID", TOKEN_ID),
+        ("PROXMOX_TOKEN_SECRET", SECRET),
+        ("PROXMOX_SSH_HOST", "127.0.0.1"),
+        ("PROXMOX_SSH_PORT", sshd.get("SSH_PORT")),
+        ("PROXMOX_SSH_KEY_PATH", sshd.get("SSH_KEY")),
+        ("PROXMOX_SSH_KNOWN_HOSTS", sshd.get("SSH_KNOWN_HOSTS")),
+    ];
+    let stderr = check_fails(
+        BIN,
+        &env,
+        "proxmox: configuration error: PROXMOX_SSH_USER is required",
+    )
+    .await;
     let lines: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("proxmox:"))
@@ -978,13 +1072,8 @@ async fn the_ssh_user_has_no_default() {
         lines[0].starts_with("proxmox: configuration error: PROXMOX_SSH_USER is required"),
         "{stderr}"
     );
-    let out = run(true).await.expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.push(("PROXMOX_SSH_USER", sshd.get("SSH_USER")));
+    check_ok(BIN, &env).await;
 }
 
 /// proxmox_api writes that name a guest in their parameters or path, or act on every guest,
@@ -992,9 +1081,16 @@ async fn the_ssh_user_has_no_default() {
 #[tokio::test]
 async fn api_writes_naming_guests_obey_the_vmid_lists() {
     let sim = sim().await;
-    let server =
-        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999")).await;
-    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let Rig {
+        server,
+        client: mut admin,
+        ..
+    } = start(
+        &spec(&sim.base).env("PROXMOX_VMID_DENYLIST", "9000-9999"),
+        &["proxmox:read", "proxmox:admin"],
+        true,
+    )
+    .await;
     let before = sim.total().await;
     for (method, path, params, want) in [
         (
@@ -1095,9 +1191,16 @@ async fn api_writes_naming_guests_obey_the_vmid_lists() {
     );
     drop(server);
 
-    let server =
-        ServerProcess::start(&spec(&sim.base).env("PROXMOX_VMID_ALLOWLIST", "100-199")).await;
-    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let Rig {
+        server: _server,
+        client: mut admin,
+        ..
+    } = start(
+        &spec(&sim.base).env("PROXMOX_VMID_ALLOWLIST", "100-199"),
+        &["proxmox:read", "proxmox:admin"],
+        true,
+    )
+    .await;
     let before = sim.total().await;
     for (method, path, params, want) in [
         (
@@ -1136,8 +1239,11 @@ async fn api_writes_naming_guests_obey_the_vmid_lists() {
 #[tokio::test]
 async fn api_writes_reaching_protected_guests_are_refused() {
     let sim = sim().await;
-    let server = ServerProcess::start(&spec(&sim.base)).await;
-    let mut admin = client(&server, &["proxmox:read", "proxmox:admin"]).await;
+    let Rig {
+        server: _server,
+        client: mut admin,
+        ..
+    } = start(&spec(&sim.base), &["proxmox:read", "proxmox:admin"], true).await;
     for (method, path, params) in [
         ("POST", "/nodes/pve1/qemu/101/status/stop", json!({})),
         (
@@ -1187,8 +1293,11 @@ async fn api_writes_reaching_protected_guests_are_refused() {
 #[tokio::test]
 async fn passthrough_param_values_stay_out_of_the_audit_log() {
     let sim = sim().await;
-    let server = ServerProcess::start(&spec(&sim.base)).await;
-    let mut c = client(&server, &["proxmox:read"]).await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = start(&spec(&sim.base), &["proxmox:read"], true).await;
     ok(
         &mut c,
         "proxmox_api",
