@@ -1,23 +1,18 @@
-//! aws-whitelist end to end: the real binary and an MCP client against a real moto server.
+//! aws-whitelist end to end: the real binary and an MCP client against a real moto server
+//! (`test_support::Rig<MotoProcess>`), plus what is specific to AWS: the SDK clients the
+//! tests arrange resources with, profiles files, and an IP checker.
 
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use serde_json::{Value, json};
-use test_support::tokens::token;
-use test_support::{MotoProcess, RpcClient, ServerProcess, ServerSpec};
+use test_support::cli::{check_fails, check_ok};
+use test_support::{MotoProcess, Rig, ServerProcess, ServerSpec};
 use test_support::{call_err as err, call_ok as ok};
 
 const BIN: &str = env!("CARGO_BIN_EXE_aws-whitelist");
 
-struct Rig {
-    moto: MotoProcess,
-    _server: ServerProcess,
-    c: RpcClient,
-    ec2: aws_sdk_ec2::Client,
-    conf: aws_config::SdkConfig,
-}
-
+/// The server's environment against the AWS endpoint `endpoint` (moto, or a closed port).
 fn aws_env(spec: ServerSpec, endpoint: &str) -> ServerSpec {
     spec.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -39,26 +34,57 @@ async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
-async fn rig_with(extra: &[(&str, &str)]) -> Rig {
+/// moto, the server on it with `extra` settings, and alice's client (`aws:write`).
+async fn rig_with(extra: &[(&str, &str)]) -> Rig<MotoProcess> {
     let moto = MotoProcess::start().await;
     let mut spec = aws_env(ServerSpec::http(BIN), &moto.endpoint);
     for (k, v) in extra {
         spec = spec.env(k, *v);
     }
-    let server = ServerProcess::start(&spec).await;
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("alice", &["aws:write"])),
-    );
-    assert_eq!(c.initialize().await.status, 200);
-    let conf = sdk(&moto.endpoint).await;
-    Rig {
-        ec2: aws_sdk_ec2::Client::new(&conf),
-        moto,
-        _server: server,
-        c,
-        conf,
+    Rig::start(moto, &spec, "alice", &["aws:write"], true).await
+}
+
+/// The server with nothing listening at its AWS endpoint: a call that reached AWS would
+/// say "cannot reach".
+async fn rig_unreachable(extra: &[(&str, &str)]) -> Rig<()> {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let mut spec = aws_env(ServerSpec::http(BIN), &endpoint);
+    for (k, v) in extra {
+        spec = spec.env(k, *v);
     }
+    Rig::start((), &spec, "alice", &["aws:write"], false).await
+}
+
+/// The test's own EC2 client on moto (the default account, us-east-1).
+async fn ec2(moto: &MotoProcess) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk(&moto.endpoint).await)
+}
+
+/// The shared config and credentials files of a `base` profile (keys) and an `ops` profile
+/// (a role in account 111111111111 assumed from base); `secret` is base's secret key.
+fn profile_files(dir: &std::path::Path, secret: &str) -> (String, String) {
+    let config = dir.join("config");
+    std::fs::write(&config, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/secops-ops\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n").expect("config");
+    let creds = dir.join("credentials");
+    std::fs::write(
+        &creds,
+        format!("[base]\naws_access_key_id = testing\naws_secret_access_key = {secret}\n"),
+    )
+    .expect("creds");
+    (config.display().to_string(), creds.display().to_string())
+}
+
+/// [`aws_env`] acting as profile `base` from `profile_files`, with `ops` allowed per call.
+fn profiles_env(endpoint: &str, (config, creds): &(String, String)) -> ServerSpec {
+    aws_env(ServerSpec::http(BIN), endpoint)
+        .without_env("AWS_ACCESS_KEY_ID")
+        .without_env("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "base")
+        .env("AWS_CONFIG_FILE", config.clone())
+        .env("AWS_SHARED_CREDENTIALS_FILE", creds.clone())
+        .env("AWSWL_PROFILES", "ops")
 }
 
 async fn group(ec2: &aws_sdk_ec2::Client, name: &str) -> String {
@@ -103,8 +129,9 @@ fn ingress(rules: &Value) -> Vec<Value> {
 #[tokio::test]
 async fn whitelist_a_group_read_it_back_and_repeat() {
     let mut r = rig_with(&[]).await;
-    let sg = group(&r.ec2, "web").await;
-    let out = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.7", "target": sg, "port": "https", "description": "vendor support", "ttl": "8h"})).await;
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "web").await;
+    let out = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.7", "target": sg, "port": "https", "description": "vendor support", "ttl": "8h"})).await;
     assert_eq!(out["cidr"], "203.0.113.7/32");
     assert_eq!(out["groups"][0]["status"], "added");
     let rule_id = out["groups"][0]["rule_ids"][0]
@@ -119,7 +146,7 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
     );
     assert!(out["expires_at"].as_str().is_some());
 
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     let rule = ingress(&rules)
         .into_iter()
         .find(|x| x["rule_id"] == rule_id)
@@ -136,14 +163,14 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
     assert_eq!(rule["tags"]["secops-mcp:reason"], "vendor support");
     assert!(rule["expires_at"].as_str().is_some());
 
-    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.7/32", "target": sg, "port": "443", "description": "vendor support"})).await;
+    let again = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.7/32", "target": sg, "port": "443", "description": "vendor support"})).await;
     assert_eq!(again["groups"][0]["status"], "exists");
     assert_eq!(again["groups"][0]["rule_ids"][0], rule_id.as_str());
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     assert_eq!(ingress(&rules).len(), 1, "no duplicate rule");
 
     let v6 = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "2001:db8:10::1", "target": sg, "port": "ssh", "description": "admin v6"}),
     )
@@ -153,15 +180,15 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
         (Some("2001:db8:10::1/128"), Some("added"))
     );
 
-    let host_bits = ok(&mut r.c, "whitelist", json!({"cidr": "198.51.100.77/28", "target": sg, "port_range": "8000-8010", "description": "partner range"})).await;
+    let host_bits = ok(&mut r.client, "whitelist", json!({"cidr": "198.51.100.77/28", "target": sg, "port_range": "8000-8010", "description": "partner range"})).await;
     assert_eq!(
         host_bits["cidr"], "198.51.100.64/28",
         "host bits cleared as AWS does"
     );
 
-    let dry = ok(&mut r.c, "whitelist", json!({"cidr": "192.0.2.9", "target": sg, "port": "ssh", "description": "just checking", "dry_run": true})).await;
+    let dry = ok(&mut r.client, "whitelist", json!({"cidr": "192.0.2.9", "target": sg, "port": "ssh", "description": "just checking", "dry_run": true})).await;
     assert_eq!(dry["groups"][0]["status"], "dry_run");
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     assert!(
         !ingress(&rules)
             .iter()
@@ -169,21 +196,21 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
         "dry run wrote nothing"
     );
     // The audit counts the AWS requests each call made (the SDK clients count their attempts).
-    let listed = audited_upstream_calls(&r._server, "list_rules");
+    let listed = audited_upstream_calls(&r.server, "list_rules");
     assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(listed.iter().all(|n| *n >= 1), "{listed:?}");
     // added: one AuthorizeSecurityGroupIngress (tags on create); exists: the duplicate
     // answer, then DescribeSecurityGroupRules for the existing id; dry run: one DryRun call.
-    let written = audited_upstream_calls(&r._server, "whitelist");
+    let written = audited_upstream_calls(&r.server, "whitelist");
     assert_eq!(written, vec![1, 2, 1, 1, 1]);
-    drop(r.moto);
 }
 
 #[tokio::test]
 async fn resources_resolve_to_their_groups() {
     let mut r = rig_with(&[]).await;
-    let sg = group(&r.ec2, "db").await;
-    let rds = aws_sdk_rds::Client::new(&r.conf);
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "db").await;
+    let rds = aws_sdk_rds::Client::new(&sdk(&r.peer.endpoint).await);
     rds.create_db_instance()
         .db_instance_identifier("staging-db")
         .db_instance_class("db.t3.micro")
@@ -195,28 +222,26 @@ async fn resources_resolve_to_their_groups() {
         .send()
         .await
         .expect("rds");
-    let out = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.50", "target": "rds:staging-db", "port": "postgres", "description": "home ip"})).await;
+    let out = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.50", "target": "rds:staging-db", "port": "postgres", "description": "home ip"})).await;
     assert_eq!(out["groups"][0]["group_id"], sg.as_str());
     let found = ok(
-        &mut r.c,
+        &mut r.client,
         "find_security_group",
         json!({"resource": "rds:staging-db"}),
     )
     .await;
     assert_eq!(found["groups"][0]["group_id"], sg.as_str());
 
-    let lb_sg = group(&r.ec2, "alb").await;
+    let lb_sg = group(&ec2, "alb").await;
     let subnets = {
-        let vpc = r
-            .ec2
+        let vpc = ec2
             .describe_security_groups()
             .group_ids(&lb_sg)
             .send()
             .await
             .expect("sg");
         let vpc_id = vpc.security_groups()[0].vpc_id().expect("vpc").to_string();
-        let a = r
-            .ec2
+        let a = ec2
             .create_subnet()
             .vpc_id(&vpc_id)
             .cidr_block("10.20.1.0/24")
@@ -224,8 +249,7 @@ async fn resources_resolve_to_their_groups() {
             .send()
             .await
             .expect("subnet");
-        let b = r
-            .ec2
+        let b = ec2
             .create_subnet()
             .vpc_id(&vpc_id)
             .cidr_block("10.20.2.0/24")
@@ -244,7 +268,7 @@ async fn resources_resolve_to_their_groups() {
                 .to_string(),
         ]
     };
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&r.conf);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk(&r.peer.endpoint).await);
     elb.create_load_balancer()
         .name("partner-alb")
         .set_subnets(Some(subnets))
@@ -252,24 +276,30 @@ async fn resources_resolve_to_their_groups() {
         .send()
         .await
         .expect("alb");
-    let out = ok(&mut r.c, "whitelist", json!({"cidr": "198.51.100.0/24", "target": "elb:partner-alb", "port": "443", "description": "partner egress"})).await;
+    let out = ok(&mut r.client, "whitelist", json!({"cidr": "198.51.100.0/24", "target": "elb:partner-alb", "port": "443", "description": "partner egress"})).await;
     assert_eq!(out["groups"][0]["group_id"], lb_sg.as_str());
-    let rules = ok(&mut r.c, "list_rules", json!({"target": "elb:partner-alb"})).await;
+    let rules = ok(
+        &mut r.client,
+        "list_rules",
+        json!({"target": "elb:partner-alb"}),
+    )
+    .await;
     assert!(
         ingress(&rules)
             .iter()
             .any(|x| x["source"] == "198.51.100.0/24")
     );
-    let e = err(&mut r.c, "whitelist", json!({"cidr": "203.0.113.1", "target": "rds:no-such-db", "port": "postgres", "description": "x"})).await;
+    let e = err(&mut r.client, "whitelist", json!({"cidr": "203.0.113.1", "target": "rds:no-such-db", "port": "postgres", "description": "x"})).await;
     assert!(e.starts_with("not found:"), "{e}");
 }
 
 #[tokio::test]
 async fn removal_bulk_and_sweep() {
     let mut r = rig_with(&[]).await;
-    let sg = group(&r.ec2, "app").await;
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "app").await;
     let a = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.10", "target": sg, "port": "ssh", "description": "a"}),
     )
@@ -279,14 +309,13 @@ async fn removal_bulk_and_sweep() {
         .expect("id")
         .to_string();
     ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.11", "target": sg, "port": "ssh", "description": "b"}),
     )
     .await;
     // A rule nobody asked this server for.
-    r.ec2
-        .authorize_security_group_ingress()
+    ec2.authorize_security_group_ingress()
         .group_id(&sg)
         .ip_permissions(
             IpPermission::builder()
@@ -299,17 +328,22 @@ async fn removal_bulk_and_sweep() {
         .send()
         .await
         .expect("manual rule");
-    let removed = ok(&mut r.c, "remove_whitelist", json!({"rule_ids": [a_id]})).await;
+    let removed = ok(
+        &mut r.client,
+        "remove_whitelist",
+        json!({"rule_ids": [a_id]}),
+    )
+    .await;
     assert_eq!(removed["removed"][0]["source"], "203.0.113.10/32");
     let removed = ok(
-        &mut r.c,
+        &mut r.client,
         "remove_whitelist",
         json!({"cidr": "203.0.113.11", "port": "ssh", "target": sg}),
     )
     .await;
     assert_eq!(removed["removed"].as_array().map(Vec::len), Some(1));
     let e = err(
-        &mut r.c,
+        &mut r.client,
         "remove_whitelist",
         json!({"cidr": "203.0.113.99", "port": "ssh", "target": sg}),
     )
@@ -317,9 +351,9 @@ async fn removal_bulk_and_sweep() {
     assert!(e.contains("were not created by secops-mcp"), "{e}");
 
     // Bulk: one invalid item and nothing is written.
-    let before = ingress(&ok(&mut r.c, "list_rules", json!({"target": sg})).await).len();
+    let before = ingress(&ok(&mut r.client, "list_rules", json!({"target": sg})).await).len();
     let e = err(
-        &mut r.c,
+        &mut r.client,
         "whitelist_bulk",
         json!({"items": [
             {"cidr": "203.0.113.20", "target": sg, "port": "ssh", "description": "ok"},
@@ -332,11 +366,11 @@ async fn removal_bulk_and_sweep() {
         "{e}"
     );
     assert_eq!(
-        ingress(&ok(&mut r.c, "list_rules", json!({"target": sg})).await).len(),
+        ingress(&ok(&mut r.client, "list_rules", json!({"target": sg})).await).len(),
         before
     );
     let bulk = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist_bulk",
         json!({"items": [
             {"cidr": "203.0.113.20", "target": sg, "port": "ssh", "description": "one"},
@@ -352,8 +386,7 @@ async fn removal_bulk_and_sweep() {
     // An expired rule (tagged as this server tags them) and a future one.
     let past = humantime::format_rfc3339_seconds(SystemTime::now() - Duration::from_secs(3600))
         .to_string();
-    r.ec2
-        .authorize_security_group_ingress()
+    ec2.authorize_security_group_ingress()
         .group_id(&sg)
         .ip_permissions(
             IpPermission::builder()
@@ -383,13 +416,13 @@ async fn removal_bulk_and_sweep() {
         .send()
         .await
         .expect("expired rule");
-    ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.31", "target": sg, "port": "443", "description": "later", "ttl": "2h"})).await;
-    let dry = ok(&mut r.c, "sweep_expired", json!({"dry_run": true})).await;
+    ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.31", "target": sg, "port": "443", "description": "later", "ttl": "2h"})).await;
+    let dry = ok(&mut r.client, "sweep_expired", json!({"dry_run": true})).await;
     assert_eq!(dry["removed"].as_array().map(Vec::len), Some(1));
-    let swept = ok(&mut r.c, "sweep_expired", json!({})).await;
+    let swept = ok(&mut r.client, "sweep_expired", json!({})).await;
     assert_eq!(swept["removed"][0]["source"], "203.0.113.30/32");
     assert_eq!(swept["pending"], 1);
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     assert!(
         !ingress(&rules)
             .iter()
@@ -406,9 +439,10 @@ async fn removal_bulk_and_sweep() {
 #[tokio::test]
 async fn ports_as_numbers_names_strings_and_ranges() {
     let mut r = rig_with(&[]).await;
-    let sg = group(&r.ec2, "ports").await;
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "ports").await;
     let number = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.40", "target": sg, "port": 443, "description": "number"}),
     )
@@ -421,21 +455,21 @@ async fn ports_as_numbers_names_strings_and_ranges() {
         (Some("443"), Some("added"))
     );
     let text = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.40", "target": sg, "port": "443", "description": "text"}),
     )
     .await;
     assert_eq!(text["groups"][0]["status"], "exists");
     let name = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.40", "target": sg, "port": "https", "description": "name"}),
     )
     .await;
     assert_eq!(name["groups"][0]["status"], "exists");
     let range = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.41", "target": sg, "port": "8000-8100", "description": "range"}),
     )
@@ -448,7 +482,7 @@ async fn ports_as_numbers_names_strings_and_ranges() {
         (Some("8000-8100"), Some("added"))
     );
     let bulk = ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist_bulk",
         json!({"items": [
             {"cidr": "203.0.113.42", "target": sg, "port": 22, "description": "bulk number"},
@@ -458,14 +492,14 @@ async fn ports_as_numbers_names_strings_and_ranges() {
     .await;
     assert_eq!(bulk["succeeded"], 2, "{bulk}");
     let removed = ok(
-        &mut r.c,
+        &mut r.client,
         "remove_whitelist",
         json!({"cidr": "203.0.113.42", "port": 22, "target": sg}),
     )
     .await;
     assert_eq!(removed["removed"][0]["source"], "203.0.113.42/32");
     let removed = ok(
-        &mut r.c,
+        &mut r.client,
         "remove_whitelist",
         json!({"cidr": "203.0.113.41", "port": "8000-8100", "target": sg}),
     )
@@ -474,46 +508,39 @@ async fn ports_as_numbers_names_strings_and_ranges() {
     // Out of range, fractional, negative: refused naming `port`, before any AWS request.
     for bad in [json!(0), json!(65536), json!(-1), json!(1.5), json!(true)] {
         let e = err(
-            &mut r.c,
+            &mut r.client,
             "whitelist",
             json!({"cidr": "203.0.113.44", "target": sg, "port": bad, "description": "bad"}),
         )
         .await;
         assert!(e.contains("`port`"), "{bad}: {e}");
         let e = err(
-            &mut r.c,
+            &mut r.client,
             "whitelist_bulk",
             json!({"items": [{"cidr": "203.0.113.44", "target": sg, "port": bad, "description": "bad"}]}),
         )
         .await;
         assert!(e.contains("`items[0].port`"), "{bad}: {e}");
         let e = err(
-            &mut r.c,
+            &mut r.client,
             "remove_whitelist",
             json!({"cidr": "203.0.113.44", "target": sg, "port": bad}),
         )
         .await;
         assert!(e.contains("`port`"), "{bad}: {e}");
     }
-    let refused = audited_upstream_calls(&r._server, "whitelist");
+    let refused = audited_upstream_calls(&r.server, "whitelist");
     assert!(refused.ends_with(&[0; 5]), "{refused:?}");
 }
 
 #[tokio::test]
 async fn every_guardrail_refuses_before_any_aws_call() {
     // The AWS endpoint is closed: a tool that called AWS first would say "cannot reach".
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
-    let server = ServerProcess::start_unready(
-        &aws_env(ServerSpec::http(BIN), &endpoint).env("AWSWL_PROFILES", "staging"),
-    )
-    .await;
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("alice", &["aws:write"])),
-    );
-    c.initialize().await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = rig_unreachable(&[("AWSWL_PROFILES", "staging")]).await;
     let sg = "sg-0123456789abcdef0";
     let base = json!({"cidr": "203.0.113.7", "target": sg, "port": "ssh", "description": "x"});
     let with = |k: &str, v: Value| {
@@ -580,31 +607,14 @@ async fn every_guardrail_refuses_before_any_aws_call() {
 async fn identities_profiles_and_diagnostics() {
     let moto = MotoProcess::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("config");
-    std::fs::write(&config, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/secops-ops\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n").expect("config");
-    let creds = dir.path().join("credentials");
-    std::fs::write(
-        &creds,
-        "[base]\naws_access_key_id = testing\naws_secret_access_key = never-shown-secret\n",
-    )
-    .expect("creds");
+    let files = profile_files(dir.path(), "never-shown-secret");
     let checker = wiremock_ip().await;
-    let server = ServerProcess::start(
-        &aws_env(ServerSpec::http(BIN), &moto.endpoint)
-            .without_env("AWS_ACCESS_KEY_ID")
-            .without_env("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_PROFILE", "base")
-            .env("AWS_CONFIG_FILE", config.display().to_string())
-            .env("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())
-            .env("AWSWL_PROFILES", "ops")
-            .env("AWSWL_CHECKIP_URL", checker.clone()),
-    )
-    .await;
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("alice", &["aws:read"])),
-    );
-    c.initialize().await;
+    let spec = profiles_env(&moto.endpoint, &files).env("AWSWL_CHECKIP_URL", checker.clone());
+    let Rig {
+        peer: _moto,
+        server: _server,
+        client: mut c,
+    } = Rig::start(moto, &spec, "alice", &["aws:read"], true).await;
     let names = c.tool_names().await;
     assert!(
         !names.contains(&"whitelist".to_string()) && names.contains(&"list_rules".to_string()),
@@ -736,31 +746,15 @@ async fn foreign_rule(ec2: &aws_sdk_ec2::Client, sg: &str, cidr: &str, instance:
 async fn the_sweep_covers_other_profiles_and_regions() {
     let moto = MotoProcess::start().await;
     let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("config");
-    std::fs::write(&config, "[profile ops]\nrole_arn = arn:aws:iam::111111111111:role/secops-ops\nsource_profile = base\nregion = us-east-1\n\n[profile base]\nregion = us-east-1\n").expect("config");
-    let creds = dir.path().join("credentials");
-    std::fs::write(
-        &creds,
-        "[base]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
-    )
-    .expect("creds");
-    let server = ServerProcess::start(
-        &aws_env(ServerSpec::http(BIN), &moto.endpoint)
-            .without_env("AWS_ACCESS_KEY_ID")
-            .without_env("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_PROFILE", "base")
-            .env("AWS_CONFIG_FILE", config.display().to_string())
-            .env("AWS_SHARED_CREDENTIALS_FILE", creds.display().to_string())
-            .env("AWSWL_PROFILES", "ops")
-            .env("AWSWL_SWEEP_REGIONS", "us-west-2")
-            .env("AWSWL_SWEEP_INTERVAL", "1s"),
-    )
-    .await;
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("alice", &["aws:write"])),
-    );
-    c.initialize().await;
+    let files = profile_files(dir.path(), "testing");
+    let spec = profiles_env(&moto.endpoint, &files)
+        .env("AWSWL_SWEEP_REGIONS", "us-west-2")
+        .env("AWSWL_SWEEP_INTERVAL", "1s");
+    let Rig {
+        peer: moto,
+        server,
+        client: mut c,
+    } = Rig::start(moto, &spec, "alice", &["aws:write"], true).await;
     // The test acts in the ops account (111111111111) in us-west-2, as the profile does.
     let base = sdk(&moto.endpoint).await;
     let assumed = aws_sdk_sts::Client::new(&base)
@@ -827,22 +821,23 @@ async fn the_sweep_covers_other_profiles_and_regions() {
 #[tokio::test]
 async fn exists_reports_the_real_expiry() {
     let mut r = rig_with(&[]).await;
-    let sg = group(&r.ec2, "exp").await;
-    let first = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "first", "ttl": "2h"})).await;
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "exp").await;
+    let first = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "first", "ttl": "2h"})).await;
     let expiry = first["expires_at"].as_str().expect("expiry").to_string();
     assert_eq!(first["groups"][0]["expires_at"], expiry.as_str());
-    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
+    let again = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.70", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
     assert_eq!(again["groups"][0]["status"], "exists");
     assert_eq!(again["groups"][0]["expires_at"], expiry.as_str(), "{again}");
     assert_eq!(again["expires_at"], expiry.as_str(), "{again}");
     // A permanent rule stays permanent: no expiry is claimed.
     ok(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.71", "target": sg, "port": 22, "description": "forever"}),
     )
     .await;
-    let again = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.71", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
+    let again = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.71", "target": sg, "port": 22, "description": "again", "ttl": "8h"})).await;
     assert_eq!(again["groups"][0]["status"], "exists");
     assert!(again["expires_at"].is_null(), "{again}");
     assert!(again["groups"][0]["expires_at"].is_null(), "{again}");
@@ -858,9 +853,10 @@ async fn require_ttl_own_only_and_instances() {
         ("AWSWL_INSTANCE", "blue"),
     ])
     .await;
-    let sg = group(&r.ec2, "ops").await;
+    let ec2 = ec2(&r.peer).await;
+    let sg = group(&ec2, "ops").await;
     let e = err(
-        &mut r.c,
+        &mut r.client,
         "whitelist",
         json!({"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "no ttl"}),
     )
@@ -870,18 +866,18 @@ async fn require_ttl_own_only_and_instances() {
         "{e}"
     );
     let e = err(
-        &mut r.c,
+        &mut r.client,
         "whitelist_bulk",
         json!({"items": [{"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "no ttl"}]}),
     )
     .await;
     assert!(e.contains("`items[0].ttl`"), "{e}");
-    let mine = ok(&mut r.c, "whitelist", json!({"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "with ttl", "ttl": "1h"})).await;
+    let mine = ok(&mut r.client, "whitelist", json!({"cidr": "203.0.113.80", "target": sg, "port": 22, "description": "with ttl", "ttl": "1h"})).await;
     let mine_id = mine["groups"][0]["rule_ids"][0]
         .as_str()
         .expect("id")
         .to_string();
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     let rule = ingress(&rules)
         .into_iter()
         .find(|x| x["rule_id"] == mine_id.as_str())
@@ -890,8 +886,7 @@ async fn require_ttl_own_only_and_instances() {
     assert_eq!(rule["tags"]["secops-mcp:owner"], "alice", "{rule}");
 
     // bob may not remove alice's rule.
-    let mut bob = RpcClient::new(r.c.url.clone(), Some(token("bob", &["aws:write"])));
-    bob.initialize().await;
+    let mut bob = r.client("bob", &["aws:write"]).await;
     let e = err(&mut bob, "remove_whitelist", json!({"rule_ids": [mine_id]})).await;
     assert!(
         e.contains("alice") && e.contains("AWSWL_REMOVE_OWN_ONLY"),
@@ -906,16 +901,21 @@ async fn require_ttl_own_only_and_instances() {
     assert!(e.contains("alice"), "{e}");
 
     // A rule of the green deployment, already expired: neither swept nor removed here.
-    let green = foreign_rule(&r.ec2, &sg, "203.0.113.81/32", "green").await;
-    let swept = ok(&mut r.c, "sweep_expired", json!({})).await;
+    let green = foreign_rule(&ec2, &sg, "203.0.113.81/32", "green").await;
+    let swept = ok(&mut r.client, "sweep_expired", json!({})).await;
     assert_eq!(
         swept["removed"].as_array().map(Vec::len),
         Some(0),
         "{swept}"
     );
-    let e = err(&mut r.c, "remove_whitelist", json!({"rule_ids": [green]})).await;
+    let e = err(
+        &mut r.client,
+        "remove_whitelist",
+        json!({"rule_ids": [green]}),
+    )
+    .await;
     assert!(e.contains("green"), "{e}");
-    let rules = ok(&mut r.c, "list_rules", json!({"target": sg})).await;
+    let rules = ok(&mut r.client, "list_rules", json!({"target": sg})).await;
     assert!(
         ingress(&rules)
             .iter()
@@ -923,25 +923,23 @@ async fn require_ttl_own_only_and_instances() {
     );
 
     // alice removes her own.
-    let removed = ok(&mut r.c, "remove_whitelist", json!({"rule_ids": [mine_id]})).await;
+    let removed = ok(
+        &mut r.client,
+        "remove_whitelist",
+        json!({"rule_ids": [mine_id]}),
+    )
+    .await;
     assert_eq!(removed["removed"][0]["rule_id"], mine_id.as_str());
 }
 
 /// With the sweep off, nothing would remove an expired rule: a ttl is refused, not promised.
 #[tokio::test]
 async fn no_sweep_means_no_ttl() {
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let endpoint = format!("http://{}", dead.local_addr().expect("addr"));
-    drop(dead);
-    let server = ServerProcess::start_unready(
-        &aws_env(ServerSpec::http(BIN), &endpoint).env("AWSWL_SWEEP_INTERVAL", "off"),
-    )
-    .await;
-    let mut c = RpcClient::new(
-        format!("{}/mcp", server.base()),
-        Some(token("alice", &["aws:write"])),
-    );
-    c.initialize().await;
+    let Rig {
+        server,
+        client: mut c,
+        ..
+    } = rig_unreachable(&[("AWSWL_SWEEP_INTERVAL", "off")]).await;
     let e = err(
         &mut c,
         "whitelist",
@@ -954,4 +952,39 @@ async fn no_sweep_means_no_ttl() {
     );
     let audited = audited_upstream_calls(&server, "whitelist");
     assert_eq!(audited, vec![0], "refused before any AWS call");
+}
+
+/// `check` builds the server and asks STS who it is; bad settings and an unreachable AWS
+/// fail it with the reason.
+#[tokio::test]
+async fn check_subcommand() {
+    let moto = MotoProcess::start().await;
+    let env = |endpoint: &str| -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+        v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+    let good = env(&moto.endpoint);
+    let out = check_ok(BIN, &pairs(&good)).await;
+    assert!(
+        out.starts_with("aws-whitelist: ok: AWS us-east-1 as arn:aws:"),
+        "{out}"
+    );
+    let mut bad = pairs(&good);
+    bad.push(("AWSWL_SWEEP_INTERVAL", "500ms"));
+    check_fails(BIN, &bad, "at least 1s").await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = env(&format!("http://{}", dead.local_addr().expect("addr")));
+    drop(dead);
+    check_fails(BIN, &pairs(&closed), "upstream check failed").await;
 }
