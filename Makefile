@@ -15,6 +15,10 @@ CONFORMANCE := tests/conformance
 CARGO       ?= cargo
 SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 EXAMPLE_BIN := target/debug/mcp-example
+# The one list of servers is servers.toml (see its header): no target below names a server.
+SERVERS     := $(shell python3 scripts/servers.py list --deployable)
+EXAMPLES    := $(shell python3 scripts/servers.py list --example)
+$(if $(SERVERS),,$(error servers.toml lists no deployable server, or cannot be read: run python3 scripts/servers.py check))
 
 .PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening fuzz test-fuzz lint fmt bench docs clean-deps
 
@@ -84,24 +88,15 @@ test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformanc
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateless --min-scenarios 26 \
 		--skip-file $(CONFORMANCE)/stateless-skip.txt
-	@# Every real server passes the protocol scenarios that need no fixtures, in both modes.
+	@# Every real server passes the protocol scenarios that need no fixtures, in both modes,
+	@# against the simulator servers.toml names for it (servers.py conformance-args).
 	for mode in stateful stateless; do \
-	  python3 $(CONFORMANCE)/run.py --bin target/debug/paloalto-ngfw --mode $$mode --min-scenarios 4 \
-	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
-	    --sim "panos --config crates/simulators/fixtures/panos/firewall.xml --api-key conformance-key" \
-	    --sim-var PANOS_HOST --env PANOS_API_KEY=conformance-key || exit 1; \
-	  python3 $(CONFORMANCE)/run.py --bin target/debug/panw-airs --mode $$mode --min-scenarios 4 \
-	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
-	    --sim "airs --api-key conformance-key" \
-	    --sim-var PANW_AI_SEC_API_ENDPOINT --env PANW_AI_SEC_API_KEY=conformance-key || exit 1; \
-	  python3 $(CONFORMANCE)/run.py --bin target/debug/proxmox --mode $$mode --min-scenarios 4 \
-	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
-	    --sim "proxmox --token-id conf@pve!ci --token-secret conformance" \
-	    --sim-var PROXMOX_HOST --env "PROXMOX_TOKEN_ID=conf@pve!ci" --env PROXMOX_TOKEN_SECRET=conformance || exit 1; \
-	  python3 $(CONFORMANCE)/run.py --bin target/debug/aws-whitelist --mode $$mode --min-scenarios 3 \
-	    --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection \
-	    --env AWS_REGION=us-east-1 --env AWS_ACCESS_KEY_ID=conformance --env AWS_SECRET_ACCESS_KEY=conformance \
-	    --env AWS_EC2_METADATA_DISABLED=true --env AWS_ENDPOINT_URL=http://127.0.0.1:9 --no-ready || exit 1; \
+	  for s in $(SERVERS); do \
+	    args=$$(python3 scripts/servers.py conformance-args $$s) || exit 1; \
+	    mapfile -t args <<<"$$args"; \
+	    python3 $(CONFORMANCE)/run.py --bin target/debug/$$s --mode $$mode "$${args[@]}" \
+	      --scenario server-initialize --scenario ping --scenario tools-list --scenario dns-rebinding-protection || exit 1; \
+	  done; \
 	done
 
 # Deploy checks: their tools go into .venv (tests/deploy/requirements.txt), except checkov,
@@ -120,7 +115,7 @@ test-e2e: $(VENV)/.e2e-installed $(VENV)/.peers-installed sshd build ## Every se
 test-hardening: $(VENV)/.peers-installed sshd build ## Hostile inputs (every tool), protocol abuse, upstream faults, 1,000-session load, session reaping
 	$(PYTEST) tests/hardening -q -p no:cacheprovider
 
-test-claude: $(CLAUDE_DIR)/node_modules/.installed $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## The `claude mcp add` lines of docs/claude-code.md, run by Claude Code's CLI against all four servers (direct and through Traefik)
+test-claude: $(CLAUDE_DIR)/node_modules/.installed $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## The `claude mcp add` lines of docs/claude-code.md, run by Claude Code's CLI against every server (direct and through Traefik)
 	$(PYTEST) tests/claude -q -p no:cacheprovider
 
 test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov, yamllint, hadolint, kustomize
@@ -130,17 +125,16 @@ test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render
 # in a scratch image. --target keeps RUSTFLAGS off build scripts and proc macros.
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_ENV    := RUSTFLAGS="-C target-feature=+crt-static"
-SERVERS       := paloalto-ngfw panw-airs proxmox aws-whitelist
 
-image: buildah ## Build the four runtime images with buildah from static release binaries, and check them
+image: buildah ## Build the runtime image of every server in servers.toml with buildah from static release binaries, and check them
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
 	scripts/image.sh --no-build $(SERVERS)
 
-# In make test: one image, built and checked the same way. A release build of all four costs
-# about 45 CPU-minutes here (the AWS SDK crates in release, thin LTO); `make image` does all four.
-TEST_IMAGE_SERVER ?= paloalto-ngfw
+# In make test: one image, built and checked the same way. A release build of all four servers
+# costs about 45 CPU-minutes here (the AWS SDK crates in release, thin LTO); `make image` does them all.
+TEST_IMAGE_SERVER ?= $(firstword $(SERVERS))
 
-test-image: buildah ## Build and check the paloalto-ngfw image (TEST_IMAGE_SERVER) as make image does
+test-image: buildah ## Build and check one image (TEST_IMAGE_SERVER, default the first server of servers.toml) as make image does
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p $(TEST_IMAGE_SERVER)
 	scripts/image.sh --no-build $(TEST_IMAGE_SERVER)
 
@@ -171,7 +165,7 @@ $(FASTMCP_VENV)/.installed: scripts/bench/requirements-fastmcp.txt
 # The peers venv brings moto, for aws-whitelist's cold start and idle RSS.
 bench: $(FASTMCP_VENV)/.installed $(VENV)/.peers-installed sshd ## Servers vs their simulators vs FastMCP: throughput, latency, memory, cold start (writes docs/benchmarks.md; ~10 min, plus ~27 min for the static release build from clean)
 	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) $(addprefix -p ,$(SERVERS))
-	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p simulators -p mcp-bench -p mcp-example
+	$(STATIC_ENV) $(CARGO) build --release --locked --target $(STATIC_TARGET) -p simulators -p mcp-bench $(addprefix -p ,$(EXAMPLES))
 	python3 scripts/bench.py
 
 docs: build ## Regenerate the tool reference docs (docs/tools/) from each server's `tools --json`

@@ -3,6 +3,9 @@
 
 A benchmark, not a test: it asserts nothing, prints a table and writes docs/benchmarks.md.
 
+The servers, their simulators, the variables against them and the tool measured come from
+servers.toml (`[server.peer]` and `[server.bench]`).
+
 1. Throughput and latency of one representative read tool per server, through `tools/call`
    over Streamable HTTP (stateless and stateful) and legacy SSE, with JWT auth and audit
    logging on, against its simulator; the same upstream request sent to the simulator
@@ -23,8 +26,11 @@ Environment: BENCH_DURATION (4s), BENCH_ROUNDS (2), BENCH_CONCURRENCY (1,100,100
 BENCH_IDLE_SESSIONS (10000), BENCH_IDLE_SESSIONS_FASTMCP (2000),
 BENCH_COLD_STARTS (5), BENCH_SSH_CALLS (10), BENCH_OUT
 (docs/benchmarks.md), BENCH_ONLY (comma list of target groups to load-test: ceiling,
-paloalto-ngfw, panw-airs, proxmox, fastmcp; default all), BENCH_SKIP (comma list of
-sections to skip: load, cold, idle, coalesce, ssh).
+fastmcp, or a server's name; default all), BENCH_SKIP (comma list of sections to skip:
+load, cold, idle, coalesce, ssh).
+
+    python3 scripts/bench.py             run everything (what `make bench` does)
+    python3 scripts/bench.py --dry-run   print what would run (servers, simulators, tools), start nothing
 """
 
 from __future__ import annotations
@@ -52,6 +58,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import servers as servers_toml  # scripts/servers.py: the one list of servers (servers.toml)
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BIN = ROOT / "target" / "x86_64-unknown-linux-gnu" / "release"
 BIN = Path(os.environ.get("BENCH_BIN_DIR", str(DEFAULT_BIN)))
@@ -75,28 +83,23 @@ ONLY = {g for g in os.environ.get("BENCH_ONLY", "").split(",") if g}
 SKIP = {s for s in os.environ.get("BENCH_SKIP", "").split(",") if s}
 
 SECRET = secrets.token_hex(32)
-PANOS_KEY = "bench-key"
-AIRS_KEY = "bench-key"
-PVE_TOKEN_ID = "bench@pve!bench"
-PVE_SECRET = "bench-secret"
-PVE_AUTH = f"PVEAPIToken={PVE_TOKEN_ID}={PVE_SECRET}"
 
-# The representative read tool of each server, and the upstream request it makes.
+# servers.toml: the servers with a [bench] table (cold start, idle RSS), and among them LOAD,
+# those with a bench tool against a vendor-sim peer (throughput, latency, coalescing).
+SPECS = {name: spec for name, spec in servers_toml.load().items() if spec.bench is not None}
+LOAD = [name for name, spec in SPECS.items() if spec.bench.get("tool") and spec.peer_kind == "vendor-sim"]
+# The FastMCP comparison is a Python equivalent of this server's bench tool, against the same simulator.
+FASTMCP_OF = "proxmox"
+# The representative read tool of each server (and of the FastMCP equivalent), and its token's scopes.
+TOOLS = {name: (SPECS[name].bench["tool"], SPECS[name].bench.get("args", {})) for name in LOAD}
+SCOPES = {name: list(spec.bench.get("scopes") or [spec.read_scope]) for name, spec in SPECS.items()}
+SIM_OF = {name: SPECS[name].sim for name in LOAD}
+if FASTMCP_OF in LOAD:
+    SIM_OF["fastmcp"] = SIM_OF[FASTMCP_OF]
+# Every simulator kind a benchmarked server needs.
+SIM_KINDS = sorted({spec.sim for spec in SPECS.values() if spec.peer_kind == "vendor-sim"})
+MOTO_SERVERS = [name for name, spec in SPECS.items() if spec.peer_kind == "moto"]
 PANOS_XPATH = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/address/entry"
-AIRS_PROMPT = "Summarise our Q3 firewall changes"
-TOOLS = {
-    "paloalto-ngfw": ("retrieve_address_objects", {}),
-    "panw-airs": ("pan_inline_scan", {"prompt": AIRS_PROMPT}),
-    "proxmox": ("list_vms", {}),
-}
-SCOPES = {
-    "paloalto-ngfw": ["ngfw:read"],
-    "panw-airs": ["airs:scan"],
-    "proxmox": ["proxmox:read", "proxmox:exec"],
-    "aws-whitelist": ["aws:read"],
-    "mcp-example": ["example:read"],
-}
-SIM_OF = {"paloalto-ngfw": "panos", "panw-airs": "airs", "proxmox": "proxmox", "fastmcp": "proxmox"}
 
 _LISTENING = re.compile(r"listening on (http://[0-9.:]+)")
 _MOTO_RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:[1-9][0-9]*)")
@@ -241,25 +244,24 @@ class Sim:
         http_req(f"{self.url}/_sim/reset", "POST", b"{}", {"Content-Type": "application/json"})
 
 
+def sim_spec(kind: str) -> servers_toml.Server:
+    """The (first) server of servers.toml whose peer is `vendor-sim <kind>`: its args and credentials."""
+    return next(spec for spec in SPECS.values() if spec.peer_kind == "vendor-sim" and spec.sim == kind)
+
+
 def start_sim(kind: str) -> Sim:
-    args = {"panos": ["--config", str(FIXTURES / "panos" / "firewall.xml"), "--api-key", PANOS_KEY],
-            "airs": ["--api-key", AIRS_KEY],
-            "proxmox": ["--token-id", PVE_TOKEN_ID, "--token-secret", PVE_SECRET]}[kind]
+    args = sim_spec(kind).sim_args()
     proc = Proc(f"sim-{kind}", [str(BIN / "vendor-sim"), kind, "--bind", "127.0.0.1:0", *args], {})
     proc.wait_listening()
     return Sim(kind, proc)
 
 
 def upstream_env(server: str, sims: dict[str, Sim]) -> dict[str, str]:
-    if server == "paloalto-ngfw":
-        return {"PANOS_HOST": sims["panos"].url, "PANOS_API_KEY": PANOS_KEY}
-    if server == "panw-airs":
-        return {"PANW_AI_SEC_API_ENDPOINT": sims["airs"].url, "PANW_AI_SEC_API_KEY": AIRS_KEY,
-                "PANW_AI_PROFILE_NAME": "default-profile"}
-    if server in ("proxmox", "fastmcp"):
-        return {"PROXMOX_HOST": sims["proxmox"].url, "PROXMOX_TOKEN_ID": PVE_TOKEN_ID,
-                "PROXMOX_TOKEN_SECRET": PVE_SECRET}
-    return {}
+    """servers.toml's variables against the server's simulator (FastMCP: those of FASTMCP_OF)."""
+    spec = SPECS[FASTMCP_OF if server == "fastmcp" else server]
+    if spec.peer_kind != "vendor-sim":
+        return {}
+    return spec.peer_env(sims[spec.sim].url)
 
 
 def server_cmd(server: str, stateless: bool, port: int, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -283,7 +285,7 @@ def start_server(name: str, server: str, stateless: bool, env: dict[str, str]) -
 
 
 def token(server: str) -> str:
-    binary = "proxmox" if server == "fastmcp" else server
+    binary = FASTMCP_OF if server == "fastmcp" else server
     args = [str(BIN / binary), "token", "--sub", "bench", "--ttl", "4h"]
     for scope in SCOPES[binary]:
         args += ["--scope", scope]
@@ -308,23 +310,35 @@ def mcp_bench(argv: list[str], timeout: float = 900) -> dict:
 
 
 def ceiling_args(kind: str, sim: Sim) -> list[str]:
-    """mcp-bench arguments that send the simulator the request the server's tool sends."""
+    """mcp-bench arguments that send the simulator the request the server's tool sends (the bench
+    tool of the server whose peer it is; credentials from that server's peer env in servers.toml)."""
+    spec = sim_spec(kind)
+    env = spec.peer_env(sim.url)
     if kind == "panos":
         form = urllib.parse.urlencode([("type", "config"), ("action", "show"), ("xpath", PANOS_XPATH)])
         return ["--url", f"{sim.url}/api/", "--transport", "raw", "--method", "post",
                 "--content-type", "application/x-www-form-urlencoded", "--body", form,
-                "--header", f"X-PAN-KEY: {PANOS_KEY}", "--expect", 'status="success"']
+                "--header", f"X-PAN-KEY: {env['PANOS_API_KEY']}", "--expect", 'status="success"']
     if kind == "airs":
-        body = {"ai_profile": {"profile_name": "default-profile"}, "contents": [{"prompt": AIRS_PROMPT}]}
+        body = {"ai_profile": {"profile_name": env["PANW_AI_PROFILE_NAME"]}, "contents": [spec.bench["args"]]}
         return ["--url", f"{sim.url}/v1/scan/sync/request", "--transport", "raw", "--args", json.dumps(body),
-                "--header", f"x-pan-token: {AIRS_KEY}", "--header", "accept: application/json",
+                "--header", f"x-pan-token: {env['PANW_AI_SEC_API_KEY']}", "--header", "accept: application/json",
                 "--expect", '"action"']
-    return ["--url", f"{sim.url}/api2/json/cluster/resources?type=vm", "--transport", "raw", "--args", "null",
-            "--header", f"Authorization: {PVE_AUTH}", "--expect", '"data"']
+    if kind == "proxmox":
+        auth = f"PVEAPIToken={env['PROXMOX_TOKEN_ID']}={env['PROXMOX_TOKEN_SECRET']}"
+        return ["--url", f"{sim.url}/api2/json/cluster/resources?type=vm", "--transport", "raw", "--args", "null",
+                "--header", f"Authorization: {auth}", "--expect", '"data"']
+    raise KeyError(kind)
+
+
+# The direct request of each simulator kind (the ceiling rows); a kind not here has no ceiling row.
+CEILINGS = {"panos": "PAN-OS simulator direct: POST /api/ config show",
+            "airs": "AIRS simulator direct: POST /v1/scan/sync/request",
+            "proxmox": "Proxmox simulator direct: GET /api2/json/cluster/resources"}
 
 
 def tool_args(server: str, base: str, transport: str, tok: str) -> list[str]:
-    tool, args = TOOLS["proxmox" if server == "fastmcp" else server]
+    tool, args = TOOLS[FASTMCP_OF if server == "fastmcp" else server]
     return ["--url", base, "--transport", transport, "--token", tok, "--tool", tool, "--args", json.dumps(args)]
 
 
@@ -335,7 +349,8 @@ class Target:
     transport: str
     proc: Proc
     argv: list[str]
-    cached: bool = False  # paloalto-ngfw with its default read cache
+    cached: bool = False  # a server with its defaults, not bench.load_env (paloalto-ngfw's read cache)
+    sim: str = ""  # ceiling rows: the simulator kind
     runs: dict[int, list[dict]] = field(default_factory=dict)
 
 
@@ -346,9 +361,8 @@ def payload_check(sims: dict[str, Sim], servers: dict[str, Proc], tokens: dict[s
     """Sends one call through each server and one ceiling request, and compares the
     simulator's counter keys: the ceiling must send the same upstream request."""
     out = []
-    for server, kind in (("paloalto-ngfw", "panos"), ("panw-airs", "airs"), ("proxmox", "proxmox"),
-                         ("fastmcp", "proxmox")):
-        if server not in servers:
+    for server, kind in SIM_OF.items():
+        if server not in servers or kind not in CEILINGS:
             continue
         sim = sims[kind]
         sim.reset()
@@ -361,7 +375,7 @@ def payload_check(sims: dict[str, Sim], servers: dict[str, Proc], tokens: dict[s
         sim.reset()
         same = via_server == direct and r1.get("errors") == 0 and r2.get("errors") == 0
         keys = ", ".join(f"`{k}` x{v}" for k, v in direct.items())
-        line = (f"{server} `{TOOLS['proxmox' if server == 'fastmcp' else server][0]}` and the direct request "
+        line = (f"{server} `{TOOLS[FASTMCP_OF if server == 'fastmcp' else server][0]}` and the direct request "
                 f"{'make the same' if same else 'DO NOT make the same'} upstream request ({keys})")
         if not same:
             line += f"; through the server: {via_server}, errors {r1.get('errors')}/{r2.get('errors')}"
@@ -371,39 +385,43 @@ def payload_check(sims: dict[str, Sim], servers: dict[str, Proc], tokens: dict[s
 
 
 def run_load(sims: dict[str, Sim], fastmcp: bool) -> dict[str, Any]:
-    tokens = {s: token(s) for s in ("paloalto-ngfw", "panw-airs", "proxmox")}
-    tokens["fastmcp"] = tokens["proxmox"]
+    tokens = {s: token(s) for s in LOAD}
+    if FASTMCP_OF in tokens:
+        tokens["fastmcp"] = tokens[FASTMCP_OF]
     want = (lambda g: not ONLY or g in ONLY)
     procs: dict[str, Proc] = {}
     targets: list[Target] = []
     labels = {"stateless": "Streamable HTTP stateless", "stateful": "Streamable HTTP stateful", "sse": "legacy SSE"}
 
-    for kind, label in (("panos", "PAN-OS simulator direct: POST /api/ config show"),
-                        ("airs", "AIRS simulator direct: POST /v1/scan/sync/request"),
-                        ("proxmox", "Proxmox simulator direct: GET /api2/json/cluster/resources")):
-        if want("ceiling"):
-            targets.append(Target("ceiling", label, "raw", sims[kind].proc, ceiling_args(kind, sims[kind])))
+    for kind in dict.fromkeys(SIM_OF[s] for s in LOAD):
+        if want("ceiling") and kind in CEILINGS:
+            targets.append(Target("ceiling", CEILINGS[kind], "raw", sims[kind].proc, ceiling_args(kind, sims[kind]),
+                                  sim=kind))
 
     note("starting the servers")
-    for server in ("paloalto-ngfw", "panw-airs", "proxmox"):
+    for server in LOAD:
         if not want(server):
             continue
         env = upstream_env(server, sims)
-        if server == "paloalto-ngfw":
-            # Like for like: every call reaches PAN-OS. The default (5 s cache) is a row of its own.
-            env = {**env, "PANOS_CACHE_TTL": "0"}
-            cached = start_server("paloalto-ngfw-stateless-cached", server, True, upstream_env(server, sims))
-            procs["paloalto-ngfw-cached"] = cached
+        load_env = SPECS[server].bench.get("load_env", {})
+        suffix = ""
+        if load_env:
+            # Like for like: every call reaches the upstream (e.g. PANOS_CACHE_TTL=0). The server's
+            # defaults (e.g. a 5 s read cache) are a row of their own.
+            env = {**env, **load_env}
+            suffix = " (" + ", ".join(f"{k}={v}" for k, v in load_env.items()) + ")"
+            cached = start_server(f"{server}-stateless-cached", server, True, upstream_env(server, sims))
+            procs[f"{server}-cached"] = cached
         sl = start_server(f"{server}-stateless", server, True, env)
         sf = start_server(f"{server}-stateful", server, False, env)
         procs[server] = sl
         for transport, proc in (("stateless", sl), ("stateful", sf), ("sse", sf)):
-            suffix = " (PANOS_CACHE_TTL=0)" if server == "paloalto-ngfw" else ""
             targets.append(Target(server, f"{server} {TOOLS[server][0]}: {labels[transport]}{suffix}", transport, proc,
                                   tool_args(server, proc.base, transport, tokens[server])))
-        if server == "paloalto-ngfw":
-            targets.append(Target(server, f"paloalto-ngfw {TOOLS[server][0]}: {labels['stateless']} "
-                                          "(default 5 s cache)", "stateless", cached,
+        if load_env:
+            default_label = SPECS[server].bench.get("default_label", "defaults")
+            targets.append(Target(server, f"{server} {TOOLS[server][0]}: {labels['stateless']} "
+                                          f"({default_label})", "stateless", cached,
                                   tool_args(server, cached.base, "stateless", tokens[server]), cached=True))
     if fastmcp and want("fastmcp"):
         env = upstream_env("fastmcp", sims)
@@ -451,7 +469,8 @@ def best(t: Target, conc: int) -> dict:
 # --- 2. cold start and idle RSS ----------------------------------------------------------------
 
 
-def start_moto() -> tuple[Proc, dict[str, str]] | None:
+def start_moto() -> tuple[Proc, str] | None:
+    """A moto server on 127.0.0.1 (from .venv); (its process, its URL)."""
     if not MOTO.is_file():
         return None
     # Port 0: moto binds a free port itself and werkzeug logs it.
@@ -464,8 +483,7 @@ def start_moto() -> tuple[Proc, dict[str, str]] | None:
                 break
         except OSError:
             time.sleep(0.05)
-    return proc, {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                  "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    return proc, url
 
 
 def cold_start_once(name: str, server: str, env: dict[str, str]) -> tuple[float, int]:
@@ -511,13 +529,11 @@ def cold_start_once(name: str, server: str, env: dict[str, str]) -> tuple[float,
 
 def run_cold(sims: dict[str, Sim], fastmcp: bool) -> list[dict]:
     rows = []
-    servers = [("paloalto-ngfw", upstream_env("paloalto-ngfw", sims), "PAN-OS simulator: `type=version`"),
-               ("panw-airs", upstream_env("panw-airs", sims), "AIRS simulator: a results query"),
-               ("proxmox", upstream_env("proxmox", sims), "Proxmox simulator: `GET /version`"),
-               ("mcp-example", {}, "no upstream")]
-    moto = start_moto()
+    servers = [(name, upstream_env(name, sims), spec.bench.get("probe", ""))
+               for name, spec in SPECS.items() if spec.peer_kind != "moto"]
+    moto = start_moto() if MOTO_SERVERS else None
     if moto:
-        servers.append(("aws-whitelist", moto[1], "moto (Python) in front: its answer time is included"))
+        servers += [(name, SPECS[name].peer_env(moto[1]), SPECS[name].bench.get("probe", "")) for name in MOTO_SERVERS]
     if fastmcp:
         servers.append(("fastmcp", upstream_env("fastmcp", sims), "Proxmox simulator: `GET /version` (Python FastMCP)"))
     for server, env, probe in servers:
@@ -596,9 +612,12 @@ def run_idle(sims: dict[str, Sim], fastmcp: bool) -> list[dict]:
 
 
 def run_coalesce(sims: dict[str, Sim], fastmcp: bool) -> list[dict]:
-    cases = [("paloalto-ngfw", "default (PANOS_CACHE_TTL=5s)", {}),
-             ("paloalto-ngfw", "PANOS_CACHE_TTL=0", {"PANOS_CACHE_TTL": "0"}),
-             ("panw-airs", "default", {}), ("proxmox", "default", {})]
+    cases = []
+    for server in LOAD:
+        load_env = SPECS[server].bench.get("load_env", {})
+        cases.append((server, SPECS[server].bench.get("default_label", "default") if load_env else "default", {}))
+        if load_env:
+            cases.append((server, ", ".join(f"{k}={v}" for k, v in load_env.items()), dict(load_env)))
     if fastmcp:
         cases.append(("fastmcp", "FastMCP list_vms", {}))
     rows = []
@@ -612,7 +631,7 @@ def run_coalesce(sims: dict[str, Sim], fastmcp: bool) -> list[dict]:
             total = sim.stats()["total"]
             ok = r.get("requests", 0) - max(r.get("errors", 0), 0)
             rows.append({"server": "FastMCP proxmox" if server == "fastmcp" else server, "setting": setting,
-                         "tool": TOOLS["proxmox" if server == "fastmcp" else server][0], "ok": ok,
+                         "tool": TOOLS[FASTMCP_OF if server == "fastmcp" else server][0], "ok": ok,
                          "errors": r.get("errors"), "upstream": total})
             note(f"100 identical reads via {server} ({setting}): {ok} ok, {total} upstream requests")
         finally:
@@ -703,10 +722,7 @@ def run_ssh(sims: dict[str, Sim]) -> dict | None:
                    timeout=60)
     try:
         kv = dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
-        env = {**upstream_env("proxmox", sims), "PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": kv["SSH_PORT"],
-               "PROXMOX_SSH_USER": kv["SSH_USER"], "PROXMOX_SSH_KEY_PATH": kv["SSH_KEY"],
-               "PROXMOX_SSH_KNOWN_HOSTS": kv["SSH_KNOWN_HOSTS"],
-               "PROXMOX_SSH_NODES": f"pve1=127.0.0.1:{kv['SSH_PORT']}"}
+        env = {**upstream_env("proxmox", sims), **SPECS["proxmox"].ssh_env(kv)}
         proc = start_server("ssh-proxmox", "proxmox", False, env)
         try:
             c = McpHttp(proc.base, token("proxmox"))
@@ -822,8 +838,7 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
                          f"{b['p999_ms']:.2f} | {b['errors_all']} | {mib(b['peak_rss_kb'])} |")
         L += ["", "## Headline ratios", "", "Ratios of req/s (best round each)."]
         by = {(t.group, t.transport, t.cached): t for t in targets}
-        ceil_of = {"paloalto-ngfw": 0, "panw-airs": 1, "proxmox": 2}
-        ceilings = [t for t in targets if t.group == "ceiling"]
+        ceiling_of = {t.sim: t for t in targets if t.group == "ceiling"}
 
         def rps(t: Target | None, conc: int) -> float:
             return best(t, conc).get("rps", 0.0) if t else 0.0
@@ -838,11 +853,11 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
             if ours_sl and fm_sl:
                 L.append(f"- ours / FastMCP (proxmox `list_vms`): stateless {ratio(rps(ours_sl, conc), rps(fm_sl, conc))}, "
                          f"stateful {ratio(rps(ours_sf, conc), rps(fm_sf, conc))}")
-            for server in ("paloalto-ngfw", "panw-airs", "proxmox"):
+            for server in LOAD:
                 sl, sf, sse = (by.get((server, tr, False)) for tr in ("stateless", "stateful", "sse"))
                 if not sl:
                     continue
-                c = ceilings[ceil_of[server]] if len(ceilings) == 3 else None
+                c = ceiling_of.get(SIM_OF[server])
                 parts = []
                 if c:
                     parts.append(f"ours / ceiling: stateless {ratio(rps(sl, conc), rps(c, conc))}, "
@@ -851,10 +866,12 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
                 L.append(f"- {server}: " + "; ".join(parts))
             if fm_sl and fm_sf:
                 L.append(f"- FastMCP: stateless / stateful {ratio(rps(fm_sl, conc), rps(fm_sf, conc))}")
-            cached = by.get(("paloalto-ngfw", "stateless", True))
-            if cached and by.get(("paloalto-ngfw", "stateless", False)):
-                L.append(f"- paloalto-ngfw default cache / cache off (stateless): "
-                         f"{ratio(rps(cached, conc), rps(by[('paloalto-ngfw', 'stateless', False)], conc))}")
+            for server in LOAD:
+                cached = by.get((server, "stateless", True))
+                if cached and by.get((server, "stateless", False)):
+                    L.append(f"- {server} {SPECS[server].bench.get('default_label', 'defaults')} / "
+                             + ", ".join(f"{k}={v}" for k, v in SPECS[server].bench["load_env"].items())
+                             + f" (stateless): {ratio(rps(cached, conc), rps(by[(server, 'stateless', False)], conc))}")
     if cold:
         L += ["", "## Cold start and idle memory", "",
               f"Exec to the first 200 from `/readyz` (which calls the upstream once), median of {COLD_STARTS} "
@@ -932,25 +949,55 @@ def _terminated(signum, _frame):
     raise SystemExit(128 + signum)  # runs the finally blocks: every child is stopped
 
 
+def plan() -> str:
+    """What a run would start and measure, from servers.toml (`--dry-run`)."""
+    L = [f"binaries: {BIN}", f"simulators: {', '.join(f'vendor-sim {k}' for k in SIM_KINDS)}"
+         + (f"; moto ({MOTO}) for {', '.join(MOTO_SERVERS)}" if MOTO_SERVERS else "")]
+    for name, spec in SPECS.items():
+        env = spec.peer_env(f"http://127.0.0.1:<{spec.sim or spec.peer_kind}>")
+        what = (f"load {TOOLS[name][0]} {json.dumps(TOOLS[name][1])} (scopes {' '.join(SCOPES[name])})"
+                if name in LOAD else "cold start and idle RSS only")
+        L.append(f"{name}: peer {spec.peer_kind}{' ' + spec.sim if spec.sim else ''}; {what}; probe: "
+                 f"{spec.bench.get('probe', '')}")
+        L += [f"    {k}={v}" for k, v in env.items()]
+        if spec.bench.get("load_env"):
+            L.append(f"    load rows add {spec.bench['load_env']}; one more row with the defaults "
+                     f"({spec.bench.get('default_label', 'defaults')})")
+    if FASTMCP_OF in LOAD:
+        L.append(f"fastmcp: {FASTMCP_APP.relative_to(ROOT)}, the equivalent of {FASTMCP_OF} {TOOLS[FASTMCP_OF][0]}"
+                 f" against vendor-sim {SIM_OF['fastmcp']} ({FASTMCP_PY})")
+    L.append(f"sections: {', '.join(s for s in ('load', 'cold', 'idle', 'coalesce', 'ssh') if s not in SKIP)}"
+             + (f"; load groups: {', '.join(sorted(ONLY))}" if ONLY else ""))
+    return "\n".join(L)
+
+
 def main() -> int:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        return 0
+    if "--dry-run" in sys.argv[1:]:
+        print(plan())
+        return 0
+    if sys.argv[1:]:
+        raise SystemExit(f"bench.py: unknown arguments {sys.argv[1:]} (--help, --dry-run)")
     signal.signal(signal.SIGTERM, _terminated)
     LOGDIR.mkdir(parents=True, exist_ok=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # inherited by every child
-    missing = [b for b in ("vendor-sim", "mcp-bench", "paloalto-ngfw", "panw-airs", "proxmox", "mcp-example")
+    missing = [b for b in ("vendor-sim", "mcp-bench", *(n for n in SPECS if n not in MOTO_SERVERS))
                if not (BIN / b).is_file()]
     if missing:
         raise SystemExit(f"missing in {BIN}: {', '.join(missing)} (make bench builds them)")
     fastmcp = FASTMCP_PY.is_file()
-    notes = ["`aws-whitelist` throughput: its upstream for local runs is moto, a single-process Python server, "
-             "which would be the bottleneck of every row; a figure would measure moto, not the server. "
-             "Its cold start and idle RSS are in the table above when `.venv` has moto (`make deps`)."
-             if MOTO.is_file() else
-             "`aws-whitelist`: not measured (its local upstream is moto, a slow Python server, and `.venv` has no "
-             "moto: `make deps` installs it for cold start and idle RSS).",
-             "FastMCP over legacy SSE, and FastMCP's session memory with the SSE transport: the equivalent runs "
+    notes = [(f"`{name}` throughput: its upstream for local runs is moto, a single-process Python server, "
+              "which would be the bottleneck of every row; a figure would measure moto, not the server. "
+              "Its cold start and idle RSS are in the table above when `.venv` has moto (`make deps`)."
+              if MOTO.is_file() else
+              f"`{name}`: not measured (its local upstream is moto, a slow Python server, and `.venv` has no "
+              "moto: `make deps` installs it for cold start and idle RSS).") for name in MOTO_SERVERS]
+    notes += ["FastMCP over legacy SSE, and FastMCP's session memory with the SSE transport: the equivalent runs "
              "Streamable HTTP only.",
              "Real vendor latency: the simulators answer in microseconds, so these rows show the cost of the MCP "
              "layer itself. With a real firewall or PVE API (milliseconds to seconds a call) every server's "
@@ -968,7 +1015,7 @@ def main() -> int:
     coalesce: list[dict] = []
     ssh = None
     try:
-        for kind in ("panos", "airs", "proxmox"):
+        for kind in SIM_KINDS:
             sims[kind] = start_sim(kind)
         note("simulators: " + ", ".join(f"{k} {s.url}" for k, s in sims.items()))
         if "cold" not in SKIP:

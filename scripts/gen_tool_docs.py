@@ -2,7 +2,8 @@
 """`make docs`: regenerate docs/tools/<server>.md from each server's `<server> tools --json`.
 
 The tool reference is derived from the one declaration of each tool, so it cannot drift
-from what the server lists. `--check` exits 1 if a file is out of date (for CI).
+from what the server lists. `--check` exits 1 if a file is out of date (for CI). The servers
+are every entry of servers.toml, the example server included.
 """
 
 import json
@@ -10,9 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import servers  # scripts/servers.py: reads servers.toml
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "target" / "debug"
-SERVERS = ["mcp-example", "paloalto-ngfw", "panw-airs", "aws-whitelist", "proxmox"]
+SERVERS = servers.names()
 
 
 def hints(t: dict) -> str:

@@ -4,7 +4,7 @@
 # the user and entrypoint in the image config, the exact file list (no shell), that the
 # binary runs inside the image (`<server> --version` and `<server> tools`), and its size.
 #
-#   scripts/image.sh [--no-build] [SERVER ...]     (default: all four servers)
+#   scripts/image.sh [--no-build] [SERVER ...]     (default: every deployable server in servers.toml)
 #
 # Storage lives under target/image/ (not /var/lib/containers), so the run leaves nothing
 # behind outside the repository. Sizes are printed and written to target/image/sizes.md.
@@ -15,7 +15,10 @@ TARGET=x86_64-unknown-linux-gnu
 build=1
 if [[ "${1:-}" == "--no-build" ]]; then build=0; shift; fi
 servers=("$@")
-[[ ${#servers[@]} -gt 0 ]] || servers=(paloalto-ngfw panw-airs proxmox aws-whitelist)
+if [[ ${#servers[@]} -eq 0 ]]; then
+  listed=$(python3 scripts/servers.py list --deployable) || { echo "image.sh: cannot read servers.toml" >&2; exit 1; }
+  mapfile -t servers <<<"$listed"
+fi
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 VERSION=${VERSION:-0.1.0}
 

@@ -28,15 +28,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "harness"))
 
-from secops_stack import BIN, SERVERS, Deployment  # noqa: E402
+from secops_stack import BIN, SERVERS, SPECS, Deployment  # noqa: E402
 
 DOC = ROOT / "docs" / "claude-code.md"
 CLAUDE_BIN_DIR = HERE / "node_modules" / ".bin"
 CLAUDE = CLAUDE_BIN_DIR / "claude"
 CLAUDE_VERSION = json.loads((HERE / "package.json").read_text())["dependencies"]["@anthropic-ai/claude-code"]
 
-# The prefix of each server's variables in the doc ($NGFW_URL, $NGFW_TOKEN, $NGFW_JWT_SECRET).
-PREFIX = {"paloalto-ngfw": "NGFW", "panw-airs": "AIRS", "proxmox": "PROXMOX", "aws-whitelist": "AWS"}
+# The prefix of each server's variables in the doc ($NGFW_URL, $NGFW_TOKEN, $NGFW_JWT_SECRET):
+# its `short` name in servers.toml, upper-cased.
+PREFIX = {s: SPECS[s].short.upper() for s in SERVERS}
 
 # What the CLI needs to stay offline and quiet: no auto-update check, no telemetry or error
 # reports, no other "nonessential" traffic (the last one implies the other three; all four are

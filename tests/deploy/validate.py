@@ -5,8 +5,12 @@ Run with the repository venv's Python (.venv/bin/python), after
 `pip install -r tests/deploy/requirements.txt`; checkov runs from its own venv
 (.venv/checkov-venv, see the Makefile). No cluster, no helm binary, no network.
 
+0. servers.toml (the one list of servers) against deploy/: each deployable
+   server has its chart values, systemd drop-in and env file, and no others.
 1. Helm: render the chart with helm-python-sdk (Helm v4's Go SDK) for each
-   server's values file and for the variants in tests/deploy/variants/, check
+   server's values file (servers.toml `values`, released as its `short` name)
+   and for the variants in tests/deploy/variants/ (each on the values file its
+   `# Layered on FILE:` line names), check
    every rendered document parses, and `helm lint --strict` each set of values.
 2. Values schema: every file in tests/deploy/bad/ must be rejected, with the
    reason it names in its `# expect:` lines.
@@ -54,21 +58,32 @@ CRD_SCHEMAS = FIXTURES / "k8s-crd-schemas"
 
 KUBE_VERSION = "1.33.0"
 NAMESPACE = "secops-mcp"
-SERVERS = {  # server -> release name used in docs/deploy.md
-    "paloalto-ngfw": "ngfw",
-    "panw-airs": "airs",
-    "aws-whitelist": "aws",
-    "proxmox": "proxmox",
-}
-# name -> (release, values files layered in order)
-VARIANTS: dict[str, tuple[str, list[Path]]] = {
-    **{srv: (rel, [VALUES_DIR / f"{srv}.yaml"]) for srv, rel in SERVERS.items()},
-    "tls-ingressroute": ("ngfw", [VALUES_DIR / "paloalto-ngfw.yaml", HERE / "variants" / "tls-ingressroute.yaml"]),
-    "externalsecret": ("proxmox", [VALUES_DIR / "proxmox.yaml", HERE / "variants" / "externalsecret.yaml"]),
-    "sse-2-replicas": ("airs", [VALUES_DIR / "panw-airs.yaml", HERE / "variants" / "sse-2-replicas.yaml"]),
-    "sse-ingress": ("airs", [VALUES_DIR / "panw-airs.yaml", HERE / "variants" / "sse-ingress.yaml"]),
-    "created-secret": ("ngfw", [VALUES_DIR / "paloalto-ngfw.yaml", HERE / "variants" / "created-secret.yaml"]),
-}
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import servers as servers_toml  # noqa: E402 - scripts/servers.py: the one list of servers (servers.toml)
+
+# The deployable servers of servers.toml: server -> its entry (`short` is the release name used
+# in docs/deploy.md, `values` its chart values file).
+SPECS = {name: spec for name, spec in servers_toml.load().items() if spec.deployable}
+SERVERS = list(SPECS)
+_LAYERED_ON = re.compile(r"^# Layered on (\S+?\.yaml)\b", re.M)
+
+
+def variants() -> dict[str, tuple[str, list[Path]]]:
+    """name -> (release, values files layered in order): each server's values file, then each
+    file in tests/deploy/variants/ on the values file its `# Layered on FILE:` line names."""
+    out = {name: (spec.short, [spec.values_path]) for name, spec in SPECS.items()}
+    by_values = {spec.values_path: spec for spec in SPECS.values()}
+    for f in sorted((HERE / "variants").glob("*.yaml")):
+        base = _LAYERED_ON.findall(f.read_text())
+        if len(base) != 1 or ROOT / base[0] not in by_values:
+            raise SystemExit(f"{f}: needs one `# Layered on FILE:` line naming a values file of servers.toml "
+                             f"({', '.join(str(p.relative_to(ROOT)) for p in by_values)})")
+        out[f.stem] = (by_values[ROOT / base[0]].short, [ROOT / base[0], f])
+    return out
+
+
+VARIANTS: dict[str, tuple[str, list[Path]]] = variants()
 # API groups served by Kubernetes itself (validated by kubernetes-validate).
 BUILTIN_GROUPS = {"", "apps", "batch", "autoscaling", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
                   "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io", "coordination.k8s.io",
@@ -450,6 +465,34 @@ def check_systemd() -> str:
         return "exposure " + ", ".join(out)
 
 
+# ---------------------------------------------------------------- servers.toml against deploy/
+
+def check_servers_toml() -> str:
+    """Every deployable server of servers.toml has its chart values, systemd drop-in and env file
+    and is one the chart accepts, and deploy/ holds none for a server servers.toml does not list."""
+    missing = servers_toml.missing_files(SPECS)
+    assert not missing, "servers.toml names files that do not exist:\n" + "\n".join(missing)
+    values = {p.resolve() for p in VALUES_DIR.glob("*.yaml")}
+    named = {spec.values_path.resolve() for spec in SPECS.values()}
+    assert values == named, (f"deploy/helm/values/ and servers.toml differ: only in deploy/ "
+                             f"{sorted(p.name for p in values - named)}, only in servers.toml {sorted(p.name for p in named - values)}")
+    units = DEPLOY / "systemd"
+    for server in SERVERS:
+        assert (units / f"secops-mcp@{server}.service.d").is_dir(), f"no deploy/systemd/secops-mcp@{server}.service.d"
+        assert (units / f"{server}.env").is_file(), f"no deploy/systemd/{server}.env"
+    extra = sorted({p.name.removeprefix("secops-mcp@").removesuffix(".service.d")
+                    for p in units.glob("secops-mcp@*.service.d")} - set(SERVERS))
+    assert not extra, f"deploy/systemd has drop-ins for servers servers.toml does not list: {extra}"
+    # The chart cannot read servers.toml (Helm reads only the chart's own files): its `server`
+    # enum and its host-variable map (templates/_helpers.tpl) must name the same servers.
+    enum = json.loads((CHART / "values.schema.json").read_text())["properties"]["server"]["enum"]
+    assert sorted(enum) == sorted(SERVERS), f"values.schema.json server enum {enum} != servers.toml {SERVERS}"
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    missing = [s for s in SERVERS if f'"{s}"' not in helpers]
+    assert not missing, f"templates/_helpers.tpl (secops-mcp.hostEnv) has no upstream variable for {missing}"
+    return ", ".join(f"{name} ({spec.short})" for name, spec in SPECS.items())
+
+
 # ---------------------------------------------------------------- single-host and image invariants
 
 def check_compose() -> None:
@@ -508,6 +551,12 @@ def main() -> int:
     print(f"helm SDK {helm.helm_sdk_version()} (helm-c {helm.helm_c_version()}), Kubernetes {KUBE_VERSION}, "
           f"CRD schemas {CRD_SCHEMAS}", flush=True)
     chart = helm.Chart.load(str(CHART))
+
+    # 0. the list of servers
+    listed = results.check("servers.toml: every deployable server has chart values, systemd units, nothing else",
+                           check_servers_toml)
+    if listed:
+        print(f"     servers: {listed}")
 
     # 1. render + lint
     rendered: dict[str, list[dict[str, Any]]] = {}

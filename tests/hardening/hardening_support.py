@@ -1,14 +1,17 @@
 """Helpers for the hardening suites: start a server behind counted upstreams, talk to it.
 
-`start_target(stack, server)` starts a server with tests/harness/secops_stack.py:
+`start_target(stack, server)` starts a server with tests/harness/secops_stack.py, against the
+peers servers.toml names for it (`[server.peer]`, `.ssh`), each with a counter:
 
-- paloalto-ngfw, panw-airs: their `vendor-sim`, whose `/_sim/stats` counts requests;
-- proxmox: `vendor-sim proxmox` plus the private sshd peer (so `execute_command` is enabled
-  and its policy, not "not configured", answers); SSH traffic is counted from sshd's
-  VERBOSE log (`Connection from`, `Starting session`);
-- aws-whitelist: moto behind a counting reverse proxy (`counting_proxy.py`), which is the
-  server's AWS_ENDPOINT_URL and also its AWSWL_CHECKIP_URL, so every AWS call (and a
-  `get_my_ip` check) is counted.
+- a `vendor-sim` peer (counter "vendor-sim"): its `/_sim/stats` counts requests;
+- an sshd peer (counter "sshd"), started whenever the server has one (so that, for
+  proxmox, `execute_command` is enabled and its policy, not "not configured", answers); SSH
+  traffic is counted from sshd's VERBOSE log (`Connection from`, `Starting session`);
+- a moto peer (counter "moto"): moto behind a counting reverse proxy (`counting_proxy.py`),
+  whose URL is the peer URL in every variable (for aws-whitelist its AWS_ENDPOINT_URL and its
+  AWSWL_CHECKIP_URL), so every AWS call (and a `get_my_ip` check) is counted.
+
+The server also gets `[server.test] hardening_env` (variables the hostile table relies on).
 
 Everything binds 127.0.0.1. Waits are bounded polls; no sleeps.
 """
@@ -35,7 +38,7 @@ from mcp import ClientSession  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from counting_proxy import CountingProxy  # noqa: E402
-from secops_stack import BIN, Deployment, Stack, http_get  # noqa: E402
+from secops_stack import BIN, Deployment, Stack, http_get, spec_of  # noqa: E402
 
 CALL_TIMEOUT_S = 20.0
 # Every connection here is plain HTTP on 127.0.0.1; one TLS context for all clients saves the
@@ -53,12 +56,10 @@ def tool_inventory(server: str) -> list[dict]:
 
 
 def every_scope(server: str) -> list[str]:
-    """Every scope a tool of `server` declares, plus the ones checked inside tools
-    (`proxmox:admin` for `proxmox_api` writes): a token that sees and may call everything."""
-    scopes = sorted({t["scope"] for t in tool_inventory(server)})
-    if server == "proxmox":
-        scopes.append("proxmox:admin")
-    return scopes
+    """Every scope a tool of `server` declares, plus its `scopes` in servers.toml (which name the
+    ones checked inside tools, `proxmox:admin` for `proxmox_api` writes): a token that sees and
+    may call everything."""
+    return sorted({t["scope"] for t in tool_inventory(server)} | set(spec_of(server).scopes))
 
 
 @dataclass
@@ -97,31 +98,27 @@ def _sshd_counter(log: Path) -> Callable[[], int]:
 
 
 def start_target(stack: Stack, server: str) -> Target:
-    if server == "aws-whitelist":
-        moto = stack.moto()
-        proxy = CountingProxy(moto.url).start()
+    """Starts `server` against its peers (servers.toml), each with its counter (see the module doc)."""
+    spec = spec_of(server)
+    counters: dict[str, Callable[[], int]] = {}
+    extra: dict[str, Any] = {}
+    upstream = stack.peer(server)
+    url = upstream.url if upstream is not None else ""
+    if spec.peer_kind == "moto":
+        proxy = CountingProxy(upstream.url).start()
         closers.append(proxy.stop)
-        dep = stack.deploy(server, upstream=moto, upstream_vars={
-            "AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "secops-test",
-            "AWS_SECRET_ACCESS_KEY": "secops-test", "AWS_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            # get_my_ip must never leave loopback; pointing it at the proxy also counts it.
-            "AWSWL_CHECKIP_URL": f"{proxy.url}/checkip",
-        })
-        target = Target(server, dep, dep.token(every_scope(server)), {"moto via proxy": proxy.requests},
-                        {"moto": moto, "proxy": proxy})
-    elif server == "proxmox":
-        # A deny list, so that writes naming guests in it are refused before Proxmox is asked.
-        dep = stack.deploy(server, ssh=True, env={"PROXMOX_VMID_DENYLIST": "9000-9999"})
-        key = Path(dep.env["PROXMOX_SSH_KEY_PATH"])
-        target = Target(server, dep, dep.token(every_scope(server)),
-                        {"vendor-sim": dep.upstream.requests, "sshd": _sshd_counter(key.parent / "sshd.log")})
-    else:
-        dep = stack.deploy(server)
-        target = Target(server, dep, dep.token(every_scope(server)), {"vendor-sim": dep.upstream.requests})
-    return target
-
-
+        url = proxy.url
+        counters["moto"] = proxy.requests
+        extra.update(moto=upstream, proxy=proxy)
+    elif spec.peer_kind == "vendor-sim":
+        counters["vendor-sim"] = upstream.requests
+    env = dict(spec.hardening_env)
+    if spec.ssh is not None:
+        sshd = stack.sshd()
+        env = {**spec.ssh_env(sshd), **env}
+        counters["sshd"] = _sshd_counter(Path(sshd["SSH_KEY"]).parent / "sshd.log")
+    dep = stack.deploy(server, upstream=upstream, upstream_vars=spec.peer_env(url), env=env)
+    return Target(server, dep, dep.token(every_scope(server)), counters, extra)
 
 
 def http_client(token: str | None, errors: list[tuple[int, str]] | None = None) -> httpx2.AsyncClient:

@@ -24,11 +24,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from secops_stack import SERVERS  # noqa: E402,F401 - the deployable servers of servers.toml, in its order
+
+# The servers whose tools the cases below call (a server in SERVERS with no case fails
+# test_table_has_150_cases_and_covers_every_tool).
 NGFW = "paloalto-ngfw"
 AIRS = "panw-airs"
 PVE = "proxmox"
 AWS = "aws-whitelist"
-SERVERS = [NGFW, AIRS, PVE, AWS]
 
 # Categories (for the summary and the ids).
 XPATH = "xpath-injection"

@@ -32,6 +32,8 @@ from mcp import MCPError
 from hardening_support import (CALL_TIMEOUT_S, Target, log_mark, log_since, log_tail, mcp_session, result_text,
                                tool_inventory)
 from hostile_cases import CASES, SERVERS, UNKNOWN, Case
+from secops_stack import spec_of
+from servers import fill_all
 
 pytestmark = pytest.mark.anyio
 
@@ -108,14 +110,12 @@ async def test_hostile_input_is_refused_cleanly(case: Case, targets) -> None:
 
 # --- after every case: the servers still work ----------------------------------------------
 
-NORMAL_CALLS: dict[str, list[tuple[str, dict, str, str]]] = {
-    # (tool, arguments, text the result must contain, counter that must move)
-    "paloalto-ngfw": [("retrieve_address_objects", {"name_filter": "web", "limit": 5}, "web-srv-01", "vendor-sim")],
-    "panw-airs": [("pan_inline_scan", {"prompt": "What is the capital of France?"}, '"action":"allow"', "vendor-sim")],
-    "proxmox": [("list_nodes", {}, '"node":"pve1"', "vendor-sim"),
-                ("execute_command", {"command": "qm list", "node": "pve1"}, '"exit_status":0', "sshd")],
-    "aws-whitelist": [("list_rules", {"target": "$group"}, '"ingress"', "moto via proxy")],
-}
+def normal_calls(target: Target) -> list[tuple[str, dict, list[str], str]]:
+    """(tool, arguments, texts the result must contain, counter that must move): the server's
+    `[[server.smoke]]` calls in servers.toml, every one of them."""
+    subst = {"group_id": target.extra["moto"].group_id} if "moto" in target.extra else {}
+    return [(c["tool"], fill_all(c.get("args", {}), subst), fill_all(c["expect"], subst), c["reaches"])
+            for c in spec_of(target.server).smoke]
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -125,16 +125,17 @@ async def test_server_still_healthy(server: str, targets) -> None:
     target: Target = targets(server)
     assert target.proc.alive(), f"{server} died; log:\n{log_tail(target, 40)}"
     assert target.healthz() == 200
-    for tool, args, expect, counter in NORMAL_CALLS[server]:
-        if args.get("target") == "$group":
-            args = {**args, "target": target.extra["moto"].group_id}
+    calls = normal_calls(target)
+    assert calls, f"{server}: servers.toml has no [[server.smoke]] call"
+    for tool, args, expect, counter in calls:
         before = target.upstream_counts()
         with anyio.fail_after(CALL_TIMEOUT_S + 10):
             async with mcp_session(target.base, target.token) as session:
                 result = await session.call_tool(tool, args)
         text = result_text(result)
         assert not result.is_error, f"{server} {tool}: {text[:500]}"
-        assert expect in text.replace(" ", ""), f"{server} {tool}: {text[:500]}"
+        for needle in expect:
+            assert needle in text.replace(" ", ""), f"{server} {tool}: {needle!r} not in {text[:500]}"
         after = target.upstream_counts()
         assert after[counter] > before[counter], f"{server} {tool}: counter {counter} did not move ({before} → {after})"
     log = target.proc.log()

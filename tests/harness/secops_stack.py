@@ -4,7 +4,8 @@ One shared harness for the end-to-end suites (Traefik, Claude Code, replica loss
 inputs, protocol abuse, upstream faults, load). It starts:
 
 - the upstream of a server: its simulator (`vendor-sim panos|airs|proxmox`) or a moto
-  server for aws-whitelist, optionally a private OpenSSH sshd for proxmox;
+  server, optionally a private OpenSSH sshd, as servers.toml says (`[server.peer]`
+  and `.ssh`, with the variables that point the server at them; see its header);
 - one or more replicas of the server itself (`<bin> serve`), HTTP on 127.0.0.1:0, JWT
   (HS256) auth, JSON logs; the port is read from the `listening on http://ADDR` log line
   and `/readyz` is polled (bounded) before the replica is handed out.
@@ -40,6 +41,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import sys
 import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
@@ -51,19 +53,26 @@ BIN = Path(os.environ.get("SECOPS_BIN_DIR", str(ROOT / "target" / "debug")))
 VENV = ROOT / ".venv"
 FIXTURES = ROOT / "crates" / "simulators" / "fixtures"
 
-SERVERS = ["paloalto-ngfw", "panw-airs", "proxmox", "aws-whitelist"]
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+import servers as servers_toml  # noqa: E402 - scripts/servers.py: the one list of servers (servers.toml)
+
+# Every server in servers.toml (the example server too), and the deployable ones: SERVERS.
+SPECS: dict[str, servers_toml.Server] = servers_toml.load()
+SERVERS = [name for name, spec in SPECS.items() if spec.deployable]
 
 # Scopes that see every tool of a server (a non-read scope implies read in mcp-core's policy):
-# the scopes the tools declare (`<server> tools --json`), plus `proxmox:admin`, which
-# `proxmox_api` checks itself for POST, PUT and DELETE.
-ALL_SCOPES = {
-    "paloalto-ngfw": ["ngfw:read", "ngfw:write"],
-    "panw-airs": ["airs:read", "airs:scan"],
-    "proxmox": ["proxmox:read", "proxmox:power", "proxmox:exec", "proxmox:admin"],
-    "aws-whitelist": ["aws:read", "aws:write"],
-    "mcp-example": ["example:read", "example:write"],
-}
-READ_SCOPE = {name: scopes[0] for name, scopes in ALL_SCOPES.items()}
+# the scopes the tools declare (`<server> tools --json`), plus any a tool checks itself
+# (`proxmox:admin` for `proxmox_api` writes). `scopes` in servers.toml, read scope first.
+ALL_SCOPES = {name: list(spec.scopes) for name, spec in SPECS.items()}
+READ_SCOPE = {name: spec.read_scope for name, spec in SPECS.items()}
+
+
+def spec_of(server: str) -> servers_toml.Server:
+    """The servers.toml entry of `server`."""
+    if server not in SPECS:
+        raise ValueError(f"unknown server {server!r}; servers.toml lists {list(SPECS)}")
+    return SPECS[server]
 
 _LISTENING = re.compile(r"listening on (http://[0-9.:\[\]]+)")
 _MOTO_RUNNING = re.compile(r"Running on (http://127\.0\.0\.1:[1-9][0-9]*)")
@@ -380,43 +389,35 @@ class Stack:
         return moto
 
     def sshd(self) -> dict[str, str]:
-        """A private OpenSSH sshd on 127.0.0.1 (tests/peers/sshd.sh); returns PROXMOX_SSH_* variables."""
+        """A private OpenSSH sshd on 127.0.0.1 (tests/peers/sshd.sh); returns the variables of its
+        env file (SSH_PORT, SSH_USER, SSH_KEY, SSH_KNOWN_HOSTS, ...), which fill a server's
+        `[server.ssh] env` in servers.toml."""
         d = Path(tempfile.mkdtemp(prefix="sshd-", dir=self.tmp))
         subprocess.run(["bash", str(ROOT / "tests/peers/sshd.sh"), "start", str(d)], check=True, capture_output=True,
                        timeout=60)
         self._sshd_dirs.append(d)
-        env = dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
-        # PROXMOX_SSH_USER has no default; the node map lets callers name `pve1` (and omit it).
-        return {"PROXMOX_SSH_HOST": "127.0.0.1", "PROXMOX_SSH_PORT": env["SSH_PORT"],
-                "PROXMOX_SSH_USER": env["SSH_USER"], "PROXMOX_SSH_KEY_PATH": env["SSH_KEY"],
-                "PROXMOX_SSH_KNOWN_HOSTS": env["SSH_KNOWN_HOSTS"],
-                "PROXMOX_SSH_NODES": f"pve1=127.0.0.1:{env['SSH_PORT']}"}
+        return dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
+
+    def peer(self, server: str) -> Simulator | Moto | None:
+        """Starts the upstream servers.toml names for `server` (`[server.peer] kind`)."""
+        spec = spec_of(server)
+        if spec.peer_kind == "vendor-sim":
+            return self.simulator(spec.sim, *spec.sim_args())
+        if spec.peer_kind == "moto":
+            return self.moto()
+        return None
 
     # --- servers ---------------------------------------------------------------------------
 
     def upstream_env(self, server: str, ssh: bool = False) -> tuple[Simulator | Moto | None, dict[str, str]]:
-        """Starts the upstream of `server` and returns it with the server variables that reach it."""
-        if server == "paloalto-ngfw":
-            sim = self.simulator("panos", "--config", str(FIXTURES / "panos" / "firewall.xml"), "--api-key", "e2e-key")
-            return sim, {"PANOS_HOST": sim.url, "PANOS_API_KEY": "e2e-key"}
-        if server == "panw-airs":
-            sim = self.simulator("airs", "--api-key", "e2e-key")
-            return sim, {"PANW_AI_SEC_API_ENDPOINT": sim.url, "PANW_AI_SEC_API_KEY": "e2e-key",
-                         "PANW_AI_PROFILE_NAME": "default-profile"}
-        if server == "proxmox":
-            sim = self.simulator("proxmox", "--token-id", "mcp@pve!e2e", "--token-secret", "e2e-secret")
-            env = {"PROXMOX_HOST": sim.url, "PROXMOX_TOKEN_ID": "mcp@pve!e2e", "PROXMOX_TOKEN_SECRET": "e2e-secret"}
-            if ssh:
-                env.update(self.sshd())
-            return sim, env
-        if server == "aws-whitelist":
-            moto = self.moto()
-            return moto, {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "secops-test",
-                          "AWS_SECRET_ACCESS_KEY": "secops-test", "AWS_REGION": "us-east-1",
-                          "AWS_EC2_METADATA_DISABLED": "true"}
-        if server == "mcp-example":
-            return None, {}
-        raise ValueError(f"unknown server {server!r}; one of {SERVERS + ['mcp-example']}")
+        """Starts the upstream of `server` and returns it with the server variables that reach it
+        (servers.toml: `peer.env`, plus `ssh.env` against a private sshd when `ssh`)."""
+        spec = spec_of(server)
+        upstream = self.peer(server)
+        env = spec.peer_env(upstream.url) if upstream is not None else spec.peer_env("")
+        if ssh:
+            env.update(spec.ssh_env(self.sshd()))
+        return upstream, env
 
     def deploy(self, server: str, replicas: int = 1, stateless: bool = False, env: dict[str, str] | None = None,
                ssh: bool = False, upstream: Simulator | Moto | None = None,
