@@ -20,7 +20,7 @@ SERVERS     := $(shell python3 scripts/servers.py list --deployable)
 EXAMPLES    := $(shell python3 scripts/servers.py list --example)
 $(if $(SERVERS),,$(error servers.toml lists no deployable server, or cannot be read: run python3 scripts/servers.py check))
 
-.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening fuzz test-fuzz lint fmt bench docs clean-deps
+.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening test-template fuzz test-fuzz lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -75,7 +75,7 @@ demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on l
 
 test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-fuzz test-image
+	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-template test-fuzz test-image
 	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
@@ -117,6 +117,9 @@ test-hardening: $(VENV)/.peers-installed sshd build ## Hostile inputs (every too
 
 test-claude: $(CLAUDE_DIR)/node_modules/.installed $(VENV)/.e2e-installed $(VENV)/.peers-installed build ## The `claude mcp add` lines of docs/claude-code.md, run by Claude Code's CLI against every server (direct and through Traefik)
 	$(PYTEST) tests/claude -q -p no:cacheprovider
+
+test-template: $(VENV)/.installed build ## docs/new-server.md, run: scripts/new_server.py makes a fifth server from mcp-example in a scratch workspace; it builds, passes the inventory rules and serves the official SDK
+	$(PYTEST) tests/template -q -p no:cacheprovider
 
 test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov, yamllint, hadolint, kustomize
 	$(PY) tests/deploy/validate.py
