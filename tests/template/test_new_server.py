@@ -5,6 +5,8 @@ fixtures and renames it, in a scratch workspace beside this one (the repository'
 crates are linked in, not copied; nothing in the repository changes). Then, as the
 walkthrough says:
 
+- the `servers.toml` entry it appends is all the list-reading tools need: `servers.py list`
+  names it and `gen_tool_docs.py` writes `docs/tools/acme-waf.md` beside the others;
 - `cargo build` builds it (sharing this repository's target directory, so only the new crate
   and mcp-core compile);
 - `acme-waf tools --json` lists its tools with the new scopes, and `acme-waf tools --check`
@@ -45,7 +47,12 @@ def server_bin(tmp_path_factory) -> Path:
     # The template's path dependencies, and the template itself (a workspace dependency).
     for c in ["mcp-core", "mcp-example", "test-support"]:
         (ws / "crates" / c).symlink_to(ROOT / "crates" / c, target_is_directory=True)
-    made = run([sys.executable, str(ROOT / "scripts" / "new_server.py"), NAME, "--root", str(ws)])
+    # What reads the list of servers, to show the one entry is all it takes.
+    shutil.copy(ROOT / "servers.toml", ws / "servers.toml")
+    shutil.copytree(ROOT / "scripts", ws / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs" / "tools", ws / "docs" / "tools")
+    (ws / "target").symlink_to(ROOT / "target", target_is_directory=True)
+    made = run([sys.executable, str(ws / "scripts" / "new_server.py"), NAME, "--root", str(ws), "--append"])
     assert made.returncode == 0, made.stderr
     crate = ws / "crates" / NAME
     sources = "\n".join(p.read_text() for p in crate.rglob("*.rs"))
@@ -59,6 +66,14 @@ def server_bin(tmp_path_factory) -> Path:
     assert fmt.returncode == 0, "the generated crate is rustfmt-clean:\n" + fmt.stdout[-2000:]
     binary = ROOT / "target" / "debug" / NAME
     assert binary.exists()
+    # The entry the script appended is read like every other: the docs generator writes the
+    # new server's tool reference beside the others'.
+    listed = run([sys.executable, str(ws / "scripts" / "servers.py"), "list"])
+    assert listed.returncode == 0 and NAME in listed.stdout.split(), listed.stdout + listed.stderr
+    docs = run([sys.executable, str(ws / "scripts" / "gen_tool_docs.py")], cwd=ws)
+    assert docs.returncode == 0, docs.stderr
+    page = (ws / "docs" / "tools" / f"{NAME}.md").read_text()
+    assert "get_item" in page and "waf:read" in page and "waf:write" in page, page[:2000]
     yield binary
     binary.unlink(missing_ok=True)
 
