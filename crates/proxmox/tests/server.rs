@@ -100,6 +100,29 @@ async fn nodes_vms_and_status_through_the_api() {
         .filter_map(|g| g["vmid"].as_u64())
         .collect();
     assert_eq!(ids, vec![100, 101, 102, 104, 200, 201, 9000]);
+    // Each guest is reported as PVE lists it: every field, none added.
+    let raw = ok(
+        &mut c,
+        "proxmox_api",
+        json!({"method": "GET", "path": "/cluster/resources", "params": {"type": "vm"}}),
+    )
+    .await;
+    for g in all["items"].as_array().expect("items") {
+        let listed = raw["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["vmid"] == g["vmid"]))
+            .unwrap_or_else(|| panic!("{g} is not in {raw}"));
+        let keys = |v: &serde_json::Value| {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(keys(g), keys(listed), "{g}");
+        for k in ["vmid", "node", "type", "name", "status", "maxmem", "maxcpu"] {
+            assert_eq!(g[k], listed[k], "{k} of {g}");
+        }
+    }
+    assert_eq!(all["next_offset"], serde_json::Value::Null);
     let running_qemu = ok(
         &mut c,
         "list_vms",
@@ -125,6 +148,7 @@ async fn nodes_vms_and_status_through_the_api() {
         ),
         (Some(2), Some(true))
     );
+    assert_eq!(paged["next_offset"], 4);
 
     let s = ok(&mut c, "vm_status", json!({"vmid": 200})).await;
     assert_eq!(
