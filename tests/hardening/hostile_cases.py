@@ -65,6 +65,9 @@ class Case:
     args: dict[str, Any] = field(hash=False)
     names: str | None = None  # what the refusal text must contain; default: the field in backquotes
     note: str = ""
+    # Values that must appear neither in the refusal nor in the server's log (the audit event
+    # included): secrets under secret-named keys.
+    secrets: tuple[str, ...] = ()
 
     @property
     def must_contain(self) -> str:
@@ -80,8 +83,8 @@ CASES: list[Case] = []
 
 
 def case(server: str, tool: str, name: str, category: str, fld: str, args: dict[str, Any],
-         names: str | None = None, note: str = "") -> None:
-    CASES.append(Case(server, tool, name, category, fld, args, names, note))
+         names: str | None = None, note: str = "", secrets: tuple[str, ...] = ()) -> None:
+    CASES.append(Case(server, tool, name, category, fld, args, names, note, secrets))
 
 
 CYR_A = "\u0430"  # Cyrillic small a, looks like Latin a
@@ -488,6 +491,20 @@ for label, args, fld, names in [
 ]:
     case(PVE, API, f"write naming guests: {label}", POLICY, fld, args, names=names,
          note="documented: the refusal names the parameter or the path" if names else "")
+# Secret-named passthrough parameters (PVE names them cipassword, encryption-key, keyring,
+# password, ...): refused here for another reason, and their values reach neither the
+# refusal nor the log; the audit event records the parameters' names only.
+SECRET_PARAMS = {"cipassword": "hostile-ci-pw-1", "encryption-key": "hostile-enc-key-2",
+                 "keyring": "hostile-keyring-3", "password": "hostile-password-4"}
+case(PVE, API, "secret-named params on a denied path", POLICY, "path",
+     {**P, "path": "/access/users", "params": {"userid": "x@pve", **SECRET_PARAMS}},
+     names="the path /access/users", secrets=tuple(SECRET_PARAMS.values()))
+case(PVE, API, "secret-named params on a guest the VMID list denies", POLICY, "path",
+     {"method": "PUT", "path": "/nodes/pve1/qemu/9000/config", "params": SECRET_PARAMS},
+     names="9000", secrets=tuple(SECRET_PARAMS.values()))
+case(PVE, API, "secret-named param with a newline", NEWLINE, "params.cipassword",
+     {"method": "PUT", "path": "/nodes/pve1/qemu/100/config", "params": {"cipassword": "hostile-nl-5\nX-Injected: 1"}},
+     secrets=("hostile-nl-5",))
 case(PVE, API, "method PATCH", ENUM, "method", {"method": "PATCH", "path": "/version"})
 case(PVE, API, "method with CRLF", NEWLINE, "method", {"method": "GET\r\nX", "path": "/version"})
 case(PVE, API, "method missing", MISSING, "method", {"path": "/version"})

@@ -7,7 +7,9 @@ of the server), call the tool once, and require
    (``invalid argument `field`: …`` or ``refused by policy: …``, only once), or a JSON-RPC
    error -32602/-32600/-32700 from the protocol layer that names the field. An HTTP error
    status, a -32603 internal error, a success, a timeout or a dropped connection fails;
-2. the text names the offending argument (`Case.must_contain`);
+2. the text names the offending argument (`Case.must_contain`), and repeats none of the
+   case's `secrets` (values under secret-named keys), which the server's log (the audit
+   event included) must not hold either;
 3. nothing reached the upstream: the simulator's request counter (and, for proxmox, the
    sshd peer's connection and session log; for aws-whitelist, the counting proxy in front
    of moto) is the same before and after;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import anyio
 import pytest
@@ -106,6 +109,24 @@ async def test_hostile_input_is_refused_cleanly(case: Case, targets) -> None:
     else:
         pytest.fail(fail(f"not refused cleanly: {out['kind']}"))
     assert after == before, fail("a request reached the upstream")
+    if case.secrets:
+        _wait_for_audit(target, mark, case.tool)
+        logged = log_since(target, mark, limit=10_000)
+        for secret in case.secrets:
+            assert secret not in out["text"], fail(f"the refusal repeats the secret {secret!r}")
+            assert secret not in logged, fail(f"the server log holds the secret {secret!r}")
+
+
+def _wait_for_audit(target: Target, mark: int, tool: str, seconds: float = 10.0) -> None:
+    """Until the call's audit event (logged before the answer is sent) has been read from the
+    server's stderr; bounded."""
+    needle = f'"tool":"{tool}"'
+    deadline = time.monotonic() + seconds
+    with target.proc._cv:
+        while not any(needle in line and "audit" in line for line in list(target.proc.lines)[mark:]):
+            left = deadline - time.monotonic()
+            assert left > 0, f"no audit event for {tool} in the server log:\n{log_since(target, mark)}"
+            target.proc._cv.wait(timeout=min(left, 0.2))
 
 
 # --- after every case: the servers still work ----------------------------------------------
