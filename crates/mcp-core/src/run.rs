@@ -222,9 +222,8 @@ fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
             .into_iter()
             .filter(|t| t.spec().toolset != "conformance")
             .collect();
-        crate::tool::check_inventory(&checked).map_err(|e| {
-            StartupError::Refused(format!("the tool inventory breaks a rule: {e}"))
-        })?;
+        crate::tool::check_inventory(&checked)
+            .map_err(|e| StartupError::Refused(format!("the tool inventory breaks a rule: {e}")))?;
         writeln!(
             out,
             "{}: {} tools follow the inventory rules",
