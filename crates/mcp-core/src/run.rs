@@ -61,7 +61,14 @@ where
         Some(Command::Tools(t)) => return finish(meta, tools::<A>(&t)),
         _ => {}
     }
-    init_logging(format);
+    let level = match log_level(&env) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{}: {e}", meta.name);
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(format, level);
     crate::telemetry::prometheus();
     crate::telemetry::describe_metrics();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -82,6 +89,27 @@ where
     // that matters has finished by now, so give stragglers a moment and go.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     finish(meta, result)
+}
+
+/// `LOG_LEVEL` (`debug`, `info`, `warn` or `error`), the default filter when `RUST_LOG` is
+/// unset; `RUST_LOG` wins, with its full syntax.
+fn log_level(env: &Env) -> Result<&'static str, ConfigError> {
+    let Some(v) = env.get("LOG_LEVEL")? else {
+        return Ok("info");
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "debug" => Ok("debug"),
+        "info" => Ok("info"),
+        "warn" | "warning" => Ok("warn"),
+        "error" => Ok("error"),
+        other => Err(ConfigError::invalid(
+            "LOG_LEVEL",
+            format!(
+                "`{}` is not debug, info, warn or error",
+                crate::validate::excerpt(other, 32)
+            ),
+        )),
+    }
 }
 
 fn finish(meta: ServerMeta, r: Result<(), StartupError>) -> ExitCode {
@@ -430,9 +458,9 @@ fn exposure(env: &Env, s: &ServeArgs) -> Result<Option<String>, ConfigError> {
             crate::validate::excerpt(h, 64)
         )));
     }
-    if env
-        .list("MCP_TRUSTED_PROXIES")?
-        .is_some_and(|l| !l.is_empty())
+    if !crate::transport::ClientPolicy::from_env(env)?
+        .trusted_proxies
+        .is_empty()
     {
         return Ok(Some("MCP_TRUSTED_PROXIES is set".into()));
     }
@@ -621,6 +649,7 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
                 session_idle: core.session_idle,
                 sse_keep_alive: Duration::from_secs(15),
                 shutdown_grace: core.shutdown_grace,
+                clients: crate::transport::ClientPolicy::from_env(env)?,
                 scopes,
                 jwt_issuer: auth_cfg.issuer.clone(),
             };

@@ -14,9 +14,11 @@ pub enum LogFormat {
 }
 
 /// Install the global tracing subscriber. Logs go to stderr, never stdout: stdout carries the
-/// stdio transport. Safe to call more than once (later calls do nothing).
-pub fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// stdio transport. `RUST_LOG` sets the filter; without it, `default_level` (`LOG_LEVEL`).
+/// Safe to call more than once (later calls do nothing).
+pub fn init_logging(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry

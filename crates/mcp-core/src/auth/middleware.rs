@@ -27,6 +27,7 @@ fn needs_token(path: &str) -> bool {
     path == "/mcp"
         || path.starts_with("/mcp/")
         || path == "/sse"
+        || path == "/sse/"
         || path == "/messages"
         || path.starts_with("/messages/")
 }

@@ -62,6 +62,8 @@ pub struct HttpSettings {
     pub sse_keep_alive: Duration,
     /// How long SIGTERM waits for in-flight calls.
     pub shutdown_grace: Duration,
+    /// Which client addresses may connect, and whose `X-Forwarded-For` is believed.
+    pub clients: super::ClientPolicy,
     /// Scopes this server knows, for the protected-resource metadata.
     pub scopes: Vec<String>,
     pub jwt_issuer: Option<String>,
@@ -84,6 +86,7 @@ impl HttpSettings {
             session_idle: Duration::from_secs(300),
             sse_keep_alive: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(25),
+            clients: super::ClientPolicy::default(),
             scopes: Vec::new(),
             jwt_issuer: None,
         }
@@ -176,6 +179,8 @@ pub fn build_router<A: App>(
     // response starts) never cuts a stream short.
     let sse_router = Router::new()
         .route("/sse", get(sse::open::<A>))
+        // The AIRS README connects to `/sse/`: the same stream, the same `endpoint` event.
+        .route("/sse/", get(sse::open::<A>))
         .route("/messages/", post(sse::post::<A>))
         .route("/messages", post(sse::post::<A>))
         .with_state(sse_state)
@@ -201,6 +206,7 @@ pub fn build_router<A: App>(
     let mut public = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<A>))
+        .route("/ready", get(readyz::<A>))
         .route("/metrics", get(metrics_endpoint));
     if auth.verifier.is_some() {
         // RFC 9728 metadata only means something when tokens are required.
@@ -226,6 +232,12 @@ pub fn build_router<A: App>(
         // A body that trickles in (slow POST) is cut off: `read_body` answers 408.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             settings.http_request_timeout,
+        ))
+        // Before auth: a client outside MCP_ALLOWED_CLIENTS is refused without a look at its
+        // token.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(settings.clients.clone()),
+            super::clients::client_guard,
         ))
         .layer(axum::middleware::from_fn(super::request_context))
 }
@@ -586,8 +598,8 @@ async fn serve_connections(
             r = listener.accept() => r,
             () = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(v) => v,
             Err(e) => {
                 // Per-connection errors (reset before accept) and fd exhaustion: keep serving,
                 // but do not spin on a persistent error.
@@ -615,7 +627,10 @@ async fn serve_connections(
             let _slot = slot;
             metrics::gauge!("mcp_open_connections").increment(1.0);
             let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                router.clone().oneshot(req.map(axum::body::Body::new))
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req)
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

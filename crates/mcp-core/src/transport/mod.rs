@@ -1,12 +1,14 @@
 //! Transports: stdio, Streamable HTTP (`/mcp`), and the legacy HTTP+SSE transport (`/sse` +
 //! `/messages/`), all HTTP endpoints on one axum listener.
 
+mod clients;
 pub(crate) mod guard;
 mod http;
 mod jsonrpc;
 mod sse;
 mod stdio;
 
+pub use clients::{ClientAddr, ClientPolicy};
 pub use guard::HostPolicy;
 pub use http::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP_REQUEST_TIMEOUT, DEFAULT_MAX_CONNECTIONS,

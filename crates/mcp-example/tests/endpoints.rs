@@ -1,0 +1,211 @@
+//! Endpoints and settings that documented clients of the servers this project replaces
+//! expect: `/sse/` with the trailing slash, `/ready`, `LOG_LEVEL`, and the client allowlist
+//! with trusted proxies, against the real binary.
+
+use std::time::Duration;
+
+use test_support::tokens::token;
+use test_support::{ServerProcess, ServerSpec, SseClient};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-example");
+
+/// `GET /sse/` (the AIRS README's URL) opens the same legacy SSE session as `/sse`: its
+/// `endpoint` event names `/messages/`, and a tool call answers on the stream.
+#[tokio::test]
+async fn sse_with_a_trailing_slash_is_the_sse_endpoint() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let tok = token("alice", &["example:read"]);
+    // SseClient appends `/sse` to the base: a base ending in `/sse` asks for `/sse/sse`, so
+    // open `/sse/` by hand and check the endpoint event.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/sse/", server.base()))
+        .bearer_auth(&tok)
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET /sse/");
+    assert_eq!(resp.status(), 200);
+    let mut body = resp;
+    let mut seen = String::new();
+    let first = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.chunk().await.expect("chunk") {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("\n\n") {
+                break;
+            }
+        }
+        seen
+    })
+    .await
+    .expect("the endpoint event arrives");
+    assert!(
+        first.contains("event: endpoint") && first.contains("data: /messages/?session_id="),
+        "{first}"
+    );
+    // And the whole session works the way it does on /sse.
+    let mut c = SseClient::connect(&server.base(), Some(&tok))
+        .await
+        .expect("sse");
+    c.initialize().await;
+    assert!(c.tool_names().await.contains(&"get_item".to_string()));
+}
+
+#[tokio::test]
+async fn ready_is_readyz() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    for path in ["/ready", "/readyz"] {
+        let r = reqwest::get(format!("{}{path}", server.base()))
+            .await
+            .expect(path);
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.text().await.expect("body"), "ready");
+    }
+}
+
+/// `LOG_LEVEL` sets the level when `RUST_LOG` is unset; `RUST_LOG` wins; a bad value is a
+/// one-line refusal that names the variable. (The harness needs the info-level "listening on"
+/// line, so the levels compared here are info and debug: each HTTP request logs a debug line.)
+#[tokio::test]
+async fn log_level_is_honoured_when_rust_log_is_unset() {
+    async fn debug_lines(spec: ServerSpec) -> usize {
+        let server = ServerProcess::start(&spec).await;
+        let r = reqwest::get(format!("{}/healthz", server.base()))
+            .await
+            .expect("healthz");
+        assert_eq!(r.status(), 200);
+        // The metrics request comes after the healthz one, and its own line after that:
+        // once the /metrics answer is here, the /healthz debug line (if any) was written.
+        let _ = server.metric("mcp_http_requests_total").await;
+        server.wait_for_log("\"level\":\"INFO\"").await;
+        server
+            .logs()
+            .iter()
+            .filter(|l| l.contains("\"level\":\"DEBUG\""))
+            .count()
+    }
+    let base = || ServerSpec::http(BIN).without_env("RUST_LOG");
+    assert_eq!(debug_lines(base()).await, 0, "info by default");
+    assert!(
+        debug_lines(base().env("LOG_LEVEL", "debug")).await > 0,
+        "LOG_LEVEL=debug logs debug lines"
+    );
+    assert_eq!(
+        debug_lines(base().env("LOG_LEVEL", "debug").env("RUST_LOG", "info")).await,
+        0,
+        "RUST_LOG wins over LOG_LEVEL"
+    );
+    let stderr = test_support::cli::exits_with(BIN, &["check"], &[("LOG_LEVEL", "loud")], 2).await;
+    assert!(
+        stderr.contains("LOG_LEVEL: `loud` is not debug, info, warn or error"),
+        "{stderr}"
+    );
+}
+
+async fn status_from(server: &ServerProcess, forwarded_for: Option<&str>) -> u16 {
+    let mut rb = reqwest::Client::new()
+        .post(format!("{}/mcp", server.base()))
+        .bearer_auth(token("alice", &["example:read"]))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"allowlist-test","version":"1"}}}"#,
+        );
+    if let Some(xff) = forwarded_for {
+        rb = rb.header("x-forwarded-for", xff);
+    }
+    rb.send().await.expect("POST").status().as_u16()
+}
+
+/// A client outside `MCP_ALLOWED_CLIENTS` gets 403 before auth (the probes still answer);
+/// `X-Forwarded-For` is believed only from `MCP_TRUSTED_PROXIES`, read from the right.
+#[tokio::test]
+async fn the_client_allowlist_and_trusted_proxies() {
+    // Loopback is not in the list: refused, even with a valid token, counted and logged.
+    let closed = ServerProcess::start_unready(
+        &ServerSpec::http(BIN).env("MCP_ALLOWED_CLIENTS", "10.0.0.0/8"),
+    )
+    .await;
+    assert_eq!(status_from(&closed, None).await, 403);
+    let r = reqwest::get(format!("{}/healthz", closed.base()))
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200, "the probes answer everyone");
+    closed
+        .wait_for_log("request refused: client address not in MCP_ALLOWED_CLIENTS")
+        .await;
+    let metrics = reqwest::get(format!("{}/metrics", closed.base()))
+        .await
+        .expect("metrics");
+    assert_eq!(
+        metrics.status(),
+        403,
+        "/metrics is not a probe: refused too"
+    );
+    // Without trusted proxies, a forwarded address is not believed.
+    let no_proxy = ServerProcess::start_unready(
+        &ServerSpec::http(BIN).env("MCP_ALLOWED_CLIENTS", "10.1.0.0/16"),
+    )
+    .await;
+    assert_eq!(status_from(&no_proxy, Some("10.1.2.3")).await, 403);
+
+    // Behind a trusted proxy (this test, on loopback), the right-most untrusted hop counts.
+    let proxied = ServerProcess::start(
+        &ServerSpec::http(BIN)
+            .env("MCP_ALLOWED_CLIENTS", "10.1.0.0/16,127.0.0.1")
+            .env("MCP_TRUSTED_PROXIES", "127.0.0.1/32, 10.9.0.0/16"),
+    )
+    .await;
+    for (xff, want) in [
+        (None, 200),
+        (Some("10.1.2.3"), 200),
+        (Some("203.0.113.9"), 403),
+        (Some("10.1.2.3, 203.0.113.9"), 403),
+        (Some("203.0.113.9, 10.1.2.3"), 200),
+        (Some("203.0.113.9, 10.1.2.3, 10.9.0.1"), 200),
+        (Some("10.1.2.3, 203.0.113.9, 10.9.0.1"), 403),
+    ] {
+        assert_eq!(
+            status_from(&proxied, xff).await,
+            want,
+            "X-Forwarded-For: {xff:?}"
+        );
+    }
+    let text = reqwest::get(format!("{}/metrics", proxied.base()))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    // Each refusal above was counted before its 403 was sent.
+    assert!(
+        text.lines().any(|l| l == "mcp_clients_refused_total 3"),
+        "every refusal is counted:\n{}",
+        text.lines()
+            .filter(|l| l.contains("refused"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// `MCP_ALLOWED_CLIENTS` and `MCP_TRUSTED_PROXIES` must be CIDRs or addresses.
+#[tokio::test]
+async fn bad_client_lists_are_refused_naming_the_variable() {
+    for var in ["MCP_ALLOWED_CLIENTS", "MCP_TRUSTED_PROXIES"] {
+        let stderr = test_support::cli::exits_with(
+            BIN,
+            &["serve"],
+            &[
+                ("MCP_TRANSPORT", "http"),
+                ("MCP_BIND", "127.0.0.1:0"),
+                ("MCP_JWT_SECRET", test_support::tokens::TEST_SECRET),
+                (var, "10.0.0.0/8, not-an-address"),
+            ],
+            1,
+        )
+        .await;
+        assert!(
+            stderr.contains(&format!("{var}: `not-an-address` is not a CIDR")),
+            "{stderr}"
+        );
+    }
+}
