@@ -59,6 +59,16 @@ pub trait App: Send + Sync + Sized + 'static {
     /// Build the server state (API clients) from configuration.
     fn build(ctx: BuildCtx<'_>) -> impl Future<Output = Result<Self, StartupError>> + Send;
 
+    /// The server's own health checks for `/health`, beside the upstream probe: each a name,
+    /// its result (`Ok` with a one-line description, or the error) and how long it took.
+    /// Run in the background every `MCP_HEALTH_INTERVAL`. Default: none.
+    fn health_checks(
+        &self,
+    ) -> impl Future<Output = Vec<(&'static str, Result<String, String>, std::time::Duration)>> + Send
+    {
+        std::future::ready(Vec::new())
+    }
+
     /// Reach the upstream once. `Ok` carries a one-line description (version, identity).
     /// Used by `check` and, cached, by `/readyz`.
     fn probe(&self) -> impl Future<Output = Result<String, String>> + Send {

@@ -12,6 +12,7 @@ pub mod auth;
 mod cli;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod page;
 pub mod policy;
 pub mod readiness;

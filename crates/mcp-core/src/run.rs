@@ -650,6 +650,12 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
                 sse_keep_alive: Duration::from_secs(15),
                 shutdown_grace: core.shutdown_grace,
                 clients: crate::transport::ClientPolicy::from_env(env)?,
+                health_interval: nonzero_duration(
+                    env,
+                    "MCP_HEALTH_INTERVAL",
+                    Duration::from_secs(15),
+                )?,
+                health_details: env.flag("MCP_HEALTH_DETAILS")?.unwrap_or(false),
                 scopes,
                 jwt_issuer: auth_cfg.issuer.clone(),
             };

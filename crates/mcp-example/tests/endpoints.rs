@@ -209,3 +209,93 @@ async fn bad_client_lists_are_refused_naming_the_variable() {
         );
     }
 }
+
+async fn health_of(server: &ServerProcess) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client")
+        .get(format!("{}/health", server.base()))
+        .send()
+        .await
+        .expect("/health answers from cached results, without waiting for a probe");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON"))
+}
+
+/// Poll `/health` (bounded) until `pred` holds.
+async fn health_until(
+    server: &ServerProcess,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> (u16, serde_json::Value) {
+    let mut last = None;
+    for _ in 0..400 {
+        let (code, v) = health_of(server).await;
+        if pred(&v) {
+            return (code, v);
+        }
+        last = Some(v);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("/health never matched; last: {last:?}");
+}
+
+/// `GET /health` answers JSON with an overall status, the version and each check (status,
+/// last run, latency, detail), from cached results: it answers at once while the upstream
+/// probe is still waiting, turns `down` (503) when the upstream is, and keeps internal
+/// addresses out of the detail unless `MCP_HEALTH_DETAILS=true`.
+#[tokio::test]
+async fn health_reports_each_check_as_json() {
+    let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let (code, v) = health_until(&server, |v| v["status"] == "ok").await;
+    assert_eq!(code, 200);
+    assert_eq!(v["server"], "mcp-example");
+    assert!(v["version"].as_str().is_some_and(|s| !s.is_empty()));
+    let up = &v["checks"]["upstream"];
+    assert_eq!(up["status"], "ok");
+    assert_eq!(up["detail"], "no upstream configured");
+    assert!(
+        up["last_run"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{up}"
+    );
+    assert!(up["latency_ms"].as_u64().is_some(), "{up}");
+
+    // A silent upstream: the probe waits 4 s; /health does not.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let slow = ServerProcess::start_unready(
+        &ServerSpec::http(BIN).env("EXAMPLE_UPSTREAM_URL", format!("http://127.0.0.1:{port}")),
+    )
+    .await;
+    let (code, v) = health_of(&slow).await;
+    assert_eq!((code, v["status"].as_str()), (200, Some("degraded")), "{v}");
+    assert_eq!(v["checks"]["upstream"]["status"], "pending", "{v}");
+    drop(silent);
+
+    // A dead upstream: down, 503, and the detail names no address.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = dead.local_addr().expect("addr").port();
+    drop(dead);
+    for details in [false, true] {
+        let mut spec =
+            ServerSpec::http(BIN).env("EXAMPLE_UPSTREAM_URL", format!("http://127.0.0.1:{port}"));
+        if details {
+            spec = spec.env("MCP_HEALTH_DETAILS", "true");
+        }
+        let down = ServerProcess::start_unready(&spec).await;
+        let (code, v) = health_until(&down, |v| v["status"] == "down").await;
+        assert_eq!(code, 503);
+        let detail = v["checks"]["upstream"]["detail"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            detail.contains("cannot connect to example-upstream"),
+            "{detail}"
+        );
+        assert_eq!(
+            detail.contains(&format!("127.0.0.1:{port}")),
+            details,
+            "addresses only with MCP_HEALTH_DETAILS: {detail}"
+        );
+    }
+}

@@ -86,6 +86,46 @@ impl App for Proxmox {
         })
     }
 
+    /// `ssh`: each configured SSH host is reachable, its host key verified and the login
+    /// accepted (a pooled session counts; no command runs).
+    async fn health_checks(
+        &self,
+    ) -> Vec<(&'static str, Result<String, String>, std::time::Duration)> {
+        let (Some(pool), Some(cfg)) = (&self.ssh, &self.ssh_settings) else {
+            return Vec::new();
+        };
+        let mut targets = vec![cfg.default.clone()];
+        for (host, port) in cfg.nodes.values() {
+            let t = client::SshTarget {
+                host: host.clone(),
+                port: *port,
+                user: cfg.default.user.clone(),
+            };
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        let started = std::time::Instant::now();
+        let mut failed = Vec::new();
+        for t in &targets {
+            let check = tokio::time::timeout(std::time::Duration::from_secs(10), pool.check(t));
+            match check.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed.push(ToolError::from(e).to_string()),
+                Err(_) => failed.push(format!("{}:{}: no answer within 10 s", t.host, t.port)),
+            }
+        }
+        let r = if failed.is_empty() {
+            Ok(format!(
+                "{} SSH host(s) reachable, host keys verified",
+                targets.len()
+            ))
+        } else {
+            Err(failed.join("; "))
+        };
+        vec![("ssh", r, started.elapsed())]
+    }
+
     async fn probe(&self) -> Result<String, String> {
         let v = self
             .api

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use test_support::cli::{check_fails, check_ok};
-use test_support::{Rig, ServerSpec, SimProcess};
+use test_support::{Rig, ServerProcess, ServerSpec, SimProcess};
 use test_support::{call_err as err, call_ok as ok};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -1350,4 +1350,52 @@ async fn passthrough_param_values_stay_out_of_the_audit_log() {
         names.contains(r#""param_names":["cipassword","ciuser","encryption-key","keyring"]"#),
         "the parameter names are logged: {audit}"
     );
+}
+
+/// `/health` carries an `ssh` check: the configured host is reached, its host key verified and
+/// the login accepted (no command runs). A host key that does not match is `down`, and the
+/// detail says why without the address.
+#[tokio::test]
+async fn health_reports_ssh_reachability_and_host_key() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    async fn ssh_check(spec: &ServerSpec) -> Value {
+        let server = ServerProcess::start_unready(spec).await;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(2))
+            .build()
+            .expect("client");
+        for _ in 0..400 {
+            let v: Value = http
+                .get(format!("{}/health", server.base()))
+                .send()
+                .await
+                .expect("/health")
+                .json()
+                .await
+                .expect("JSON");
+            if v["checks"]["ssh"]["status"].is_string() {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("no ssh check in /health");
+    }
+    let good = ssh_check(&ssh_spec(&sim, &sshd)).await;
+    assert_eq!(good["checks"]["ssh"]["status"], "ok", "{good}");
+    assert_eq!(good["checks"]["upstream"]["status"], "ok", "{good}");
+    assert_eq!(good["status"], "ok", "{good}");
+    let wrong_key = ssh_spec(&sim, &sshd)
+        .without_env("PROXMOX_SSH_KNOWN_HOSTS")
+        .env(
+            "PROXMOX_SSH_HOST_FINGERPRINT",
+            "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        );
+    let bad = ssh_check(&wrong_key).await;
+    let ssh = &bad["checks"]["ssh"];
+    assert_eq!(ssh["status"], "down", "{bad}");
+    assert_eq!(bad["status"], "degraded", "the upstream is fine: {bad}");
+    let detail = ssh["detail"].as_str().unwrap_or_default();
+    assert!(detail.to_lowercase().contains("host key"), "{detail}");
+    assert!(!detail.contains("127.0.0.1"), "{detail}");
 }

@@ -238,6 +238,11 @@ impl Verifier {
         Ok((v, pending))
     }
 
+    /// Whether RS256/ES256 keys come from a JWKS (file or URL).
+    pub fn has_jwks(&self) -> bool {
+        self.inner.jwks.is_some()
+    }
+
     /// Whether RS256/ES256 keys are configured but not loaded yet.
     pub fn keys_pending(&self) -> bool {
         self.inner.jwks.as_ref().is_some_and(|j| !j.is_loaded())

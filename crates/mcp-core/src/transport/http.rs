@@ -64,6 +64,10 @@ pub struct HttpSettings {
     pub shutdown_grace: Duration,
     /// Which client addresses may connect, and whose `X-Forwarded-For` is believed.
     pub clients: super::ClientPolicy,
+    /// How often the `/health` checks run.
+    pub health_interval: Duration,
+    /// `/health` shows error texts whole, addresses included (`MCP_HEALTH_DETAILS`).
+    pub health_details: bool,
     /// Scopes this server knows, for the protected-resource metadata.
     pub scopes: Vec<String>,
     pub jwt_issuer: Option<String>,
@@ -87,6 +91,8 @@ impl HttpSettings {
             sse_keep_alive: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(25),
             clients: super::ClientPolicy::default(),
+            health_interval: Duration::from_secs(15),
+            health_details: false,
             scopes: Vec::new(),
             jwt_issuer: None,
         }
@@ -97,6 +103,8 @@ struct Ops<A: App> {
     shared: Arc<Shared<A>>,
     probe: Arc<ProbeCache>,
     settings: Arc<HttpSettings>,
+    health: crate::health::HealthState,
+    verifier: Option<crate::auth::Verifier>,
 }
 
 /// The full router: `/mcp`, `/sse`, `/messages/`, health, readiness, metrics, OAuth metadata.
@@ -198,15 +206,26 @@ pub fn build_router<A: App>(
             host_guard,
         ));
 
+    let health = crate::health::HealthState::default();
+    spawn_health_checks(
+        shared.clone(),
+        health.clone(),
+        settings.health_interval,
+        settings.health_details,
+        shutdown.child_token(),
+    );
     let ops = Arc::new(Ops {
         shared,
         probe: Arc::new(ProbeCache::new(Duration::from_secs(10))),
         settings: settings.clone(),
+        health,
+        verifier: auth.verifier.clone(),
     });
     let mut public = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz::<A>))
         .route("/ready", get(readyz::<A>))
+        .route("/health", get(health_endpoint::<A>))
         .route("/metrics", get(metrics_endpoint));
     if auth.verifier.is_some() {
         // RFC 9728 metadata only means something when tokens are required.
@@ -444,6 +463,77 @@ async fn readyz<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Run the health checks now and every `every` until `stop`.
+fn spawn_health_checks<A: App>(
+    shared: Arc<Shared<A>>,
+    health: crate::health::HealthState,
+    every: Duration,
+    details: bool,
+    stop: CancellationToken,
+) {
+    health.set("upstream", crate::health::CheckReport::pending());
+    tokio::spawn(async move {
+        loop {
+            let app = shared.app.clone();
+            let (r, took) = crate::health::timed(READY_PROBE_DEADLINE, app.probe()).await;
+            health.record("upstream", &r, took, details);
+            for (name, r, took) in app.health_checks().await {
+                health.record(name, &r, took, details);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    });
+}
+
+/// `GET /health`: the checks' cached results; 503 when the upstream is down.
+async fn health_endpoint<A: App>(State(ops): State<Arc<Ops<A>>>) -> Response {
+    let mut checks = ops.health.snapshot();
+    if let Some(v) = &ops.verifier
+        && v.has_jwks()
+    {
+        let pending = v.keys_pending();
+        checks.insert(
+            "jwks".into(),
+            crate::health::CheckReport {
+                status: if pending { "down" } else { "ok" },
+                last_run: None,
+                latency_ms: None,
+                detail: Some(
+                    if pending {
+                        "the signing keys are not loaded yet"
+                    } else {
+                        "signing keys loaded"
+                    }
+                    .into(),
+                ),
+            },
+        );
+    }
+    let mut status = crate::health::overall(&checks);
+    if ops.shared.readiness.is_draining() {
+        status = "down";
+    }
+    let code = if status == "down" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let meta = A::meta();
+    (
+        code,
+        axum::Json(serde_json::json!({
+            "status": status,
+            "server": meta.name,
+            "version": meta.version,
+            "checks": checks,
+        })),
+    )
+        .into_response()
 }
 
 async fn metrics_endpoint() -> Response {

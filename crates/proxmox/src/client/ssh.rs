@@ -27,7 +27,7 @@ pub enum HostKeyPolicy {
 }
 
 /// Where and how to connect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
     pub host: String,
     pub port: u16,
@@ -215,6 +215,12 @@ impl SshPool {
         let h = Arc::new(self.connect(t).await?);
         conns.insert(id, h.clone());
         Ok(h)
+    }
+
+    /// Reach `t` over SSH: an open pooled session, or a new one whose host key is verified
+    /// and whose login succeeds. Runs no command (for `/health`).
+    pub async fn check(&self, t: &SshTarget) -> Result<(), SshError> {
+        self.handle(t, false).await.map(|_| ())
     }
 
     /// Run an already-quoted command line, capping output and enforcing `timeout`.
