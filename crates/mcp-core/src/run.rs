@@ -650,6 +650,7 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
                 sse_keep_alive: Duration::from_secs(15),
                 shutdown_grace: core.shutdown_grace,
                 clients: crate::transport::ClientPolicy::from_env(env)?,
+                rest: env.flag("MCP_REST")?.unwrap_or(false),
                 health_interval: nonzero_duration(
                     env,
                     "MCP_HEALTH_INTERVAL",

@@ -102,6 +102,11 @@ impl<A: App> Shared<A> {
         &self.app
     }
 
+    /// The longest one tool call may take (`MCP_REQUEST_TIMEOUT`).
+    pub(crate) fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
     /// Whether `principal` may use a tool requiring `scope` on this server.
     pub fn allows(&self, principal: &Principal, scope: &str) -> bool {
         principal.allows_on(scope, &self.declared_scopes)

@@ -299,3 +299,131 @@ async fn health_reports_each_check_as_json() {
         );
     }
 }
+
+/// `POST /api/mcp/...` with a bearer token, the way the runbooks' curl lines do.
+async fn rest(
+    server: &ServerProcess,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", server.base());
+    let mut rb = match body {
+        Some(b) => http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(b.to_string()),
+        None => http.get(url),
+    };
+    if let Some(t) = token {
+        rb = rb.bearer_auth(t);
+    }
+    let r = rb.send().await.expect("request");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// The REST facade (`MCP_REST=true`): list and call with the same auth, scopes, read-only mode,
+/// audit and output as MCP `tools/call`; an OpenAPI document of what the token may call; off
+/// by default.
+#[tokio::test]
+async fn the_rest_facade_calls_tools_like_mcp() {
+    let off = ServerProcess::start(&ServerSpec::http(BIN)).await;
+    let writer = token("alice", &["example:write"]);
+    let (code, _) = rest(&off, "/api/mcp/tools/list", Some(&writer), None).await;
+    assert_eq!(code, 404, "off unless MCP_REST=true");
+
+    let server = ServerProcess::start(&ServerSpec::http(BIN).env("MCP_REST", "true")).await;
+    let reader = token("bob", &["example:read"]);
+    let call = |name: &str, args: serde_json::Value| {
+        serde_json::json!({"name": name, "arguments": args}).to_string()
+    };
+    // Auth and scopes.
+    let (code, _) = rest(&server, "/api/mcp/tools/list", None, None).await;
+    assert_eq!(code, 401);
+    let (code, v) = rest(&server, "/api/mcp/tools/list", Some(&reader), None).await;
+    assert_eq!(code, 200, "{v}");
+    let names: Vec<&str> = v["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"get_item") && !names.contains(&"set_item"),
+        "{names:?}"
+    );
+    let (code, v) = rest(&server, "/api/mcp/tools/list", Some(&reader), Some("{}")).await;
+    assert_eq!(
+        (code, v["tools"].as_array().map(Vec::len)),
+        (200, Some(names.len()))
+    );
+    let body = call("set_item", serde_json::json!({"key": "k1", "value": "v1"}));
+    let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&reader), Some(&body)).await;
+    assert_eq!(
+        code, 404,
+        "a tool outside the token's scopes is not found: {v}"
+    );
+    // A write and the read of it, with MCP's output.
+    let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["structuredContent"],
+        serde_json::json!({"key": "k1", "previous": null})
+    );
+    assert_eq!(v["isError"], false, "{v}");
+    let body = call("get_item", serde_json::json!({"key": "k1"}));
+    let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&reader), Some(&body)).await;
+    assert_eq!(code, 200);
+    assert_eq!(v["structuredContent"]["value"], "v1");
+    // A refusal the model can act on stays a tool result; a malformed call is a 400.
+    let body = call("get_item", serde_json::json!({"key": "bad key!"}));
+    let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&reader), Some(&body)).await;
+    assert_eq!(
+        (code, &v["isError"]),
+        (200, &serde_json::json!(true)),
+        "{v}"
+    );
+    for bad in [
+        "not json",
+        "[]",
+        r#"{"arguments": {}}"#,
+        r#"{"name": "get_item", "arguments": [1]}"#,
+        r#"{"name": "get_item", "extra": 1}"#,
+    ] {
+        let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&reader), Some(bad)).await;
+        assert_eq!(code, 400, "{bad}: {v}");
+        assert!(v["error"].as_str().is_some(), "{bad}: {v}");
+    }
+    // The audit event names the token's subject.
+    server
+        .wait_for_log(r#""subject":"alice","tool":"set_item""#)
+        .await;
+    // The OpenAPI document lists what this token may call.
+    let (code, doc) = rest(&server, "/api/mcp/openapi.json", Some(&reader), None).await;
+    assert_eq!(code, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/mcp/tools/call"]["post"].is_object());
+    assert!(doc["components"]["schemas"]["get_item_arguments"].is_object());
+    assert!(
+        doc["components"]["schemas"]
+            .get("set_item_arguments")
+            .is_none()
+    );
+
+    // Read-only mode hides the writes here too.
+    let ro = ServerProcess::start(
+        &ServerSpec::http(BIN)
+            .env("MCP_REST", "true")
+            .env("MCP_READ_ONLY", "true"),
+    )
+    .await;
+    let body = call("set_item", serde_json::json!({"key": "k1", "value": "v1"}));
+    let (code, _) = rest(&ro, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
+    assert_eq!(code, 404);
+}

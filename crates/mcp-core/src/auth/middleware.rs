@@ -30,6 +30,7 @@ fn needs_token(path: &str) -> bool {
         || path == "/sse/"
         || path == "/messages"
         || path.starts_with("/messages/")
+        || path.starts_with("/api/mcp/")
 }
 
 /// Authenticate the request or answer 401.

@@ -64,6 +64,8 @@ pub struct HttpSettings {
     pub shutdown_grace: Duration,
     /// Which client addresses may connect, and whose `X-Forwarded-For` is believed.
     pub clients: super::ClientPolicy,
+    /// Serve the REST facade under `/api/mcp/` (`MCP_REST`).
+    pub rest: bool,
     /// How often the `/health` checks run.
     pub health_interval: Duration,
     /// `/health` shows error texts whole, addresses included (`MCP_HEALTH_DETAILS`).
@@ -91,6 +93,7 @@ impl HttpSettings {
             sse_keep_alive: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(25),
             clients: super::ClientPolicy::default(),
+            rest: false,
             health_interval: Duration::from_secs(15),
             health_details: false,
             scopes: Vec::new(),
@@ -194,6 +197,23 @@ pub fn build_router<A: App>(
         .with_state(sse_state)
         .layer(request_timeout);
 
+    let mut sse_router = sse_router;
+    if settings.rest {
+        let rest = Arc::new(super::rest::RestState {
+            deadline: shared.call_timeout() + Duration::from_secs(10),
+            shared: shared.clone(),
+        });
+        sse_router = sse_router.merge(
+            Router::new()
+                .route(
+                    "/api/mcp/tools/list",
+                    get(super::rest::list::<A>).post(super::rest::list::<A>),
+                )
+                .route("/api/mcp/tools/call", post(super::rest::call::<A>))
+                .route("/api/mcp/openapi.json", get(super::rest::openapi::<A>))
+                .with_state(rest),
+        );
+    }
     let host_policy = Arc::new(settings.hosts.clone());
     let protected = mcp_router
         .merge(sse_router)

@@ -5,6 +5,7 @@ mod clients;
 pub(crate) mod guard;
 mod http;
 mod jsonrpc;
+mod rest;
 mod sse;
 mod stdio;
 
