@@ -13,6 +13,7 @@ mod cli;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod page;
 pub mod policy;
 pub mod readiness;

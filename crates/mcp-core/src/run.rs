@@ -610,7 +610,10 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
         check_only: false,
     })
     .await?;
-    let shared = Arc::new(Shared::new(app, &filter, readiness, core.call_timeout));
+    let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
+    let limits = crate::limits::RateLimits::from_env(env, &tool_names)?;
+    let shared =
+        Arc::new(Shared::new(app, &filter, readiness, core.call_timeout).with_rate_limits(limits));
     tracing::info!(
         server = meta.name,
         version = meta.version,
@@ -704,6 +707,8 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
     let meta = A::meta();
     CoreSettings::from_env(env)?;
     tool_filter::<A>(s)?;
+    let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
+    crate::limits::RateLimits::from_env(env, &tool_names)?;
     host_policy(s)?;
     // The same auth decision `serve` makes: refusals, JWKS fetch, secret rules. `serve`
     // waits for a JWKS URL that does not answer; `check` reports it.

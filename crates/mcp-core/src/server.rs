@@ -38,6 +38,8 @@ pub struct Shared<A: App> {
     /// Every scope some tool of this server requires (before the operator filter): only these
     /// imply their namespace's read scope.
     declared_scopes: std::collections::BTreeSet<String>,
+    /// Per-subject, per-tool rate limits (none unless configured).
+    rate_limits: crate::limits::RateLimits,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -89,7 +91,15 @@ impl<A: App> Shared<A> {
             read_only: filter.read_only,
             sessions: SessionCounter::default(),
             declared_scopes,
+            rate_limits: crate::limits::RateLimits::default(),
         }
+    }
+
+    /// Check calls against `limits` (`MCP_RATE_LIMIT*`).
+    #[must_use]
+    pub fn with_rate_limits(mut self, limits: crate::limits::RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
     }
 
     /// The tools left after the operator filter.
@@ -354,12 +364,26 @@ impl<A: App> ServerHandler for McpServer<A> {
         let spec = *tool.spec();
         let redacted_args = tool.audit_arguments(&args);
 
+        let limited = self.shared.rate_limits.check(
+            &principal.subject,
+            spec.name,
+            !spec.effect.is_read_only(),
+        );
         let (result, upstream_calls) = if self.shared.readiness.is_draining() {
             (
                 Err(ToolError::Unavailable {
                     upstream: "this server".into(),
                     message: "it is shutting down".into(),
                     retry_after: Some(Duration::from_secs(1)),
+                }),
+                0,
+            )
+        } else if let Err(wait) = limited {
+            metrics::counter!("mcp_rate_limited_total", "tool" => spec.name).increment(1);
+            (
+                Err(ToolError::RateLimited {
+                    upstream: "this server".into(),
+                    retry_after: Some(Duration::from_secs(wait.as_secs_f64().ceil() as u64)),
                 }),
                 0,
             )

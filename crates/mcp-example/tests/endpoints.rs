@@ -427,3 +427,64 @@ async fn the_rest_facade_calls_tools_like_mcp() {
     let (code, _) = rest(&ro, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
     assert_eq!(code, 404);
 }
+
+/// In-process rate limits per subject and tool (`MCP_RATE_LIMIT_TOOLS`, `MCP_RATE_LIMIT_WRITES`):
+/// the call over the limit is a tool error that says when to retry, the tool never runs, other
+/// subjects keep their own budget, and the refusal is counted.
+#[tokio::test]
+async fn rate_limits_hold_per_subject_and_tool() {
+    let server = ServerProcess::start(
+        &ServerSpec::http(BIN)
+            .env("MCP_REST", "true")
+            .env("MCP_RATE_LIMIT_TOOLS", "get_item=2/m")
+            .env("MCP_RATE_LIMIT_WRITES", "1/h"),
+    )
+    .await;
+    let alice = token("alice", &["example:write"]);
+    let bob = token("bob", &["example:read"]);
+    let get = r#"{"name": "get_item", "arguments": {"key": "k"}}"#;
+    for _ in 0..2 {
+        let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&alice), Some(get)).await;
+        assert_eq!(
+            (code, &v["isError"]),
+            (200, &serde_json::json!(false)),
+            "{v}"
+        );
+    }
+    let (_, v) = rest(&server, "/api/mcp/tools/call", Some(&alice), Some(get)).await;
+    assert_eq!(v["isError"], true, "{v}");
+    let text = v["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("this server is rate limiting requests; retry after "),
+        "{text}"
+    );
+    let (_, v) = rest(&server, "/api/mcp/tools/call", Some(&bob), Some(get)).await;
+    assert_eq!(v["isError"], false, "bob has his own budget: {v}");
+    let set = r#"{"name": "set_item", "arguments": {"key": "k", "value": "v"}}"#;
+    let (_, v) = rest(&server, "/api/mcp/tools/call", Some(&alice), Some(set)).await;
+    assert_eq!(v["isError"], false, "{v}");
+    let set_again = r#"{"name": "set_item", "arguments": {"key": "k", "value": "w"}}"#;
+    let (_, v) = rest(
+        &server,
+        "/api/mcp/tools/call",
+        Some(&alice),
+        Some(set_again),
+    )
+    .await;
+    assert_eq!(v["isError"], true, "one write an hour: {v}");
+    // The refused write did not run: the value is still the first one.
+    let (_, v) = rest(&server, "/api/mcp/tools/call", Some(&bob), Some(get)).await;
+    assert_eq!(v["structuredContent"]["value"], "v", "{v}");
+    let limited = server
+        .wait_metric("mcp_rate_limited_total{tool=\"get_item\"}", |n| n >= 1.0)
+        .await;
+    assert_eq!(limited, 1.0);
+    let stderr = test_support::cli::exits_with(
+        BIN,
+        &["check"],
+        &[("MCP_RATE_LIMIT_TOOLS", "get_itme=2/m")],
+        1,
+    )
+    .await;
+    assert!(stderr.contains("`get_itme` is not a tool"), "{stderr}");
+}
