@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::calls::Call;
 use super::error::PveError;
 use super::model::{
     Guest, GuestConfig, GuestKind, GuestStatus, NodeEntry, NodeStatus, RawResponse, TaskStatus,
@@ -67,15 +68,6 @@ impl PveClient {
         interpret(&resp)
     }
 
-    /// GET; returns `data` read as `T`.
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PveError> {
-        let data = self.get_value(path, &[]).await?;
-        serde_json::from_value(data).map_err(|source| PveError::Decode {
-            path: path.to_string(),
-            source,
-        })
-    }
-
     /// A write (POST, PUT, DELETE) with form parameters; returns `data`. Not retried after
     /// it may have been sent.
     async fn write(
@@ -93,27 +85,33 @@ impl PveClient {
         interpret(&resp)
     }
 
+    /// A GET of [`Call`] read as `T`.
+    async fn read<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<T, PveError> {
+        let path = call.path();
+        let data = self.get_value(&path, &call.params()).await?;
+        serde_json::from_value(data).map_err(|source| PveError::Decode { path, source })
+    }
+
     /// `/version`.
     pub async fn version(&self) -> Result<Version, PveError> {
-        self.get("/version").await
+        self.read(Call::Version).await
     }
 
     /// Every guest of the cluster (`/cluster/resources?type=vm`).
     pub async fn guests(&self) -> Result<Vec<Guest>, PveError> {
-        let data = self
-            .get_value("/cluster/resources", &[("type".into(), "vm".into())])
-            .await?;
+        let call = Call::Guests;
+        let data = self.get_value(&call.path(), &call.params()).await?;
         Ok(guests_of(&data))
     }
 
     /// The cluster's nodes (`/nodes`).
     pub async fn nodes(&self) -> Result<Vec<NodeEntry>, PveError> {
-        self.get("/nodes").await
+        self.read(Call::Nodes).await
     }
 
     /// One node's status; `node` is a checked node name.
     pub async fn node_status(&self, node: &str) -> Result<NodeStatus, PveError> {
-        self.get(&format!("/nodes/{node}/status")).await
+        self.read(Call::NodeStatus { node }).await
     }
 
     /// A guest's current status.
@@ -123,8 +121,7 @@ impl PveClient {
         kind: GuestKind,
         vmid: u32,
     ) -> Result<GuestStatus, PveError> {
-        self.get(&format!("/nodes/{node}/{kind}/{vmid}/status/current"))
-            .await
+        self.read(Call::GuestStatus { node, kind, vmid }).await
     }
 
     /// What the tools read of a guest's configuration.
@@ -134,30 +131,31 @@ impl PveClient {
         kind: GuestKind,
         vmid: u32,
     ) -> Result<GuestConfig, PveError> {
-        self.get(&format!("/nodes/{node}/{kind}/{vmid}/config"))
-            .await
+        self.read(Call::GuestConfig { node, kind, vmid }).await
     }
 
     /// A task's status; `upid` is a checked task id.
     pub async fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, PveError> {
-        self.get(&format!("/nodes/{node}/tasks/{upid}/status"))
-            .await
+        self.read(Call::TaskStatus { node, upid }).await
     }
 
     /// Start a power action (`start`, `stop`, ...) on a guest; returns the task's UPID.
+    /// `action` must be one of [`super::calls::QEMU_ACTIONS`] or `LXC_ACTIONS` for `kind`.
     pub async fn guest_action(
         &self,
         node: &str,
         kind: GuestKind,
         vmid: u32,
-        action: &str,
+        action: &'static str,
     ) -> Result<String, PveError> {
+        let call = Call::GuestAction {
+            node,
+            kind,
+            vmid,
+            action,
+        };
         let data = self
-            .write(
-                reqwest::Method::POST,
-                &format!("/nodes/{node}/{kind}/{vmid}/status/{action}"),
-                &[],
-            )
+            .write(reqwest::Method::POST, &call.path(), &call.params())
             .await?;
         match data {
             Value::String(upid) => Ok(upid),

@@ -2,6 +2,7 @@
 //! and the typed answers the tools read ([`model`]).
 
 pub mod api;
+pub mod calls;
 pub mod error;
 pub mod model;
 pub mod ssh;

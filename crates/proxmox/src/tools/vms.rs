@@ -345,3 +345,31 @@ async fn vm_action(
         pause = (pause * 2).min(Duration::from_secs(2));
     }
 }
+
+#[cfg(test)]
+mod call_table {
+    use super::*;
+    use crate::client::calls::{LXC_ACTIONS, QEMU_ACTIONS};
+
+    /// Every action the tool can send is in the client's table of calls (which
+    /// tests/api_schema.rs checks against PVE's schema), for the kinds it allows.
+    #[test]
+    fn every_action_is_in_the_call_table() {
+        for a in [
+            Action::Start,
+            Action::Stop,
+            Action::Shutdown,
+            Action::Reboot,
+            Action::Suspend,
+            Action::Resume,
+            Action::Reset,
+        ] {
+            assert!(QEMU_ACTIONS.contains(&a.as_str()), "{a:?}");
+            assert_eq!(
+                LXC_ACTIONS.contains(&a.as_str()),
+                a != Action::Reset,
+                "{a:?} for lxc"
+            );
+        }
+    }
+}
