@@ -775,3 +775,37 @@ async fn serve_connections(
     connections.wait().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session is usable only by the subject on record; with no owner on record (the table
+    /// was poisoned at insert, or lost the entry) nobody may use it. The old check let a
+    /// request through whenever the owner was missing.
+    #[test]
+    fn a_session_without_an_owner_on_record_fails_closed() {
+        assert!(owner_matches(Some("alice"), "alice"));
+        assert!(!owner_matches(Some("alice"), "mallory"));
+        assert!(!owner_matches(None, "mallory"));
+        assert!(!owner_matches(None, ""));
+    }
+
+    /// The owner table behind a poisoned lock reads as "no owner", which refuses.
+    #[test]
+    fn a_poisoned_owner_table_refuses() {
+        let owners =
+            std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::from([(
+                "s1".to_string(),
+                "alice".to_string(),
+            )])));
+        let o2 = owners.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = o2.lock();
+            panic!("poison the lock");
+        })
+        .join();
+        let owner = owners.lock().ok().and_then(|o| o.get("s1").cloned());
+        assert!(!owner_matches(owner.as_deref(), "alice"));
+    }
+}
