@@ -49,6 +49,13 @@ pub trait App: Send + Sync + Sized + 'static {
     /// The tool inventory: every tool, declared once.
     fn tools() -> Vec<ToolDef<Self>>;
 
+    /// The resources, declared once each like tools (`resources/list`, `resources/read`,
+    /// filtered by scope). When this is not empty, mcp-core serves the resource methods
+    /// itself and the `list_resources` / `read_resource` hooks below are not called.
+    fn resources() -> Vec<crate::resource::ResourceDef<Self>> {
+        Vec::new()
+    }
+
     /// Scopes a handler checks itself, beyond the one each tool requires (proxmox's
     /// `proxmox:admin` for a non-GET passthrough). They count as declared: they imply their
     /// namespace's read scope and appear in the OAuth metadata.

@@ -18,6 +18,7 @@ pub mod page;
 pub mod policy;
 pub mod readiness;
 pub mod redact;
+pub mod resource;
 mod run;
 pub mod server;
 pub mod telemetry;
@@ -32,6 +33,7 @@ pub use config::{ConfigError, Env};
 pub use error::{StartupError, ToolError};
 pub use page::{Page, PageSpec, Paging};
 pub use policy::{Principal, ScopeSet, ToolFilter};
+pub use resource::{ResourceDef, ResourceItem, ResourceSpec};
 pub use run::{run, run_with_args};
 pub use tool::{CallCtx, Effect, ToolDef, ToolSpec};
 

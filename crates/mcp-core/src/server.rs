@@ -40,6 +40,8 @@ pub struct Shared<A: App> {
     declared_scopes: std::collections::BTreeSet<String>,
     /// Per-subject, per-tool rate limits (none unless configured).
     rate_limits: crate::limits::RateLimits,
+    /// The declared resources (`App::resources`).
+    resources: Vec<crate::resource::ResourceDef<A>>,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -75,9 +77,14 @@ impl<A: App> Shared<A> {
             .chain(A::extra_scopes().iter().copied())
             .map(str::to_string)
             .collect();
+        let resources = A::resources();
+        let mut caps = A::capabilities();
+        if !resources.is_empty() && caps.resources.is_none() {
+            caps.resources = Some(Default::default());
+        }
         let meta = A::meta();
-        let mut info = ServerConfig::new(A::capabilities())
-            .with_server_info(Implementation::new(meta.name, meta.version));
+        let mut info =
+            ServerConfig::new(caps).with_server_info(Implementation::new(meta.name, meta.version));
         if let Some(i) = A::instructions() {
             info = info.with_instructions(i);
         }
@@ -92,6 +99,7 @@ impl<A: App> Shared<A> {
             sessions: SessionCounter::default(),
             declared_scopes,
             rate_limits: crate::limits::RateLimits::default(),
+            resources,
         }
     }
 
@@ -257,6 +265,20 @@ fn request_id_of(ctx: &RequestContext<RoleServer>) -> Arc<str> {
         .and_then(|p| p.extensions.get::<RequestId>())
         .map(|r| r.0.clone())
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
+}
+
+/// A resource handler's error as the JSON-RPC error the client gets (the same cleaned text a
+/// tool error carries).
+fn resource_error(e: ToolError) -> ErrorData {
+    match e {
+        ToolError::InvalidInput { .. } => ErrorData::invalid_params(e.to_string(), None),
+        ToolError::NotFound(_) => ErrorData::resource_not_found(e.to_string(), None),
+        ToolError::Internal(_) => {
+            tracing::error!(error = %error_chain(&e), "resource read failed");
+            ErrorData::internal_error("internal error", None)
+        }
+        other => ErrorData::internal_error(other.to_string(), None),
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -467,10 +489,54 @@ impl<A: App> ServerHandler for McpServer<A> {
 
     async fn list_resources(
         &self,
-        _r: Option<PaginatedRequestParams>,
+        r: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        self.shared.app.list_resources(ctx).await
+        if self.shared.resources.is_empty() {
+            return self.shared.app.list_resources(ctx).await;
+        }
+        let principal = principal_of(&ctx);
+        let mut all = Vec::new();
+        for d in self
+            .shared
+            .resources
+            .iter()
+            .filter(|d| self.shared.allows(&principal, d.spec().scope))
+        {
+            let s = d.spec();
+            if !d.is_template() {
+                all.push(
+                    serde_json::json!({"uri": s.uri, "name": s.name, "title": s.title,
+                    "description": s.description, "mimeType": "application/json"}),
+                );
+            } else if let Some(list) = d.list_fn() {
+                let items = list(self.shared.app.clone())
+                    .await
+                    .map_err(resource_error)?;
+                for i in items {
+                    all.push(
+                        serde_json::json!({"uri": i.uri, "name": i.name, "title": s.title,
+                        "description": i.description.as_deref().unwrap_or(s.description),
+                        "mimeType": "application/json"}),
+                    );
+                }
+            }
+        }
+        // `cursor` is the offset of the next page, as the previous answer gave it.
+        let offset = match r.and_then(|r| r.cursor) {
+            None => 0,
+            Some(c) => c
+                .parse::<usize>()
+                .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
+        };
+        const PAGE: usize = 100;
+        let end = (offset + PAGE).min(all.len());
+        let page: Vec<_> = all.get(offset..end).map(<[_]>::to_vec).unwrap_or_default();
+        let mut out = serde_json::json!({"resources": page});
+        if end < all.len() {
+            out["nextCursor"] = serde_json::Value::String(end.to_string());
+        }
+        serde_json::from_value(out).map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
 
     async fn list_resource_templates(
@@ -478,7 +544,23 @@ impl<A: App> ServerHandler for McpServer<A> {
         _r: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        self.shared.app.list_resource_templates(ctx).await
+        if self.shared.resources.is_empty() {
+            return self.shared.app.list_resource_templates(ctx).await;
+        }
+        let principal = principal_of(&ctx);
+        let templates: Vec<_> = self
+            .shared
+            .resources
+            .iter()
+            .filter(|d| d.is_template() && self.shared.allows(&principal, d.spec().scope))
+            .map(|d| {
+                let s = d.spec();
+                serde_json::json!({"uriTemplate": s.uri, "name": s.name, "title": s.title,
+                    "description": s.description, "mimeType": "application/json"})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({"resourceTemplates": templates}))
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
 
     async fn read_resource(
@@ -486,11 +568,49 @@ impl<A: App> ServerHandler for McpServer<A> {
         req: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        self.shared
-            .app
-            .read_resource(req, ctx)
-            .await
-            .map(Into::into)
+        if self.shared.resources.is_empty() {
+            return self
+                .shared
+                .app
+                .read_resource(req, ctx)
+                .await
+                .map(Into::into);
+        }
+        let principal = principal_of(&ctx);
+        let uri = req.uri.to_string();
+        // Outside the caller's scopes reads exactly like a URI that does not exist.
+        let found = self
+            .shared
+            .resources
+            .iter()
+            .filter(|d| self.shared.allows(&principal, d.spec().scope))
+            .find_map(|d| d.matches(&uri).map(|vars| (d, vars)));
+        let Some((def, vars)) = found else {
+            tracing::info!(target: "audit", subject = %principal.subject, uri = %truncate(&uri, 128), outcome = "not_found", "resource read");
+            return Err(ErrorData::resource_not_found(
+                format!("no resource {}", truncate(&uri, 128)),
+                None,
+            ));
+        };
+        let started = Instant::now();
+        let r = (def.read_fn())(self.shared.app.clone(), vars).await;
+        tracing::info!(
+            target: "audit",
+            subject = %principal.subject,
+            resource = def.spec().name,
+            uri = %truncate(&uri, 128),
+            outcome = if r.is_ok() { "ok" } else { "error" },
+            duration_ms = started.elapsed().as_millis() as u64,
+            "resource read"
+        );
+        let value = r.map_err(resource_error)?;
+        let text = serde_json::to_string(&value)
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let result: rmcp::model::ReadResourceResult = serde_json::from_value(serde_json::json!({
+            "contents": [{"uri": uri, "mimeType": "application/json", "text": text}]
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(result.into())
     }
 
     #[allow(deprecated)]

@@ -46,6 +46,10 @@ impl App for Proxmox {
         )
     }
 
+    fn resources() -> Vec<mcp_core::ResourceDef<Self>> {
+        tools::resources::resources()
+    }
+
     fn extra_scopes() -> &'static [&'static str] {
         // `proxmox_api` requires proxmox:read and checks proxmox:admin itself for non-GET.
         &["proxmox:admin"]

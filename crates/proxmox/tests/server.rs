@@ -1401,3 +1401,76 @@ async fn health_reports_ssh_reachability_and_host_key() {
     assert!(detail.to_lowercase().contains("host key"), "{detail}");
     assert!(!detail.contains("127.0.0.1"), "{detail}");
 }
+
+/// Nodes and guests as MCP resources: listed (concrete nodes and guests, plus the
+/// templates), read as the tools answer them, and filtered by scope like tools (a token
+/// without `proxmox:read` sees none, and a read looks like a URI that does not exist).
+#[tokio::test]
+async fn nodes_and_guests_are_resources() {
+    let sim = sim().await;
+    let r = start(&spec(&sim.base), &["proxmox:read"], true).await;
+    let mut c = r.client.clone();
+    let listed = c.request("resources/list", json!({})).await;
+    let uris: Vec<&str> = listed.body.as_ref().expect("body")["result"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    for want in [
+        "proxmox://nodes",
+        "proxmox://nodes/pve1",
+        "proxmox://guests/100",
+    ] {
+        assert!(uris.contains(&want), "{want} not in {uris:?}");
+    }
+    let templates = c.request("resources/templates/list", json!({})).await;
+    let t = templates.body.as_ref().expect("body")["result"]["resourceTemplates"].clone();
+    assert_eq!(
+        t.as_array().map(|a| a
+            .iter()
+            .filter_map(|x| x["uriTemplate"].as_str())
+            .collect::<Vec<_>>()),
+        Some(vec!["proxmox://nodes/{node}", "proxmox://guests/{vmid}"])
+    );
+    let read = c
+        .request("resources/read", json!({"uri": "proxmox://guests/100"}))
+        .await;
+    let contents = &read.body.as_ref().expect("body")["result"]["contents"][0];
+    assert_eq!(contents["mimeType"], "application/json");
+    let as_resource: Value =
+        serde_json::from_str(contents["text"].as_str().expect("text")).expect("JSON");
+    let as_tool = ok(&mut c, "vm_status", json!({"vmid": 100})).await;
+    assert_eq!(as_resource["vmid"], as_tool["vmid"]);
+    assert_eq!(as_resource["node"], as_tool["node"]);
+    assert_eq!(as_resource["status"]["status"], as_tool["status"]["status"]);
+    for bad in [
+        "proxmox://guests/abc",
+        "proxmox://guests/1",
+        "proxmox://nope",
+    ] {
+        let r = c.request("resources/read", json!({"uri": bad})).await;
+        assert!(
+            r.body.as_ref().is_some_and(|b| b.get("error").is_some()),
+            "{bad}: {}",
+            r.raw
+        );
+    }
+    // A token that may not read here (a scope of another server) sees nothing, reads nothing.
+    let mut other = r.client("elsewhere", &["ngfw:read"]).await;
+    let none = other.request("resources/list", json!({})).await;
+    assert_eq!(
+        none.body.as_ref().expect("body")["result"]["resources"],
+        json!([]),
+        "{}",
+        none.raw
+    );
+    let refused = other
+        .request("resources/read", json!({"uri": "proxmox://nodes"}))
+        .await;
+    assert!(
+        refused.raw.contains("no resource proxmox://nodes"),
+        "{}",
+        refused.raw
+    );
+}

@@ -78,6 +78,8 @@ fn aws_whitelist() {
 
 #[test]
 fn proxmox() {
+    mcp_core::resource::check_resources(&<proxmox::Proxmox as App>::resources())
+        .unwrap_or_else(|e| panic!("proxmox: {e}"));
     let tools = rules::<proxmox::Proxmox>();
     assert_eq!(
         scopes(&tools),

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod exec;
 pub mod nodes;
+pub mod resources;
 pub mod vms;
 
 use mcp_core::{PageSpec, Paging, ToolDef, ToolError};

@@ -90,7 +90,12 @@ async fn node_status(
     _c: CallCtx,
     i: NodeInput,
 ) -> Result<Data<NodeStatus>, ToolError> {
-    let n = node("node", &i.node)?;
+    status_of(&s, &i.node).await
+}
+
+/// One node's status (the `node_status` tool and the `proxmox://nodes/{node}` resource).
+pub(crate) async fn status_of(s: &Proxmox, node_name: &str) -> Result<Data<NodeStatus>, ToolError> {
+    let n = node("node", node_name)?;
     Ok(Data {
         data: s.api.node_status(&n).await?,
     })

@@ -262,9 +262,18 @@ async fn vm_status(
     _c: CallCtx,
     i: StatusInput,
 ) -> Result<StatusOutput, ToolError> {
-    let id = vmid(i.vmid)?;
-    let given = i.node.as_deref().map(|n| node("node", n)).transpose()?;
-    let (n, kind) = locate(&s, id, given.as_deref()).await?;
+    status_of(&s, i.vmid, i.node.as_deref()).await
+}
+
+/// A guest's status (the `vm_status` tool and the `proxmox://guests/{vmid}` resource).
+pub(crate) async fn status_of(
+    s: &Proxmox,
+    vmid_arg: i64,
+    node_arg: Option<&str>,
+) -> Result<StatusOutput, ToolError> {
+    let id = vmid(vmid_arg)?;
+    let given = node_arg.map(|n| node("node", n)).transpose()?;
+    let (n, kind) = locate(s, id, given.as_deref()).await?;
     let status = s.api.guest_status(&n, kind, id).await?;
     Ok(StatusOutput {
         vmid: id,
