@@ -121,7 +121,7 @@ test-claude: $(CLAUDE_DIR)/node_modules/.installed $(VENV)/.e2e-installed $(VENV
 test-template: $(VENV)/.installed build ## docs/new-server.md, run: scripts/new_server.py makes a fifth server from mcp-example in a scratch workspace; it builds, passes the inventory rules and serves the official SDK
 	$(PYTEST) tests/template -q -p no:cacheprovider
 
-test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov, yamllint, hadolint, kustomize
+test-deploy: $(VENV)/.deploy-installed ## Offline checks of deploy/: helm render and lint, values schema, Kubernetes and CRD schemas, checkov (k8s, terraform), terraform fmt, yamllint, hadolint, kustomize, actionlint
 	$(PY) tests/deploy/validate.py
 
 # One release flavour for the images and the benchmarks: static glibc, so the binaries run
@@ -147,9 +147,15 @@ fuzz: ## Fuzz every parser of untrusted input, 3 minutes per target (cargo-fuzz,
 test-fuzz: ## Each fuzz target for 30 s (part of make test)
 	scripts/fuzz.sh 30
 
-lint: ## rustfmt check and clippy with warnings as errors
+# The same checks as the hooks of .pre-commit-config.yaml, on the whole tree.
+YAMLLINT_FILES = $(shell find deploy tests/deploy .github/workflows -name '*.y*ml' -not -path 'deploy/helm/secops-mcp/templates/*' | sort) .pre-commit-config.yaml
+
+lint: $(VENV)/.deploy-installed ## rustfmt check, clippy with warnings as errors, yamllint, hadolint, actionlint (as the pre-commit hooks)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/yamllint -s -c tests/deploy/yamllint.yaml $(YAMLLINT_FILES)
+	$(VENV)/bin/hadolint --no-color deploy/docker/Dockerfile deploy/docker/Dockerfile.prebuilt
+	$(VENV)/bin/actionlint -no-color
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -18,10 +18,14 @@ Run with the repository venv's Python (.venv/bin/python), after
    KUBE_VERSION; custom resources against the CRD JSON schemas in
    $SECOPS_FIXTURES_DIR/k8s-crd-schemas (a custom kind without a schema fails).
 4. checkov (kubernetes framework) on the rendered manifests and deploy/k8s.
-5. yamllint on every non-template YAML file in deploy/ and tests/deploy/.
+5. yamllint on every non-template YAML file in deploy/ and tests/deploy/, the CI
+   workflows and .pre-commit-config.yaml.
 6. hadolint on both Dockerfiles.
 7. `kubectl kustomize` on every kustomization in deploy/.
 8. systemd-analyze verify and security on the unit template, when available.
+9. deploy/terraform: its releases against servers.toml, `terraform fmt -check`
+   when a terraform binary is on PATH, checkov (terraform framework) always.
+10. actionlint on .github/workflows (shellcheck on run: blocks when it is on PATH).
 Plus invariants the tools above do not check (hardening, secrets as files).
 
 The last line is `deploy: N passed, M failed`; the exit code is 1
@@ -48,6 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "tests" / "deploy"
 DEPLOY = ROOT / "deploy"
+TERRAFORM = DEPLOY / "terraform"
 CHART = DEPLOY / "helm" / "secops-mcp"
 VALUES_DIR = DEPLOY / "helm" / "values"
 OUT = ROOT / "tests" / ".tmp" / "deploy"  # rendered manifests, kept for inspection
@@ -74,7 +79,7 @@ def variants() -> dict[str, tuple[str, list[Path]]]:
     file in tests/deploy/variants/ on the values file its `# Layered on FILE:` line names."""
     out = {name: (spec.short, [spec.values_path]) for name, spec in SPECS.items()}
     by_values = {spec.values_path: spec for spec in SPECS.values()}
-    for f in sorted((HERE / "variants").glob("*.yaml")):
+    for f in [DEPLOY / "helm" / "values-dev.yaml", *sorted((HERE / "variants").glob("*.yaml"))]:
         base = _LAYERED_ON.findall(f.read_text())
         if len(base) != 1 or ROOT / base[0] not in by_values:
             raise SystemExit(f"{f}: needs one `# Layered on FILE:` line naming a values file of servers.toml "
@@ -240,10 +245,21 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
     psc = pod["securityContext"]
     assert psc["runAsNonRoot"] is True and psc["runAsUser"] == 65532
     assert psc["seccompProfile"]["type"] == "RuntimeDefault"
-    (c,) = pod["containers"]
-    sc = c["securityContext"]
-    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"]["drop"] == ["ALL"] and sc["runAsUser"] == 65532
+    (c,) = [c for c in pod["containers"] if c["name"] == values["server"]]
+    # values-dev.yaml adds vendor-sim as a second container: hardened the same way.
+    sidecars = [s["name"] for s in pod["containers"] if s is not c]
+    assert sidecars == (["vendor-sim"] if values.get("devSimulator", {}).get("enabled") else []), sidecars
+    for each in pod["containers"]:
+        sc = each["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False, each["name"]
+        assert sc["capabilities"]["drop"] == ["ALL"] and sc["runAsUser"] == 65532, each["name"]
+        assert each["resources"]["requests"] and each["resources"]["limits"], each["name"]
+        assert each["livenessProbe"] and each["readinessProbe"], each["name"]
+    if sidecars:
+        # The server reaches the simulator on loopback (plain http is refused anywhere else).
+        port = values["devSimulator"].get("port", 9000)
+        assert values["upstream"]["host"] == f"http://127.0.0.1:{port}", values["upstream"]["host"]
+        assert any(e.get("value") == values["upstream"]["host"] for e in c["env"])
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert c["resources"]["requests"] and c["resources"]["limits"]
@@ -294,6 +310,16 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
     # ServiceAccount without a token.
     (sa,) = by_kind["ServiceAccount"]
     assert sa["automountServiceAccountToken"] is False
+    # GKE Workload Identity: serviceAccount.gcpServiceAccount becomes the annotation.
+    gsa = values.get("serviceAccount", {}).get("gcpServiceAccount")
+    annotation = (sa["metadata"].get("annotations") or {}).get("iam.gke.io/gcp-service-account")
+    assert annotation == (gsa or None), f"iam.gke.io/gcp-service-account {annotation!r}, values {gsa!r}"
+    # An ExternalSecret store authenticated by Workload Identity must use this release's service account.
+    for store in by_kind.get("SecretStore", []):
+        wi = store["spec"]["provider"].get("gcpsm", {}).get("auth", {}).get("workloadIdentity")
+        if wi:
+            assert wi["serviceAccountRef"]["name"] == sa["metadata"]["name"], wi
+            assert gsa, "a gcpsm workloadIdentity store without serviceAccount.gcpServiceAccount"
     # Routing: /mcp never sticky; SSE sticky with more than one replica.
     sse = values.get("sse", {}).get("enabled", False)
     multi = values.get("autoscaling", {}).get("enabled", True) or values.get("replicaCount", 2) > 1
@@ -374,12 +400,15 @@ def check_schema_doc(doc: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- external tools
 
-def check_checkov(files: list[Path], allow_empty: bool = False) -> str:
+def check_checkov(files: list[Path], allow_empty: bool = False, framework: str = "kubernetes",
+                  directory: Path | None = None) -> str:
     if not CHECKOV.exists():
         raise CheckFailed(f"{CHECKOV} is missing: run `make test-deploy` (it installs tests/deploy/requirements-checkov.txt)")
-    cmd = [str(CHECKOV), "--framework", "kubernetes", "--skip-download", "--compact", "--output", "json"]
+    cmd = [str(CHECKOV), "--framework", framework, "--skip-download", "--compact", "--output", "json"]
     for f in files:
         cmd += ["-f", str(f)]
+    if directory is not None:
+        cmd += ["-d", str(directory)]
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false", LOG_LEVEL="WARNING")
     proc = run(cmd, env=env)
     try:
@@ -421,7 +450,8 @@ def yamllint_targets() -> list[Path]:
     files = [p for p in sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml"))
              if "templates" not in p.relative_to(DEPLOY).parts]
     files += sorted(HERE.rglob("*.yaml"))
-    return files
+    files += sorted((ROOT / ".github" / "workflows").glob("*.yml")) + [ROOT / ".pre-commit-config.yaml"]
+    return [f for f in files if f.exists()]
 
 
 def check_kustomize(kdir: Path) -> list[dict[str, Any]]:
@@ -465,6 +495,72 @@ def check_systemd() -> str:
         return "exposure " + ", ".join(out)
 
 
+# ---------------------------------------------------------------- terraform, CI workflow
+
+def terraform_defaults(tf_file: Path) -> dict[str, Any]:
+    """variable name -> default, parsed by python-hcl2 (checkov's venv has it)."""
+    code = ("import hcl2, json, sys\n"
+            "doc = hcl2.load(open(sys.argv[1]))\n"
+            "out = {k: (v.get('default') or [None])[0] for block in doc.get('variable', []) for k, v in block.items()}\n"
+            "print(json.dumps(out))")
+    proc = run([str(CHECKOV.parent / "python"), "-c", code, str(tf_file)])
+    if proc.returncode != 0:
+        raise CheckFailed(f"python-hcl2 could not parse {tf_file}:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout)
+
+
+def check_terraform_releases() -> str:
+    """deploy/terraform/gke's default releases are the Helm releases of servers.toml: same names
+    (the chart names each Kubernetes service account after its release), same servers, one secret
+    per key of the release Secret, and the JWT key for the releases that verify HS256 tokens."""
+    d = terraform_defaults(TERRAFORM / "gke" / "variables.tf")
+    assert d["namespace"] == NAMESPACE, d["namespace"]
+    want, jwt = {}, set()
+    for name, spec in SPECS.items():
+        values = yaml.safe_load(spec.values_path.read_text())
+        want[spec.short] = {"server": name, "secrets": sorted(f["key"] for f in values.get("secrets", {}).get("files", []))}
+        hs256 = values.get("auth", {}).get("jwt", {}).get("hs256", {})
+        if hs256.get("enabled"):
+            jwt.add(spec.short)
+            assert hs256.get("secretKey", "mcp-jwt-secret") == d["jwt_secret_key"], (spec.short, hs256)
+    got = {r: {"server": v["server"], "secrets": sorted(v["secrets"])} for r, v in d["releases"].items()}
+    assert got == want, f"variables.tf releases {got}\n!= servers.toml and the values files {want}"
+    assert set(d["jwt_key_releases"]) == jwt, f"jwt_key_releases {d['jwt_key_releases']}, HS256 releases {sorted(jwt)}"
+    return ", ".join(f"{r} ({len(v['secrets'])} secrets)" for r, v in got.items())
+
+
+def check_terraform_fmt() -> str:
+    check_cmd([shutil.which("terraform") or "terraform", "fmt", "-check", "-recursive", "-diff", "-no-color",
+               str(TERRAFORM)])
+    return ""
+
+
+def check_actionlint() -> str:
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+    assert workflows, "no workflow in .github/workflows"
+    check_cmd([tool("actionlint"), "-no-color", *map(str, workflows)])
+    shellcheck = "with shellcheck" if shutil.which("shellcheck") else "no shellcheck on PATH: run: blocks not shell-checked"
+    return f"{', '.join(str(w.relative_to(ROOT)) for w in workflows)} ({shellcheck})"
+
+
+def check_pre_commit() -> str:
+    """.pre-commit-config.yaml: local hooks only (offline), the five checks, each the command
+    `make lint` runs (the Makefile recipe holds every hook's entry)."""
+    doc = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = [h for repo in doc["repos"] for h in repo["hooks"]]
+    assert all(repo["repo"] == "local" for repo in doc["repos"]), "every hook must be a local one"
+    ids = {h["id"] for h in hooks}
+    assert ids == {"cargo-fmt", "clippy", "yamllint", "hadolint", "actionlint"}, ids
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("\nlint:"):].split("\n\n", 1)[0]
+    recipe = recipe.replace("$(CARGO)", "cargo").replace("$(VENV)", ".venv")
+    for h in hooks:
+        assert h["language"] == "system", h["id"]
+        assert h["entry"] in recipe, f"{h['id']}: `{h['entry']}` is not in make lint:\n{recipe}"
+    assert "make lint" in (ROOT / ".ci" / "run").read_text(), ".ci/run does not run make lint"
+    return ", ".join(sorted(ids))
+
+
 # ---------------------------------------------------------------- servers.toml against deploy/
 
 def check_servers_toml() -> str:
@@ -491,6 +587,20 @@ def check_servers_toml() -> str:
     missing = [s for s in SERVERS if f'"{s}"' not in helpers]
     assert not missing, f"templates/_helpers.tpl (secops-mcp.hostEnv) has no upstream variable for {missing}"
     return ", ".join(f"{name} ({spec.short})" for name, spec in SPECS.items())
+
+
+def check_gcp_secretstores() -> str:
+    """deploy/k8s/secrets/secretstore-gcp.yaml: one Workload Identity store per release that has
+    secret files, named gcp-<release>, authenticated as that release's service account."""
+    docs = [d for d in yaml.safe_load_all((DEPLOY / "k8s" / "secrets" / "secretstore-gcp.yaml").read_text()) if d]
+    want = {spec.short for spec in SPECS.values() if yaml.safe_load(spec.values_path.read_text()).get("secrets", {}).get("files")}
+    got = {}
+    for d in docs:
+        assert d["kind"] == "SecretStore" and d["metadata"]["namespace"] == NAMESPACE, d["metadata"]
+        wi = d["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"]
+        got[d["metadata"]["name"]] = wi["serviceAccountRef"]["name"]
+    assert got == {f"gcp-{r}": r for r in want}, f"stores {got}, releases with secrets {sorted(want)}"
+    return ", ".join(sorted(got))
 
 
 # ---------------------------------------------------------------- single-host and image invariants
@@ -610,6 +720,8 @@ def main() -> int:
                 "Certificate", "ClusterIssuer", "ServiceMonitor", "ApplicationSet"}
         assert want <= seen, f"never validated: {sorted(want - seen)}"
     results.check("every custom resource kind was schema-checked", custom_kinds_covered)
+    results.check("GCP SecretStores: one per release with secrets, each as its own service account",
+                  check_gcp_secretstores)
 
     # 4. checkov: one run per rendered release (so one release's NetworkPolicy cannot
     # cover another's pods in the graph checks) and one for deploy/k8s; two at a time.
@@ -633,6 +745,29 @@ def main() -> int:
         summary = results.check(f"{name} (--framework kubernetes)", outcome)
         if summary:
             print(f"     {summary}")
+
+    # 9. Terraform (deploy/terraform): the releases against servers.toml, `terraform fmt` where a
+    # terraform binary is on PATH (never downloaded), checkov's terraform framework always.
+    releases = results.check("terraform gke: releases, service accounts and secrets match servers.toml",
+                             check_terraform_releases)
+    if releases:
+        print(f"     releases: {releases}")
+    if shutil.which("terraform"):
+        results.check("terraform fmt -check -recursive deploy/terraform", check_terraform_fmt)
+    else:
+        print("skip terraform fmt -check: no terraform binary on PATH (optional; it is not downloaded)")
+    for tf_dir in sorted({f.parent for f in TERRAFORM.rglob("*.tf")}):
+        summary = results.check(f"checkov {tf_dir.relative_to(ROOT)} (--framework terraform)",
+                                lambda: check_checkov([], framework="terraform", directory=tf_dir))
+        if summary:
+            print(f"     {summary}")
+
+    # 10. actionlint on the CI workflow
+    summary = results.check("actionlint .github/workflows", check_actionlint)
+    if summary:
+        print(f"     {summary}")
+
+    results.check(".pre-commit-config.yaml: local hooks, the same commands as make lint", check_pre_commit)
 
     # 5. yamllint
     results.check("yamllint (tests/deploy/yamllint.yaml, strict)",
