@@ -685,3 +685,67 @@ async fn check_reaches_the_firewall() {
     )
     .await;
 }
+
+/// Rules and address objects as MCP resources: templates listed, each read as the tool
+/// answers it; a bad location or an unknown object is an error, not an empty answer.
+#[tokio::test]
+async fn rules_and_objects_are_resources() {
+    let mut r = firewall().await;
+    let templates = r
+        .client
+        .request("resources/templates/list", json!({}))
+        .await;
+    let uris: Vec<String> = templates.body.as_ref().expect("body")["result"]["resourceTemplates"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .filter_map(|t| t["uriTemplate"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        uris,
+        [
+            "panos://{location}/rules",
+            "panos://{location}/objects/{name}"
+        ]
+    );
+    let read = |uri: &'static str| {
+        let mut c = r.client.clone();
+        async move { c.request("resources/read", json!({"uri": uri})).await }
+    };
+    let rules = read("panos://vsys:vsys1/rules").await;
+    let text = rules.body.as_ref().expect("body")["result"]["contents"][0]["text"]
+        .as_str()
+        .expect("text")
+        .to_string();
+    let as_resource: Value = serde_json::from_str(&text).expect("JSON");
+    let as_tool = ok(&mut r.client, "retrieve_security_policies", json!({})).await;
+    assert_eq!(names(&as_resource), names(&as_tool));
+    assert!(!names(&as_tool).is_empty());
+    let first = ok(&mut r.client, "retrieve_address_objects", json!({})).await;
+    let name = first["items"][0]["name"]
+        .as_str()
+        .expect("an object")
+        .to_string();
+    let uri = format!("panos://vsys:vsys1/objects/{name}");
+    let mut c = r.client.clone();
+    let object = c.request("resources/read", json!({"uri": uri})).await;
+    let text = object.body.as_ref().expect("body")["result"]["contents"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let object: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(object, first["items"][0]);
+    for bad in [
+        "panos://nowhere/rules",
+        "panos://vsys:vsys1/objects/no-such-object",
+        "panos://vsys:vsys1']/../rules",
+    ] {
+        let mut c = r.client.clone();
+        let e = c.request("resources/read", json!({"uri": bad})).await;
+        assert!(
+            e.body.as_ref().is_some_and(|b| b.get("error").is_some()),
+            "{bad}: {}",
+            e.raw
+        );
+    }
+}

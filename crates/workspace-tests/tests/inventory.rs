@@ -23,6 +23,8 @@ fn rules<A: App>() -> Vec<ToolDef<A>> {
 
 #[test]
 fn paloalto_ngfw() {
+    mcp_core::resource::check_resources(&<paloalto_ngfw::Ngfw as App>::resources())
+        .unwrap_or_else(|e| panic!("paloalto-ngfw: {e}"));
     let tools = rules::<paloalto_ngfw::Ngfw>();
     assert_eq!(
         scopes(&tools),

@@ -2,6 +2,7 @@
 
 pub mod objects;
 pub mod policies;
+pub mod resources;
 pub mod system;
 pub mod zones;
 

@@ -100,6 +100,14 @@ async fn retrieve_address_objects(
     _ctx: CallCtx,
     input: ObjectsInput,
 ) -> Result<Page<AddressObject>, ToolError> {
+    retrieve_address_objects_for(s, input).await
+}
+
+/// The tool's answer, for the tool and for the resource that reads as it.
+pub(crate) async fn retrieve_address_objects_for(
+    s: Arc<Ngfw>,
+    input: ObjectsInput,
+) -> Result<Page<AddressObject>, ToolError> {
     let paging = paging(input.limit, input.offset)?;
     let filter = name_filter(input.name_filter.as_deref())?;
     let (base, label) = location_base(

@@ -127,6 +127,14 @@ async fn retrieve_security_policies(
     _ctx: CallCtx,
     input: PoliciesInput,
 ) -> Result<Page<SecurityRule>, ToolError> {
+    retrieve_security_policies_for(s, input).await
+}
+
+/// The tool's answer, for the tool and for the resource that reads as it.
+pub(crate) async fn retrieve_security_policies_for(
+    s: Arc<Ngfw>,
+    input: PoliciesInput,
+) -> Result<Page<SecurityRule>, ToolError> {
     let paging = paging(input.limit, input.offset)?;
     let filter = name_filter(input.name_filter.as_deref())?;
     let (base, label) = location_base(
