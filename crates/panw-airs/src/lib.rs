@@ -40,6 +40,10 @@ impl App for Airs {
         )
     }
 
+    fn resources() -> Vec<mcp_core::ResourceDef<Self>> {
+        tools::resources::resources()
+    }
+
     fn tools() -> Vec<ToolDef<Self>> {
         tools::all()
     }

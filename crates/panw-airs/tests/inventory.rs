@@ -11,3 +11,9 @@ fn tool_schema_snapshots() {
         insta::assert_json_snapshot!(t.spec().name, t.describe());
     }
 }
+
+#[test]
+fn resource_snapshots() {
+    let all: Vec<_> = Airs::resources().iter().map(|r| r.describe()).collect();
+    insta::assert_json_snapshot!("resources", all);
+}

@@ -44,6 +44,8 @@ fn paloalto_ngfw() {
 
 #[test]
 fn panw_airs() {
+    mcp_core::resource::check_resources(&<panw_airs::Airs as App>::resources())
+        .unwrap_or_else(|e| panic!("panw-airs: {e}"));
     let tools = rules::<panw_airs::Airs>();
     assert_eq!(
         scopes(&tools),

@@ -186,6 +186,14 @@ async fn pan_get_scan_results(
     _ctx: CallCtx,
     i: ResultsInput,
 ) -> Result<ResultsOutput, ToolError> {
+    pan_get_scan_results_for(s, i).await
+}
+
+/// The tool's answer, for the tool and for the resource that reads as it.
+pub(crate) async fn pan_get_scan_results_for(
+    s: Arc<Airs>,
+    i: ResultsInput,
+) -> Result<ResultsOutput, ToolError> {
     check_ids("scan_ids", &i.scan_ids, MAX_SCAN_ID_LEN)?;
     let (results, missing) = collect_results(&s.client, &i.scan_ids).await?;
     Ok(ResultsOutput { results, missing })
@@ -194,6 +202,14 @@ async fn pan_get_scan_results(
 async fn pan_get_scan_reports(
     s: Arc<Airs>,
     _ctx: CallCtx,
+    i: ReportsInput,
+) -> Result<ReportsOutput, ToolError> {
+    pan_get_scan_reports_for(s, i).await
+}
+
+/// The tool's answer, for the tool and for the resource that reads as it.
+pub(crate) async fn pan_get_scan_reports_for(
+    s: Arc<Airs>,
     i: ReportsInput,
 ) -> Result<ReportsOutput, ToolError> {
     check_ids("report_ids", &i.report_ids, MAX_REPORT_ID_LEN)?;
