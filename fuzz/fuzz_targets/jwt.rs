@@ -52,7 +52,12 @@ fn fixture() -> &'static Fixture {
             ))
             .expect("auth config")
         };
-        let plain = config(&[("MCP_JWT_SECRET", SECRET), ("MCP_JWT_JWKS_FILE", &jwks)]);
+        // A JWKS verifier needs an audience (mcp-core refuses one without).
+        let plain = config(&[
+            ("MCP_JWT_SECRET", SECRET),
+            ("MCP_JWT_JWKS_FILE", &jwks),
+            ("MCP_JWT_AUDIENCE", "secops-mcp"),
+        ]);
         let strict = config(&[
             ("MCP_JWT_SECRET", SECRET),
             ("MCP_JWT_ISSUER", ISSUER),
