@@ -56,6 +56,13 @@ pub trait App: Send + Sync + Sized + 'static {
         Vec::new()
     }
 
+    /// The prompts, declared once each (`prompts/list`, `prompts/get`, filtered by scope).
+    /// When this is not empty, mcp-core serves the prompt methods itself and the
+    /// `list_prompts` / `get_prompt` hooks below are not called.
+    fn prompts() -> Vec<crate::prompt::PromptDef> {
+        Vec::new()
+    }
+
     /// Scopes a handler checks itself, beyond the one each tool requires (proxmox's
     /// `proxmox:admin` for a non-GET passthrough). They count as declared: they imply their
     /// namespace's read scope and appear in the OAuth metadata.

@@ -42,6 +42,8 @@ pub struct Shared<A: App> {
     rate_limits: crate::limits::RateLimits,
     /// The declared resources (`App::resources`).
     resources: Vec<crate::resource::ResourceDef<A>>,
+    /// The declared prompts (`App::prompts`).
+    prompts: Vec<crate::prompt::PromptDef>,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -82,6 +84,10 @@ impl<A: App> Shared<A> {
         if !resources.is_empty() && caps.resources.is_none() {
             caps.resources = Some(Default::default());
         }
+        let prompts = A::prompts();
+        if !prompts.is_empty() && caps.prompts.is_none() {
+            caps.prompts = Some(Default::default());
+        }
         let meta = A::meta();
         let mut info =
             ServerConfig::new(caps).with_server_info(Implementation::new(meta.name, meta.version));
@@ -100,6 +106,7 @@ impl<A: App> Shared<A> {
             declared_scopes,
             rate_limits: crate::limits::RateLimits::default(),
             resources,
+            prompts,
         }
     }
 
@@ -636,7 +643,19 @@ impl<A: App> ServerHandler for McpServer<A> {
         _r: Option<PaginatedRequestParams>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        self.shared.app.list_prompts(ctx).await
+        if self.shared.prompts.is_empty() {
+            return self.shared.app.list_prompts(ctx).await;
+        }
+        let principal = principal_of(&ctx);
+        let prompts: Vec<_> = self
+            .shared
+            .prompts
+            .iter()
+            .filter(|p| self.shared.allows(&principal, p.scope))
+            .map(crate::prompt::PromptDef::describe)
+            .collect();
+        serde_json::from_value(serde_json::json!({"prompts": prompts}))
+            .map_err(|e| ErrorData::internal_error(e.to_string(), None))
     }
 
     async fn get_prompt(
@@ -644,7 +663,47 @@ impl<A: App> ServerHandler for McpServer<A> {
         req: GetPromptRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        self.shared.app.get_prompt(req, ctx).await.map(Into::into)
+        if self.shared.prompts.is_empty() {
+            return self.shared.app.get_prompt(req, ctx).await.map(Into::into);
+        }
+        let principal = principal_of(&ctx);
+        let Some(prompt) = self
+            .shared
+            .prompts
+            .iter()
+            .find(|p| p.name == req.name && self.shared.allows(&principal, p.scope))
+        else {
+            return Err(ErrorData::invalid_params(
+                format!("no prompt {}", truncate(&req.name, 64)),
+                None,
+            ));
+        };
+        let mut args = std::collections::BTreeMap::new();
+        for (k, v) in req.arguments.unwrap_or_default() {
+            match v {
+                serde_json::Value::String(s) => {
+                    args.insert(k, s);
+                }
+                _ => {
+                    return Err(ErrorData::invalid_params(
+                        format!(
+                            "invalid argument `{}`: must be a string",
+                            crate::validate::excerpt(&k, 64)
+                        ),
+                        None,
+                    ));
+                }
+            }
+        }
+        let text = prompt
+            .render(&args)
+            .map_err(|e| ErrorData::invalid_params(e.to_string(), None))?;
+        let result: rmcp::model::GetPromptResult = serde_json::from_value(serde_json::json!({
+            "description": prompt.description,
+            "messages": [{"role": "user", "content": {"type": "text", "text": text}}],
+        }))
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        Ok(result.into())
     }
 
     async fn set_level(

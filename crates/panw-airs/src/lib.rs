@@ -40,6 +40,10 @@ impl App for Airs {
         )
     }
 
+    fn prompts() -> Vec<mcp_core::PromptDef> {
+        tools::prompts::prompts()
+    }
+
     fn resources() -> Vec<mcp_core::ResourceDef<Self>> {
         tools::resources::resources()
     }

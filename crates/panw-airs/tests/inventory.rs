@@ -17,3 +17,9 @@ fn resource_snapshots() {
     let all: Vec<_> = Airs::resources().iter().map(|r| r.describe()).collect();
     insta::assert_json_snapshot!("resources", all);
 }
+
+#[test]
+fn prompt_snapshots() {
+    let all: Vec<_> = Airs::prompts().iter().map(|p| p.describe()).collect();
+    insta::assert_json_snapshot!("prompts", all);
+}

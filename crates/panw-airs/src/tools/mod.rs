@@ -1,5 +1,6 @@
 //! The four tools and the inputs they share.
 
+pub mod prompts;
 pub mod resources;
 pub mod results;
 pub mod scan;
