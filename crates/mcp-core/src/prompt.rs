@@ -42,16 +42,16 @@ impl std::fmt::Debug for PromptDef {
 pub const MAX_ARGUMENT_LEN: usize = 1024;
 
 impl PromptDef {
-    /// The declaration as `prompts/list` lists it.
+    /// The declaration as `prompts/list` lists it (keys sorted, as `ToolDef::describe`).
     pub fn describe(&self) -> Value {
-        json!({
+        crate::tool::sorted(json!({
             "name": self.name,
             "title": self.title,
             "description": self.description,
             "arguments": self.arguments.iter().map(|a| json!({
                 "name": a.name, "description": a.description, "required": a.required,
             })).collect::<Vec<_>>(),
-        })
+        }))
     }
 
     /// Check `args` and write the prompt's text.

@@ -104,8 +104,10 @@ impl<S> ResourceDef<S> {
     }
 
     /// The declaration as JSON (for `tools --json`, docs and snapshots).
+    /// Keys sorted, as `ToolDef::describe`: the order must not depend on whether another
+    /// crate of the build turned on serde_json's `preserve_order`.
     pub fn describe(&self) -> Value {
-        json!({
+        crate::tool::sorted(json!({
             "uri": self.spec.uri,
             "name": self.spec.name,
             "title": self.spec.title,
@@ -113,7 +115,7 @@ impl<S> ResourceDef<S> {
             "scope": self.spec.scope,
             "mimeType": "application/json",
             "template": self.is_template(),
-        })
+        }))
     }
 
     pub(crate) fn list_fn(&self) -> Option<&ListFn<S>> {
