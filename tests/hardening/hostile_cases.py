@@ -487,6 +487,12 @@ for label, args, fld, names in [
     ("migrateall without vms", {**P, "path": "/nodes/pve1/migrateall", "params": {"target": "pve2"}}, "path",
      "acts on every guest"),
     ("bulk shutdown without vms", {**P, "path": "/cluster/bulk-action/guest/shutdown"}, "path", "acts on every guest"),
+    ("node shutdown", {**P, "path": "/nodes/pve1/status", "params": {"command": "shutdown"}}, "path",
+     "acts on every guest of node pve1"),
+    ("change a stored backup job", {"method": "PUT", "path": "/cluster/backup/backup-1", "params": {"mode": "stop"}},
+     "path", "acts on every guest"),
+    ("HA group edit", {"method": "PUT", "path": "/cluster/ha/groups/prod", "params": {"nodes": "pve2"}}, "path",
+     "acts on every guest"),
     ("vms not VMIDs", {**P, "path": "/nodes/pve1/stopall", "params": {"vms": "100,all"}}, "params.vms", None),
 ]:
     case(PVE, API, f"write naming guests: {label}", POLICY, fld, args, names=names,

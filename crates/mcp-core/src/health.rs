@@ -42,15 +42,19 @@ impl CheckReport {
             Err(e) => ("down", e.clone()),
         };
         let detail = crate::redact::redact_text(&detail);
+        // `/health` answers anyone who may connect: a success says only "ok" (a probe's
+        // description names versions, models, accounts), and an error is cleaned of addresses
+        // and identifiers, unless the operator asks for the whole text.
+        let detail = match (details, status) {
+            (true, _) => detail,
+            (false, "ok") => "ok".to_string(),
+            (false, _) => scrub_addresses(&detail),
+        };
         Self {
             status,
             last_run: Some(humantime::format_rfc3339_seconds(SystemTime::now()).to_string()),
             latency_ms: Some(took.as_millis().min(u128::from(u64::MAX)) as u64),
-            detail: Some(if details {
-                detail
-            } else {
-                scrub_addresses(&detail)
-            }),
+            detail: Some(detail),
         }
     }
 }
@@ -110,22 +114,41 @@ pub(crate) fn overall(checks: &BTreeMap<String, CheckReport>) -> &'static str {
 /// `host:port`, a dotted host name) with `[address]`.
 pub fn scrub_addresses(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
         let trimmed = word.trim_matches(|c: char| "()[]<>,;:'\"`".contains(c) || c == '.');
         if !trimmed.is_empty() && looks_like_address(trimmed) {
             out.push_str(&word.replacen(trimmed, "[address]", 1));
         } else {
             out.push_str(word);
         }
+        word.clear();
+    };
+    // Words end at white space of any kind and at `=` (`host=10.0.0.5`).
+    for c in text.chars() {
+        if c.is_whitespace() || c == '=' {
+            flush(&mut word, &mut out);
+            out.push(if c == '=' { '=' } else { ' ' });
+        } else {
+            word.push(c);
+        }
     }
+    flush(&mut word, &mut out);
     out
 }
 
 fn looks_like_address(t: &str) -> bool {
     if t.contains("://") || t.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    // ARNs, CIDRs, zone-scoped IPv6, 12-digit AWS account ids.
+    if t.starts_with("arn:")
+        || t.parse::<ipnet::IpNet>().is_ok()
+        || t.split('%')
+            .next()
+            .is_some_and(|a| a != t && a.parse::<std::net::IpAddr>().is_ok())
+        || (t.len() == 12 && t.chars().all(|c| c.is_ascii_digit()))
+    {
         return true;
     }
     if t.parse::<std::net::SocketAddr>().is_ok() {
@@ -179,6 +202,12 @@ mod tests {
             scrub_addresses("the upstream did not answer within 4 s"),
             "the upstream did not answer within 4 s"
         );
+        let s = scrub_addresses(
+            "denied for arn:aws:iam::123456789012:role/x at host=10.0.0.5\tnet 10.0.0.0/24 via fe80::1%eth0 account 123456789012",
+        );
+        for leak in ["123456789012", "10.0.0.5", "10.0.0.0/24", "fe80", "role/x"] {
+            assert!(!s.contains(leak), "{leak} in {s}");
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct ResourceSpec {
     pub description: &'static str,
     /// The scope a caller needs to list or read it.
     pub scope: &'static str,
+    /// The toolset of the tools it mirrors: hidden with them by `--toolsets`.
+    pub toolset: &'static str,
 }
 
 /// One concrete resource a listing offers.
@@ -113,6 +115,7 @@ impl<S> ResourceDef<S> {
             "title": self.spec.title,
             "description": self.spec.description,
             "scope": self.spec.scope,
+            "toolset": self.spec.toolset,
             "mimeType": "application/json",
             "template": self.is_template(),
         }))

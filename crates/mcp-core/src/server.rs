@@ -79,7 +79,12 @@ impl<A: App> Shared<A> {
             .chain(A::extra_scopes().iter().copied())
             .map(str::to_string)
             .collect();
-        let resources = A::resources();
+        // A resource answers what a tool answers: the operator's toolset filter hides it with
+        // its tools (resources only read, so read-only mode keeps them).
+        let resources: Vec<_> = A::resources()
+            .into_iter()
+            .filter(|r| filter.exposes(true, r.spec().toolset))
+            .collect();
         let mut caps = A::capabilities();
         if !resources.is_empty() && caps.resources.is_none() {
             caps.resources = Some(Default::default());
@@ -537,7 +542,10 @@ impl<A: App> ServerHandler for McpServer<A> {
                 .map_err(|_| ErrorData::invalid_params("unknown cursor", None))?,
         };
         const PAGE: usize = 100;
-        let end = (offset + PAGE).min(all.len());
+        if offset > all.len() {
+            return Err(ErrorData::invalid_params("unknown cursor", None));
+        }
+        let end = offset.saturating_add(PAGE).min(all.len());
         let page: Vec<_> = all.get(offset..end).map(<[_]>::to_vec).unwrap_or_default();
         let mut out = serde_json::json!({"resources": page});
         if end < all.len() {

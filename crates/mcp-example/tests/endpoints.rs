@@ -253,7 +253,8 @@ async fn health_reports_each_check_as_json() {
     assert!(v["version"].as_str().is_some_and(|s| !s.is_empty()));
     let up = &v["checks"]["upstream"];
     assert_eq!(up["status"], "ok");
-    assert_eq!(up["detail"], "no upstream configured");
+    // A success says only "ok" (a probe's description can name versions and accounts).
+    assert_eq!(up["detail"], "ok");
     assert!(
         up["last_run"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{up}"

@@ -1474,3 +1474,32 @@ async fn nodes_and_guests_are_resources() {
         refused.raw
     );
 }
+
+/// The operator's toolset filter hides a resource with the tools it mirrors.
+#[tokio::test]
+async fn toolsets_hide_resources_with_their_tools() {
+    let sim = sim().await;
+    let r = start(
+        &spec(&sim.base).env("MCP_TOOLSETS", "nodes"),
+        &["proxmox:read"],
+        true,
+    )
+    .await;
+    let mut c = r.client.clone();
+    let listed = c.request("resources/list", json!({})).await;
+    let uris: Vec<String> = listed.body.as_ref().expect("body")["result"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["uri"].as_str().map(str::to_string))
+        .collect();
+    assert!(uris.iter().any(|u| u == "proxmox://nodes"), "{uris:?}");
+    assert!(
+        !uris.iter().any(|u| u.starts_with("proxmox://guests/")),
+        "{uris:?}"
+    );
+    let hidden = c
+        .request("resources/read", json!({"uri": "proxmox://guests/100"}))
+        .await;
+    assert!(hidden.raw.contains("no resource"), "{}", hidden.raw);
+}

@@ -224,12 +224,28 @@ async fn fetch(source: &JwksSource, http: &reqwest::Client) -> Result<KeyMap, Au
             if !resp.status().is_success() {
                 return Err(AuthError::Jwks(format!("GET {u}: HTTP {}", resp.status())));
             }
-            resp.text()
+            read_capped(resp, MAX_JWKS_BYTES)
                 .await
                 .map_err(|e| AuthError::Jwks(format!("GET {u}: {e}")))?
         }
     };
     parse_jwks(&text)
+}
+
+/// The largest JWKS document read: a key set is a few KiB; a bigger answer is refused
+/// rather than buffered.
+const MAX_JWKS_BYTES: usize = 1024 * 1024;
+
+/// The body as text, refused past `max` bytes (read as it arrives, never buffered whole).
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<String, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max {
+            return Err(format!("the answer is larger than {} KiB", max / 1024));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_string())
 }
 
 /// Parse a JWKS document into usable RS256/ES256 keys by `kid`. Keys of other types are

@@ -129,8 +129,19 @@ pub(crate) async fn client_guard(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let Some(peer) = peer else {
-        // In-process use without a socket (tests driving the router directly).
-        return next.run(req).await;
+        // A router served without the peer address (embedded in another server): nothing to
+        // judge, so with an allowlist nothing passes.
+        if policy.allowed.is_empty() || is_probe(req.uri().path()) {
+            return next.run(req).await;
+        }
+        tracing::warn!(
+            "request refused: MCP_ALLOWED_CLIENTS is set but the peer address is unknown"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": "the client address is unknown and MCP_ALLOWED_CLIENTS is set"})),
+        )
+            .into_response();
     };
     let forwarded: Vec<&str> = req
         .headers()

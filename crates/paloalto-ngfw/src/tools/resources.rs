@@ -19,6 +19,7 @@ const RULES: ResourceSpec = ResourceSpec {
     title: "Security rules",
     description: "The security rules of a location (vsys:vsys1, shared, device-group:NAME, pushed:vsys1), in order: the first page as retrieve_security_policies answers.",
     scope: "ngfw:read",
+    toolset: "policies",
 };
 
 const OBJECT: ResourceSpec = ResourceSpec {
@@ -27,6 +28,7 @@ const OBJECT: ResourceSpec = ResourceSpec {
     title: "Address object",
     description: "One address object by name in a location, as retrieve_address_objects answers it.",
     scope: "ngfw:read",
+    toolset: "objects",
 };
 
 /// `vsys:vsys1`, `shared`, `device-group:DG`, `pushed:vsys1`: the location and its name.
@@ -84,24 +86,33 @@ pub fn resources() -> Vec<ResourceDef<Ngfw>> {
                 Location::DeviceGroup => (None, name),
                 _ => (name, None),
             };
-            let page = retrieve_address_objects_for(
-                s,
-                ObjectsInput {
-                    location: loc,
-                    vsys,
-                    device_group,
-                    name_filter: Some(object.clone()),
-                    limit: Some(200),
-                    offset: None,
-                    config: None,
-                },
-            )
-            .await?;
-            page.page
-                .items
-                .into_iter()
-                .find(|o| o.name == object)
-                .ok_or_else(|| ToolError::NotFound(format!("no address object {object}")))
+            // The filter is a substring: page through the matches for the exact name.
+            let mut offset = 0u32;
+            loop {
+                let page = retrieve_address_objects_for(
+                    s.clone(),
+                    ObjectsInput {
+                        location: loc,
+                        vsys: vsys.clone(),
+                        device_group: device_group.clone(),
+                        name_filter: Some(object.clone()),
+                        limit: Some(200),
+                        offset: Some(offset),
+                        config: None,
+                    },
+                )
+                .await?;
+                let more = page.page.next_offset;
+                if let Some(found) = page.page.items.into_iter().find(|o| o.name == object) {
+                    return Ok(found);
+                }
+                match more.and_then(|n| u32::try_from(n).ok()) {
+                    Some(n) => offset = n,
+                    None => {
+                        return Err(ToolError::NotFound(format!("no address object {object}")));
+                    }
+                }
+            }
         }),
     ]
 }

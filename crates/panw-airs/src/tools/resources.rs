@@ -16,6 +16,7 @@ const SCAN: ResourceSpec = ResourceSpec {
     title: "Scan result",
     description: "The result of one scan by scan_id (as pan_get_scan_results answers for it): status, verdict and what was detected.",
     scope: "airs:read",
+    toolset: "results",
 };
 
 const REPORT: ResourceSpec = ResourceSpec {
@@ -24,6 +25,7 @@ const REPORT: ResourceSpec = ResourceSpec {
     title: "Threat report",
     description: "One threat report by report_id (as pan_get_scan_reports answers for it): each detector's verdict and details.",
     scope: "airs:read",
+    toolset: "results",
 };
 
 fn id(vars: &std::collections::BTreeMap<String, String>) -> Result<String, ToolError> {

@@ -204,10 +204,27 @@ pub fn reach(
                     node,
                     source: Source::Param("pool".into()),
                 })
+            } else if let ["cluster", "backup", _, ..] = segments {
+                // An existing job: what it covers is stored, not sent; changing or deleting
+                // it reaches every guest it may cover.
+                Some(Every {
+                    node: None,
+                    source: at_path(),
+                })
             } else {
                 None
             }
         }
+        // Shutting down or rebooting a node stops every guest on it.
+        ["nodes", node, "status"] => Some(Every {
+            node: Some(node.to_string()),
+            source: at_path(),
+        }),
+        // HA groups move the HA guests they hold without naming them.
+        ["cluster", "ha", "groups", ..] => Some(Every {
+            node: None,
+            source: at_path(),
+        }),
         _ => None,
     };
     Ok(out)
@@ -326,6 +343,28 @@ mod tests {
             let e = r(path, &params).expect_err(path);
             assert_eq!(e.field(), Some(field), "{path}");
         }
+    }
+
+    /// A node shutdown or reboot, a change to a stored backup job, and HA group edits reach
+    /// guests they do not name (found by review: they passed the VMID lists before).
+    #[test]
+    fn node_power_backup_jobs_and_ha_groups_reach_every_guest() {
+        let every = r("/nodes/pve1/status", &[("command", "shutdown")])
+            .expect("ok")
+            .every
+            .expect("every");
+        assert_eq!(every.node.as_deref(), Some("pve1"));
+        for path in ["/cluster/backup/backup-1234", "/cluster/ha/groups/prod"] {
+            let every = r(path, &[("mode", "stop")]).expect(path).every.expect(path);
+            assert_eq!(every.node, None, "{path}");
+        }
+        // Creating a backup job for named guests is not "every guest".
+        assert!(
+            r("/cluster/backup", &[("vmid", "100")])
+                .expect("ok")
+                .every
+                .is_none()
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ const NODES: ResourceSpec = ResourceSpec {
     title: "Cluster nodes",
     description: "Every node of the cluster with its status, CPU and memory (as list_nodes answers).",
     scope: "proxmox:read",
+    toolset: "nodes",
 };
 
 const NODE: ResourceSpec = ResourceSpec {
@@ -23,6 +24,7 @@ const NODE: ResourceSpec = ResourceSpec {
     title: "Node status",
     description: "One node's status: CPU, memory, uptime, versions (as node_status answers).",
     scope: "proxmox:read",
+    toolset: "nodes",
 };
 
 const GUEST: ResourceSpec = ResourceSpec {
@@ -31,6 +33,7 @@ const GUEST: ResourceSpec = ResourceSpec {
     title: "Guest status",
     description: "One VM's or container's current status, found by VMID on whatever node it runs (as vm_status answers).",
     scope: "proxmox:read",
+    toolset: "vms",
 };
 
 fn var<'a>(vars: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, ToolError> {
