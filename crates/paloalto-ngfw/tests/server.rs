@@ -708,16 +708,11 @@ async fn rules_and_objects_are_resources() {
             "panos://{location}/objects/{name}"
         ]
     );
-    let read = |uri: &'static str| {
-        let mut c = r.client.clone();
-        async move { c.request("resources/read", json!({"uri": uri})).await }
-    };
-    let rules = read("panos://vsys:vsys1/rules").await;
-    let text = rules.body.as_ref().expect("body")["result"]["contents"][0]["text"]
-        .as_str()
-        .expect("text")
-        .to_string();
-    let as_resource: Value = serde_json::from_str(&text).expect("JSON");
+    let as_resource = r
+        .client
+        .clone()
+        .read_resource_json("panos://vsys:vsys1/rules")
+        .await;
     let as_tool = ok(&mut r.client, "retrieve_security_policies", json!({})).await;
     assert_eq!(names(&as_resource), names(&as_tool));
     assert!(!names(&as_tool).is_empty());
@@ -727,13 +722,7 @@ async fn rules_and_objects_are_resources() {
         .expect("an object")
         .to_string();
     let uri = format!("panos://vsys:vsys1/objects/{name}");
-    let mut c = r.client.clone();
-    let object = c.request("resources/read", json!({"uri": uri})).await;
-    let text = object.body.as_ref().expect("body")["result"]["contents"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let object: Value = serde_json::from_str(&text).expect("JSON");
+    let object = r.client.clone().read_resource_json(&uri).await;
     assert_eq!(object, first["items"][0]);
     for bad in [
         "panos://nowhere/rules",

@@ -646,12 +646,9 @@ async fn scans_and_reports_are_resources() {
         let mut c = c.clone();
         async move { c.request("resources/read", json!({"uri": uri})).await }
     };
-    let res = read(&mut reader, format!("airs://scans/{scan_id}")).await;
-    let text = res.body.as_ref().expect("body")["result"]["contents"][0]["text"]
-        .as_str()
-        .expect("text")
-        .to_string();
-    let as_resource: Value = serde_json::from_str(&text).expect("JSON");
+    let as_resource = reader
+        .read_resource_json(&format!("airs://scans/{scan_id}"))
+        .await;
     let as_tool = ok(
         &mut reader,
         "pan_get_scan_results",
@@ -659,12 +656,9 @@ async fn scans_and_reports_are_resources() {
     )
     .await;
     assert_eq!(as_resource, as_tool);
-    let rep = read(&mut reader, format!("airs://reports/{report_id}")).await;
-    let text = rep.body.as_ref().expect("body")["result"]["contents"][0]["text"]
-        .as_str()
-        .expect("text")
-        .to_string();
-    let report: Value = serde_json::from_str(&text).expect("JSON");
+    let report = reader
+        .read_resource_json(&format!("airs://reports/{report_id}"))
+        .await;
     assert_eq!(
         report["reports"].as_array().map(Vec::len),
         Some(1),

@@ -1433,13 +1433,7 @@ async fn nodes_and_guests_are_resources() {
             .collect::<Vec<_>>()),
         Some(vec!["proxmox://nodes/{node}", "proxmox://guests/{vmid}"])
     );
-    let read = c
-        .request("resources/read", json!({"uri": "proxmox://guests/100"}))
-        .await;
-    let contents = &read.body.as_ref().expect("body")["result"]["contents"][0];
-    assert_eq!(contents["mimeType"], "application/json");
-    let as_resource: Value =
-        serde_json::from_str(contents["text"].as_str().expect("text")).expect("JSON");
+    let as_resource = c.read_resource_json("proxmox://guests/100").await;
     let as_tool = ok(&mut c, "vm_status", json!({"vmid": 100})).await;
     assert_eq!(as_resource["vmid"], as_tool["vmid"]);
     assert_eq!(as_resource["node"], as_tool["node"]);

@@ -137,6 +137,21 @@ impl RpcClient {
             .collect()
     }
 
+    /// resources/read → the JSON of its one `application/json` content; panics with the
+    /// response when it is an error, another MIME type or not JSON.
+    pub async fn read_resource_json(&mut self, uri: &str) -> Value {
+        let r = self.request("resources/read", json!({"uri": uri})).await;
+        let content = r
+            .body
+            .as_ref()
+            .map(|b| b["result"]["contents"][0].clone())
+            .filter(|c| c["text"].is_string())
+            .unwrap_or_else(|| panic!("resources/read {uri}: status {} body {}", r.status, r.raw));
+        assert_eq!(content["mimeType"], "application/json", "{uri}: {content}");
+        serde_json::from_str(content["text"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("resources/read {uri}: not JSON ({e}): {content}"))
+    }
+
     /// tools/call → the whole JSON-RPC message.
     pub async fn call(&mut self, name: &str, args: Value) -> Value {
         let r = self
