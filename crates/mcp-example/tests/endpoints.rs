@@ -210,36 +210,6 @@ async fn bad_client_lists_are_refused_naming_the_variable() {
     }
 }
 
-async fn health_of(server: &ServerProcess) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("client")
-        .get(format!("{}/health", server.base()))
-        .send()
-        .await
-        .expect("/health answers from cached results, without waiting for a probe");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("JSON"))
-}
-
-/// Poll `/health` (bounded) until `pred` holds.
-async fn health_until(
-    server: &ServerProcess,
-    pred: impl Fn(&serde_json::Value) -> bool,
-) -> (u16, serde_json::Value) {
-    let mut last = None;
-    for _ in 0..400 {
-        let (code, v) = health_of(server).await;
-        if pred(&v) {
-            return (code, v);
-        }
-        last = Some(v);
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("/health never matched; last: {last:?}");
-}
-
 /// `GET /health` answers JSON with an overall status, the version and each check (status,
 /// last run, latency, detail), from cached results: it answers at once while the upstream
 /// probe is still waiting, turns `down` (503) when the upstream is, and keeps internal
@@ -247,7 +217,7 @@ async fn health_until(
 #[tokio::test]
 async fn health_reports_each_check_as_json() {
     let server = ServerProcess::start(&ServerSpec::http(BIN)).await;
-    let (code, v) = health_until(&server, |v| v["status"] == "ok").await;
+    let (code, v) = server.health_until(|v| v["status"] == "ok").await;
     assert_eq!(code, 200);
     assert_eq!(v["server"], "mcp-example");
     assert!(v["version"].as_str().is_some_and(|s| !s.is_empty()));
@@ -268,7 +238,7 @@ async fn health_reports_each_check_as_json() {
         &ServerSpec::http(BIN).env("EXAMPLE_UPSTREAM_URL", format!("http://127.0.0.1:{port}")),
     )
     .await;
-    let (code, v) = health_of(&slow).await;
+    let (code, v) = slow.health().await;
     assert_eq!((code, v["status"].as_str()), (200, Some("degraded")), "{v}");
     assert_eq!(v["checks"]["upstream"]["status"], "pending", "{v}");
     drop(silent);
@@ -284,7 +254,7 @@ async fn health_reports_each_check_as_json() {
             spec = spec.env("MCP_HEALTH_DETAILS", "true");
         }
         let down = ServerProcess::start_unready(&spec).await;
-        let (code, v) = health_until(&down, |v| v["status"] == "down").await;
+        let (code, v) = down.health_until(|v| v["status"] == "down").await;
         assert_eq!(code, 503);
         let detail = v["checks"]["upstream"]["detail"]
             .as_str()

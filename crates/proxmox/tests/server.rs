@@ -1363,25 +1363,10 @@ async fn health_reports_ssh_reachability_and_host_key() {
     let sshd = Sshd::start().await;
     async fn ssh_check(spec: &ServerSpec) -> Value {
         let server = ServerProcess::start_unready(spec).await;
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(2))
-            .build()
-            .expect("client");
-        for _ in 0..400 {
-            let v: Value = http
-                .get(format!("{}/health", server.base()))
-                .send()
-                .await
-                .expect("/health")
-                .json()
-                .await
-                .expect("JSON");
-            if v["checks"]["ssh"]["status"].is_string() {
-                return v;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        }
-        panic!("no ssh check in /health");
+        server
+            .health_until(|v| v["checks"]["ssh"]["status"].is_string())
+            .await
+            .1
     }
     let good = ssh_check(&ssh_spec(&sim, &sshd)).await;
     assert_eq!(good["checks"]["ssh"]["status"], "ok", "{good}");

@@ -212,6 +212,38 @@ impl ServerProcess {
         panic!("metric {series} never satisfied the condition; last value {last:?}");
     }
 
+    /// `GET /health`: its status code and JSON. The client gives up after 2 s: `/health`
+    /// answers from cached results and must never wait for an upstream.
+    pub async fn health(&self) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .expect("client")
+            .get(format!("{}/health", self.base()))
+            .send()
+            .await
+            .expect("/health answers from cached results, without waiting for a probe");
+        let status = r.status().as_u16();
+        (status, r.json().await.expect("/health is JSON"))
+    }
+
+    /// Poll `/health` (bounded: 400 tries, 25 ms apart) until `pred` holds.
+    pub async fn health_until(
+        &self,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> (u16, serde_json::Value) {
+        let mut last = None;
+        for _ in 0..400 {
+            let (code, v) = self.health().await;
+            if pred(&v) {
+                return (code, v);
+            }
+            last = Some(v);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("/health never matched; last: {last:?}");
+    }
+
     /// Send SIGTERM.
     pub fn terminate(&self) {
         if let Some(pid) = self.child.id() {
