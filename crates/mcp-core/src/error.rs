@@ -40,6 +40,25 @@ pub enum ToolError {
         retry_after: Option<Duration>,
     },
 
+    /// The request conflicts with the state it would change: a config lock held by someone
+    /// else, an approved change that went stale.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    /// A write that needs a human's confirmation did not get one. Nothing was changed.
+    #[error("not applied: {0}")]
+    NotConfirmed(String),
+
+    /// Not an error: the client must ask its user and call again (a multi round-trip
+    /// request, protocol 2026-07-28). The server answers with this `InputRequiredResult`.
+    #[error("input required")]
+    InputRequired(Box<rmcp::model::InputRequiredResult>),
+
+    /// Not an error: `apply_change` hands an approved change to its tool. The server runs
+    /// that tool with these arguments under the approval.
+    #[error("dispatch of change {}", .0.id)]
+    Dispatch(Box<crate::change::PendingChange>),
+
     /// A bug in this server. The message is logged, never shown to the model.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -89,6 +108,10 @@ impl ToolError {
             Self::Upstream { .. } => "upstream_error",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
+            Self::Conflict(_) => "conflict",
+            Self::NotConfirmed(_) => "not_confirmed",
+            Self::InputRequired(_) => "input_required",
+            Self::Dispatch(_) => "dispatch",
             Self::Internal(_) => "internal",
         }
     }

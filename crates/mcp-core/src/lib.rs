@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod change;
 mod cli;
 pub mod config;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod upstream;
 pub mod validate;
 
 pub use app::{App, BuildCtx, ServerMeta};
+pub use change::{ChangeReport, Confirm, Gate, Plan, PlannedChange};
 pub use cli::TransportKind;
 pub use config::{ConfigError, Env};
 pub use error::{StartupError, ToolError};

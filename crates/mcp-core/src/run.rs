@@ -243,7 +243,12 @@ fn token(env: &Env, t: &TokenArgs) -> Result<(), StartupError> {
 }
 
 fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
-    let tools = A::tools();
+    // The whole inventory: the server's tools, and the approval tools that
+    // MCP_APPROVALS=required adds to any server that has a write tool.
+    let mut tools = A::tools();
+    if tools.iter().any(|t| !t.spec().effect.is_read_only()) {
+        tools.extend(crate::server::change_tools::<A>());
+    }
     let mut out = std::io::stdout().lock();
     if t.check {
         let checked: Vec<_> = tools
@@ -294,6 +299,38 @@ fn tools<A: App>(t: &ToolsArgs) -> Result<(), StartupError> {
         )?;
     }
     Ok(())
+}
+
+/// `MCP_CONFIRM`, `MCP_APPROVALS`, `MCP_APPROVAL_TTL` and `MCP_STATE_KEY`. The two-person
+/// rule needs callers told apart: it refuses to start without a token verifier.
+fn change_control<A: App>(
+    env: &Env,
+    s: &ServeArgs,
+    verified: bool,
+) -> Result<crate::change::ChangeControl, StartupError> {
+    let c = crate::change::ChangeControl::from_env(env, &crate::server::namespace_of::<A>())?;
+    if c.approvals == crate::change::Approvals::Required
+        && (s.transport == TransportKind::Stdio || !verified)
+    {
+        return Err(StartupError::Refused(
+            "MCP_APPROVALS=required needs callers told apart by their tokens: serve over HTTP with a JWT verifier (MCP_JWT_SECRET or MCP_JWT_JWKS_URL), not over stdio or with MCP_AUTH=none".into(),
+        ));
+    }
+    if c.confirm_off {
+        tracing::warn!(
+            "MCP_CONFIRM=off: writes that need a human's confirmation go ahead without one for clients that cannot ask (audited as confirm_off)"
+        );
+    }
+    if !c.shared_key && s.transport == TransportKind::Http && !s.stateless {
+        tracing::debug!(
+            "MCP_STATE_KEY unset: a confirmation asked by this replica resumes only on this replica"
+        );
+    } else if !c.shared_key && s.stateless {
+        tracing::warn!(
+            "MCP_STATE_KEY unset on a stateless server: a confirmation (2026-07-28 input_required) asked by one replica cannot be resumed by another; set the same MCP_STATE_KEY on every replica"
+        );
+    }
+    Ok(c)
 }
 
 /// Core settings that are not flags.
@@ -612,8 +649,12 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     .await?;
     let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
     let limits = crate::limits::RateLimits::from_env(env, &tool_names)?;
-    let shared =
-        Arc::new(Shared::new(app, &filter, readiness, core.call_timeout).with_rate_limits(limits));
+    let changes = change_control::<A>(env, &s, auth_layer.verifier.is_some())?;
+    let shared = Arc::new(
+        Shared::new(app, &filter, readiness, core.call_timeout)
+            .with_rate_limits(limits)
+            .with_changes(changes),
+    );
     tracing::info!(
         server = meta.name,
         version = meta.version,
@@ -712,9 +753,11 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
     host_policy(s)?;
     // The same auth decision `serve` makes: refusals, JWKS fetch, secret rules. `serve`
     // waits for a JWKS URL that does not answer; `check` reports it.
-    if let (_, _, Some(e)) = auth_state(env, s).await? {
+    let (layer, _, pending) = auth_state(env, s).await?;
+    if let Some(e) = pending {
         return Err(e.into());
     }
+    change_control::<A>(env, s, layer.verifier.is_some())?;
     let app = A::build(BuildCtx {
         env,
         check_only: true,

@@ -44,6 +44,8 @@ pub struct Shared<A: App> {
     resources: Vec<crate::resource::ResourceDef<A>>,
     /// The declared prompts (`App::prompts`).
     prompts: Vec<crate::prompt::PromptDef>,
+    /// Confirmation and approval settings and the pending-change store.
+    changes: Arc<crate::change::ChangeControl>,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -112,7 +114,37 @@ impl<A: App> Shared<A> {
             rate_limits: crate::limits::RateLimits::default(),
             resources,
             prompts,
+            changes: Arc::new(crate::change::ChangeControl::in_process(
+                &namespace_of::<A>(),
+            )),
         }
+    }
+
+    /// Confirm writes and hold pending changes as `control` says (`MCP_CONFIRM`,
+    /// `MCP_APPROVALS`, `MCP_STATE_KEY`). Under the two-person rule the change tools
+    /// (`list_changes`, `approve_change`, `apply_change`) join the inventory, unless the
+    /// server is read-only.
+    #[must_use]
+    pub fn with_changes(mut self, control: crate::change::ChangeControl) -> Self {
+        if control.approvals == crate::change::Approvals::Required && !self.read_only {
+            let extra = crate::change::tools::tools::<A>(&control.namespace);
+            self.declared_scopes
+                .extend(extra.iter().map(|t| t.spec().scope.to_string()));
+            self.tools.extend(extra);
+            self.by_name = self
+                .tools
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.spec().name, i))
+                .collect();
+        }
+        self.changes = Arc::new(control);
+        self
+    }
+
+    /// The confirmation settings.
+    pub fn changes(&self) -> &Arc<crate::change::ChangeControl> {
+        &self.changes
     }
 
     /// Check calls against `limits` (`MCP_RATE_LIMIT*`).
@@ -141,6 +173,21 @@ impl<A: App> Shared<A> {
     pub fn allows(&self, principal: &Principal, scope: &str) -> bool {
         principal.allows_on(scope, &self.declared_scopes)
     }
+}
+
+/// The scope namespace of a server: the part before `:` of its tools' scopes (`ngfw`,
+/// `aws`, `proxmox`), taken from the first tool.
+pub fn namespace_of<A: App>() -> String {
+    A::tools()
+        .first()
+        .and_then(|t| t.spec().scope.split_once(':').map(|(ns, _)| ns.to_string()))
+        .unwrap_or_else(|| A::meta().name.to_string())
+}
+
+/// The change tools of `A` (for `<server> tools` and docs): what `MCP_APPROVALS=required`
+/// adds.
+pub fn change_tools<A: App>() -> Vec<ToolDef<A>> {
+    crate::change::tools::tools::<A>(&namespace_of::<A>())
 }
 
 /// Counts open sessions per transport and per subject, for the gauge and the session caps.
@@ -279,6 +326,52 @@ fn request_id_of(ctx: &RequestContext<RoleServer>) -> Arc<str> {
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
 }
 
+/// The tool an `apply_change` dispatched and its gate, for the audit event.
+type RanGate = std::sync::Mutex<Option<(&'static str, Arc<crate::change::GateCtx>)>>;
+
+/// Run the tool an approved change names, as its writer, under the approval (the gate then
+/// checks the digest and uses the approval up).
+async fn dispatch_approved<A: App>(
+    shared: &Arc<Shared<A>>,
+    ctx: CallCtx,
+    change: crate::change::PendingChange,
+    ran: &RanGate,
+) -> Result<rmcp::model::CallToolResult, ToolError> {
+    let Some(tool) = shared
+        .by_name
+        .get(change.tool.as_str())
+        .map(|i| &shared.tools[*i])
+        .filter(|t| t.spec().name != "apply_change")
+    else {
+        return Err(ToolError::Conflict(format!(
+            "change {} is for tool `{}`, which this server no longer offers",
+            change.id,
+            truncate(&change.tool, 64)
+        )));
+    };
+    if !shared.allows(&ctx.principal, tool.spec().scope) {
+        return Err(ToolError::denied(format!(
+            "applying change {} needs scope `{}`",
+            change.id,
+            tool.spec().scope
+        )));
+    }
+    let mut gate = crate::change::GateCtx::new(
+        shared.changes.clone(),
+        tool.spec().name,
+        change.arguments.clone(),
+        true,
+    );
+    let args = change.arguments.clone();
+    gate.approved = Some(change);
+    let gate = Arc::new(gate);
+    if let Ok(mut r) = ran.lock() {
+        *r = Some((tool.spec().name, gate.clone()));
+    }
+    let ctx = CallCtx { gate, ..ctx };
+    tool.call(shared.app.clone(), ctx, args).await
+}
+
 /// A resource handler's error as the JSON-RPC error the client gets (the same cleaned text a
 /// tool error carries).
 fn resource_error(e: ToolError) -> ErrorData {
@@ -369,6 +462,8 @@ impl<A: App> ServerHandler for McpServer<A> {
         let principal = principal_of(&ctx);
         let request_id = request_id_of(&ctx);
         let name = request.name.to_string();
+        let input_responses = request.input_responses;
+        let request_state = request.request_state;
         let args = request.arguments.unwrap_or_default();
 
         let tool = self
@@ -397,6 +492,10 @@ impl<A: App> ServerHandler for McpServer<A> {
         };
         let spec = *tool.spec();
         let redacted_args = tool.audit_arguments(&args);
+        // The gate of the call that ran: this tool's, or under `apply_change` the gate of the
+        // tool the approved change names.
+        let dispatched: Arc<RanGate> = Arc::default();
+        let mut own_gate: Option<Arc<crate::change::GateCtx>> = None;
 
         let limited = self.shared.rate_limits.check(
             &principal.subject,
@@ -425,13 +524,35 @@ impl<A: App> ServerHandler for McpServer<A> {
             let _inflight = self.shared.readiness.inflight();
             metrics::gauge!("mcp_inflight_tool_calls").increment(1.0);
             let cancel = ctx.ct.clone();
+            let needs_confirm = tool.confirm_policy().is_some_and(|c| c.needed(&args));
+            let mut gate = crate::change::GateCtx::new(
+                self.shared.changes.clone(),
+                spec.name,
+                args.clone(),
+                needs_confirm,
+            );
+            gate.input_responses = input_responses;
+            gate.request_state = request_state;
+            let gate = Arc::new(gate);
             let call_ctx = CallCtx {
                 principal: principal.clone(),
                 request_id: request_id.clone(),
                 rmcp: ctx,
                 read_only: self.shared.read_only,
+                gate: gate.clone(),
             };
-            let fut = tool.call(self.shared.app.clone(), call_ctx, args);
+            own_gate = Some(gate);
+            let shared = self.shared.clone();
+            let first = tool.call(self.shared.app.clone(), call_ctx.clone(), args);
+            let dispatched_gate = dispatched.clone();
+            let fut = async move {
+                match first.await {
+                    Err(ToolError::Dispatch(change)) => {
+                        dispatch_approved(&shared, call_ctx, *change, &dispatched_gate).await
+                    }
+                    other => other,
+                }
+            };
             let timeout = self.shared.call_timeout;
             let (r, n) = crate::upstream::count_upstream_calls(async move {
                 tokio::select! {
@@ -458,6 +579,11 @@ impl<A: App> ServerHandler for McpServer<A> {
             Ok(_) => "ok",
             Err(e) => e.kind(),
         };
+        let (applied_tool, gate_ran) = match dispatched.lock().ok().and_then(|d| d.clone()) {
+            Some((t, g)) => (t, Some(g)),
+            None => ("", own_gate),
+        };
+        let gate_audit = gate_ran.and_then(|g| g.audit()).unwrap_or_default();
         metrics::counter!("mcp_tool_calls_total", "tool" => spec.name, "outcome" => outcome)
             .increment(1);
         metrics::histogram!("mcp_tool_call_duration_seconds", "tool" => spec.name)
@@ -477,11 +603,17 @@ impl<A: App> ServerHandler for McpServer<A> {
             error = error_text.as_deref().unwrap_or(""),
             duration_ms = elapsed.as_millis() as u64,
             upstream_calls,
+            digest = %gate_audit.digest,
+            confirmation = %gate_audit.confirmation,
+            approver = gate_audit.approver.as_deref().unwrap_or(""),
+            change_id = gate_audit.change_id.as_deref().unwrap_or(""),
+            applied_tool,
             "tool call"
         );
 
         match result {
             Ok(r) => Ok(CallToolResponse::Complete(r)),
+            Err(ToolError::InputRequired(r)) => Ok(CallToolResponse::InputRequired(*r)),
             Err(ToolError::Internal(e)) => {
                 let reference = uuid::Uuid::new_v4();
                 tracing::error!(request_id = %request_id, tool = spec.name, reference = %reference, error = %error_chain(&*e), "tool failed with an internal error");

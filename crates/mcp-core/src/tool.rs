@@ -85,6 +85,8 @@ pub struct CallCtx {
     pub rmcp: RequestContext<RoleServer>,
     /// The server runs with `--read-only`: `Effect::Mixed` tools must refuse writes.
     pub read_only: bool,
+    /// The confirmation and approval gate of this call ([`CallCtx::gate`]).
+    pub gate: Arc<crate::change::GateCtx>,
 }
 
 /// A boxed tool-call future.
@@ -97,6 +99,7 @@ pub struct ToolDef<S> {
     tool: Tool,
     secret_args: Vec<String>,
     audit_view: Option<AuditView>,
+    confirm: Option<crate::change::Confirm>,
     handler: Handler<S>,
 }
 
@@ -196,6 +199,7 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
             tool,
             secret_args,
             audit_view: None,
+            confirm: None,
             handler,
         }
     }
@@ -205,6 +209,14 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
     #[must_use]
     pub fn with_audit_view(mut self, view: AuditView) -> Self {
         self.audit_view = Some(view);
+        self
+    }
+
+    /// When this tool asks a human before it acts (see [`crate::change`]). Every tool that
+    /// can write declares one; the inventory rules check that.
+    #[must_use]
+    pub fn confirm(mut self, policy: crate::change::Confirm) -> Self {
+        self.confirm = Some(policy);
         self
     }
 
@@ -223,6 +235,11 @@ impl<S> ToolDef<S> {
     /// The MCP tool as listed to clients.
     pub fn tool(&self) -> &Tool {
         &self.tool
+    }
+
+    /// The declared confirmation policy (`None` only for read-only tools).
+    pub fn confirm_policy(&self) -> Option<crate::change::Confirm> {
+        self.confirm
     }
 
     /// Argument names the schema marks secret.
@@ -250,6 +267,7 @@ impl<S> ToolDef<S> {
             "description": self.spec.description,
             "scope": self.spec.scope,
             "toolset": self.spec.toolset,
+            "confirm": self.confirm.map(|c| c.doc()),
             "annotations": self.tool.annotations,
             "inputSchema": self.tool.input_schema,
             "outputSchema": self.tool.output_schema,
@@ -472,6 +490,12 @@ pub fn check_inventory<S>(tools: &[ToolDef<S>]) -> Result<(), String> {
                 ));
             }
         }
+        if !s.effect.is_read_only() && t.confirm_policy().is_none() {
+            return Err(format!(
+                "tool {} can write but declares no confirmation policy: add .confirm(Confirm::Never | Always | When {{..}})",
+                s.name
+            ));
+        }
         let want = s.effect.annotations(s.title, s.open_world);
         if t.tool().annotations.as_ref() != Some(&want) {
             return Err(format!(
@@ -606,6 +630,10 @@ mod tests {
             (
                 vec![typed(spec("w", "ns:read", Effect::AdditiveWrite))],
                 "read scope",
+            ),
+            (
+                vec![typed(spec("w", "ns:write", Effect::AdditiveWrite))],
+                "no confirmation policy",
             ),
             (
                 vec![typed(spec("w", "nscope", Effect::ReadOnly))],

@@ -343,11 +343,16 @@ async fn the_rest_facade_calls_tools_like_mcp() {
     // A write and the read of it, with MCP's output.
     let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
     assert_eq!(code, 200, "{v}");
-    assert_eq!(
-        v["structuredContent"],
-        serde_json::json!({"key": "k1", "previous": null})
-    );
+    assert_eq!(v["structuredContent"]["key"], "k1", "{v}");
+    assert_eq!(v["structuredContent"]["previous"], serde_json::Value::Null);
+    assert_eq!(v["structuredContent"]["change"]["status"], "applied", "{v}");
     assert_eq!(v["isError"], false, "{v}");
+    // A write that needs a human's confirmation is refused over REST: nobody can be asked.
+    let body = call("delete_item", serde_json::json!({"key": "k1"}));
+    let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
+    assert_eq!((code, &v["isError"]), (200, &serde_json::json!(true)), "{v}");
+    let text = v["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("needs a human's confirmation"), "{text}");
     let body = call("get_item", serde_json::json!({"key": "k1"}));
     let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&reader), Some(&body)).await;
     assert_eq!(code, 200);

@@ -63,6 +63,19 @@ impl ExampleClient {
         })
     }
 
+    /// Remove `key`; what was there.
+    pub fn delete(&self, key: &str) -> Result<Stored, ClientError> {
+        let previous = self
+            .store
+            .lock()
+            .map_err(|_| ClientError::StorePoisoned)?
+            .remove(key);
+        Ok(Stored {
+            key: key.to_string(),
+            value: previous,
+        })
+    }
+
     /// Reach the upstream once.
     pub async fn probe(&self) -> Result<Probe, ClientError> {
         let Some(up) = &self.upstream else {

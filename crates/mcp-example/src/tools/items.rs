@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_core::validate::{self, NameRules};
-use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{
+    CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,16 @@ const SET_ITEM: ToolSpec = ToolSpec {
     scope: "example:write",
     toolset: "items",
     effect: Effect::IdempotentWrite,
+    open_world: false,
+};
+
+const DELETE_ITEM: ToolSpec = ToolSpec {
+    name: "delete_item",
+    title: "Delete item",
+    description: "Delete the value stored under a key. Asks the user to confirm first (or, under the two-person rule, waits for another person's approval); `dry_run` shows what would be deleted.",
+    scope: "example:write",
+    toolset: "items",
+    effect: Effect::Destructive { idempotent: true },
     open_world: false,
 };
 
@@ -68,6 +80,9 @@ pub(crate) struct SetItemInput {
     #[schemars(extend("writeOnly" = true))]
     #[serde(default)]
     store_credential: Option<String>,
+    /// Return the plan without storing anything.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -76,6 +91,28 @@ pub(crate) struct SetItemOutput {
     key: String,
     /// The value it replaced.
     previous: Option<String>,
+    /// What was done (or, with `dry_run`, would be done) and how it was confirmed.
+    change: ChangeReport,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteItemInput {
+    /// Key to delete: letters, digits, `_ - .`, at most 128 characters.
+    key: String,
+    /// Return the plan without asking or deleting.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DeleteItemOutput {
+    /// The key.
+    key: String,
+    /// The value that was deleted (when `change.status` is `applied`).
+    deleted: Option<String>,
+    /// What was done (or would be done) and how it was confirmed.
+    change: ChangeReport,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -98,7 +135,8 @@ pub(crate) struct SlowEchoOutput {
 pub(crate) fn tools() -> Vec<ToolDef<Example>> {
     vec![
         ToolDef::new(GET_ITEM, get_item),
-        ToolDef::new(SET_ITEM, set_item),
+        ToolDef::new(SET_ITEM, set_item).confirm(Confirm::Never),
+        ToolDef::new(DELETE_ITEM, delete_item).confirm(Confirm::Always),
         ToolDef::new(SLOW_ECHO, slow_echo),
     ]
 }
@@ -119,7 +157,7 @@ async fn get_item(
 
 async fn set_item(
     s: Arc<Example>,
-    _ctx: CallCtx,
+    ctx: CallCtx,
     input: SetItemInput,
 ) -> Result<SetItemOutput, ToolError> {
     validate::name("key", &input.key, NameRules::IDENTIFIER)?;
@@ -131,10 +169,89 @@ async fn set_item(
             "must not be empty when given",
         ));
     }
+    let current = s.client.get(&input.key)?;
+    let plan = Plan::new(
+        SET_ITEM.name,
+        "the example store",
+        format!("store a value under `{}`", input.key),
+        vec![
+            PlannedChange::new(
+                if current.value.is_some() {
+                    "update"
+                } else {
+                    "create"
+                },
+                "item",
+                &input.key,
+            )
+            .after(serde_json::Value::String(input.value.clone())),
+        ],
+    );
+    if current.value.as_deref() == Some(input.value.as_str()) {
+        return Ok(SetItemOutput {
+            key: current.key,
+            previous: current.value,
+            change: ChangeReport::unchanged(Plan::new(
+                SET_ITEM.name,
+                "the example store",
+                "nothing to do: the value is already stored",
+                Vec::new(),
+            )),
+        });
+    }
+    let gate = ctx.gate(&plan, input.dry_run).await?;
+    if !matches!(gate, Gate::Proceed(_)) {
+        return Ok(SetItemOutput {
+            key: current.key,
+            previous: current.value,
+            change: ChangeReport::from_gate(plan, &gate),
+        });
+    }
     let before = s.client.set(&input.key, input.value)?;
     Ok(SetItemOutput {
         key: before.key,
         previous: before.value,
+        change: ChangeReport::from_gate(plan, &gate),
+    })
+}
+
+async fn delete_item(
+    s: Arc<Example>,
+    ctx: CallCtx,
+    input: DeleteItemInput,
+) -> Result<DeleteItemOutput, ToolError> {
+    validate::name("key", &input.key, NameRules::IDENTIFIER)?;
+    let current = s.client.get(&input.key)?;
+    let Some(value) = current.value else {
+        return Ok(DeleteItemOutput {
+            key: current.key,
+            deleted: None,
+            change: ChangeReport::unchanged(Plan::new(
+                DELETE_ITEM.name,
+                "the example store",
+                "nothing to do: no value is stored under this key",
+                Vec::new(),
+            )),
+        });
+    };
+    let plan = Plan::new(
+        DELETE_ITEM.name,
+        "the example store",
+        format!("delete the value stored under `{}`", input.key),
+        vec![
+            PlannedChange::new("delete", "item", &input.key)
+                .before(serde_json::Value::String(value)),
+        ],
+    );
+    let gate = ctx.gate(&plan, input.dry_run).await?;
+    let deleted = match gate {
+        Gate::Proceed(_) => s.client.delete(&input.key)?.value,
+        _ => None,
+    };
+    Ok(DeleteItemOutput {
+        key: input.key,
+        deleted,
+        change: ChangeReport::from_gate(plan, &gate),
     })
 }
 
