@@ -21,6 +21,9 @@ fn aws_env(spec: ServerSpec, endpoint: &str) -> ServerSpec {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWSWL_ALLOWED_PORTS", "22,443,5432,8000-8100")
         .env("MCP_STATELESS", "true")
+        // These tests are about the rules; `writes_are_confirmed_or_approved` turns the
+        // confirmation back on (the test client cannot answer an elicitation).
+        .env("MCP_CONFIRM", "off")
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
@@ -203,6 +206,167 @@ async fn whitelist_a_group_read_it_back_and_repeat() {
     // answer, then DescribeSecurityGroupRules for the existing id; dry run: one DryRun call.
     let written = audited_upstream_calls(&r.server, "whitelist");
     assert_eq!(written, vec![1, 2, 1, 1, 1]);
+}
+
+/// Ingress sources of `sg`, straight from moto.
+async fn sources(ec2: &aws_sdk_ec2::Client, sg: &str) -> Vec<String> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(sg)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("rules");
+    out.security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() != Some(true))
+        .filter_map(|r| r.cidr_ipv4().or(r.cidr_ipv6()).map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn writes_are_confirmed_or_approved() {
+    // Confirmation on (the default), for a client that cannot answer an elicitation.
+    let moto = MotoProcess::start().await;
+    let spec = aws_env(ServerSpec::http(BIN), &moto.endpoint).without_env("MCP_CONFIRM");
+    let mut r = Rig::start(moto, &spec, "alice", &["aws:write"], true).await;
+    let sdk = ec2(&r.peer).await;
+    let sg = group(&sdk, "confirm").await;
+    let args = json!({"cidr": "203.0.113.8", "target": sg, "port": 443, "description": "vendor"});
+    let e = err(&mut r.client, "whitelist", args.clone()).await;
+    assert!(
+        e.contains("needs a human's confirmation") && e.contains("Nothing was changed"),
+        "{e}"
+    );
+    assert!(
+        sources(&sdk, &sg).await.is_empty(),
+        "refused before any write"
+    );
+    let mut dry_args = args.clone();
+    dry_args["dry_run"] = json!(true);
+    let dry = ok(&mut r.client, "whitelist", dry_args).await;
+    assert_eq!(dry["change"]["status"], "planned", "{dry}");
+    assert_eq!(
+        dry["change"]["plan"]["changes"][0]["after"]["group"],
+        sg.as_str()
+    );
+    assert!(
+        sources(&sdk, &sg).await.is_empty(),
+        "a dry run asks nobody and writes nothing"
+    );
+    let audit: Vec<Value> = r
+        .server
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "tool call" && l["tool"] == "whitelist")
+        .collect();
+    assert_eq!(audit[0]["confirmation"], "unavailable", "{audit:?}");
+    assert_eq!(audit[1]["confirmation"], "dry_run", "{audit:?}");
+    assert_eq!(
+        audit[0]["digest"], dry["change"]["plan"]["digest"],
+        "the same plan, the same digest"
+    );
+    drop(r);
+
+    // The two-person rule: alice writes, bob approves, alice applies once.
+    let moto = MotoProcess::start().await;
+    let spec = aws_env(ServerSpec::http(BIN), &moto.endpoint)
+        .without_env("MCP_CONFIRM")
+        .env("MCP_APPROVALS", "required");
+    let mut r = Rig::start(moto, &spec, "alice", &["aws:write"], true).await;
+    let sdk = ec2(&r.peer).await;
+    let sg = group(&sdk, "approve").await;
+    let args = json!({"cidr": "203.0.113.9", "target": sg, "port": 443, "description": "vendor"});
+    let pending = ok(&mut r.client, "whitelist", args).await;
+    assert_eq!(pending["change"]["status"], "pending_approval", "{pending}");
+    let id = pending["change"]["pending"]["change_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let digest = pending["change"]["pending"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    assert!(
+        sources(&sdk, &sg).await.is_empty(),
+        "nothing written before approval"
+    );
+    let names = r.client.tool_names().await;
+    assert!(
+        names.contains(&"apply_change".to_string())
+            && !names.contains(&"approve_change".to_string()),
+        "{names:?}"
+    );
+    let e = err(&mut r.client, "apply_change", json!({"change_id": id})).await;
+    assert!(e.contains("not approved"), "{e}");
+    // alice holding the approve scope still cannot approve her own change.
+    let mut alice2 = r.client("alice", &["aws:write", "aws:approve"]).await;
+    let e = err(
+        &mut alice2,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+    assert!(e.contains("own change"), "{e}");
+    let mut bob = r.client("bob", &["aws:approve"]).await;
+    let altered = format!("sha256:{}", "0".repeat(64));
+    let e = err(
+        &mut bob,
+        "approve_change",
+        json!({"change_id": id, "digest": altered}),
+    )
+    .await;
+    assert!(e.contains("not the digest"), "{e}");
+    let listed = ok(&mut bob, "list_changes", json!({})).await;
+    assert_eq!(listed["changes"][0]["change_id"], id.as_str(), "{listed}");
+    assert_eq!(listed["changes"][0]["writer"], "alice");
+    let approved = ok(
+        &mut bob,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+    assert_eq!(approved["status"], "approved", "{approved}");
+    let e = err(&mut bob, "apply_change", json!({"change_id": id})).await;
+    assert!(e.contains("only its writer"), "{e}");
+    let applied = ok(&mut r.client, "apply_change", json!({"change_id": id})).await;
+    assert_eq!(applied["groups"][0]["status"], "added", "{applied}");
+    assert_eq!(
+        applied["change"]["confirmation"]["approver"], "bob",
+        "{applied}"
+    );
+    assert_eq!(sources(&sdk, &sg).await, vec!["203.0.113.9/32".to_string()]);
+    let e = err(&mut r.client, "apply_change", json!({"change_id": id})).await;
+    assert!(e.contains("already applied"), "single use: {e}");
+    let audit = r
+        .server
+        .logs()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["message"] == "tool call" && l["tool"] == "apply_change" && l["outcome"] == "ok"
+        })
+        .expect("audited");
+    assert_eq!(
+        (
+            audit["subject"].as_str(),
+            audit["approver"].as_str(),
+            audit["applied_tool"].as_str(),
+            audit["digest"].as_str()
+        ),
+        (
+            Some("alice"),
+            Some("bob"),
+            Some("whitelist"),
+            Some(digest.as_str())
+        ),
+        "{audit}"
+    );
 }
 
 #[tokio::test]

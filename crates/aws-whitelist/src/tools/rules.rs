@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use mcp_core::validate::PortArg;
-use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{
+    CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +81,7 @@ pub struct WhitelistInput {
     pub profile: Option<String>,
     /// AWS region (default: the server's).
     pub region: Option<String>,
-    /// Check permissions and inputs without changing anything.
+    /// Show the plan and check permissions (AWS DryRun) without changing anything or asking anyone.
     #[serde(default)]
     pub dry_run: bool,
 }
@@ -96,6 +98,9 @@ pub struct WhitelistOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     pub dry_run: bool,
+    /// What was done (or would be, or waits for approval) and how it was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeReport>,
 }
 
 /// Refuse a `ttl` the sweep would not enforce: the sweep is off, or does not cover the region.
@@ -166,14 +171,53 @@ fn check(s: &Whitelist, i: &WhitelistInput) -> Result<Checked, ToolError> {
     })
 }
 
+/// What one item will add: an ingress rule in each group behind its target.
+fn planned(c: &Checked, ttl: Option<&str>, groups: &[String]) -> Vec<PlannedChange> {
+    groups
+        .iter()
+        .map(|g| {
+            PlannedChange::new(
+                "allow",
+                "ingress rule",
+                format!(
+                    "{g} {}/{} from {}",
+                    c.ingress.protocol, c.ingress.ports, c.ingress.cidr
+                ),
+            )
+            .after(serde_json::json!({
+                "group": g,
+                "cidr": c.ingress.cidr.to_string(),
+                "ports": c.ingress.ports.to_string(),
+                "protocol": c.ingress.protocol,
+                "reason": c.reason,
+                "ttl": ttl,
+            }))
+        })
+        .collect()
+}
+
+/// The target of a plan: the region and profile the calls go to.
+fn plan_target(aws: &crate::client::Clients) -> String {
+    format!(
+        "AWS {} (profile {})",
+        aws.region,
+        aws.profile.as_deref().unwrap_or("default")
+    )
+}
+
 async fn apply(
     s: &Whitelist,
     ctx: &CallCtx,
     i: &WhitelistInput,
     c: Checked,
+    groups: Option<Vec<String>>,
+    dry_run: bool,
 ) -> Result<WhitelistOutput, ToolError> {
     let aws = clients(s, i.profile.as_deref(), i.region.as_deref()).await?;
-    let groups = aws.resolve(&c.target).await?;
+    let groups = match groups {
+        Some(g) => g,
+        None => aws.resolve(&c.target).await?,
+    };
     let subject = aws_safe(&ctx.principal.subject, 64);
     let now = rfc3339(SystemTime::now());
     let expires_at = c.expires.map(rfc3339);
@@ -197,11 +241,11 @@ async fn apply(
     let mut added = Vec::new();
     for g in &groups {
         added.push(
-            aws.authorize(g, &c.ingress, &description, &tags, i.dry_run)
+            aws.authorize(g, &c.ingress, &description, &tags, dry_run)
                 .await?,
         );
     }
-    tracing::info!(target: "audit", subject = %subject, cidr = %c.ingress.cidr, ports = %c.ingress.ports, groups = ?groups, dry_run = i.dry_run, "whitelist applied");
+    tracing::info!(target: "audit", subject = %subject, cidr = %c.ingress.cidr, ports = %c.ingress.ports, groups = ?groups, dry_run, "whitelist applied");
     // The expiry the rules really carry: an `exists` rule keeps its own. One value only when
     // every group agrees; otherwise each group's `expires_at` says.
     let expires_at = match added.split_first() {
@@ -218,7 +262,8 @@ async fn apply(
         groups: added,
         description,
         expires_at,
-        dry_run: i.dry_run,
+        dry_run,
+        change: None,
     })
 }
 
@@ -228,7 +273,35 @@ async fn whitelist(
     i: WhitelistInput,
 ) -> Result<WhitelistOutput, ToolError> {
     let checked = check(&s, &i)?;
-    apply(&s, &ctx, &i, checked).await
+    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let groups = aws.resolve(&checked.target).await?;
+    let plan = Plan::new(
+        WHITELIST.name,
+        plan_target(&aws),
+        format!(
+            "allow {} to reach {}/{} ({})",
+            checked.ingress.cidr, checked.ingress.protocol, checked.ingress.ports, i.target
+        ),
+        planned(&checked, i.ttl.as_deref(), &groups),
+    );
+    let gate = ctx.gate(&plan, i.dry_run).await?;
+    let mut out = match &gate {
+        Gate::Pending(_) => WhitelistOutput {
+            cidr: checked.ingress.cidr.to_string(),
+            ports: checked.ingress.ports.to_string(),
+            protocol: checked.ingress.protocol.into(),
+            region: aws.region.clone(),
+            groups: Vec::new(),
+            description: checked.reason.clone(),
+            expires_at: None,
+            dry_run: false,
+            change: None,
+        },
+        Gate::DryRun => apply(&s, &ctx, &i, checked, Some(groups), true).await?,
+        Gate::Proceed(_) => apply(&s, &ctx, &i, checked, Some(groups), false).await?,
+    };
+    out.change = Some(ChangeReport::from_gate(plan, &gate));
+    Ok(out)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -254,6 +327,8 @@ pub struct BulkOutput {
     pub items: Vec<BulkItem>,
     pub succeeded: usize,
     pub failed: usize,
+    /// The one plan for every item, confirmed once.
+    pub change: ChangeReport,
 }
 
 async fn whitelist_bulk(
@@ -272,20 +347,49 @@ async fn whitelist_bulk(
             other => other.in_field(&format!("items[{n}]")),
         })?);
     }
-    // Profiles and regions are checked for every item too, still before any write.
-    for (n, item) in i.items.iter().enumerate() {
-        clients(&s, item.profile.as_deref(), item.region.as_deref())
+    // Profiles and regions are checked for every item too, still before any write, and the
+    // targets resolved, so the one plan names every group.
+    let mut changes = Vec::new();
+    let mut resolved = Vec::new();
+    let mut targets = std::collections::BTreeSet::new();
+    for (n, (item, c)) in i.items.iter().zip(&checked).enumerate() {
+        let in_item = |e: ToolError| match e {
+            ToolError::Denied(m) => {
+                ToolError::denied(format!("items[{n}]: {m}; nothing was written"))
+            }
+            other => other.in_field(&format!("items[{n}]")),
+        };
+        let aws = clients(&s, item.profile.as_deref(), item.region.as_deref())
             .await
-            .map_err(|e| match e {
-                ToolError::Denied(m) => {
-                    ToolError::denied(format!("items[{n}]: {m}; nothing was written"))
-                }
-                other => other.in_field(&format!("items[{n}]")),
-            })?;
+            .map_err(in_item)?;
+        let groups = aws
+            .resolve(&c.target)
+            .await
+            .map_err(|e| in_item(e.into()))?;
+        changes.extend(planned(c, item.ttl.as_deref(), &groups));
+        targets.insert(plan_target(&aws));
+        resolved.push(groups);
+    }
+    let plan = Plan::new(
+        WHITELIST_BULK.name,
+        targets.into_iter().collect::<Vec<_>>().join(", "),
+        format!("{} whitelist items", i.items.len()),
+        changes,
+    );
+    // A bulk call whose every item is a dry run is a dry run: nobody is asked.
+    let all_dry = i.items.iter().all(|item| item.dry_run);
+    let gate = ctx.gate(&plan, all_dry).await?;
+    if let Gate::Pending(_) = gate {
+        return Ok(BulkOutput {
+            items: Vec::new(),
+            succeeded: 0,
+            failed: 0,
+            change: ChangeReport::from_gate(plan, &gate),
+        });
     }
     let mut items = Vec::new();
-    for (n, (item, c)) in i.items.iter().zip(checked).enumerate() {
-        match apply(&s, &ctx, item, c).await {
+    for (n, ((item, c), groups)) in i.items.iter().zip(checked).zip(resolved).enumerate() {
+        match apply(&s, &ctx, item, c, Some(groups), item.dry_run).await {
             Ok(r) => items.push(BulkItem {
                 index: n,
                 status: "ok".into(),
@@ -305,6 +409,7 @@ async fn whitelist_bulk(
         succeeded: items.len() - failed,
         failed,
         items,
+        change: ChangeReport::from_gate(plan, &gate),
     })
 }
 
@@ -336,10 +441,13 @@ pub struct RemoveInput {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RemoveOutput {
+    /// The rules removed (or, with dry_run or pending approval, that would be).
     pub removed: Vec<Rule>,
     /// Matching rules left alone: not created by secops-mcp, or by another deployment (`secops-mcp:instance`).
     pub not_managed: Vec<String>,
     pub dry_run: bool,
+    /// What was done (or would be, or waits for approval) and how it was confirmed.
+    pub change: ChangeReport,
 }
 
 /// The most rule ids one `remove_whitelist` may name.
@@ -450,9 +558,6 @@ async fn remove_whitelist(
             .or_default()
             .push(r.rule_id.clone());
     }
-    for (g, ids) in &by_group {
-        aws.revoke(g, ids, i.dry_run).await?;
-    }
     let not_managed = unmanaged.into_iter().map(|r| r.rule_id).collect::<Vec<_>>();
     if managed.is_empty() {
         if !foreign.is_empty() {
@@ -466,10 +571,37 @@ async fn remove_whitelist(
             not_managed.join(", ")
         )));
     }
+    let plan = Plan::new(
+        REMOVE_WHITELIST.name,
+        plan_target(&aws),
+        format!("remove {} rule(s) this server added", managed.len()),
+        managed
+            .iter()
+            .map(|r| {
+                PlannedChange::new(
+                    "remove",
+                    "ingress rule",
+                    format!("{} {}", r.group_id, r.rule_id),
+                )
+                .before(serde_json::to_value(r).unwrap_or_default())
+            })
+            .collect(),
+    );
+    let gate = ctx.gate(&plan, i.dry_run).await?;
+    match gate {
+        // AWS's own DryRun checks the permissions too.
+        Gate::DryRun | Gate::Proceed(_) => {
+            for (g, ids) in &by_group {
+                aws.revoke(g, ids, i.dry_run).await?;
+            }
+        }
+        Gate::Pending(_) => {}
+    }
     Ok(RemoveOutput {
         removed: managed,
         not_managed,
         dry_run: i.dry_run,
+        change: ChangeReport::from_gate(plan, &gate),
     })
 }
 
@@ -578,9 +710,10 @@ pub fn spawn_sweeper(settings: Arc<Settings>, cache: Arc<ClientCache>, every: Du
 
 pub fn tools() -> Vec<ToolDef<Whitelist>> {
     vec![
-        ToolDef::new(WHITELIST, whitelist),
-        ToolDef::new(WHITELIST_BULK, whitelist_bulk),
-        ToolDef::new(REMOVE_WHITELIST, remove_whitelist),
-        ToolDef::new(SWEEP_EXPIRED, sweep_expired),
+        ToolDef::new(WHITELIST, whitelist).confirm(Confirm::Always),
+        ToolDef::new(WHITELIST_BULK, whitelist_bulk).confirm(Confirm::Always),
+        ToolDef::new(REMOVE_WHITELIST, remove_whitelist).confirm(Confirm::Always),
+        // The sweep removes what was agreed to expire; it asks nobody (it also runs unattended).
+        ToolDef::new(SWEEP_EXPIRED, sweep_expired).confirm(Confirm::Never),
     ]
 }
