@@ -39,6 +39,9 @@ fn spec(upstream: &str) -> ServerSpec {
         .env("PROXMOX_HOST", upstream)
         .env("PROXMOX_TOKEN_ID", TOKEN_ID)
         .env("PROXMOX_TOKEN_SECRET", SECRET)
+        // These tests are about the tools; `writes_ask_first` turns the confirmation back on
+        // (the test client cannot answer an elicitation).
+        .env("MCP_CONFIRM", "off")
 }
 
 /// The server started from `spec` (on a peer the test holds: the simulator, sshd,
@@ -180,6 +183,134 @@ async fn nodes_vms_and_status_through_the_api() {
         err(&mut c, "node_status", json!({"node": "pve3"})).await;
     }
     ok(&mut c, "list_nodes", json!({})).await;
+}
+
+/// The guest's status as the simulator reports it.
+async fn guest_status(c: &mut test_support::RpcClient, vmid: u32) -> String {
+    ok(c, "vm_status", json!({"vmid": vmid})).await["status"]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn writes_ask_first() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let scopes = &[
+        "proxmox:read",
+        "proxmox:power",
+        "proxmox:exec",
+        "proxmox:admin",
+    ];
+    let mut rig = start(
+        &ssh_spec(&sim, &sshd).without_env("MCP_CONFIRM"),
+        scopes,
+        true,
+    )
+    .await;
+    let c = &mut rig.client;
+    assert_eq!(guest_status(c, 100).await, "running");
+    // stop, reset and shutdown ask; this client cannot answer, so nothing happens.
+    let e = err(c, "vm_action", json!({"vmid": 100, "action": "stop"})).await;
+    assert!(e.contains("needs a human's confirmation"), "{e}");
+    assert_eq!(
+        guest_status(c, 100).await,
+        "running",
+        "refused before any request"
+    );
+    let dry = ok(
+        c,
+        "vm_action",
+        json!({"vmid": 100, "action": "shutdown", "dry_run": true}),
+    )
+    .await;
+    assert_eq!(
+        (dry["change"]["status"].as_str(), dry["upid"].as_str()),
+        (Some("planned"), None),
+        "{dry}"
+    );
+    assert_eq!(dry["change"]["plan"]["changes"][0]["action"], "shutdown");
+    // start does not ask.
+    let started = ok(
+        c,
+        "vm_action",
+        json!({"vmid": 102, "action": "start", "wait": true}),
+    )
+    .await;
+    assert_eq!(
+        started["change"]["confirmation"]["by"], "not_required",
+        "{started}"
+    );
+    assert_eq!(guest_status(c, 102).await, "running");
+    // A non-GET passthrough asks; a GET does not.
+    let e = err(
+        c,
+        "proxmox_api",
+        json!({"method": "POST", "path": "/nodes/pve1/qemu/100/status/stop"}),
+    )
+    .await;
+    assert!(e.contains("needs a human's confirmation"), "{e}");
+    assert_eq!(guest_status(c, 100).await, "running");
+    ok(c, "proxmox_api", json!({"method": "GET", "path": "/nodes"})).await;
+    let dry = ok(c, "proxmox_api", json!({"method": "PUT", "path": "/nodes/pve1/qemu/100/config", "params": {"cipassword": "hunter2"}, "dry_run": true})).await;
+    let text = dry.to_string();
+    assert!(
+        !text.contains("hunter2"),
+        "the plan names parameters, never their values: {text}"
+    );
+    assert_eq!(
+        dry["change"]["plan"]["changes"][0]["after"]["param_names"],
+        json!(["cipassword"])
+    );
+    // The built-in read-only diagnostics run; a command the operator added asks.
+    let r = ok(
+        c,
+        "execute_command",
+        json!({"command": "qm list", "node": "pve1"}),
+    )
+    .await;
+    assert_eq!(r["exit_status"], 0, "{r}");
+    let e = err(
+        c,
+        "execute_command",
+        json!({"command": "seq 3", "node": "pve1"}),
+    )
+    .await;
+    assert!(e.contains("needs a human's confirmation"), "{e}");
+    drop(rig);
+
+    // The two-person rule: the operator asks, a reviewer approves, the operator applies.
+    let spec = spec(&sim.base)
+        .without_env("MCP_CONFIRM")
+        .env("MCP_APPROVALS", "required");
+    let mut rig = start(&spec, scopes, true).await;
+    let p = ok(
+        &mut rig.client,
+        "vm_action",
+        json!({"vmid": 100, "action": "stop"}),
+    )
+    .await;
+    assert_eq!(p["change"]["status"], "pending_approval", "{p}");
+    assert_eq!(guest_status(&mut rig.client, 100).await, "running");
+    let mut reviewer = rig.client("reviewer", &["proxmox:approve"]).await;
+    ok(
+        &mut reviewer,
+        "approve_change",
+        json!({"change_id": p["change"]["pending"]["change_id"], "digest": p["change"]["pending"]["digest"]}),
+    )
+    .await;
+    let applied = ok(
+        &mut rig.client,
+        "apply_change",
+        json!({"change_id": p["change"]["pending"]["change_id"]}),
+    )
+    .await;
+    assert_eq!(
+        applied["change"]["confirmation"]["approver"], "reviewer",
+        "{applied}"
+    );
+    assert!(applied["upid"].as_str().is_some(), "{applied}");
 }
 
 #[tokio::test]

@@ -191,8 +191,13 @@ impl Plan {
 }
 
 fn digest_of(tool: &str, target: &str, changes: &[PlannedChange]) -> String {
-    let canonical =
-        crate::tool::sorted(json!({"tool": tool, "target": target, "changes": changes}));
+    fingerprint(&json!({"tool": tool, "target": target, "changes": changes}))
+}
+
+/// `sha256:` over `v` with its object keys sorted: for a plan that must bind values it may
+/// not show (secret API parameters), so that a changed value changes the digest.
+pub fn fingerprint(v: &Value) -> String {
+    let canonical = crate::tool::sorted(v.clone());
     let bytes = serde_json::to_vec(&canonical).unwrap_or_default();
     let hash = sha2::Sha256::digest(&bytes);
     let mut hex = String::with_capacity(7 + 64);

@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{
+    CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -63,6 +65,9 @@ pub struct ApiInput {
     #[serde(default)]
     #[schemars(extend("x-secret" = true))]
     pub params: Map<String, Value>,
+    /// For POST, PUT and DELETE: show the plan without asking or calling.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -71,14 +76,29 @@ pub struct ApiOutput {
     pub method: String,
     /// The path called.
     pub path: String,
-    /// The `data` of the answer.
+    /// The `data` of the answer (null when nothing was called: dry run or pending approval).
     // Free-form: whatever the path returns (the client's `RawResponse`), the one JSON value
     // a tool takes from the client as is.
     pub data: Value,
+    /// For POST, PUT and DELETE: what was done (or would be, or waits for approval) and how
+    /// it was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<ChangeReport>,
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
-    vec![ToolDef::new(PROXMOX_API, proxmox_api).with_audit_view(audit_arguments)]
+    vec![
+        ToolDef::new(PROXMOX_API, proxmox_api)
+            .with_audit_view(audit_arguments)
+            .confirm(Confirm::When {
+                when: |args| {
+                    args.get("method")
+                        .and_then(Value::as_str)
+                        .is_some_and(|m| !m.eq_ignore_ascii_case("GET"))
+                },
+                doc: "when `method` is POST, PUT or DELETE",
+            }),
+    ]
 }
 
 /// The VMID lists against every guest a write reaches; nothing is asked of Proxmox.
@@ -265,13 +285,44 @@ async fn proxmox_api(s: Arc<Proxmox>, ctx: CallCtx, i: ApiInput) -> Result<ApiOu
         let reach = guests::reach(&i.path, &segments, &p)?;
         check_lists(&s, &reach, verb, &i.path)?;
         check_protection(&s, &reach, &segments, verb, &i.path).await?;
+        // The plan names the parameters and binds their values by a fingerprint: values may
+        // be secrets, and must not be shown in the question or the answer.
+        let names: Vec<&str> = i.params.keys().map(String::as_str).collect();
+        let plan = Plan::new(
+            PROXMOX_API.name,
+            "the Proxmox VE API",
+            format!("{verb} {}", i.path),
+            vec![
+                PlannedChange::new(verb, "api call", &i.path).after(serde_json::json!({
+                    "param_names": names,
+                    "params": mcp_core::change::fingerprint(&Value::Object(i.params.clone())),
+                })),
+            ],
+        );
+        let gate = ctx.gate(&plan, i.dry_run).await?;
+        if !matches!(gate, Gate::Proceed(_)) {
+            return Ok(ApiOutput {
+                method: verb.to_string(),
+                path: i.path,
+                data: Value::Null,
+                change: Some(ChangeReport::from_gate(plan, &gate)),
+            });
+        }
         tracing::info!(method = verb, path = %i.path, subject = %ctx.principal.subject, "proxmox_api write");
+        let answer = s.api.raw(i.method.into(), &i.path, &p).await?;
+        return Ok(ApiOutput {
+            method: verb.to_string(),
+            path: i.path,
+            data: answer.data,
+            change: Some(ChangeReport::from_gate(plan, &gate)),
+        });
     }
     let answer = s.api.raw(i.method.into(), &i.path, &p).await?;
     Ok(ApiOutput {
         method: verb.to_string(),
         path: i.path,
         data: answer.data,
+        change: None,
     })
 }
 

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{
+    CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,9 @@ pub struct ExecInput {
     pub node: Option<String>,
     /// Seconds before the command is abandoned (1-300; default 30).
     pub timeout_seconds: Option<u32>,
+    /// Show the plan without asking or running anything.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `node` is optional without a `"default": null` in the schema: omitted means "the one host".
@@ -53,15 +58,40 @@ pub struct ExecResult {
     /// Output beyond the cap was dropped.
     pub truncated: bool,
     pub duration_ms: u64,
+    /// What was run (or would be, or waits for approval) and how it was confirmed.
+    pub change: ChangeReport,
+}
+
+/// Whether `command` is one of the built-in read-only diagnostics
+/// ([`DEFAULT_ALLOWLIST`](crate::policy::commands::DEFAULT_ALLOWLIST)), word for word at its
+/// start. Anything an operator added beyond them asks for a confirmation.
+fn builtin_diagnostic(command: &str) -> bool {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    crate::policy::commands::DEFAULT_ALLOWLIST
+        .iter()
+        .any(|entry| {
+            let e: Vec<&str> = entry.split_whitespace().collect();
+            words.len() >= e.len() && words.iter().zip(&e).all(|(w, x)| w == x)
+        })
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
-    vec![ToolDef::new(EXECUTE_COMMAND, execute_command)]
+    vec![
+        ToolDef::new(EXECUTE_COMMAND, execute_command).confirm(Confirm::When {
+            when: |args| {
+                !args
+                    .get("command")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(builtin_diagnostic)
+            },
+            doc: "unless the command is one of the built-in read-only diagnostics (qm list, pvesh get, journalctl -n, ...); commands the operator added to PROXMOX_COMMAND_ALLOWLIST ask",
+        }),
+    ]
 }
 
 async fn execute_command(
     s: Arc<Proxmox>,
-    _c: CallCtx,
+    ctx: CallCtx,
     i: ExecInput,
 ) -> Result<ExecResult, ToolError> {
     let argv = s.commands.check(&i.command)?;
@@ -109,6 +139,25 @@ async fn execute_command(
     remote.extend(argv.iter().cloned());
     let shown = quote(&argv);
     let line = quote(&remote);
+    let plan = Plan::new(
+        EXECUTE_COMMAND.name,
+        format!("node {n}"),
+        format!("run `{shown}`"),
+        vec![PlannedChange::new("run", "command", &shown)],
+    );
+    let gate = ctx.gate(&plan, i.dry_run).await?;
+    if !matches!(gate, Gate::Proceed(_)) {
+        return Ok(ExecResult {
+            node: n,
+            command: shown,
+            exit_status: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            truncated: false,
+            duration_ms: 0,
+            change: ChangeReport::from_gate(plan, &gate),
+        });
+    }
     let out = pool.exec(&target, &line, timeout).await?;
     Ok(ExecResult {
         node: n,
@@ -118,6 +167,7 @@ async fn execute_command(
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         truncated: out.truncated,
         duration_ms: out.duration.as_millis() as u64,
+        change: ChangeReport::from_gate(plan, &gate),
     })
 }
 

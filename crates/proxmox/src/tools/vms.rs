@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mcp_core::{CallCtx, Effect, ToolDef, ToolError, ToolSpec};
+use mcp_core::{
+    CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
+};
 use mcp_core::{Page, Paging};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -134,6 +136,9 @@ pub struct ActionInput {
     pub wait: bool,
     /// With wait: give up after this many seconds (1-600; default 120).
     pub timeout_seconds: Option<u32>,
+    /// Show the plan without asking or acting.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// One guest's status, and where it is.
@@ -159,8 +164,9 @@ pub struct ActionOutput {
     pub kind: String,
     /// The action started.
     pub action: String,
-    /// The task id.
-    pub upid: String,
+    /// The task id (absent when nothing was started: dry run or pending approval).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upid: Option<String>,
     /// With wait: `stopped` or `running` (timed out).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_status: Option<String>,
@@ -170,13 +176,23 @@ pub struct ActionOutput {
     /// With wait: whether the task finished with `OK`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
+    /// What was done (or would be, or waits for approval) and how it was confirmed.
+    pub change: ChangeReport,
 }
 
 pub fn tools() -> Vec<ToolDef<Proxmox>> {
     vec![
         ToolDef::new(LIST_VMS, list_vms),
         ToolDef::new(VM_STATUS, vm_status),
-        ToolDef::new(VM_ACTION, vm_action),
+        ToolDef::new(VM_ACTION, vm_action).confirm(Confirm::When {
+            when: |args| {
+                matches!(
+                    args.get("action").and_then(serde_json::Value::as_str),
+                    Some("stop" | "reset" | "shutdown")
+                )
+            },
+            doc: "when `action` is stop, reset or shutdown",
+        }),
     ]
 }
 
@@ -285,7 +301,7 @@ pub(crate) async fn status_of(
 
 async fn vm_action(
     s: Arc<Proxmox>,
-    _c: CallCtx,
+    ctx: CallCtx,
     i: ActionInput,
 ) -> Result<ActionOutput, ToolError> {
     let id = vmid(i.vmid)?;
@@ -324,18 +340,34 @@ async fn vm_action(
             i.action.as_str()
         )));
     }
-    let upid = s.api.guest_action(&n, kind, id, i.action.as_str()).await?;
-    tracing::info!(vmid = id, node = %n, action = i.action.as_str(), upid = %upid, "power action started");
+    let plan = Plan::new(
+        VM_ACTION.name,
+        format!("node {n}"),
+        format!("{} {} {id}", i.action.as_str(), kind.as_str()),
+        vec![PlannedChange::new(
+            i.action.as_str(),
+            kind.as_str(),
+            id.to_string(),
+        )],
+    );
+    let gate = ctx.gate(&plan, i.dry_run).await?;
     let mut out = ActionOutput {
         vmid: id,
         node: n.clone(),
         kind: kind.as_str().into(),
         action: i.action.as_str().into(),
-        upid: upid.clone(),
+        upid: None,
         task_status: None,
         exit_status: None,
         ok: None,
+        change: ChangeReport::from_gate(plan, &gate),
     };
+    if !matches!(gate, Gate::Proceed(_)) {
+        return Ok(out);
+    }
+    let upid = s.api.guest_action(&n, kind, id, i.action.as_str()).await?;
+    tracing::info!(vmid = id, node = %n, action = i.action.as_str(), upid = %upid, "power action started");
+    out.upid = Some(upid.clone());
     if !i.wait {
         return Ok(out);
     }
