@@ -50,6 +50,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (eq .Values.auth.mode "jwt") .Values.auth.jwt.hs256.enabled }}
 {{- $keys = append $keys .Values.auth.jwt.hs256.secretKey }}
 {{- end }}
+{{- if .Values.changes.stateKey.enabled }}
+{{- $keys = append $keys .Values.changes.stateKey.secretKey }}
+{{- end }}
 {{- $keys | uniq | toJson }}
 {{- end }}
 
