@@ -8,13 +8,14 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::airs::{AirsConfig, AirsSim};
 use crate::common::{FaultConfig, SimControl, faults, serve};
-use crate::panos::{PanosAuth, PanosSim};
+use crate::panos::{JobTiming, PanosAuth, PanosSim, User};
 use crate::proxmox::{ProxmoxConfig, ProxmoxSim};
 
 const AFTER_HELP: &str = "\
 Example:
   vendor-sim panos --bind 127.0.0.1:0 --config crates/simulators/fixtures/panos/firewall.xml \\
-      --api-key KEY --username admin --password admin --latency-ms 5
+      --api-key KEY --username admin --password admin --latency-ms 5 \\
+      --user bob:bob-password:BOB-KEY --job-polls 3 --job-ms 2000
   vendor-sim airs --bind 127.0.0.1:0 --api-key KEY --profile default-profile \
       --profile strict --async-delay-ms 200 --rate-limit 50
   vendor-sim proxmox --bind 127.0.0.1:0 --token-id 'root@pam!ci' --token-secret SECRET \\
@@ -45,8 +46,11 @@ pub struct Cli {
 /// The simulators.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// PAN-OS XML API (/api/): keygen, version, config get/show with an XPath
-    /// subset, op `show system info` and `test security-policy-match`.
+    /// PAN-OS XML API (/api/): keygen, version, a candidate and a running
+    /// configuration (config get/show/set/edit/delete/move/rename with an XPath
+    /// subset), commit and partial commit as jobs, revert, config and commit
+    /// locks, Panorama commit-all, rule hit counts, op `show system info` and
+    /// `test security-policy-match`.
     Panos(PanosArgs),
     /// Prisma AIRS scan API (/v1/scan/*): sync and async scans with
     /// deterministic detectors, results and reports.
@@ -110,6 +114,17 @@ pub struct PanosArgs {
     /// Password accepted by type=keygen.
     #[arg(long, requires = "username")]
     pub password: Option<String>,
+    /// Another administrator, as NAME:PASSWORD:KEY (repeatable). The name
+    /// ends at the first ':', the key starts after the last one.
+    #[arg(long = "user", value_name = "NAME:PASSWORD:KEY")]
+    pub users: Vec<User>,
+    /// A commit job is FIN on this `show jobs` look at it.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub job_polls: u32,
+    /// A commit job is FIN this many milliseconds after it was enqueued,
+    /// looked at or not (0: only looks count).
+    #[arg(long, default_value_t = 2000)]
+    pub job_ms: u64,
 }
 
 /// Options of `vendor-sim airs`.
@@ -177,14 +192,21 @@ pub enum RunError {
 pub async fn run(cli: Cli) -> Result<(), RunError> {
     match cli.command {
         Command::Panos(args) => {
-            let sim = PanosSim::from_file(
+            let mut sim = PanosSim::from_file(
                 &args.config,
                 PanosAuth {
                     api_key: args.api_key,
                     username: args.username,
                     password: args.password,
                 },
-            )?;
+            )?
+            .with_job_timing(JobTiming {
+                polls: args.job_polls,
+                max_age: (args.job_ms > 0).then(|| std::time::Duration::from_millis(args.job_ms)),
+            });
+            for user in args.users {
+                sim = sim.with_user(user);
+            }
             let ctl = SimControl::new(args.common.fault_config());
             let app = crate::panos::router(Arc::new(sim), ctl);
             tracing::info!(config = %args.config.display(), "PAN-OS simulator starting");

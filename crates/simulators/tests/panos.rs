@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use simulators::common::{FaultConfig, SimControl, serve};
-use simulators::panos::{INVALID_CREDENTIAL, PanosAuth, PanosSim, router};
+use simulators::panos::{INVALID_CREDENTIAL, JobTiming, PanosAuth, PanosSim, User, router};
 
 const KEY: &str = "test-api-key==";
 const VSYS1: &str =
@@ -50,6 +50,17 @@ impl Reply {
         self.doc()
             .descendants()
             .find(|n| n.has_tag_name(name))
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Text of the child `name` of the first `<job>`.
+    fn job_text(&self, name: &str) -> String {
+        self.doc()
+            .descendants()
+            .find(|n| n.has_tag_name("job"))
+            .and_then(|j| j.children().find(|c| c.has_tag_name(name)))
             .and_then(|n| n.text())
             .unwrap_or_default()
             .to_owned()
@@ -308,12 +319,14 @@ async fn invalid_type_and_unsupported_action() {
         )
         .await;
     assert_eq!(put.status, StatusCode::METHOD_NOT_ALLOWED);
+    // `clone` and `override` are real actions the simulator does not implement.
     let r = sim
         .api(&[
             ("type", "config"),
-            ("action", "set"),
-            ("xpath", "/config/shared"),
-            ("element", "<x/>"),
+            ("action", "clone"),
+            ("xpath", "/config/shared/address"),
+            ("from", "/config/shared/address/entry[@name='x']"),
+            ("newname", "y"),
         ])
         .await;
     assert_eq!(
@@ -559,7 +572,7 @@ async fn show_system_info_values() {
 #[tokio::test]
 async fn unknown_and_malformed_op_commands() {
     let sim = start("firewall.xml").await;
-    let r = sim.op("<show><jobs><all/></jobs></show>").await;
+    let r = sim.op("<show><bogus><all/></bogus></show>").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.body,
@@ -1242,4 +1255,1427 @@ async fn own_panorama_fixture_shape() {
         result_entry_names(&pre),
         ["shared-pre-block-p2p", "shared-pre-allow-dns"]
     );
+}
+
+// ---------------------------------------------------------------------------
+// Change management: the candidate configuration, commit jobs, locks, push,
+// hit counts. Two administrators: `admin` (KEY) and `bob` (BOB_KEY).
+// ---------------------------------------------------------------------------
+
+const BOB_KEY: &str = "bob-api-key";
+const OK20: &str =
+    "<response status=\"success\" code=\"20\"><msg>command succeeded</msg></response>";
+const NO_SUCH_NODE: &str =
+    "<response status=\"error\"><msg><line>No such node</line></msg></response>";
+const GET_MISSING: &str = "<response status=\"success\" code=\"7\"><result/></response>";
+const NO_CHANGES: &str = "<response status=\"success\" code=\"19\"><msg>There are no changes to commit.</msg></response>";
+
+fn vsys1(rel: &str) -> String {
+    format!("{VSYS1}/{rel}")
+}
+
+fn bob() -> User {
+    User {
+        name: "bob".to_owned(),
+        password: Some("bob-pass".to_owned()),
+        api_key: BOB_KEY.to_owned(),
+    }
+}
+
+/// A simulator with the admins `admin` and `bob` whose jobs finish on the
+/// third `show jobs` poll (never by time, so every poll is deterministic).
+async fn start_admins(file: &str) -> Sim {
+    let sim = PanosSim::from_file(&fixture(file), auth(true))
+        .expect("fixture loads")
+        .with_user(bob())
+        .with_job_timing(JobTiming {
+            polls: 3,
+            max_age: None,
+        });
+    start_sim(sim).await
+}
+
+impl Sim {
+    async fn api_as(&self, key: &str, params: &[(&str, &str)]) -> Reply {
+        self.send(
+            self.http
+                .post(format!("{}/api/", self.base))
+                .header("X-PAN-KEY", key)
+                .form(params),
+        )
+        .await
+    }
+
+    async fn set_as(&self, key: &str, xpath: &str, element: &str) -> Reply {
+        self.api_as(
+            key,
+            &[
+                ("type", "config"),
+                ("action", "set"),
+                ("xpath", xpath),
+                ("element", element),
+            ],
+        )
+        .await
+    }
+
+    async fn set(&self, xpath: &str, element: &str) -> Reply {
+        self.set_as(KEY, xpath, element).await
+    }
+
+    async fn edit(&self, xpath: &str, element: &str) -> Reply {
+        self.api(&[
+            ("type", "config"),
+            ("action", "edit"),
+            ("xpath", xpath),
+            ("element", element),
+        ])
+        .await
+    }
+
+    async fn delete_as(&self, key: &str, xpath: &str) -> Reply {
+        self.api_as(
+            key,
+            &[("type", "config"), ("action", "delete"), ("xpath", xpath)],
+        )
+        .await
+    }
+
+    async fn delete(&self, xpath: &str) -> Reply {
+        self.delete_as(KEY, xpath).await
+    }
+
+    async fn op_as(&self, key: &str, cmd: &str) -> Reply {
+        self.api_as(key, &[("type", "op"), ("cmd", cmd)]).await
+    }
+
+    async fn commit_as(&self, key: &str, cmd: &str) -> Reply {
+        self.api_as(key, &[("type", "commit"), ("cmd", cmd)]).await
+    }
+
+    async fn job(&self, id: &str) -> Reply {
+        self.op(&format!("<show><jobs><id>{id}</id></jobs></show>"))
+            .await
+    }
+
+    /// Polls `show jobs id` until the job is FIN, at most `max` times, and
+    /// returns every answer (the last one is FIN).
+    async fn poll_job(&self, id: &str, max: usize) -> Vec<Reply> {
+        let mut seen = Vec::new();
+        for _ in 0..max {
+            let r = self.job(id).await;
+            let fin = r.job_text("status") == "FIN";
+            seen.push(r);
+            if fin {
+                return seen;
+            }
+        }
+        panic!(
+            "job {id} not FIN after {max} polls: {}",
+            seen.last().map(|r| r.body.as_str()).unwrap_or_default()
+        );
+    }
+
+    /// Commits with `cmd` as `key` and polls the job to FIN; returns the last answer.
+    async fn commit_and_wait(&self, key: &str, cmd: &str) -> Reply {
+        let r = self.commit_as(key, cmd).await;
+        let id = r.text("job");
+        assert!(!id.is_empty(), "no job: {}", r.body);
+        let mut polls = self.poll_job(&id, 10).await;
+        polls.pop().expect("a FIN answer")
+    }
+
+    async fn pending(&self) -> String {
+        self.op("<check><pending-changes></pending-changes></check>")
+            .await
+            .text("result")
+    }
+}
+
+/// Texts of every `member` element in a reply, in document order.
+fn members(r: &Reply) -> Vec<String> {
+    r.doc()
+        .descendants()
+        .filter(|n| n.has_tag_name("member"))
+        .map(|n| n.text().unwrap_or_default().trim().to_owned())
+        .collect()
+}
+
+/// Texts of every `line` element in a reply, in document order.
+fn lines(r: &Reply) -> Vec<String> {
+    r.doc()
+        .descendants()
+        .filter(|n| n.has_tag_name("line"))
+        .map(|n| n.text().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn rule_names(r: &Reply) -> Vec<String> {
+    result_entry_names(r)
+}
+
+const NEW_HOST: &str = "<entry name='new-host'><ip-netmask>192.0.2.77/32</ip-netmask><description>added</description></entry>";
+
+#[tokio::test]
+async fn set_merges_into_the_candidate_only() {
+    let sim = start_admins("firewall.xml").await;
+    let obj = vsys1("address/entry[@name='new-host']");
+    assert_eq!(sim.set(&vsys1("address"), NEW_HOST).await.body, OK20);
+    let got = sim.get(&obj).await;
+    assert!(
+        got.body
+            .starts_with("<response status=\"success\" code=\"19\"><result total-count=\"1\" count=\"1\"><entry name=\"new-host\""),
+        "{}",
+        got.body
+    );
+    assert_eq!(got.text("ip-netmask"), "192.0.2.77/32");
+    // The running configuration does not change before a commit.
+    assert_eq!(sim.show(&obj).await.body, NO_SUCH_NODE);
+
+    // A set merges: the tag is added and the description stays.
+    assert_eq!(
+        sim.set(&obj, "<tag><member>web</member></tag>").await.body,
+        OK20
+    );
+    let got = sim.get(&obj).await;
+    assert_eq!(got.text("description"), "added");
+    assert_eq!(members(&got), ["web"]);
+    // Several elements in one set.
+    assert_eq!(
+        sim.set(
+            &obj,
+            "<description>two</description><tag><member>prod</member></tag>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    let got = sim.get(&obj).await;
+    assert_eq!(got.text("description"), "two");
+    assert_eq!(members(&got), ["web", "prod"]);
+
+    // On a member list a set appends, and only once.
+    let grp = vsys1("address-group/entry[@name='grp-web-servers']");
+    assert_eq!(
+        sim.set(&grp, "<static><member>new-host</member></static>")
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(
+        sim.set(&format!("{grp}/static"), "<member>new-host</member>")
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(
+        members(&sim.get(&format!("{grp}/static")).await),
+        ["web-srv-01", "web-srv-02", "new-host"]
+    );
+    assert_eq!(
+        members(&sim.show(&format!("{grp}/static")).await),
+        ["web-srv-01", "web-srv-02"]
+    );
+
+    // Missing parents are created.
+    let edl = vsys1("external-list/entry[@name='edl-block']");
+    assert_eq!(sim.show(&vsys1("external-list")).await.body, NO_SUCH_NODE);
+    assert_eq!(
+        sim.set(
+            &edl,
+            "<type><ip><url>https://lists.example.com/block.txt</url></ip></type>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    assert_eq!(
+        sim.get(&edl).await.text("url"),
+        "https://lists.example.com/block.txt"
+    );
+}
+
+#[tokio::test]
+async fn edit_replaces_the_node() {
+    let sim = start_admins("firewall.xml").await;
+    let obj = vsys1("address/entry[@name='web-srv-01']");
+    assert_eq!(
+        sim.edit(
+            &obj,
+            "<entry name='web-srv-01'><ip-netmask>10.10.1.99/32</ip-netmask></entry>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    let got = sim.get(&obj).await;
+    assert_eq!(got.text("ip-netmask"), "10.10.1.99/32");
+    assert_eq!(
+        got.text("description"),
+        "",
+        "edit replaces, so the description is gone"
+    );
+    assert!(members(&got).is_empty(), "and so are the tags");
+    let shown = sim.show(&obj).await;
+    assert_eq!(shown.text("ip-netmask"), "10.10.1.10");
+    assert_eq!(shown.text("description"), "Primary web server");
+
+    // Editing a leaf that is not there creates it.
+    assert_eq!(
+        sim.edit(
+            &format!("{obj}/description"),
+            "<description>edited</description>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    assert_eq!(sim.get(&obj).await.text("description"), "edited");
+
+    // The element must be the node the xpath names.
+    let breaks = "<response status=\"error\" code=\"12\"><msg><line>Edit breaks config validity</line></msg></response>";
+    for bad in [
+        "<entry name='other'><ip-netmask>10.0.0.1</ip-netmask></entry>",
+        "<address><entry name='web-srv-01'/></address>",
+        "<entry name='web-srv-01'/><entry name='web-srv-02'/>",
+    ] {
+        assert_eq!(sim.edit(&obj, bad).await.body, breaks, "{bad}");
+    }
+    assert_eq!(sim.get(&obj).await.text("ip-netmask"), "10.10.1.99/32");
+}
+
+#[tokio::test]
+async fn delete_from_the_candidate() {
+    let sim = start_admins("firewall.xml").await;
+    let obj = vsys1("address/entry[@name='fqdn-updates']");
+    assert_eq!(sim.delete(&obj).await.body, OK20);
+    assert_eq!(sim.get(&obj).await.body, GET_MISSING);
+    assert_eq!(sim.show(&obj).await.text("fqdn"), "updates.example.com");
+
+    // An absent node: success with code 7, as PAN-OS answers it.
+    assert_eq!(
+        sim.delete(&vsys1("address/entry[@name='never-existed']"))
+            .await
+            .body,
+        "<response status=\"success\" code=\"7\"><msg>Object doesn't exist</msg></response>"
+    );
+
+    // One member, selected by its text.
+    let grp = vsys1("address-group/entry[@name='grp-web-servers']/static");
+    assert_eq!(
+        sim.delete(&format!("{grp}/member[text()='web-srv-02']"))
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(members(&sim.get(&grp).await), ["web-srv-01"]);
+}
+
+#[tokio::test]
+async fn deleting_a_referenced_object_is_refused() {
+    let sim = start_admins("firewall.xml").await;
+    let obj = vsys1("address/entry[@name='web-srv-01']");
+    let r = sim.delete(&obj).await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"10\"><msg><line> <![CDATA[ web-srv-01]]> cannot be deleted because of references from:</line><line> vsys -> vsys1 -> address-group -> grp-web-servers -> static</line></msg></response>"
+    );
+    assert_eq!(sim.get(&obj).await.text("ip-netmask"), "10.10.1.10");
+
+    // Every referrer is named, groups and rules, in document order.
+    let r = sim.delete(&vsys1("address/entry[@name='net-trust']")).await;
+    assert_eq!(
+        lines(&r),
+        [
+            "  net-trust cannot be deleted because of references from:",
+            " vsys -> vsys1 -> rulebase -> security -> rules -> drop-ssh-not-bastion -> destination",
+            " vsys -> vsys1 -> rulebase -> security -> rules -> allow-ssh-bastion -> destination",
+            " vsys -> vsys1 -> rulebase -> security -> rules -> allow-users-web-out -> source",
+            " vsys -> vsys1 -> rulebase -> security -> rules -> allow-app-tier -> source",
+            " vsys -> vsys1 -> rulebase -> security -> rules -> allow-dns-out -> source",
+        ]
+    );
+    // A shared object used by a vsys group.
+    let r = sim
+        .delete("/config/shared/address/entry[@name='shared-dns-primary']")
+        .await;
+    assert!(
+        r.body
+            .starts_with("<response status=\"error\" code=\"10\">"),
+        "{}",
+        r.body
+    );
+    assert!(
+        lines(&r)
+            .contains(&" vsys -> vsys1 -> address-group -> grp-dns-servers -> static".to_owned())
+    );
+
+    // Integrity is checked against the candidate: once the reference is gone
+    // (in the same uncommitted change set), the delete works.
+    let member =
+        vsys1("address-group/entry[@name='grp-web-servers']/static/member[text()='web-srv-01']");
+    assert_eq!(sim.delete(&member).await.body, OK20);
+    assert_eq!(sim.delete(&obj).await.body, OK20);
+    assert_eq!(sim.get(&obj).await.body, GET_MISSING);
+}
+
+const RULE_BAD_SOURCE: &str = "<entry name='r-new'><from><member>trust</member></from><to><member>untrust</member></to><source><member>no-such-host</member></source><destination><member>any</member></destination><source-user><member>any</member></source-user><category><member>any</member></category><application><member>any</member></application><service><member>application-default</member></service><action>allow</action></entry>";
+
+fn rule_with_source(name: &str, sources: &[&str]) -> String {
+    let src: String = sources
+        .iter()
+        .map(|s| format!("<member>{s}</member>"))
+        .collect();
+    format!(
+        "<entry name='{name}'><from><member>trust</member></from><to><member>untrust</member></to><source>{src}</source><destination><member>any</member></destination><source-user><member>any</member></source-user><category><member>any</member></category><application><member>any</member></application><service><member>application-default</member></service><action>allow</action></entry>"
+    )
+}
+
+#[tokio::test]
+async fn invalid_references_are_refused_when_written() {
+    let sim = start_admins("firewall.xml").await;
+    let rules = vsys1("rulebase/security/rules");
+    let r = sim.set(&rules, RULE_BAD_SOURCE).await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"12\"><msg><line><![CDATA[ r-new -> source 'no-such-host' is not an allowed keyword]]></line><line><![CDATA[ r-new -> source no-such-host is an invalid ipv4/v6 address]]></line><line><![CDATA[ r-new -> source no-such-host invalid range start IP]]></line><line><![CDATA[ r-new -> source 'no-such-host' is not a valid reference]]></line><line><![CDATA[ r-new -> source is invalid]]></line></msg></response>"
+    );
+    assert_eq!(
+        sim.get(&format!("{rules}/entry[@name='r-new']")).await.body,
+        GET_MISSING
+    );
+
+    // A group member is checked the same way.
+    let r = sim
+        .set(
+            &vsys1("address-group/entry[@name='grp-web-servers']"),
+            "<static><member>ghost</member></static>",
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"12\"><msg><line><![CDATA[ grp-web-servers -> static 'ghost' is not a valid reference]]></line><line><![CDATA[ grp-web-servers -> static is invalid]]></line></msg></response>"
+    );
+
+    // Literals, objects, groups, shared objects and regions are accepted.
+    let ok = rule_with_source(
+        "r-ok",
+        &[
+            "192.0.2.0/24",
+            "10.1.1.1-10.1.1.9",
+            "2001:db8::/64",
+            "net-trust",
+            "grp-app-tier",
+            "shared-dns-primary",
+            "US",
+        ],
+    );
+    assert_eq!(sim.set(&rules, &ok).await.body, OK20);
+}
+
+#[tokio::test]
+async fn move_reorders_rules_in_the_candidate() {
+    let sim = start_admins("firewall.xml").await;
+    let rules = vsys1("rulebase/security/rules");
+    let entries = format!("{rules}/entry");
+    let original = rule_names(&sim.show(&entries).await);
+    assert_eq!(original.len(), 8);
+    let mv = |name: &str, wh: &'static str, dst: Option<&'static str>| {
+        let xpath = format!("{rules}/entry[@name='{name}']");
+        let sim = &sim;
+        async move {
+            let mut p = vec![
+                ("type", "config"),
+                ("action", "move"),
+                ("xpath", xpath.as_str()),
+                ("where", wh),
+            ];
+            if let Some(d) = dst {
+                p.push(("dst", d));
+            }
+            sim.api(&p).await
+        }
+    };
+    assert_eq!(mv("deny-all", "top", None).await.body, OK20);
+    assert_eq!(rule_names(&sim.get(&entries).await)[0], "deny-all");
+    assert_eq!(mv("deny-all", "bottom", None).await.body, OK20);
+    assert_eq!(rule_names(&sim.get(&entries).await), original);
+    assert_eq!(
+        mv("allow-dns-out", "before", Some("allow-web-inbound"))
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(
+        mv("allow-web-inbound", "after", Some("deny-all"))
+            .await
+            .body,
+        OK20
+    );
+    let now = rule_names(&sim.get(&entries).await);
+    assert_eq!(now[0], "allow-dns-out");
+    assert_eq!(now.last().map(String::as_str), Some("allow-web-inbound"));
+    // Running keeps its order until a commit.
+    assert_eq!(rule_names(&sim.show(&entries).await), original);
+
+    // Errors: a missing rule, a missing dst, a bad where, before/after without dst.
+    assert_eq!(
+        mv("no-such-rule", "top", None).await.body,
+        "<response status=\"error\" code=\"7\"><msg>Object doesn't exist</msg></response>"
+    );
+    let r = mv("deny-all", "before", Some("no-such-rule")).await;
+    assert!(
+        r.body
+            .starts_with("<response status=\"error\" code=\"12\">"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("no-such-rule"), "{}", r.body);
+    let r = mv("deny-all", "sideways", None).await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"400\"><result><msg>Parameter \"where\" is invalid</msg></result></response>"
+    );
+    let r = mv("deny-all", "after", None).await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"400\"><result><msg>Parameter \"dst\" is required</msg></result></response>"
+    );
+    assert_eq!(rule_names(&sim.get(&entries).await), now);
+}
+
+#[tokio::test]
+async fn rename_keeps_position_and_references() {
+    let sim = start_admins("firewall.xml").await;
+    let rules = vsys1("rulebase/security/rules");
+    let ren = |xpath: String, newname: &'static str| {
+        let sim = &sim;
+        async move {
+            sim.api(&[
+                ("type", "config"),
+                ("action", "rename"),
+                ("xpath", xpath.as_str()),
+                ("newname", newname),
+            ])
+            .await
+        }
+    };
+    assert_eq!(
+        ren(
+            format!("{rules}/entry[@name='allow-dns-out']"),
+            "allow-dns-egress"
+        )
+        .await
+        .body,
+        OK20
+    );
+    let names = rule_names(&sim.get(&format!("{rules}/entry")).await);
+    assert_eq!(names[6], "allow-dns-egress");
+    assert_eq!(
+        rule_names(&sim.show(&format!("{rules}/entry")).await)[6],
+        "allow-dns-out"
+    );
+
+    // Renaming an object renames its references.
+    assert_eq!(
+        ren(vsys1("address/entry[@name='db-srv-01']"), "db-primary")
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(
+        members(
+            &sim.get(&vsys1("address-group/entry[@name='grp-app-tier']/static"))
+                .await
+        ),
+        ["grp-web-servers", "db-primary"]
+    );
+    assert_eq!(
+        sim.get(&vsys1("address/entry[@name='db-primary']"))
+            .await
+            .text("ip-netmask"),
+        "10.10.2.20/32"
+    );
+
+    // A name that is taken, a missing object, no newname.
+    let r = ren(
+        format!("{rules}/entry[@name='deny-all']"),
+        "allow-web-inbound",
+    )
+    .await;
+    assert!(
+        r.body
+            .starts_with("<response status=\"error\" code=\"12\">"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("allow-web-inbound"), "{}", r.body);
+    assert_eq!(
+        ren(format!("{rules}/entry[@name='nope']"), "x").await.body,
+        "<response status=\"error\" code=\"7\"><msg>Object doesn't exist</msg></response>"
+    );
+    let r = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "rename"),
+            ("xpath", &format!("{rules}/entry[@name='deny-all']")),
+        ])
+        .await;
+    assert_eq!(
+        r.body,
+        "<response status=\"error\" code=\"400\"><result><msg>Parameter \"newname\" is required</msg></result></response>"
+    );
+}
+
+#[tokio::test]
+async fn malformed_config_requests() {
+    let sim = start_admins("firewall.xml").await;
+    let addr = vsys1("address");
+    // No element.
+    for action in ["set", "edit"] {
+        let r = sim
+            .api(&[("type", "config"), ("action", action), ("xpath", &addr)])
+            .await;
+        assert_eq!(
+            r.body,
+            "<response status=\"error\" code=\"400\"><result><msg>Parameter \"element\" is required</msg></result></response>",
+            "{action}"
+        );
+    }
+    // An element that is not XML.
+    for bad in ["<entry name='x'>", "not xml", "<a></b>"] {
+        let r = sim.set(&addr, bad).await;
+        assert_eq!(
+            r.body,
+            "<response status=\"error\" code=\"18\"><msg><line>Malformed Request</line></msg></response>",
+            "{bad}"
+        );
+    }
+    // A bad xpath on every write action.
+    for action in ["set", "edit", "delete", "move", "rename"] {
+        let r = sim
+            .api(&[
+                ("type", "config"),
+                ("action", action),
+                ("xpath", "//entry"),
+                ("element", "<x/>"),
+                ("where", "top"),
+                ("newname", "n"),
+            ])
+            .await;
+        assert!(
+            r.body
+                .starts_with("<response status=\"error\" code=\"6\"><msg><line>bad xpath: "),
+            "{action}: {}",
+            r.body
+        );
+    }
+    // The candidate is untouched by all of this.
+    assert_eq!(sim.pending().await, "no");
+}
+
+#[tokio::test]
+async fn commit_is_a_job_that_finishes_after_polls() {
+    let sim = start_admins("firewall.xml").await;
+    assert_eq!(
+        sim.commit_as(KEY, "<commit></commit>").await.body,
+        NO_CHANGES
+    );
+
+    let obj = vsys1("address/entry[@name='new-host']");
+    assert_eq!(sim.set(&vsys1("address"), NEW_HOST).await.body, OK20);
+    let r = sim
+        .commit_as(
+            KEY,
+            "<commit><description>CHG-42 requested by Alice Example</description></commit>",
+        )
+        .await;
+    let id = r.text("job");
+    assert!(id.parse::<u32>().is_ok_and(|n| n > 0), "{}", r.body);
+    assert_eq!(
+        r.body,
+        format!(
+            "<response status=\"success\" code=\"19\"><result><msg><line>Commit job enqueued with jobid {id}</line></msg><job>{id}</job></result></response>"
+        )
+    );
+
+    let first = sim.job(&id).await;
+    assert!(
+        first
+            .body
+            .starts_with("<response status=\"success\"><result><job>"),
+        "{}",
+        first.body
+    );
+    assert_eq!(first.job_text("id"), id);
+    assert_eq!(first.job_text("type"), "Commit");
+    assert_eq!(first.job_text("status"), "ACT");
+    assert_eq!(first.job_text("result"), "PEND");
+    assert_eq!(first.job_text("tfin"), "Still Active");
+    assert_eq!(first.job_text("user"), "admin");
+    let progress: u32 = first.job_text("progress").parse().expect("progress");
+    assert!((1..100).contains(&progress), "{progress}");
+    // Running changes only when the job finishes.
+    assert_eq!(sim.show(&obj).await.body, NO_SUCH_NODE);
+
+    let polls = sim.poll_job(&id, 10).await;
+    assert_eq!(polls.len(), 2, "FIN on the third poll");
+    let mut last_progress = progress;
+    for p in &polls[..polls.len() - 1] {
+        let now: u32 = p.job_text("progress").parse().expect("progress");
+        assert!(now > last_progress && now < 100);
+        last_progress = now;
+    }
+    let fin = polls.last().expect("fin");
+    assert_eq!(fin.job_text("result"), "OK");
+    assert_eq!(fin.job_text("progress"), "100");
+    assert_eq!(
+        fin.job_text("description"),
+        "CHG-42 requested by Alice Example"
+    );
+    assert!(
+        lines(fin).contains(&"Configuration committed successfully".to_owned()),
+        "{}",
+        fin.body
+    );
+    assert_eq!(sim.show(&obj).await.text("ip-netmask"), "192.0.2.77/32");
+    // FIN stays FIN.
+    assert_eq!(sim.job(&id).await.job_text("status"), "FIN");
+
+    // show jobs all lists it, with its description.
+    let all = sim.op("<show><jobs><all></all></jobs></show>").await;
+    assert!(all.body.contains(&format!("<id>{id}</id>")), "{}", all.body);
+    assert!(all.body.contains("CHG-42 requested by Alice Example"));
+
+    assert_eq!(
+        sim.commit_as(KEY, "<commit></commit>").await.body,
+        NO_CHANGES
+    );
+    assert_eq!(
+        sim.job("999").await.body,
+        "<response status=\"error\" code=\"7\"><msg><line>job 999 not found</line></msg></response>"
+    );
+}
+
+#[tokio::test]
+async fn a_job_also_finishes_by_time() {
+    let sim = PanosSim::from_file(&fixture("firewall.xml"), auth(true))
+        .expect("loads")
+        .with_job_timing(JobTiming {
+            polls: 1000,
+            max_age: Some(Duration::from_millis(50)),
+        });
+    let sim = start_sim(sim).await;
+    sim.set(&vsys1("address"), NEW_HOST).await;
+    let id = sim.commit_as(KEY, "<commit></commit>").await.text("job");
+    // A bounded poll: the job is FIN once 50 ms have passed, whoever asks.
+    let mut fin = false;
+    for _ in 0..500 {
+        let r = sim.show(&vsys1("address/entry[@name='new-host']")).await;
+        if r.status == StatusCode::OK && r.text("ip-netmask") == "192.0.2.77/32" {
+            fin = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(fin, "running never changed");
+    assert_eq!(sim.job(&id).await.job_text("status"), "FIN");
+}
+
+#[tokio::test]
+async fn partial_commit_takes_one_admins_changes() {
+    let sim = start_admins("firewall.xml").await;
+    let a = vsys1("address/entry[@name='a-host']");
+    let b = vsys1("address/entry[@name='b-host']");
+    sim.set(
+        &vsys1("address"),
+        "<entry name='a-host'><ip-netmask>192.0.2.1</ip-netmask></entry>",
+    )
+    .await;
+    let r = sim
+        .set_as(
+            BOB_KEY,
+            &vsys1("address"),
+            "<entry name='b-host'><ip-netmask>192.0.2.2</ip-netmask></entry>",
+        )
+        .await;
+    assert_eq!(r.body, OK20);
+    assert_eq!(sim.pending().await, "yes");
+
+    let fin = sim
+        .commit_and_wait(
+            KEY,
+            "<commit><partial><admin><member>admin</member></admin></partial><description>only mine</description></commit>",
+        )
+        .await;
+    assert_eq!(fin.job_text("result"), "OK", "{}", fin.body);
+    assert_eq!(fin.job_text("user"), "admin");
+    assert!(
+        lines(&fin)
+            .iter()
+            .any(|l| l.contains("Partial changes to commit") && l.contains("admin")),
+        "{}",
+        fin.body
+    );
+    assert_eq!(sim.show(&a).await.text("ip-netmask"), "192.0.2.1");
+    assert_eq!(sim.show(&b).await.body, NO_SUCH_NODE);
+    assert_eq!(sim.get(&b).await.text("ip-netmask"), "192.0.2.2");
+    assert_eq!(sim.pending().await, "yes", "bob's change is still pending");
+    // Nothing of admin's is left to commit.
+    assert_eq!(
+        sim.commit_as(
+            KEY,
+            "<commit><partial><admin><member>admin</member></admin></partial></commit>"
+        )
+        .await
+        .body,
+        NO_CHANGES
+    );
+
+    // The documented form with action=partial works too.
+    let r = sim
+        .api_as(
+            BOB_KEY,
+            &[
+                ("type", "commit"),
+                ("action", "partial"),
+                (
+                    "cmd",
+                    "<commit><partial><admin><member>bob</member></admin></partial></commit>",
+                ),
+            ],
+        )
+        .await;
+    let id = r.text("job");
+    let fin = sim.poll_job(&id, 10).await.pop().expect("fin");
+    assert_eq!(fin.job_text("result"), "OK");
+    assert_eq!(fin.job_text("user"), "bob");
+    assert_eq!(sim.show(&b).await.text("ip-netmask"), "192.0.2.2");
+    assert_eq!(sim.show(&a).await.text("ip-netmask"), "192.0.2.1");
+    assert_eq!(sim.pending().await, "no");
+}
+
+#[tokio::test]
+async fn a_commit_that_fails_validation_keeps_running() {
+    let sim = start_admins("firewall.xml").await;
+    let rules = vsys1("rulebase/security/rules");
+    // bob creates an object, admin writes a rule that uses it (valid in the candidate).
+    assert_eq!(
+        sim.set_as(
+            BOB_KEY,
+            &vsys1("address"),
+            "<entry name='x-host'><ip-netmask>192.0.2.9</ip-netmask></entry>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    assert_eq!(
+        sim.set(&rules, &rule_with_source("r-x", &["x-host"]))
+            .await
+            .body,
+        OK20
+    );
+
+    // Committing only admin's changes would leave the rule pointing at nothing.
+    let fin = sim
+        .commit_and_wait(
+            KEY,
+            "<commit><partial><admin><member>admin</member></admin></partial></commit>",
+        )
+        .await;
+    assert_eq!(fin.job_text("status"), "FIN");
+    assert_eq!(fin.job_text("result"), "FAIL", "{}", fin.body);
+    let details = lines(&fin);
+    assert!(
+        details.contains(&"Validation Error:".to_owned()),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|l| l.contains("r-x -> source 'x-host' is not a valid reference")),
+        "{details:?}"
+    );
+    assert_eq!(details.last().map(String::as_str), Some("Commit failed"));
+    assert_eq!(
+        sim.show(&format!("{rules}/entry[@name='r-x']")).await.body,
+        NO_SUCH_NODE
+    );
+    assert_eq!(
+        sim.get(&format!("{rules}/entry[@name='r-x']"))
+            .await
+            .text("action"),
+        "allow"
+    );
+    assert_eq!(sim.pending().await, "yes");
+
+    // A full commit takes both admins' changes and passes.
+    let fin = sim.commit_and_wait(BOB_KEY, "<commit></commit>").await;
+    assert_eq!(fin.job_text("result"), "OK", "{}", fin.body);
+    assert_eq!(
+        sim.show(&format!("{rules}/entry[@name='r-x']"))
+            .await
+            .text("action"),
+        "allow"
+    );
+    assert_eq!(sim.pending().await, "no");
+}
+
+#[tokio::test]
+async fn revert_discards_candidate_changes() {
+    let sim = start_admins("firewall.xml").await;
+    let a = vsys1("address/entry[@name='a-host']");
+    let b = vsys1("address/entry[@name='b-host']");
+    sim.set(
+        &vsys1("address"),
+        "<entry name='a-host'><ip-netmask>192.0.2.1</ip-netmask></entry>",
+    )
+    .await;
+    sim.set_as(
+        BOB_KEY,
+        &vsys1("address"),
+        "<entry name='b-host'><ip-netmask>192.0.2.2</ip-netmask></entry>",
+    )
+    .await;
+    let reverted = "<response status=\"success\"><result><msg><line>All changes were reverted from configuration</line></msg></result></response>";
+    let r = sim
+        .op("<revert><config><partial><admin><member>admin</member></admin></partial></config></revert>")
+        .await;
+    assert_eq!(r.body, reverted);
+    assert_eq!(sim.get(&a).await.body, GET_MISSING);
+    assert_eq!(sim.get(&b).await.text("ip-netmask"), "192.0.2.2");
+    assert_eq!(
+        sim.op("<revert><config></config></revert>").await.body,
+        reverted
+    );
+    assert_eq!(sim.get(&b).await.body, GET_MISSING);
+    assert_eq!(sim.pending().await, "no");
+
+    // pan-os-python's revert_to_running_configuration loads running-config.xml.
+    sim.set(
+        &vsys1("address"),
+        "<entry name='a-host'><ip-netmask>192.0.2.1</ip-netmask></entry>",
+    )
+    .await;
+    let r = sim
+        .op("<load><config><from>running-config.xml</from></config></load>")
+        .await;
+    assert_eq!(
+        r.body,
+        "<response status=\"success\"><result><msg><line>Config loaded from running-config.xml</line></msg></result></response>"
+    );
+    assert_eq!(sim.get(&a).await.body, GET_MISSING);
+    assert_eq!(sim.pending().await, "no");
+}
+
+#[tokio::test]
+async fn config_lock_blocks_other_admins() {
+    let sim = start_admins("firewall.xml").await;
+    let no_locks =
+        "<response status=\"success\"><result><config-locks></config-locks></result></response>";
+    assert_eq!(
+        sim.op("<show><config-locks></config-locks></show>")
+            .await
+            .body,
+        no_locks
+    );
+    let r = sim
+        .op("<request><config-lock><add><comment>change window CHG-7</comment></add></config-lock></request>")
+        .await;
+    assert_eq!(
+        r.body,
+        "<response status=\"success\"><result>Successfully acquired lock. Other administrators will not be able to modify configuration until lock is released by admin.</result></response>"
+    );
+    let locks = sim.op("<show><config-locks></config-locks></show>").await;
+    let doc = locks.doc();
+    let entry = doc
+        .descendants()
+        .find(|n| n.has_tag_name("entry"))
+        .expect("a lock entry");
+    assert_eq!(entry.attribute("name"), Some("admin"));
+    assert_eq!(locks.text("type"), "shared");
+    assert_eq!(locks.text("name"), "shared");
+    assert_eq!(locks.text("comment"), "change window CHG-7");
+    assert_eq!(locks.text("loggedin"), "yes");
+
+    // Every change by bob is refused, naming the holder.
+    let locked = "<response status=\"error\"><msg><line>Configuration is locked by admin</line></msg></response>";
+    let addr = vsys1("address");
+    assert_eq!(sim.set_as(BOB_KEY, &addr, NEW_HOST).await.body, locked);
+    assert_eq!(
+        sim.delete_as(BOB_KEY, &vsys1("address/entry[@name='fqdn-updates']"))
+            .await
+            .body,
+        locked
+    );
+    assert_eq!(
+        sim.op_as(BOB_KEY, "<revert><config></config></revert>")
+            .await
+            .body,
+        locked
+    );
+    assert_eq!(
+        sim.op_as(
+            BOB_KEY,
+            "<request><config-lock><add></add></config-lock></request>"
+        )
+        .await
+        .body,
+        "<response status=\"error\"><msg><line>Config lock is already held by admin</line></msg></response>"
+    );
+    assert_eq!(sim.pending().await, "no");
+    // The holder can change the candidate; a second add is refused politely.
+    assert_eq!(sim.set(&addr, NEW_HOST).await.body, OK20);
+    assert_eq!(
+        sim.op("<request><config-lock><add></add></config-lock></request>")
+            .await
+            .body,
+        "<response status=\"error\"><msg><line>You already own a config lock for scope shared</line></msg></response>"
+    );
+    let released =
+        "<response status=\"success\"><result>Config lock released for admin</result></response>";
+    assert_eq!(
+        sim.op("<request><config-lock><remove></remove></config-lock></request>")
+            .await
+            .body,
+        released
+    );
+    assert_eq!(
+        sim.op("<request><config-lock><remove></remove></config-lock></request>")
+            .await
+            .body,
+        "<response status=\"error\"><msg><line>Config is not currently locked for scope shared</line></msg></response>"
+    );
+    assert_eq!(
+        sim.set_as(
+            BOB_KEY,
+            &addr,
+            "<entry name='b-host'><ip-netmask>192.0.2.2</ip-netmask></entry>"
+        )
+        .await
+        .body,
+        OK20
+    );
+
+    // The firewall removes the holder's lock after its commit.
+    sim.op("<request><config-lock><add></add></config-lock></request>")
+        .await;
+    let fin = sim.commit_and_wait(KEY, "<commit></commit>").await;
+    assert_eq!(fin.job_text("result"), "OK");
+    assert_eq!(
+        sim.op("<show><config-locks></config-locks></show>")
+            .await
+            .body,
+        no_locks
+    );
+}
+
+#[tokio::test]
+async fn commit_lock_blocks_other_admins_commits() {
+    let sim = start_admins("firewall.xml").await;
+    let r = sim
+        .op_as(
+            BOB_KEY,
+            "<request><commit-lock><add><comment>freeze</comment></add></commit-lock></request>",
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        "<response status=\"success\"><result>Successfully acquired lock. Other administrators will not be able to commit configuration until lock is released by bob.</result></response>"
+    );
+    let locks = sim.op("<show><commit-locks></commit-locks></show>").await;
+    assert!(
+        locks.body.contains("<commit-locks><entry name=\"bob\">"),
+        "{}",
+        locks.body
+    );
+    assert_eq!(locks.text("comment"), "freeze");
+
+    // A commit lock does not stop changes, only commits.
+    assert_eq!(sim.set(&vsys1("address"), NEW_HOST).await.body, OK20);
+    assert_eq!(
+        sim.commit_as(KEY, "<commit></commit>").await.body,
+        "<response status=\"error\" code=\"14\"><msg><line>Other administrators are holding device wide commit locks.</line></msg></response>"
+    );
+    assert_eq!(
+        sim.op("<request><commit-lock><add></add></commit-lock></request>")
+            .await
+            .body,
+        "<response status=\"error\"><msg><line>Commit lock is already held by bob</line></msg></response>"
+    );
+    // A superuser may remove another admin's lock by name.
+    assert_eq!(
+        sim.op("<request><commit-lock><remove><admin>bob</admin></remove></commit-lock></request>")
+            .await
+            .body,
+        "<response status=\"success\"><result>Commit lock released for bob</result></response>"
+    );
+    assert_eq!(
+        sim.op("<request><commit-lock><remove></remove></commit-lock></request>")
+            .await
+            .body,
+        "<response status=\"error\"><msg><line>Commit is not currently locked for scope shared</line></msg></response>"
+    );
+    let fin = sim.commit_and_wait(KEY, "<commit></commit>").await;
+    assert_eq!(fin.job_text("result"), "OK");
+    assert_eq!(
+        sim.op("<show><commit-locks></commit-locks></show>")
+            .await
+            .body,
+        "<response status=\"success\"><result><commit-locks></commit-locks></result></response>"
+    );
+}
+
+#[tokio::test]
+async fn every_admin_has_a_key_and_owns_its_changes() {
+    let sim = start_admins("firewall.xml").await;
+    let url = format!("{}/api/", sim.base);
+    let r = sim
+        .send(sim.http.post(&url).form(&[
+            ("type", "keygen"),
+            ("user", "bob"),
+            ("password", "bob-pass"),
+        ]))
+        .await;
+    assert_eq!(r.text("key"), BOB_KEY);
+    let r = sim
+        .send(sim.http.post(&url).form(&[
+            ("type", "keygen"),
+            ("user", "bob"),
+            ("password", "s3cret&pass"),
+        ]))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        sim.api_as(BOB_KEY, &[("type", "version")]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(sim.api(&[("type", "version")]).await.status, StatusCode::OK);
+
+    // The change list names who changed what.
+    let empty = "<response status=\"success\"><result></result></response>";
+    let list = "<show><config><list><changes></changes></list></config></show>";
+    assert_eq!(sim.op(list).await.body, empty);
+    sim.set(&vsys1("address"), NEW_HOST).await;
+    sim.delete_as(BOB_KEY, &vsys1("address/entry[@name='fqdn-updates']"))
+        .await;
+    let r = sim.op(list).await;
+    let doc = r.doc();
+    let entries: Vec<(String, String, String)> = doc
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("journal"))
+        })
+        .map(|e| {
+            let t = |name: &str| {
+                e.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (t("xpath"), t("owner"), t("action"))
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (
+                vsys1("address/entry[@name='new-host']"),
+                "admin".to_owned(),
+                " CREATE".to_owned()
+            ),
+            (
+                vsys1("address/entry[@name='fqdn-updates']"),
+                "bob".to_owned(),
+                " DELETE".to_owned()
+            ),
+        ]
+    );
+    let mine = sim
+        .op("<show><config><list><changes><partial><admin><member>bob</member></admin></partial></changes></list></config></show>")
+        .await;
+    assert!(
+        mine.body.contains("fqdn-updates") && !mine.body.contains("new-host"),
+        "{}",
+        mine.body
+    );
+}
+
+#[tokio::test]
+async fn binary_takes_extra_users() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vendor-sim"))
+        .args([
+            "panos",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--username",
+            "alice",
+            "--password",
+            "alice-pw",
+            "--user",
+            "bob:pw:with:colons:bob-key",
+            "--job-polls",
+            "2",
+            "--config",
+        ])
+        .arg(fixture("firewall.xml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn vendor-sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut out = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+        .await
+        .expect("announced in time")
+        .expect("read")
+        .expect("a line");
+    let sim = Sim {
+        base: first.trim_start_matches("listening on ").to_owned(),
+        http: reqwest::Client::new(),
+    };
+    let url = format!("{}/api/", sim.base);
+    let r = sim
+        .send(sim.http.post(&url).form(&[
+            ("type", "keygen"),
+            ("user", "bob"),
+            ("password", "pw:with:colons"),
+        ]))
+        .await;
+    assert_eq!(r.text("key"), "bob-key");
+    sim.set_as("bob-key", &vsys1("address"), NEW_HOST).await;
+    let r = sim.commit_as(KEY, "<commit></commit>").await;
+    let id = r.text("job");
+    assert_eq!(sim.job(&id).await.job_text("status"), "ACT");
+    let fin = sim.job(&id).await;
+    assert_eq!(fin.job_text("status"), "FIN", "--job-polls 2");
+    assert_eq!(fin.job_text("user"), "alice");
+    child.kill().await.expect("kill");
+
+    // A malformed --user is refused at startup.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vendor-sim"))
+        .args(["panos", "--api-key", KEY, "--user", "nokey", "--config"])
+        .arg(fixture("firewall.xml"))
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME:PASSWORD:KEY"));
+}
+
+#[tokio::test]
+async fn panorama_commit_all_pushes_to_devices() {
+    let sim = PanosSim::from_file(&fixture("panorama.xml"), auth(true))
+        .expect("loads")
+        .with_job_timing(JobTiming {
+            polls: 3,
+            max_age: None,
+        });
+    let sim = start_sim(sim).await;
+    let push = |cmd: &'static str| {
+        let sim = &sim;
+        async move {
+            sim.api(&[("type", "commit"), ("action", "all"), ("cmd", cmd)])
+                .await
+        }
+    };
+    let r = push("<commit-all><shared-policy><device-group><entry name=\"DG-Branch\"/></device-group><description>push CHG-9</description></shared-policy></commit-all>").await;
+    assert!(
+        r.body
+            .starts_with("<response status=\"success\" code=\"19\"><result><msg><line>"),
+        "{}",
+        r.body
+    );
+    let id = r.text("job");
+    let first = sim.job(&id).await;
+    assert_eq!(first.job_text("type"), "CommitAll");
+    assert_eq!(first.job_text("status"), "ACT");
+    let fin = sim.poll_job(&id, 10).await.pop().expect("fin");
+    assert_eq!(fin.job_text("result"), "OK", "{}", fin.body);
+    assert_eq!(fin.job_text("description"), "push CHG-9");
+    let doc = fin.doc();
+    let devices: Vec<(String, String)> = doc
+        .descendants()
+        .filter(|n| {
+            n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("devices"))
+        })
+        .map(|e| {
+            let t = |name: &str| {
+                e.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (t("serial-no"), t("result"))
+        })
+        .collect();
+    assert_eq!(
+        devices,
+        [
+            ("SIMBRANCH0001".to_owned(), "OK".to_owned()),
+            ("SIMBRANCH0002".to_owned(), "OK".to_owned())
+        ]
+    );
+
+    // An unknown device group is refused at once.
+    let r = push("<commit-all><shared-policy><device-group><entry name=\"DG-Nope\"/></device-group></shared-policy></commit-all>").await;
+    assert!(
+        r.body.starts_with("<response status=\"error\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("DG-Nope"), "{}", r.body);
+
+    // A template stack: created in the candidate, committed on Panorama, pushed.
+    let dev = "/config/devices/entry[@name='localhost.localdomain']";
+    assert_eq!(
+        sim.set(
+            &format!("{dev}/template-stack"),
+            "<entry name='TS-Branch'><templates><member>TPL-Branch</member></templates><devices><entry name='SIMBRANCH0001'/></devices></entry>"
+        )
+        .await
+        .body,
+        OK20
+    );
+    let r =
+        push("<commit-all><template-stack><name>TS-Branch</name></template-stack></commit-all>")
+            .await;
+    assert!(
+        r.body.contains("TS-Branch"),
+        "not committed yet: {}",
+        r.body
+    );
+    let fin = sim.commit_and_wait(KEY, "<commit></commit>").await;
+    assert_eq!(fin.job_text("type"), "Commit");
+    assert_eq!(fin.job_text("result"), "OK");
+    let r =
+        push("<commit-all><template-stack><name>TS-Branch</name></template-stack></commit-all>")
+            .await;
+    let fin = sim.poll_job(&r.text("job"), 10).await.pop().expect("fin");
+    assert_eq!(fin.job_text("type"), "CommitAll");
+    assert_eq!(fin.job_text("result"), "OK");
+    assert_eq!(fin.text("serial-no"), "SIMBRANCH0001");
+
+    // commit-all is a Panorama request.
+    let fw = start("firewall.xml").await;
+    let r = fw
+        .api(&[
+            ("type", "commit"),
+            ("action", "all"),
+            ("cmd", "<commit-all><shared-policy><device-group><entry name=\"DG-Branch\"/></device-group></shared-policy></commit-all>"),
+        ])
+        .await;
+    assert!(
+        r.body.starts_with("<response status=\"error\""),
+        "{}",
+        r.body
+    );
+}
+
+const HIT_ALL: &str = "<show><rule-hit-count><vsys><vsys-name><entry name='vsys1'><rule-base><entry name='security'><rules><all/></rules></entry></rule-base></entry></vsys-name></vsys></rule-hit-count></show>";
+
+/// (name, hit-count, last-hit, first-hit, created, modified) per rule.
+fn hit_counts(r: &Reply) -> Vec<(String, u64, u64, u64, u64, u64)> {
+    let doc = r.doc();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("rules")))
+        .map(|e| {
+            let n = |name: &str| -> u64 {
+                e.children()
+                    .find(|c| c.has_tag_name(name))
+                    .and_then(|c| c.text())
+                    .unwrap_or_else(|| panic!("{name} missing"))
+                    .parse()
+                    .expect("a number")
+            };
+            assert_eq!(
+                e.children()
+                    .find(|c| c.has_tag_name("latest"))
+                    .and_then(|c| c.text()),
+                Some("yes")
+            );
+            (
+                e.attribute("name").unwrap_or_default().to_owned(),
+                n("hit-count"),
+                n("last-hit-timestamp"),
+                n("first-hit-timestamp"),
+                n("rule-creation-timestamp"),
+                n("rule-modification-timestamp"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rule_hit_counts() {
+    let sim = start_admins("firewall.xml").await;
+    let r = sim.op(HIT_ALL).await;
+    assert!(
+        r.body.starts_with("<response status=\"success\"><result><rule-hit-count><vsys><entry name=\"vsys1\"><rule-base><entry name=\"security\"><rules><entry name=\""),
+        "{}",
+        r.body
+    );
+    let counts = hit_counts(&r);
+    let names: Vec<&str> = counts.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(
+        names,
+        rule_names(&sim.show(&vsys1("rulebase/security/rules/entry")).await)
+    );
+    assert!(counts.iter().any(|c| c.1 == 0), "some rule is unused");
+    assert!(counts.iter().any(|c| c.1 > 0), "some rule is used");
+    for (name, hits, last, first, created, modified) in &counts {
+        if *hits == 0 {
+            assert_eq!((*last, *first), (0, 0), "{name}");
+        } else {
+            assert!(created <= first && first <= last, "{name}");
+        }
+        assert!(created <= modified, "{name}");
+    }
+    let disabled = counts
+        .iter()
+        .find(|c| c.0 == "legacy-allow-any")
+        .expect("rule");
+    assert_eq!(disabled.1, 0, "a disabled rule has no hits");
+    // Deterministic: another simulator on the same config answers the same.
+    let again = start_admins("firewall.xml").await.op(HIT_ALL).await;
+    assert_eq!(again.body, r.body);
+
+    // The list form answers the named rules only.
+    let r = sim
+        .op("<show><rule-hit-count><vsys><vsys-name><entry name='vsys1'><rule-base><entry name='security'><rules><list><member>deny-all</member><member>allow-web-inbound</member></list></rules></entry></rule-base></entry></vsys-name></vsys></rule-hit-count></show>")
+        .await;
+    let listed: Vec<String> = hit_counts(&r).into_iter().map(|c| c.0).collect();
+    assert_eq!(listed, ["allow-web-inbound", "deny-all"]);
+
+    // A rule committed now has no hits and fresh timestamps.
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    sim.set(
+        &vsys1("rulebase/security/rules"),
+        &rule_with_source("r-fresh", &["any"]),
+    )
+    .await;
+    assert_eq!(
+        sim.commit_and_wait(KEY, "<commit></commit>")
+            .await
+            .job_text("result"),
+        "OK"
+    );
+    let counts = hit_counts(&sim.op(HIT_ALL).await);
+    let fresh = counts
+        .iter()
+        .find(|c| c.0 == "r-fresh")
+        .expect("new rule listed");
+    assert_eq!(fresh.1, 0);
+    assert!(fresh.4 >= before && fresh.4 == fresh.5, "{fresh:?}");
 }

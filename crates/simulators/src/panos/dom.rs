@@ -192,6 +192,14 @@ pub fn escape_text(s: &str) -> String {
     out
 }
 
+/// Escapes character data as PAN-OS writes its messages: `&` and `<` only,
+/// so `a -> b` stays readable (and `]]>`, which text may not hold).
+pub fn escape_message(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace("]]>", "]]&gt;")
+}
+
 /// Escapes a double-quoted attribute value, preserving tabs and newlines.
 pub fn escape_attr(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

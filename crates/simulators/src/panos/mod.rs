@@ -1,14 +1,24 @@
-//! PAN-OS XML API simulator: `/api/` with keygen, version, config get/show
-//! and op commands, backed by a running-config XML file.
+//! PAN-OS XML API simulator: `/api/` with keygen, version, `type=config`
+//! (get and show, set, edit, delete, move, rename), `type=commit` (commit,
+//! partial commit, Panorama commit-all) and op commands, backed by a
+//! configuration XML file that becomes both the running and the candidate
+//! configuration. See `docs/servers/paloalto-ngfw.md` for what is simulated.
 
 pub mod dom;
+mod hitcount;
+pub mod jobs;
+mod locks;
 pub mod ops;
 pub mod policy_match;
+pub mod refs;
+mod state;
+pub mod tree;
+pub mod users;
 pub mod xpath;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::{
@@ -21,7 +31,12 @@ use axum::{
 };
 
 use crate::common::{Fault, SimControl, control_router, dropped_response};
-use dom::{Element, escape_text};
+use dom::{Element, Node, escape_text};
+pub use jobs::JobTiming;
+use state::{DeviceState, Write};
+use tree::Where;
+pub use users::User;
+use users::Users;
 use xpath::XPath;
 
 /// The serial number every simulated device reports.
@@ -68,22 +83,44 @@ pub enum LoadError {
     },
 }
 
-/// The simulated device: its configuration and credentials.
+/// The simulated device: its configurations, administrators and jobs.
 #[derive(Debug)]
 pub struct PanosSim {
-    config: RwLock<Element>,
-    auth: PanosAuth,
+    state: Mutex<DeviceState>,
+    users: Users,
+    timing: JobTiming,
     started: Instant,
 }
 
 impl PanosSim {
-    /// A device running `config`.
+    /// A device running `config`, with one administrator: `auth.username`
+    /// (`admin` when absent, then without a password) and `auth.api_key`.
     pub fn new(config: Element, auth: PanosAuth) -> Self {
+        let mut users = Users::default();
+        let password = auth.username.as_ref().and(auth.password);
+        users.add(User {
+            name: auth.username.unwrap_or_else(|| "admin".to_owned()),
+            password,
+            api_key: auth.api_key,
+        });
         Self {
-            config: RwLock::new(config),
-            auth,
+            state: Mutex::new(DeviceState::new(config)),
+            users,
+            timing: JobTiming::default(),
             started: Instant::now(),
         }
+    }
+
+    /// Adds an administrator (one with the same name or key is replaced).
+    pub fn with_user(mut self, user: User) -> Self {
+        self.users.add(user);
+        self
+    }
+
+    /// Sets how long jobs take (default: three looks or two seconds).
+    pub fn with_job_timing(mut self, timing: JobTiming) -> Self {
+        self.timing = timing;
+        self
     }
 
     /// A device running the configuration XML `text`.
@@ -104,9 +141,26 @@ impl PanosSim {
         })
     }
 
-    /// Read access to the running configuration.
-    pub fn config(&self) -> RwLockReadGuard<'_, Element> {
-        self.config.read().unwrap_or_else(|p| p.into_inner())
+    /// The state, with every job whose time is up finished.
+    pub(crate) fn state(&self) -> MutexGuard<'_, DeviceState> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.tick(self.timing);
+        st
+    }
+
+    /// How long jobs take.
+    pub(crate) fn timing(&self) -> JobTiming {
+        self.timing
+    }
+
+    /// The running configuration (what `action=show` reads).
+    pub fn config(&self) -> Arc<Element> {
+        self.state().running.clone()
+    }
+
+    /// The candidate configuration (what `action=get` reads).
+    pub fn candidate(&self) -> Arc<Element> {
+        self.state().candidate.clone()
     }
 
     /// Time since the simulator started.
@@ -263,25 +317,29 @@ async fn api_handler(
         return r;
     }
 
-    let auth = &app.sim.auth;
+    let users = &app.sim.users;
     if ty == "keygen" {
-        let good = auth.username.is_some()
-            && get("user") == auth.username.as_deref()
-            && get("password").unwrap_or_default() == auth.password.as_deref().unwrap_or_default();
-        return if good {
-            ok(format!(
+        let user = users.keygen(
+            get("user").unwrap_or_default(),
+            get("password").unwrap_or_default(),
+        );
+        return match user {
+            Some(u) => ok(format!(
                 "<response status=\"success\"><result><key>{}</key></result></response>",
-                escape_text(&auth.api_key)
-            ))
-        } else {
-            xml(StatusCode::FORBIDDEN, INVALID_CREDENTIAL)
+                escape_text(&u.api_key)
+            )),
+            None => xml(StatusCode::FORBIDDEN, INVALID_CREDENTIAL),
         };
     }
 
     let header_key = headers.get("x-pan-key").and_then(|v| v.to_str().ok());
-    if header_key != Some(auth.api_key.as_str()) && get("key") != Some(auth.api_key.as_str()) {
+    let user = header_key
+        .and_then(|k| users.by_key(k))
+        .or_else(|| get("key").and_then(|k| users.by_key(k)));
+    let Some(user) = user else {
         return xml(StatusCode::FORBIDDEN, INVALID_CREDENTIAL);
-    }
+    };
+    let admin = user.name.as_str();
 
     match ty {
         "version" => {
@@ -292,26 +350,53 @@ async fn api_handler(
                 model(&config)
             ))
         }
-        "config" => ok(config_request(
-            &app.sim,
-            get("action").unwrap_or_default(),
-            get("xpath").unwrap_or_default(),
-        )),
+        "config" => ok(config_request(&app.sim, admin, &p)),
         "op" => match cmd {
-            Some(Ok(c)) => ok(ops::run(&app.sim, &c, get("vsys").unwrap_or("vsys1"))),
+            Some(Ok(c)) => ok(ops::run(&app.sim, admin, &c, get("vsys"))),
             _ => ok(error_line("malformed command")),
         },
-        _ => ok(
-            "<response status=\"error\" code=\"400\"><result><msg>Parameter \"type\" is invalid</msg></result></response>",
-        ),
+        "commit" => ok(commit_request(&app.sim, admin, &p)),
+        _ => ok(BAD_TYPE),
     }
 }
 
-fn config_request(sim: &PanosSim, action: &str, xpath: &str) -> String {
-    if action != "get" && action != "show" {
+const BAD_TYPE: &str = "<response status=\"error\" code=\"400\"><result><msg>Parameter \"type\" is invalid</msg></result></response>";
+
+/// A code-400 answer: `Parameter "NAME" is WHAT`.
+fn bad_param(name: &str, what: &str) -> String {
+    format!(
+        "<response status=\"error\" code=\"400\"><result><msg>Parameter \"{name}\" is {what}</msg></result></response>"
+    )
+}
+
+/// The answer to an `element` that is not XML.
+const MALFORMED: &str =
+    "<response status=\"error\" code=\"18\"><msg><line>Malformed Request</line></msg></response>";
+
+/// Parses an `element` parameter: one or more sibling elements, no text.
+fn parse_elements(text: &str) -> Option<Vec<Element>> {
+    let wrapped = Element::parse(&format!("<sim-element-list>{text}</sim-element-list>")).ok()?;
+    let mut out = Vec::new();
+    for c in wrapped.children {
+        match c {
+            Node::Element(e) => out.push(e),
+            Node::Text(t) if t.trim().is_empty() => {}
+            Node::Text(_) => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn config_request(sim: &PanosSim, admin: &str, p: &BTreeMap<String, String>) -> String {
+    let get = |k: &str| p.get(k).map(String::as_str);
+    let action = get("action").unwrap_or_default();
+    if !matches!(
+        action,
+        "get" | "show" | "set" | "edit" | "delete" | "move" | "rename"
+    ) {
         return "<response status=\"error\" code=\"12\"><msg><line>action not supported by the simulator</line></msg></response>".to_owned();
     }
-    let path = match XPath::parse(xpath) {
+    let path = match XPath::parse(get("xpath").unwrap_or_default()) {
         Ok(p) => p,
         Err(e) => {
             return format!(
@@ -320,7 +405,86 @@ fn config_request(sim: &PanosSim, action: &str, xpath: &str) -> String {
             );
         }
     };
-    let config = sim.config();
+    let write = match action {
+        "get" | "show" => return read_config(sim, action, &path),
+        "set" | "edit" => {
+            let Some(text) = get("element") else {
+                return bad_param("element", "required");
+            };
+            let Some(mut elements) = parse_elements(text) else {
+                return MALFORMED.to_owned();
+            };
+            if action == "set" {
+                Write::Set(path, elements)
+            } else if elements.len() == 1 {
+                let Some(el) = elements.pop() else {
+                    return MALFORMED.to_owned();
+                };
+                Write::Edit(path, el)
+            } else {
+                return "<response status=\"error\" code=\"12\"><msg><line>Edit breaks config validity</line></msg></response>".to_owned();
+            }
+        }
+        "delete" => Write::Delete(path),
+        "move" => {
+            let dst = get("dst").map(str::to_owned);
+            let to = match get("where") {
+                None => return bad_param("where", "required"),
+                Some("top") => Where::Top,
+                Some("bottom") => Where::Bottom,
+                Some(w @ ("before" | "after")) => {
+                    let Some(d) = dst.filter(|d| !d.is_empty()) else {
+                        return bad_param("dst", "required");
+                    };
+                    if w == "before" {
+                        Where::Before(d)
+                    } else {
+                        Where::After(d)
+                    }
+                }
+                Some(_) => return bad_param("where", "invalid"),
+            };
+            Write::Move(path, to)
+        }
+        _ => match get("newname").filter(|n| !n.is_empty()) {
+            None => return bad_param("newname", "required"),
+            Some(n) => Write::Rename(path, n.to_owned()),
+        },
+    };
+    sim.state().write(admin, write)
+}
+
+/// `type=commit`: a commit, partial commit or (Panorama) commit-all.
+fn commit_request(sim: &PanosSim, admin: &str, p: &BTreeMap<String, String>) -> String {
+    let text = p.get("cmd").map_or("<commit></commit>", String::as_str);
+    let Ok(cmd) = Element::parse(text) else {
+        return MALFORMED.to_owned();
+    };
+    match cmd.name.as_str() {
+        "commit" => sim.state().commit(admin, &cmd),
+        "commit-all" => {
+            if !is_panorama(&sim.config()) {
+                return "<response status=\"error\" code=\"17\"><msg><line>commit-all is only available on Panorama</line></msg></response>".to_owned();
+            }
+            if p.get("action").map(String::as_str) != Some("all") {
+                return bad_param("action", "invalid");
+            }
+            sim.state().commit_all(admin, &cmd)
+        }
+        other => format!(
+            "<response status=\"error\"><msg><line><![CDATA[ {} -> is unexpected]]></line></msg></response>",
+            other.replace("]]>", "]]]]><![CDATA[>")
+        ),
+    }
+}
+
+/// `action=get` (candidate) and `action=show` (running).
+fn read_config(sim: &PanosSim, action: &str, path: &XPath) -> String {
+    let config = if action == "get" {
+        sim.candidate()
+    } else {
+        sim.config()
+    };
     let nodes = path.select(&config);
     let n = nodes.len();
     let mut out = String::new();

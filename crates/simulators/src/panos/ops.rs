@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::dom::{Element, escape_text};
+use super::locks::LockKind;
 use super::policy_match::{MatchQuery, evaluate, render};
 use super::{PanosSim, error_line};
 
@@ -28,21 +29,117 @@ pub fn command_key(cmd: &Element) -> String {
     parts.join("-")
 }
 
-/// Runs an operational command and returns the response body.
-pub fn run(sim: &PanosSim, cmd: &Element, vsys: &str) -> String {
+/// The members of `<partial><admin><member>` under `el`, if it has them.
+fn partial_admins(el: &Element) -> Option<Vec<String>> {
+    el.path(&["partial", "admin"]).map(Element::member_texts)
+}
+
+/// Runs an operational command for `admin` and returns the response body.
+/// `vsys` is the request's `vsys` parameter (policy match defaults it to
+/// vsys1, locks to `shared`).
+pub fn run(sim: &PanosSim, admin: &str, cmd: &Element, vsys: Option<&str>) -> String {
     let key = command_key(cmd);
     if key == "show-system-info" {
         return show_system_info(sim);
     }
+    if let Some(answer) = change_management(sim, admin, cmd, vsys) {
+        return answer;
+    }
     if cmd.name == "test"
         && let Some(spm) = cmd.child("security-policy-match")
     {
-        return security_policy_match(sim, spm, vsys);
+        return security_policy_match(sim, spm, vsys.unwrap_or("vsys1"));
     }
+    unexpected(&cmd.name)
+}
+
+fn unexpected(name: &str) -> String {
     format!(
         "<response status=\"error\"><msg><line><![CDATA[ {} -> is unexpected]]></line></msg></response>",
-        cmd.name.replace("]]>", "]]]]><![CDATA[>")
+        name.replace("]]>", "]]]]><![CDATA[>")
     )
+}
+
+/// Jobs, pending changes, the change list, locks, revert and hit counts.
+fn change_management(
+    sim: &PanosSim,
+    admin: &str,
+    cmd: &Element,
+    vsys: Option<&str>,
+) -> Option<String> {
+    let scope = vsys.unwrap_or("shared");
+    let timing = sim.timing();
+    let answer = match cmd.name.as_str() {
+        "show" => {
+            if let Some(jobs) = cmd.child("jobs") {
+                if let Some(id) = jobs.child_text("id") {
+                    sim.state().show_job(&id, timing)
+                } else if jobs.child("all").is_some() {
+                    sim.state().show_jobs(timing)
+                } else {
+                    return None;
+                }
+            } else if cmd.child("config-locks").is_some() {
+                sim.state().show_locks(LockKind::Config)
+            } else if cmd.child("commit-locks").is_some() {
+                sim.state().show_locks(LockKind::Commit)
+            } else if let Some(changes) = cmd.path(&["config", "list", "changes"]) {
+                sim.state().changes(partial_admins(changes))
+            } else if cmd.child("rule-hit-count").is_some() {
+                if super::is_panorama(&sim.config()) {
+                    return None;
+                }
+                let (config, times) = {
+                    let st = sim.state();
+                    (st.running.clone(), st.rule_times.clone())
+                };
+                super::hitcount::show(&config, &times, cmd)?
+            } else {
+                return None;
+            }
+        }
+        "check" if cmd.child("pending-changes").is_some() => format!(
+            "<response status=\"success\"><result>{}</result></response>",
+            sim.state().pending()
+        ),
+        "request" => {
+            let (kind, lock) = if let Some(l) = cmd.child("config-lock") {
+                (LockKind::Config, l)
+            } else if let Some(l) = cmd.child("commit-lock") {
+                (LockKind::Commit, l)
+            } else {
+                return None;
+            };
+            if let Some(add) = lock.child("add") {
+                let comment = add.child_text("comment");
+                sim.state().add_lock(kind, admin, scope, comment)
+            } else if let Some(remove) = lock.child("remove") {
+                let whose = remove.child_text("admin").filter(|a| !a.is_empty());
+                sim.state()
+                    .remove_lock(kind, admin, whose.as_deref(), scope)
+            } else {
+                return None;
+            }
+        }
+        "revert" => {
+            let config = cmd.child("config")?;
+            sim.state().revert(
+                admin,
+                partial_admins(config),
+                "All changes were reverted from configuration",
+            )
+        }
+        "load" => {
+            let from = cmd.path(&["config", "from"])?.text().trim().to_owned();
+            if from != "running-config.xml" {
+                return Some(error_line(&format!("{from} does not exist")));
+            }
+            sim.state()
+                .revert(admin, None, "Config loaded from running-config.xml")
+        }
+        _ => return None,
+    };
+    Some(answer)
 }
 
 fn security_policy_match(sim: &PanosSim, spm: &Element, vsys: &str) -> String {
@@ -144,6 +241,22 @@ pub fn format_ctime(t: SystemTime) -> String {
     )
 }
 
+/// `2026/11/21 10:45:11` (UTC), the format of job and lock times.
+pub fn format_panos_time(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month 1-12, day 1-31); H. Hinnant's algorithm.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -193,6 +306,10 @@ mod tests {
             "Tue Jan 8 16:22:56 2019"
         );
         assert_eq!(format_ctime(UNIX_EPOCH), "Thu Jan 1 00:00:00 1970");
+        assert_eq!(
+            format_panos_time(UNIX_EPOCH + Duration::from_secs(1_574_160_311)),
+            "2019/11/19 10:45:11"
+        );
         assert_eq!(
             format_uptime(Duration::from_secs(90_061)),
             "1 days, 1:01:01"

@@ -104,6 +104,11 @@ fn parse_ip_spec(s: &str) -> Option<IpSpec> {
     Some(IpSpec::Cidr(a, if a.is_ipv4() { 32 } else { 128 }))
 }
 
+/// Is `s` an address literal a rule may hold: an IP address, a CIDR or a range `a-b`?
+pub(crate) fn is_ip_literal(s: &str) -> bool {
+    parse_ip_spec(s).is_some()
+}
+
 fn ip_bits(ip: IpAddr) -> (bool, u128) {
     match ip {
         IpAddr::V4(v) => (true, u128::from(u32::from(v))),

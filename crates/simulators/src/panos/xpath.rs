@@ -1,10 +1,13 @@
 //! The XPath subset the PAN-OS XML API simulator understands.
 //!
 //! An absolute path of steps separated by `/`; a step is `NAME`,
-//! `NAME[@name='VALUE']` or `NAME[@name="VALUE"]`, where NAME is
+//! `NAME[@name='VALUE']`, `NAME[@name="VALUE"]` or `NAME[text()='VALUE']`
+//! (the last selects one `<member>` of a list), where NAME is
 //! `[A-Za-z0-9_.-]+` and VALUE is any text without the quote that encloses it
 //! (so it may contain `/`, as in `ethernet1/1`). A step without a predicate
 //! matches every child with that name.
+
+use std::fmt;
 
 use super::dom::Element;
 
@@ -15,6 +18,8 @@ pub struct Step {
     pub name: String,
     /// Required value of the `name` attribute, if any.
     pub name_attr: Option<String>,
+    /// Required (trimmed) text content, from `[text()='VALUE']`.
+    pub text: Option<String>,
 }
 
 /// A parsed absolute path.
@@ -65,15 +70,22 @@ impl XPath {
             }
             let name: String = chars[start..i].iter().collect();
             let mut name_attr = None;
+            let mut text = None;
             if chars.get(i) == Some(&'[') {
                 i += 1;
-                let prefix: Vec<char> = "@name=".chars().collect();
-                if chars.get(i..i + prefix.len()) != Some(&prefix[..]) {
+                let by_name: Vec<char> = "@name=".chars().collect();
+                let by_text: Vec<char> = "text()=".chars().collect();
+                let is_text = if chars.get(i..i + by_name.len()) == Some(&by_name[..]) {
+                    i += by_name.len();
+                    false
+                } else if chars.get(i..i + by_text.len()) == Some(&by_text[..]) {
+                    i += by_text.len();
+                    true
+                } else {
                     return err(format!(
-                        "unsupported predicate in step '{name}': only [@name='VALUE'] is supported"
+                        "unsupported predicate in step '{name}': only [@name='VALUE'] and [text()='VALUE'] are supported"
                     ));
-                }
-                i += prefix.len();
+                };
                 let quote = match chars.get(i) {
                     Some(q @ ('\'' | '"')) => *q,
                     _ => return err(format!("predicate value of step '{name}' must be quoted")),
@@ -86,7 +98,12 @@ impl XPath {
                 if i >= chars.len() {
                     return err(format!("unterminated string in step '{name}'"));
                 }
-                name_attr = Some(chars[vstart..i].iter().collect());
+                let value: String = chars[vstart..i].iter().collect();
+                if is_text {
+                    text = Some(value);
+                } else {
+                    name_attr = Some(value);
+                }
                 i += 1;
                 if chars.get(i) != Some(&']') {
                     return err(format!("unbalanced brackets in step '{name}'"));
@@ -97,7 +114,11 @@ impl XPath {
                 None | Some('/') => {}
                 Some(c) => return err(format!("unexpected '{c}' after step '{name}'")),
             }
-            steps.push(Step { name, name_attr });
+            steps.push(Step {
+                name,
+                name_attr,
+                text,
+            });
         }
         Ok(Self { steps })
     }
@@ -125,13 +146,86 @@ impl XPath {
     }
 }
 
+impl XPath {
+    /// The path of the parent node (`None` for the root or an empty path).
+    pub fn parent(&self) -> Option<XPath> {
+        (self.steps.len() > 1).then(|| XPath {
+            steps: self.steps[..self.steps.len() - 1].to_vec(),
+        })
+    }
+
+    /// This path with one more step.
+    pub fn child(&self, step: Step) -> XPath {
+        let mut steps = self.steps.clone();
+        steps.push(step);
+        XPath { steps }
+    }
+
+    /// The last step.
+    pub fn last(&self) -> Option<&Step> {
+        self.steps.last()
+    }
+}
+
 impl Step {
-    fn matches(&self, el: &Element) -> bool {
+    /// Does `el` match this step?
+    pub fn matches(&self, el: &Element) -> bool {
         el.name == self.name
             && self
                 .name_attr
                 .as_deref()
                 .is_none_or(|want| el.name_attr() == Some(want))
+            && self
+                .text
+                .as_deref()
+                .is_none_or(|want| el.text().trim() == want)
+    }
+
+    /// The step that selects exactly `el` among its siblings: its name, its
+    /// `name` attribute when it has one, and its text when it is a `<member>`.
+    pub fn of(el: &Element) -> Step {
+        let name_attr = el.name_attr().map(str::to_owned);
+        let text =
+            (name_attr.is_none() && el.name == "member").then(|| el.text().trim().to_owned());
+        Step {
+            name: el.name.clone(),
+            name_attr,
+            text,
+        }
+    }
+}
+
+fn quoted(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
+    if value.contains('\'') {
+        write!(f, "\"{value}\"")
+    } else {
+        write!(f, "'{value}'")
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(v) = &self.name_attr {
+            f.write_str("[@name=")?;
+            quoted(f, v)?;
+            f.write_str("]")?;
+        }
+        if let Some(v) = &self.text {
+            f.write_str("[text()=")?;
+            quoted(f, v)?;
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for XPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for step in &self.steps {
+            write!(f, "/{step}")?;
+        }
+        Ok(())
     }
 }
 
@@ -153,6 +247,24 @@ mod tests {
         assert!(p.is_err());
         let p = XPath::parse("/a/b[@name='x \"y\" z']").expect("valid");
         assert_eq!(p.steps[1].name_attr.as_deref(), Some("x \"y\" z"));
+    }
+
+    #[test]
+    fn text_predicates_and_display() {
+        let src = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name=\"it's\"]/address-group/entry[@name='g']/static/member[text()='web-srv-01']";
+        let p = XPath::parse(src).expect("valid");
+        assert_eq!(p.steps[8].text.as_deref(), Some("web-srv-01"));
+        assert_eq!(p.steps[8].name_attr, None);
+        assert_eq!(p.to_string(), src);
+        let root = Element::parse("<config><g><member>a</member><member> b </member></g></config>")
+            .expect("parses");
+        let sel = XPath::parse("/config/g/member[text()='b']").expect("valid");
+        assert_eq!(sel.select(&root).len(), 1);
+        assert_eq!(
+            p.parent().map(|x| x.to_string()).as_deref(),
+            src.strip_suffix("/member[text()='web-srv-01']")
+        );
+        assert!(XPath::parse("/config").expect("valid").parent().is_none());
     }
 
     #[test]
