@@ -313,6 +313,41 @@ async fn writes_ask_first() {
     assert!(applied["upid"].as_str().is_some(), "{applied}");
 }
 
+/// The seed runbook's REST call, as written: `curl -X POST .../api/mcp/tools/call -d
+/// '{"name": "execute_command", "arguments": {"command": "whoami"}}'` (with a token). A
+/// built-in diagnostic, so it needs no confirmation, which REST could not give.
+#[tokio::test]
+async fn the_runbook_rest_call_runs_whoami() {
+    let sim = sim().await;
+    let sshd = Sshd::start().await;
+    let spec = ssh_spec(&sim, &sshd)
+        .without_env("MCP_CONFIRM")
+        .without_env("PROXMOX_COMMAND_ALLOWLIST")
+        .env("MCP_REST", "true");
+    let rig = start(&spec, &["proxmox:exec"], true).await;
+    let token = test_support::tokens::token("operator", &["proxmox:exec"]);
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/mcp/tools/call", rig.server.base()))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"name": "execute_command", "arguments": {"command": "whoami"}}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["isError"], false, "{v}");
+    assert_eq!(
+        v["structuredContent"]["stdout"].as_str().map(str::trim),
+        Some(sshd.get("SSH_USER")),
+        "{v}"
+    );
+    assert_eq!(
+        v["structuredContent"]["change"]["confirmation"]["by"],
+        "not_required"
+    );
+}
+
 #[tokio::test]
 async fn power_actions_follow_tasks_and_policy() {
     let sim = sim().await;
