@@ -57,7 +57,7 @@ CONFORMANCE_TOOLS = {
     "test_reconnection",
 }
 READ_TOOLS = {"get_item", "slow_echo"} | CONFORMANCE_TOOLS
-ALL_TOOLS = READ_TOOLS | {"set_item"}
+ALL_TOOLS = READ_TOOLS | {"set_item", "delete_item"}
 
 # Per-request bound so a misbehaving server fails a test instead of hanging it.
 CALL_TIMEOUT_S = 20.0
@@ -177,6 +177,28 @@ def unique_key() -> str:
     return f"interop-{uuid.uuid4().hex[:12]}"
 
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def assert_stored(result: types.CallToolResult, key: str, *, previous: str | None, value: str) -> None:
+    """set_item's answer: the key, the value it replaced, and its `change` report (applied, a
+    one-item create or update plan that names the new value, confirmation not required)."""
+    assert result.is_error is not True, text_of(result)
+    content = result.structured_content
+    assert content is not None, result
+    assert set(content) == {"key", "previous", "change"}, content
+    assert content["key"] == key and content["previous"] == previous, content
+    change = content["change"]
+    assert change["status"] == "applied", change
+    assert change["confirmation"] == {"by": "not_required"}, change
+    plan = change["plan"]
+    assert plan["tool"] == "set_item", plan
+    assert DIGEST.fullmatch(plan["digest"]), plan
+    assert plan["changes"] == [
+        {"action": "create" if previous is None else "update", "kind": "item", "name": key, "after": value}
+    ], plan
+
+
 # --------------------------------------------------------------------------- all modes
 
 
@@ -212,8 +234,17 @@ async def test_list_tools_with_write_access(server: ServerHandle, era: str) -> N
     assert {"key", "value"} <= set(set_item.input_schema.get("properties", {}))
     assert {"key", "value"} <= set(set_item.input_schema.get("required", []))
     assert set_item.output_schema is not None
-    assert {"key", "previous"} <= set(set_item.output_schema.get("properties", {}))
+    assert {"key", "previous", "change"} <= set(set_item.output_schema.get("properties", {}))
+    assert "dry_run" in set_item.input_schema.get("properties", {})
     assert set_item.annotations is not None and set_item.annotations.read_only_hint is False
+
+    delete_item = tools["delete_item"]
+    assert delete_item.input_schema.get("required") == ["key"]
+    assert {"key", "dry_run"} <= set(delete_item.input_schema.get("properties", {}))
+    assert delete_item.output_schema is not None
+    assert {"key", "deleted", "change"} <= set(delete_item.output_schema.get("properties", {}))
+    assert delete_item.annotations is not None
+    assert delete_item.annotations.read_only_hint is False and delete_item.annotations.destructive_hint is True
 
     get_item = tools["get_item"]
     assert get_item.input_schema.get("required") == ["key"]
@@ -232,11 +263,11 @@ async def test_set_item_then_get_item(server: ServerHandle, era: str) -> None:
 
         first = await session.call_tool("set_item", {"key": key, "value": "first value"})
         assert first.is_error is not True, text_of(first)
-        assert first.structured_content == {"key": key, "previous": None}
+        assert_stored(first, key, previous=None, value="first value")
 
         second = await session.call_tool("set_item", {"key": key, "value": "second value"})
         assert second.is_error is not True, text_of(second)
-        assert second.structured_content == {"key": key, "previous": "first value"}
+        assert_stored(second, key, previous="first value", value="second value")
 
         got = await session.call_tool("get_item", {"key": key})
         assert got.is_error is not True, text_of(got)
@@ -279,7 +310,7 @@ async def test_high_level_client_default_mode(server: ServerHandle) -> None:
             listed = await client.list_tools()
             assert {t.name for t in listed.tools} == ALL_TOOLS
             stored = await client.call_tool("set_item", {"key": key, "value": "via Client"})
-            assert stored.structured_content == {"key": key, "previous": None}, text_of(stored)
+            assert_stored(stored, key, previous=None, value="via Client")
             got = await client.call_tool("get_item", {"key": key})
             assert got.structured_content == {"key": key, "found": True, "value": "via Client"}
 
@@ -293,7 +324,7 @@ async def test_stdio_has_no_auth_and_lists_every_tool(server: ServerHandle, era:
         assert set(await list_all_tools(session)) == ALL_TOOLS
         key = unique_key()
         result = await session.call_tool("set_item", {"key": key, "value": "x"})
-        assert result.structured_content == {"key": key, "previous": None}, text_of(result)
+        assert_stored(result, key, previous=None, value="x")
 
 
 async def test_stdio_discover_only_session_exits_cleanly(tmp_path: Path) -> None:
@@ -334,7 +365,7 @@ async def test_write_scope_alone_sees_read_and_write_tools(server: ServerHandle,
     async with connect(server, server.token(WRITE_SCOPE, sub="write-only"), era) as session:
         assert set(await list_all_tools(session)) == ALL_TOOLS
         stored = await session.call_tool("set_item", {"key": key, "value": "w"})
-        assert stored.structured_content == {"key": key, "previous": None}, text_of(stored)
+        assert_stored(stored, key, previous=None, value="w")
         got = await session.call_tool("get_item", {"key": key})
         assert got.structured_content == {"key": key, "found": True, "value": "w"}, text_of(got)
 
@@ -360,7 +391,7 @@ async def test_write_token_value_is_visible_to_a_read_token(server: ServerHandle
     key = unique_key()
     async with connect(server, write_token(server), era) as session:
         stored = await session.call_tool("set_item", {"key": key, "value": "shared"})
-        assert stored.structured_content == {"key": key, "previous": None}, text_of(stored)
+        assert_stored(stored, key, previous=None, value="shared")
     async with connect(server, server.token(READ_SCOPE, sub="reader"), era) as session:
         got = await session.call_tool("get_item", {"key": key})
         assert got.structured_content == {"key": key, "found": True, "value": "shared"}

@@ -12,7 +12,9 @@ walkthrough says:
 - `acme-waf tools --json` lists its tools with the new scopes, and `acme-waf tools --check`
   passes the inventory rules every server follows;
 - `acme-waf check` passes, and `acme-waf serve` answers the official MCP Python SDK over
-  Streamable HTTP with a token minted by `acme-waf token`: a write, then the read of it.
+  Streamable HTTP with a token minted by `acme-waf token`: a write, then the read of it;
+  its delete_item is refused to a client that cannot confirm, and asks one that can
+  (elicitation) before it deletes.
 """
 
 from __future__ import annotations
@@ -81,11 +83,18 @@ def server_bin(tmp_path_factory) -> Path:
 def test_it_lists_its_tools_and_follows_the_inventory_rules(server_bin: Path) -> None:
     listed = run([str(server_bin), "tools", "--json"], env={})
     assert listed.returncode == 0, listed.stderr
-    tools = {t["name"]: t["scope"] for t in json.loads(listed.stdout)}
-    assert tools == {"get_item": "waf:read", "set_item": "waf:write", "slow_echo": "waf:read"}
+    listing = json.loads(listed.stdout)
+    tools = {t["name"]: t["scope"] for t in listing}
+    # Its own four tools, and the two-person-rule tools every server gets (served only with
+    # MCP_APPROVALS=required), in the new namespace.
+    assert tools == {"get_item": "waf:read", "set_item": "waf:write", "delete_item": "waf:write",
+                     "slow_echo": "waf:read", "list_changes": "waf:read",
+                     "approve_change": "waf:approve", "apply_change": "waf:read"}
+    confirm = {t["name"]: t.get("confirm") for t in listing}
+    assert confirm["delete_item"] == "always" and confirm["set_item"] == "never", confirm
     checked = run([str(server_bin), "tools", "--check"], env={})
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.strip() == f"{NAME}: 3 tools follow the inventory rules"
+    assert checked.stdout.strip() == f"{NAME}: 7 tools follow the inventory rules"
     ok = run([str(server_bin), "check"], env={})
     assert ok.returncode == 0 and ok.stdout.strip() == f"{NAME}: ok: no upstream configured", ok.stderr
     bad = run([str(server_bin), "check"], env={"ACME_WAF_UPSTREAM_URL": "http://upstream.example.com"})
@@ -94,6 +103,7 @@ def test_it_lists_its_tools_and_follows_the_inventory_rules(server_bin: Path) ->
 
 def test_it_serves_the_official_sdk(server_bin: Path) -> None:
     import httpx2
+    import mcp_types as types
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
@@ -116,23 +126,49 @@ def test_it_serves_the_official_sdk(server_bin: Path) -> None:
                 break
         assert addr, f"{NAME} did not report its address"
 
-        async def session() -> tuple[list[str], dict]:
+        asked: list[str] = []
+
+        async def confirm(_ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
+            asked.append(params.message)
+            return types.ElicitResult(action="accept", content={"confirm": True})
+
+        async def session() -> tuple[list[str], dict, dict, dict]:
             headers = {"Authorization": f"Bearer {token}"}
             async with httpx2.AsyncClient(headers=headers, trust_env=False, timeout=30) as http:
                 async with streamable_http_client(f"http://{addr}/mcp", http_client=http) as (r, w, *_):
+                    # A plain session (no elicitation): the write needs no confirmation, the
+                    # delete is refused without one.
                     async with ClientSession(r, w) as s:
                         await s.initialize()
                         assert s.server_info is not None and s.server_info.name == NAME
                         names = [t.name for t in (await s.list_tools()).tools]
                         wrote = await s.call_tool("set_item", {"key": "rule-1", "value": "block"})
                         assert wrote.is_error is not True, wrote
+                        assert wrote.structured_content["change"]["status"] == "applied", wrote
                         read = await s.call_tool("get_item", {"key": "rule-1"})
                         assert read.is_error is not True, read
-                        return names, read.structured_content
+                        refused = await s.call_tool("delete_item", {"key": "rule-1"})
+                        assert refused.is_error is True, refused
+                        assert "needs a human's confirmation" in refused.content[0].text, refused
+                        kept = await s.call_tool("get_item", {"key": "rule-1"})
+                        assert kept.structured_content["found"] is True, kept
+                async with streamable_http_client(f"http://{addr}/mcp", http_client=http) as (r, w, *_):
+                    # With an elicitation callback the template's delete asks, and deletes.
+                    async with ClientSession(r, w, elicitation_callback=confirm) as s:
+                        await s.initialize()
+                        deleted = await s.call_tool("delete_item", {"key": "rule-1"})
+                        assert deleted.is_error is not True, deleted
+                        gone = await s.call_tool("get_item", {"key": "rule-1"})
+                        return names, read.structured_content, deleted.structured_content, gone.structured_content
 
-        names, read = asyncio.run(asyncio.wait_for(session(), 60))
-        assert sorted(names) == ["get_item", "set_item", "slow_echo"]
+        names, read, deleted, gone = asyncio.run(asyncio.wait_for(session(), 60))
+        assert sorted(names) == ["delete_item", "get_item", "set_item", "slow_echo"]
         assert read == {"key": "rule-1", "found": True, "value": "block"}
+        assert len(asked) == 1 and "rule-1" in asked[0], asked
+        assert deleted["deleted"] == "block", deleted
+        assert deleted["change"]["status"] == "applied", deleted
+        assert deleted["change"]["confirmation"] == {"by": "elicitation"}, deleted
+        assert gone == {"key": "rule-1", "found": False, "value": None}
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
