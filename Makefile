@@ -20,7 +20,7 @@ SERVERS     := $(shell python3 scripts/servers.py list --deployable)
 EXAMPLES    := $(shell python3 scripts/servers.py list --example)
 $(if $(SERVERS),,$(error servers.toml lists no deployable server, or cannot be read: run python3 scripts/servers.py check))
 
-.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-conformance test-deploy test-e2e test-claude test-hardening test-template fuzz test-fuzz lint fmt bench docs clean-deps
+.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-panos-sdk test-conformance test-deploy test-e2e test-claude test-hardening test-template fuzz test-fuzz lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -75,7 +75,7 @@ demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on l
 
 test: deps build ## Run every test: Rust unit and end-to-end, Python SDK interop, MCP conformance, docs freshness
 	$(CARGO) test --workspace --no-fail-fast
-	$(MAKE) --no-print-directory test-interop test-conformance test-deploy test-hardening test-e2e test-claude test-template test-fuzz test-image
+	$(MAKE) --no-print-directory test-interop test-panos-sdk test-conformance test-deploy test-hardening test-e2e test-claude test-template test-fuzz test-image
 	python3 scripts/gen_tool_docs.py --check
 
 test-rust: ## Rust tests only
@@ -83,6 +83,9 @@ test-rust: ## Rust tests only
 
 test-interop: $(VENV)/.installed build ## Official Python MCP client against the example server, all four transports
 	SECOPS_EXAMPLE_BIN=$(EXAMPLE_BIN) $(PYTEST) tests/interop -q -p no:cacheprovider
+
+test-panos-sdk: $(VENV)/.peers-installed build ## The PAN-OS simulator driven by the official pan-os-python SDK: candidate vs running, commit jobs, partial commits, revert, locks, hit counts, Panorama push
+	$(PYTEST) tests/panos_sdk -q -p no:cacheprovider
 
 test-conformance: $(CONFORMANCE)/node_modules/.installed build ## MCP conformance suite against the example server (stateful and stateless)
 	python3 $(CONFORMANCE)/run.py --bin $(EXAMPLE_BIN) --mode stateful --min-scenarios 32
