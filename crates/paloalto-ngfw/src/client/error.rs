@@ -33,6 +33,22 @@ pub enum PanosError {
     },
     #[error("{0}")]
     Transport(Arc<UpstreamError>),
+    /// The object a write names does not exist (code 7, "Object doesn't exist").
+    #[error("PAN-OS said: {0} (object not present)")]
+    NotFound(String),
+    /// A delete that references still block (code 10).
+    #[error("PAN-OS said: {0} (reference count not zero)")]
+    ReferenceBlocksDelete(String),
+    /// Someone holds a config or commit lock (`holder` when PAN-OS or the lock list named
+    /// them; `None` with "you already own" when this server's own administrator does).
+    #[error("PAN-OS said: {message}")]
+    LockHeld {
+        holder: Option<String>,
+        message: String,
+    },
+    /// A commit or push job finished with result FAIL.
+    #[error("job {job} failed: {}", details.join("; "))]
+    JobFailed { job: u64, details: Vec<String> },
     /// A `<result>` the normalisers could not read.
     #[error("the configuration could not be parsed: {0}")]
     Parse(String),
@@ -85,6 +101,34 @@ impl From<&PanosError> for ToolError {
                 status, snippet, ..
             } => ToolError::upstream(UPSTREAM, format!("HTTP {status}: {snippet}")),
             PanosError::Transport(u) => u.to_tool_error(),
+            PanosError::NotFound(m) => ToolError::NotFound(format!("PAN-OS said: {m}")),
+            PanosError::ReferenceBlocksDelete(m) => ToolError::Conflict(format!(
+                "PAN-OS refused the delete because the object is still referenced: {m}"
+            )),
+            PanosError::LockHeld {
+                holder: Some(h),
+                message,
+            } => ToolError::Conflict(format!(
+                "the configuration is locked by administrator `{}` (PAN-OS said: {message}); nothing was changed. Ask them to release the lock, or retry when they are done",
+                mcp_core::validate::excerpt(h, 64)
+            )),
+            PanosError::LockHeld {
+                holder: None,
+                message,
+            } => ToolError::Conflict(format!(
+                "this server's PAN-OS administrator already holds a config lock (PAN-OS said: {message}): another change is in progress, or a lock was left behind. Nothing was changed; retry shortly, or remove the lock (`request config-lock remove`)"
+            )),
+            PanosError::JobFailed { job, details } => ToolError::upstream(
+                UPSTREAM,
+                format!(
+                    "job {job} failed: {}",
+                    if details.is_empty() {
+                        "no details".to_string()
+                    } else {
+                        details.join("; ")
+                    }
+                ),
+            ),
             PanosError::Parse(m) => ToolError::upstream(
                 UPSTREAM,
                 format!("the configuration could not be parsed: {m}"),

@@ -5,8 +5,13 @@
 //! concurrent reads are coalesced into one upstream request: the management plane is slow
 //! and easily overloaded.
 
+pub mod changes;
+pub mod diff;
+pub mod element;
+pub mod entry;
 pub mod error;
 pub mod model;
+pub mod refs;
 pub mod tagfilter;
 pub mod xml;
 pub mod xpath;

@@ -386,6 +386,310 @@ pub fn device_group_parent(n: Node<'_, '_>) -> Option<(String, String)> {
     Some((n.attribute("name")?.to_string(), text(n, "parent-dg")?))
 }
 
+/// A tag.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct Tag {
+    pub name: String,
+    /// `color1`..`color42`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    pub location: String,
+}
+
+pub fn tag(n: Node<'_, '_>, location: &str) -> Tag {
+    Tag {
+        name: name_of(n),
+        color: text(n, "color"),
+        comments: text(n, "comments"),
+        location: location.to_string(),
+    }
+}
+
+/// A NAT rule, in rulebase order.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct NatRule {
+    /// 1-based position within its rulebase.
+    pub position: usize,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    /// The egress interface the rule is limited to (`any` when absent).
+    pub to_interface: String,
+    pub source: Vec<String>,
+    pub destination: Vec<String>,
+    /// The service (one name, `any` when absent).
+    pub service: String,
+    /// `ipv4`, `nat64` or `nptv6`.
+    pub nat_type: String,
+    /// Source translation: `dynamic-ip-and-port`, `dynamic-ip`, `static-ip`, or `none`.
+    pub source_translation: String,
+    /// Translated source addresses, or the interface (and address) used.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub translated_source: Vec<String>,
+    /// Destination translation: the translated address, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translated_destination: Option<String>,
+    /// Destination translation: the translated port, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub translated_port: Option<String>,
+    pub disabled: bool,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `pre`, `post` (Panorama) or `local` (firewall).
+    pub rulebase: String,
+    pub location: String,
+}
+
+pub fn nat_rule(n: Node<'_, '_>, position: usize, rulebase: &str, location: &str) -> NatRule {
+    let st = child(n, "source-translation").and_then(|s| s.children().find(Node::is_element));
+    let mut translated_source = Vec::new();
+    if let Some(st) = st {
+        // dynamic-ip(-and-port): translated-address members, or interface-address/interface
+        // (and ip); static-ip: translated-address text.
+        translated_source.extend(members(st, "translated-address"));
+        if translated_source.is_empty()
+            && let Some(t) = text(st, "translated-address")
+        {
+            translated_source.push(t);
+        }
+        if let Some(ia) = child(st, "interface-address") {
+            translated_source.extend(text(ia, "interface"));
+            translated_source.extend(text(ia, "ip"));
+        }
+    }
+    let dt = child(n, "destination-translation")
+        .or_else(|| child(n, "dynamic-destination-translation"));
+    NatRule {
+        position,
+        name: name_of(n),
+        uuid: n.attribute("uuid").map(str::to_string),
+        from: members(n, "from"),
+        to: members(n, "to"),
+        to_interface: text(n, "to-interface").unwrap_or_else(|| "any".into()),
+        source: members(n, "source"),
+        destination: members(n, "destination"),
+        service: text(n, "service").unwrap_or_else(|| "any".into()),
+        nat_type: text(n, "nat-type").unwrap_or_else(|| "ipv4".into()),
+        source_translation: st
+            .map(|s| s.tag_name().name().to_string())
+            .unwrap_or_else(|| "none".into()),
+        translated_source,
+        translated_destination: dt.and_then(|d| text(d, "translated-address")),
+        translated_port: dt.and_then(|d| text(d, "translated-port")),
+        disabled: yes(n, "disabled"),
+        tags: members(n, "tag"),
+        description: text(n, "description"),
+        rulebase: rulebase.to_string(),
+        location: location.to_string(),
+    }
+}
+
+/// One rule's hit count (`show rule-hit-count`).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct HitCount {
+    pub name: String,
+    pub hit_count: u64,
+    /// Last hit (RFC 3339), absent when never hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_hit: Option<String>,
+    /// First hit (RFC 3339), absent when never hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_hit: Option<String>,
+    /// When the counter was last reset (RFC 3339), absent when never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_reset: Option<String>,
+    /// When the rule was created (RFC 3339), when PAN-OS reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// When the rule was last modified (RFC 3339), when PAN-OS reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+}
+
+/// An epoch-seconds field; 0 and absent are "never".
+fn epoch(n: Node<'_, '_>, name: &str) -> Option<String> {
+    let secs: u64 = text(n, name)?.parse().ok()?;
+    (secs > 0).then(|| {
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs),
+        )
+        .to_string()
+    })
+}
+
+/// Every rule entry of a `show rule-hit-count` answer.
+pub fn hit_counts(result: Node<'_, '_>) -> Vec<HitCount> {
+    result
+        .descendants()
+        .filter(|r| r.has_tag_name("rules"))
+        .flat_map(|r| r.children().filter(|e| e.has_tag_name("entry")))
+        .filter_map(|e| {
+            Some(HitCount {
+                name: e.attribute("name")?.to_string(),
+                hit_count: text(e, "hit-count").and_then(|h| h.parse().ok()).unwrap_or(0),
+                last_hit: epoch(e, "last-hit-timestamp"),
+                first_hit: epoch(e, "first-hit-timestamp"),
+                last_reset: epoch(e, "last-reset-timestamp"),
+                created: epoch(e, "rule-creation-timestamp"),
+                modified: epoch(e, "rule-modification-timestamp"),
+            })
+        })
+        .collect()
+}
+
+/// An asynchronous job (`show jobs id N`).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct Job {
+    pub id: u64,
+    /// `Commit`, `CommitAll`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `ACT` (running), `PEND` (queued) or `FIN` (finished).
+    pub status: String,
+    /// `PEND` until finished, then `OK` or `FAIL`.
+    pub result: String,
+    /// 0-100.
+    pub progress: u8,
+    /// The administrator who started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When it was enqueued, as PAN-OS prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enqueued: Option<String>,
+    /// When it finished, as PAN-OS prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// What PAN-OS reported, line by line.
+    pub details: Vec<String>,
+    pub warnings: Vec<String>,
+    /// A push's firewalls and how each fared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<JobDevice>,
+}
+
+/// One firewall of a Panorama push job.
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct JobDevice {
+    pub serial: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub status: String,
+    pub result: String,
+    pub details: Vec<String>,
+}
+
+impl Job {
+    pub fn finished(&self) -> bool {
+        self.status == "FIN"
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.finished()
+            && self.result == "OK"
+            && self.devices.iter().all(|d| d.result == "OK")
+    }
+}
+
+/// The lines of a `<details>`/`<warnings>` element: `<line>`s (possibly nested in `<msg>`),
+/// or its text.
+fn lines(n: Option<Node<'_, '_>>) -> Vec<String> {
+    let Some(n) = n else { return Vec::new() };
+    let ls: Vec<String> = n
+        .descendants()
+        .filter(|d| d.has_tag_name("line"))
+        .map(super::xml::all_text)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !ls.is_empty() {
+        return ls;
+    }
+    let t = super::xml::all_text(n);
+    if t.is_empty() { Vec::new() } else { vec![t] }
+}
+
+/// The `<job>` of a `show jobs id N` answer.
+pub fn job(result: Node<'_, '_>) -> Option<Job> {
+    let j = if result.has_tag_name("job") {
+        result
+    } else {
+        child(result, "job")?
+    };
+    let id = text(j, "id")?.parse().ok()?;
+    let fin = text(j, "tfin").filter(|t| t != "Still Active");
+    Some(Job {
+        id,
+        kind: text(j, "type").unwrap_or_default(),
+        status: text(j, "status").unwrap_or_else(|| "PEND".into()),
+        result: text(j, "result").unwrap_or_else(|| "PEND".into()),
+        progress: text(j, "progress")
+            .and_then(|p| p.parse::<u32>().ok())
+            .map_or(0, |p| p.min(100) as u8),
+        user: text(j, "user"),
+        description: text(j, "description"),
+        enqueued: text(j, "tenq"),
+        finished: fin,
+        details: lines(child(j, "details")),
+        warnings: lines(child(j, "warnings")),
+        devices: child(j, "devices")
+            .map(|d| {
+                d.children()
+                    .filter(|e| e.has_tag_name("entry"))
+                    .map(|e| JobDevice {
+                        serial: text(e, "serial-no").unwrap_or_default(),
+                        name: text(e, "devicename"),
+                        status: text(e, "status").unwrap_or_default(),
+                        result: text(e, "result").unwrap_or_default(),
+                        details: lines(child(e, "details")),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// A config or commit lock (`show config-locks`).
+#[derive(Debug, Clone, Serialize, JsonSchema, PartialEq, Eq)]
+pub struct ConfigLock {
+    /// The administrator holding it.
+    pub admin: String,
+    /// `shared` or a vsys (or device group).
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The entries of a `show config-locks` / `show commit-locks` answer.
+pub fn locks(result: Node<'_, '_>) -> Vec<ConfigLock> {
+    result
+        .descendants()
+        .filter(|e| e.has_tag_name("entry"))
+        .filter_map(|e| {
+            Some(ConfigLock {
+                admin: e.attribute("name")?.to_string(),
+                scope: text(e, "name").unwrap_or_else(|| "shared".into()),
+                comment: text(e, "comment").filter(|c| c != "(null)"),
+            })
+        })
+        .collect()
+}
+
+/// A commit, revert or push answer: the job it enqueued, if any (`<job>N</job>`; none when
+/// there was nothing to do).
+pub fn enqueued_job(result: Node<'_, '_>) -> Option<u64> {
+    result
+        .descendants()
+        .find(|n| n.has_tag_name("job"))
+        .and_then(|j| j.text())
+        .and_then(|t| t.trim().parse().ok())
+}
+
 /// A flow for `test security-policy-match`, every part validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyMatchQuery {

@@ -17,6 +17,18 @@ impl Expr {
             Self::Or(a, b) => a.matches(tags) || b.matches(tags),
         }
     }
+
+    /// Every tag the filter names.
+    pub fn tags(&self) -> Vec<&str> {
+        match self {
+            Self::Tag(t) => vec![t.as_str()],
+            Self::And(a, b) | Self::Or(a, b) => {
+                let mut v = a.tags();
+                v.extend(b.tags());
+                v
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
