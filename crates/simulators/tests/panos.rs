@@ -1951,6 +1951,11 @@ async fn commit_is_a_job_that_finishes_after_polls() {
         sim.commit_as(KEY, "<commit></commit>").await.body,
         NO_CHANGES
     );
+    // A force commit runs even with nothing to commit.
+    let forced = sim
+        .commit_and_wait(KEY, "<commit><force></force></commit>")
+        .await;
+    assert_eq!(forced.job_text("result"), "OK", "{}", forced.body);
     assert_eq!(
         sim.job("999").await.body,
         "<response status=\"error\" code=\"7\"><msg><line>job 999 not found</line></msg></response>"
@@ -2678,4 +2683,60 @@ async fn rule_hit_counts() {
         .expect("new rule listed");
     assert_eq!(fresh.1, 0);
     assert!(fresh.4 >= before && fresh.4 == fresh.5, "{fresh:?}");
+}
+
+#[tokio::test]
+async fn rules_keep_or_get_a_uuid() {
+    let sim = start_admins("firewall.xml").await;
+    let rules = vsys1("rulebase/security/rules");
+    let attr = |r: &Reply, name: &str| -> Option<String> {
+        r.doc()
+            .descendants()
+            .find(|n| n.has_tag_name("entry"))
+            .and_then(|e| e.attribute(name).map(str::to_owned))
+    };
+    // A new rule gets one (PAN-OS 9.0 and later).
+    assert_eq!(
+        sim.set(&rules, &rule_with_source("r-new", &["any"]))
+            .await
+            .body,
+        OK20
+    );
+    let uuid = attr(
+        &sim.get(&format!("{rules}/entry[@name='r-new']")).await,
+        "uuid",
+    )
+    .expect("a uuid");
+    assert_eq!(uuid.len(), 36, "{uuid}");
+    assert!(uuid::Uuid::parse_str(&uuid).is_ok(), "{uuid}");
+    // An edit without one keeps the rule's.
+    let first = format!("{rules}/entry[@name='allow-web-inbound']");
+    let edited = rule_with_source("allow-web-inbound", &["any"]);
+    assert_eq!(sim.edit(&first, &edited).await.body, OK20);
+    assert_eq!(
+        attr(&sim.get(&first).await, "uuid").as_deref(),
+        Some("5b0c1d2e-3f40-4a51-8b62-7c8d9e0f1a01")
+    );
+    // A PAN-OS 8.0 configuration has no rule uuids, and gets none.
+    let old = start_sim(
+        PanosSim::from_xml(
+            "<config version=\"8.0.0\"><devices><entry name='localhost.localdomain'><vsys><entry name='vsys1'><rulebase><security><rules/></security></rulebase></entry></vsys></entry></devices></config>",
+            auth(true),
+        )
+        .expect("xml"),
+    )
+    .await;
+    assert_eq!(
+        old.set(&rules, &rule_with_source("r-old", &["any"]))
+            .await
+            .body,
+        OK20
+    );
+    assert_eq!(
+        attr(
+            &old.get(&format!("{rules}/entry[@name='r-old']")).await,
+            "uuid"
+        ),
+        None
+    );
 }

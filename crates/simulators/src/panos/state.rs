@@ -340,6 +340,7 @@ impl DeviceState {
             out.push_str("</msg></response>");
             return out;
         }
+        give_rules_uuids(&before, &mut after, &changed);
         self.candidate = Arc::new(after);
         for (path, action) in changed {
             self.record(admin, path, action);
@@ -362,7 +363,8 @@ impl DeviceState {
             .filter(|(_, c)| admins.as_ref().is_none_or(|a| a.contains(&c.admin)))
             .map(|(i, _)| i)
             .collect();
-        if taken.is_empty() {
+        // A force commit runs even with nothing to commit.
+        if taken.is_empty() && cmd.child("force").is_none() {
             return NO_CHANGES.to_owned();
         }
         let base = self.committed.clone();
@@ -598,6 +600,43 @@ impl DeviceState {
             "<response status=\"success\"><result>{}</result></response>",
             self.locks.render(kind)
         )
+    }
+}
+
+/// Every rule a write created or replaced keeps its `uuid`, or (PAN-OS 9.0
+/// and later) gets a new one.
+fn give_rules_uuids(before: &Element, after: &mut Element, changed: &[(XPath, Action)]) {
+    let major: u32 = after
+        .attr("version")
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(10);
+    for (path, action) in changed {
+        if !matches!(action, Action::Create | Action::Edit) {
+            continue;
+        }
+        let is_rule = path.steps.len() >= 2
+            && path.steps[path.steps.len() - 2].name == "rules"
+            && path.last().is_some_and(|s| s.name == "entry");
+        if !is_rule {
+            continue;
+        }
+        let old = tree::locate(before, path)
+            .and_then(|i| tree::at(before, &i))
+            .and_then(|e| e.attr("uuid"))
+            .map(str::to_owned);
+        let Some(rule) = tree::locate(after, path).and_then(|i| tree::at_mut(after, &i)) else {
+            continue;
+        };
+        if rule.attr("uuid").is_some() {
+            continue;
+        }
+        let uuid = match old {
+            Some(u) => u,
+            None if major >= 9 => uuid::Uuid::new_v4().to_string(),
+            None => continue,
+        };
+        rule.attrs.push(("uuid".to_owned(), uuid));
     }
 }
 
