@@ -15,6 +15,8 @@ import re
 import secrets
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,28 +148,23 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def server(request: pytest.FixtureRequest, tmp_path: Path):
-    """Start the example server in the mode given by indirect parametrization; stop it afterwards."""
-    mode: str = request.param
-    stderr_path = tmp_path / "server-stderr.log"
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "server_env(**vars): extra environment for the `server` fixture's process (MCP_CONFIRM=off, ...)",
+    )
 
-    if mode == STDIO:
-        # The SDK's stdio_client spawns (and on exit terminates) the process itself;
-        # the handle carries the command and environment for it. No auth over stdio.
-        env = {"MCP_TRANSPORT": "stdio", "MCP_LOG_FORMAT": "json", "RUST_LOG": "info"}
-        handle = ServerHandle(mode=mode, stderr_path=stderr_path, stdio_env=env)
-        yield handle
-        # The SDK closes the server's stdin and allows it 2 s before SIGTERM: a well-behaved
-        # stdio server exits on EOF by itself, cleanly.
-        log = _log_records(stderr_path)
-        assert log, "the stdio server wrote no log"
-        messages = [record.get("message") for record in log]
-        assert "SIGTERM received" not in messages, "stdio server did not exit on stdin EOF"
-        assert messages[-1] == "stopped", f"stdio server did not stop cleanly: {log[-3:]}"
-        _assert_no_error_records(log)
-        return
 
+def _marker_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The variables of the test's `server_env` marker, if any."""
+    marker = request.node.get_closest_marker("server_env")
+    return {str(k): str(v) for k, v in marker.kwargs.items()} if marker else {}
+
+
+@contextmanager
+def _http_server(mode: str, stderr_path: Path, extra_env: dict[str, str]) -> Iterator[ServerHandle]:
+    """One HTTP server process (Streamable HTTP stateful or stateless, or SSE) on 127.0.0.1:0,
+    ready to serve; stopped with SIGTERM afterwards, which must be a clean exit."""
     secret = secrets.token_hex(32)  # 64 bytes, above the 32-byte minimum
     env = _base_env() | {
         "MCP_TRANSPORT": "http",
@@ -176,6 +173,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
     }
     if mode == HTTP_STATELESS:
         env["MCP_STATELESS"] = "true"
+    env |= extra_env
     with stderr_path.open("wb") as errfile:
         proc = subprocess.Popen(
             [str(example_bin()), "serve"],
@@ -196,6 +194,62 @@ def server(request: pytest.FixtureRequest, tmp_path: Path):
     assert was_running, f"server died during the test with exit code {proc.returncode}"
     assert proc.returncode == 0, f"server exited {proc.returncode} after SIGTERM:\n{stderr_path.read_text()[-4000:]}"
     _assert_no_error_records(_log_records(stderr_path))
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest, tmp_path: Path):
+    """Start the example server in the mode given by indirect parametrization; stop it afterwards.
+
+    A `@pytest.mark.server_env(NAME="value", ...)` marker adds variables to its environment."""
+    mode: str = request.param
+    stderr_path = tmp_path / "server-stderr.log"
+    extra_env = _marker_env(request)
+
+    if mode == STDIO:
+        # The SDK's stdio_client spawns (and on exit terminates) the process itself;
+        # the handle carries the command and environment for it. No auth over stdio.
+        env = {"MCP_TRANSPORT": "stdio", "MCP_LOG_FORMAT": "json", "RUST_LOG": "info"} | extra_env
+        handle = ServerHandle(mode=mode, stderr_path=stderr_path, stdio_env=env)
+        yield handle
+        # The SDK closes the server's stdin and allows it 2 s before SIGTERM: a well-behaved
+        # stdio server exits on EOF by itself, cleanly.
+        log = _log_records(stderr_path)
+        assert log, "the stdio server wrote no log"
+        messages = [record.get("message") for record in log]
+        assert "SIGTERM received" not in messages, "stdio server did not exit on stdin EOF"
+        assert messages[-1] == "stopped", f"stdio server did not stop cleanly: {log[-3:]}"
+        _assert_no_error_records(log)
+        return
+
+    with _http_server(mode, stderr_path, extra_env) as handle:
+        yield handle
+
+
+@pytest.fixture
+def start_server(tmp_path: Path):
+    """A factory for more HTTP servers in one test: `with start_server(mode, env) as handle:`.
+
+    Each has its own process, JWT secret and log (`server-<n>-stderr.log`); it is stopped,
+    and checked for a clean exit, when its `with` block ends."""
+    count = 0
+
+    def start(mode: str, extra_env: dict[str, str] | None = None):
+        nonlocal count
+        assert mode in HTTP_MODES, f"start_server starts HTTP servers, not {mode}"
+        count += 1
+        return _http_server(mode, tmp_path / f"server-{count}-stderr.log", dict(extra_env or {}))
+
+    return start
+
+
+def audit_records(stderr_path: Path, tool: str | None = None) -> list[dict]:
+    """The server's audit events of tool calls (message "tool call"), oldest first; only
+    those of `tool` when given."""
+    return [
+        r
+        for r in _log_records(stderr_path)
+        if r.get("message") == "tool call" and (tool is None or r.get("tool") == tool)
+    ]
 
 
 def _log_records(stderr_path: Path) -> list[dict]:

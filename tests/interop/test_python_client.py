@@ -136,10 +136,16 @@ def era(request: pytest.FixtureRequest) -> str:
 
 
 @asynccontextmanager
-async def connect(server: ServerHandle, token: str | None = None, era: str = HANDSHAKE) -> AsyncIterator[ClientSession]:
-    """A connected low-level `ClientSession`, negotiated in the given era."""
+async def connect(
+    server: ServerHandle, token: str | None = None, era: str = HANDSHAKE, elicitation_callback: Any = None
+) -> AsyncIterator[ClientSession]:
+    """A connected low-level `ClientSession`, negotiated in the given era. With an
+    `elicitation_callback` the session declares the elicitation capability and answers
+    the server's questions with it."""
     async with transport(server, token) as (read, write):
-        async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
+        async with ClientSession(
+            read, write, read_timeout_seconds=CALL_TIMEOUT_S, elicitation_callback=elicitation_callback
+        ) as session:
             if era == HANDSHAKE:
                 init = await session.initialize()
                 assert session.initialize_result is init
