@@ -82,6 +82,9 @@ pub struct Settings {
     pub remove_own_only: bool,
     /// The `secops-mcp:instance` tag value of this deployment.
     pub instance: String,
+    /// Retries of reads and the circuit breaker (`AWSWL_MAX_ATTEMPTS`,
+    /// `AWSWL_BREAKER_FAILURES`, `AWSWL_BREAKER_COOLDOWN`).
+    pub resilience: crate::client::Resilience,
 }
 
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(5 * 60);
@@ -327,8 +330,47 @@ impl Settings {
                 .or(file.remove_own_only)
                 .unwrap_or(false),
             instance,
+            resilience: resilience(env)?,
         })
     }
+}
+
+/// `AWSWL_MAX_ATTEMPTS` (1-10), `AWSWL_BREAKER_FAILURES` (at least 1) and
+/// `AWSWL_BREAKER_COOLDOWN` (more than 0).
+fn resilience(env: &Env) -> Result<crate::client::Resilience, ConfigError> {
+    let d = crate::client::Resilience::default();
+    let read_attempts = env
+        .parse::<u32>("AWSWL_MAX_ATTEMPTS")?
+        .unwrap_or(d.read_attempts);
+    if !(1..=10).contains(&read_attempts) {
+        return Err(ConfigError::invalid(
+            "AWSWL_MAX_ATTEMPTS",
+            "must be 1 to 10",
+        ));
+    }
+    let breaker_failures = env
+        .parse::<u32>("AWSWL_BREAKER_FAILURES")?
+        .unwrap_or(d.breaker_failures);
+    if breaker_failures == 0 {
+        return Err(ConfigError::invalid(
+            "AWSWL_BREAKER_FAILURES",
+            "must be at least 1",
+        ));
+    }
+    let breaker_cooldown = env
+        .duration("AWSWL_BREAKER_COOLDOWN")?
+        .unwrap_or(d.breaker_cooldown);
+    if breaker_cooldown.is_zero() {
+        return Err(ConfigError::invalid(
+            "AWSWL_BREAKER_COOLDOWN",
+            "must be more than 0",
+        ));
+    }
+    Ok(crate::client::Resilience {
+        read_attempts,
+        breaker_failures,
+        breaker_cooldown,
+    })
 }
 
 async fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {

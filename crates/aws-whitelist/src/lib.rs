@@ -50,7 +50,7 @@ impl App for Whitelist {
         let settings = Arc::new(Settings::from_env(ctx.env).await?);
         let checkip =
             CheckIp::new(&settings.checkip_url).map_err(|e| StartupError::App(e.to_string()))?;
-        let clients = Arc::new(ClientCache::default());
+        let clients = Arc::new(ClientCache::new(settings.resilience));
         match (settings.sweep_interval, ctx.check_only) {
             (_, true) => {}
             (Some(every), false) => {

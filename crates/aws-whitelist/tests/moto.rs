@@ -369,6 +369,89 @@ async fn writes_are_confirmed_or_approved() {
     );
 }
 
+/// AWS through a fault-injecting proxy in front of moto: reads are retried (throttling
+/// included), writes are sent once, throttling says when to retry, and repeated failures
+/// open a breaker that stops sending.
+#[tokio::test]
+async fn aws_faults_retry_reads_only_and_open_the_breaker() {
+    use test_support::fault_proxy::{EC2_INTERNAL, EC2_THROTTLED, FaultProxy};
+    let moto = MotoProcess::start().await;
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let spec = aws_env(ServerSpec::http(BIN), &proxy.url)
+        .env("AWSWL_BREAKER_FAILURES", "4")
+        .env("AWSWL_BREAKER_COOLDOWN", "1h")
+        // No background probes through the proxy while the test counts requests.
+        .env("MCP_HEALTH_INTERVAL", "1h");
+    let mut r = Rig::start(moto, &spec, "alice", &["aws:write"], true).await;
+    let sdk = ec2(&r.peer).await;
+    let sg = group(&sdk, "faults").await;
+    const READ: &str = "DescribeSecurityGroupRules";
+    const WRITE: &str = "AuthorizeSecurityGroupIngress";
+
+    // A read throttled twice, then answered: the SDK's retries carry it (3 attempts).
+    let before = proxy.count(READ);
+    proxy.fail(READ, 2, 503, EC2_THROTTLED);
+    ok(&mut r.client, "list_rules", json!({"target": sg})).await;
+    assert_eq!(
+        proxy.count(READ) - before,
+        3,
+        "two throttled attempts, then the answer"
+    );
+
+    // A read throttled past its attempts: the error says when to try again.
+    let before = proxy.count(READ);
+    proxy.fail(READ, 3, 503, EC2_THROTTLED);
+    let e = err(&mut r.client, "list_rules", json!({"target": sg})).await;
+    assert!(
+        e.contains("AWS is rate limiting requests; retry after 5 s"),
+        "{e}"
+    );
+    assert_eq!(proxy.count(READ) - before, 3);
+    // Four failed attempts in a row would open the breaker; an answered read starts the
+    // count again.
+    ok(&mut r.client, "list_rules", json!({"target": sg})).await;
+
+    // A throttled write is not sent again: one attempt, no rule, and when to retry.
+    let before = proxy.count(WRITE);
+    proxy.fail(WRITE, 1, 503, EC2_THROTTLED);
+    let args = json!({"cidr": "203.0.113.20", "target": sg, "port": 443, "description": "faults"});
+    let e = err(&mut r.client, "whitelist", args.clone()).await;
+    assert!(e.contains("retry after"), "{e}");
+    assert_eq!(
+        proxy.count(WRITE) - before,
+        1,
+        "a write gets one attempt: {e}"
+    );
+    assert!(sources(&sdk, &sg).await.is_empty());
+    // Once the fault is gone the same call works.
+    let out = ok(&mut r.client, "whitelist", args).await;
+    assert_eq!(out["groups"][0]["status"], "added", "{out}");
+
+    // AWS failing every request: after 4 failed attempts in a row the breaker opens, and
+    // then the server stops sending and says how long the pause lasts.
+    proxy.fail("*", 1000, 500, EC2_INTERNAL);
+    proxy.fail(READ, 1000, 500, EC2_INTERNAL);
+    let e = err(&mut r.client, "list_rules", json!({"target": sg})).await;
+    assert!(
+        !e.contains("circuit breaker"),
+        "3 failed attempts: still closed: {e}"
+    );
+    let e = err(&mut r.client, "list_rules", json!({"target": sg})).await;
+    assert!(
+        e.contains("circuit breaker is open") && e.contains("retry after"),
+        "the 4th failure opened it: {e}"
+    );
+    let sent = proxy.count(READ);
+    let e = err(&mut r.client, "list_rules", json!({"target": sg})).await;
+    assert!(e.contains("circuit breaker is open"), "{e}");
+    assert_eq!(proxy.count(READ), sent, "an open breaker sends nothing");
+    let metric = r
+        .server
+        .metric(r#"mcp_upstream_circuit_state{upstream="AWS us-east-1"}"#)
+        .await;
+    assert_eq!(metric, Some(2.0), "the breaker's state is exported as open");
+}
+
 #[tokio::test]
 async fn resources_resolve_to_their_groups() {
     let mut r = rig_with(&[]).await;

@@ -3,6 +3,7 @@
 //! Everything here talks to real processes over real sockets on 127.0.0.1.
 
 pub mod cli;
+pub mod fault_proxy;
 pub mod moto;
 pub mod process;
 pub mod rig;
@@ -11,6 +12,7 @@ pub mod sim;
 pub mod sse;
 pub mod tokens;
 
+pub use fault_proxy::FaultProxy;
 pub use moto::MotoProcess;
 pub use process::{ServerProcess, ServerSpec};
 pub use rig::Rig;

@@ -7,6 +7,8 @@ use mcp_core::upstream::UpstreamError;
 
 /// The upstream name in errors about AWS.
 const UPSTREAM: &str = "AWS";
+/// What a throttled call suggests waiting before the next try.
+const THROTTLE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
 /// The upstream name in errors about the IP checker (`AWSWL_CHECKIP_URL`).
 const CHECKER: &str = "IP checker";
 
@@ -14,9 +16,15 @@ const CHECKER: &str = "IP checker";
 /// `ec2:DescribeSecurityGroupRules`.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// AWS throttled the call.
+    /// AWS throttled the call (a read: after the SDK's retries).
     #[error("AWS is rate limiting requests")]
     RateLimited,
+    /// The (profile, region)'s circuit breaker is open: nothing was sent.
+    #[error("{op}: {source}; requests are paused to protect the endpoint")]
+    CircuitOpen {
+        op: &'static str,
+        source: super::CircuitOpen,
+    },
     /// The credentials lack the permission.
     #[error(
         "{op} was denied ({code}): the credentials lack this permission; see the IAM policy in docs/servers/aws-whitelist.md"
@@ -73,9 +81,18 @@ pub enum ClientError {
 impl From<ClientError> for ToolError {
     fn from(e: ClientError) -> Self {
         match e {
+            // AWS gives no Retry-After for throttling; its guidance is to back off for
+            // seconds, and the SDK already retried a read with backoff.
             ClientError::RateLimited => ToolError::RateLimited {
                 upstream: UPSTREAM.into(),
-                retry_after: None,
+                retry_after: Some(THROTTLE_BACKOFF),
+            },
+            ClientError::CircuitOpen { op, source } => ToolError::Unavailable {
+                upstream: UPSTREAM.into(),
+                message: format!(
+                    "{op}: the circuit breaker is open after repeated failures; requests are paused to protect the endpoint"
+                ),
+                retry_after: Some(source.0),
             },
             ClientError::NotFound { .. } | ClientError::NoGroups(_) => {
                 ToolError::NotFound(e.to_string())
@@ -116,6 +133,17 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     use aws_sdk_ec2::error::SdkError;
+    // Refused by the breaker before it was sent: the interceptor's error is in the chain.
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(open) = c.downcast_ref::<super::CircuitOpen>() {
+            return ClientError::CircuitOpen {
+                op,
+                source: super::CircuitOpen(open.0),
+            };
+        }
+        cause = c.source();
+    }
     match &e {
         SdkError::ServiceError(se) => {
             let err = se.err();
@@ -185,7 +213,10 @@ mod tests {
             }),
             "AWS is unavailable: sts:GetCallerIdentity: cannot reach the endpoint (connection failed)"
         );
-        assert_eq!(t(ClientError::RateLimited), "AWS is rate limiting requests");
+        assert_eq!(
+            t(ClientError::RateLimited),
+            "AWS is rate limiting requests; retry after 5 s"
+        );
         assert_eq!(
             t(ClientError::CheckerStatus(reqwest::StatusCode::BAD_GATEWAY)),
             "IP checker said: HTTP 502 Bad Gateway"

@@ -156,6 +156,8 @@ impl Clients {
             .ip_permissions(perm.build())
             .tag_specifications(spec)
             .dry_run(dry_run)
+            .customize()
+            .config_override(write_once())
             .send()
             .await;
         let asked_expiry = tags
@@ -215,6 +217,8 @@ impl Clients {
             .group_id(group)
             .set_security_group_rule_ids(Some(rule_ids.to_vec()))
             .dry_run(dry_run)
+            .customize()
+            .config_override(write_once())
             .send()
             .await;
         match res {
@@ -391,4 +395,10 @@ fn group(g: &aws_sdk_ec2::types::SecurityGroup) -> Group {
             .collect(),
         ingress_rules: g.ip_permissions().len(),
     }
+}
+
+/// A write is sent once: a retry after an answer that got lost could apply it twice, so
+/// only reads get the SDK's retries (ClientCache).
+fn write_once() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }

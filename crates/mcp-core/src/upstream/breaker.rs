@@ -47,7 +47,9 @@ impl failsafe::Instrument for Instrument {
     }
 }
 
-pub(super) struct Breaker {
+/// A circuit breaker for one upstream: opens after `failures` consecutive failures and
+/// lets a trial call through after `cooldown`. Reports `mcp_upstream_circuit_state`.
+pub struct Breaker {
     sm: StateMachine<ConsecutiveFailures<backoff::Constant>, Instrument>,
     cooldown: Duration,
     opened_at: Arc<Mutex<Option<Instant>>>,
@@ -62,7 +64,8 @@ impl std::fmt::Debug for Breaker {
 }
 
 impl Breaker {
-    pub(super) fn new(upstream: &str, failures: u32, cooldown: Duration) -> Self {
+    /// A closed breaker for `upstream` (its name in metrics and logs).
+    pub fn new(upstream: &str, failures: u32, cooldown: Duration) -> Self {
         let opened_at = Arc::new(Mutex::new(None));
         let instrument = Instrument {
             upstream: upstream.to_string(),
@@ -82,7 +85,7 @@ impl Breaker {
     }
 
     /// `Ok` when a call may go out; otherwise how long until the breaker half-opens.
-    pub(super) fn permit(&self) -> Result<(), Duration> {
+    pub fn permit(&self) -> Result<(), Duration> {
         if self.sm.is_call_permitted() {
             return Ok(());
         }
@@ -99,11 +102,13 @@ impl Breaker {
             .max(Duration::from_millis(1)))
     }
 
-    pub(super) fn on_success(&self) {
+    /// A call succeeded.
+    pub fn on_success(&self) {
         self.sm.on_success();
     }
 
-    pub(super) fn on_failure(&self) {
+    /// A call failed in a way that counts against the upstream.
+    pub fn on_failure(&self) {
         self.sm.on_error();
     }
 }

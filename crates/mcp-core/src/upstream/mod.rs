@@ -5,7 +5,7 @@
 //! exponential backoff for idempotent calls, honouring `Retry-After`; a circuit breaker; and
 //! per-upstream metrics. It never logs request bodies or credentials.
 
-mod breaker;
+pub mod breaker;
 mod config;
 mod count;
 pub mod pin;
