@@ -2709,6 +2709,15 @@ async fn rules_keep_or_get_a_uuid() {
     .expect("a uuid");
     assert_eq!(uuid.len(), 36, "{uuid}");
     assert!(uuid::Uuid::parse_str(&uuid).is_ok(), "{uuid}");
+    // So does a rule written field by field.
+    let by_fields = format!("{rules}/entry[@name='r-fields']");
+    assert_eq!(
+        sim.set(&by_fields, "<from><member>trust</member></from><to><member>untrust</member></to><source><member>any</member></source><destination><member>any</member></destination><application><member>any</member></application><service><member>any</member></service><action>deny</action>")
+            .await
+            .body,
+        OK20
+    );
+    assert!(attr(&sim.get(&by_fields).await, "uuid").is_some());
     // An edit without one keeps the rule's.
     let first = format!("{rules}/entry[@name='allow-web-inbound']");
     let edited = rule_with_source("allow-web-inbound", &["any"]);

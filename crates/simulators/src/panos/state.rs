@@ -611,16 +611,23 @@ fn give_rules_uuids(before: &Element, after: &mut Element, changed: &[(XPath, Ac
         .and_then(|v| v.split('.').next())
         .and_then(|m| m.parse().ok())
         .unwrap_or(10);
-    for (path, action) in changed {
+    for (changed_path, action) in changed {
         if !matches!(action, Action::Create | Action::Edit) {
             continue;
         }
-        let is_rule = path.steps.len() >= 2
-            && path.steps[path.steps.len() - 2].name == "rules"
-            && path.last().is_some_and(|s| s.name == "entry");
-        if !is_rule {
+        // The rule this node is, or is in.
+        let Some(start) = changed_path.steps.windows(4).position(|w| {
+            matches!(
+                w[0].name.as_str(),
+                "rulebase" | "pre-rulebase" | "post-rulebase"
+            ) && w[2].name == "rules"
+                && w[3].name == "entry"
+        }) else {
             continue;
-        }
+        };
+        let path = &XPath {
+            steps: changed_path.steps[..start + 4].to_vec(),
+        };
         let old = tree::locate(before, path)
             .and_then(|i| tree::at(before, &i))
             .and_then(|e| e.attr("uuid"))
