@@ -32,7 +32,9 @@ Every simulator also serves control endpoints, without authentication and not co
                       drop_next, rate_limit_next, retry_after_secs
   GET  /_sim/faults   the fault settings in force
   GET  /_sim/scans    (airs only) number of stored scans: {\"scans\": N}
-  POST /_sim/state/reset  (proxmox only) return the guests to the seed state, forget tasks";
+  POST /_sim/state/reset  (proxmox) return the guests to the seed state, forget tasks;
+                      (panos) back to the loaded config as running and candidate, no
+                      pending changes, jobs or locks";
 
 /// Stateful vendor API simulators for secops-mcp tests, demos and benchmarks.
 #[derive(Debug, Parser)]

@@ -2749,3 +2749,46 @@ async fn rules_keep_or_get_a_uuid() {
         None
     );
 }
+
+#[tokio::test]
+async fn state_reset_returns_to_the_loaded_config() {
+    let sim = start_admins("firewall.xml").await;
+    let obj = vsys1("address/entry[@name='new-host']");
+    sim.set(&vsys1("address"), NEW_HOST).await;
+    let fin = sim.commit_and_wait(KEY, "<commit></commit>").await;
+    assert_eq!(fin.job_text("result"), "OK");
+    sim.delete(&vsys1("address/entry[@name='fqdn-updates']"))
+        .await;
+    sim.op_as(
+        BOB_KEY,
+        "<request><config-lock><add></add></config-lock></request>",
+    )
+    .await;
+    let r = sim
+        .http
+        .post(format!("{}/_sim/state/reset", sim.base))
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.expect("body"), "{\"reset\":true}");
+    assert_eq!(sim.show(&obj).await.body, NO_SUCH_NODE);
+    assert_eq!(sim.get(&obj).await.body, GET_MISSING);
+    assert_eq!(
+        sim.get(&vsys1("address/entry[@name='fqdn-updates']"))
+            .await
+            .text("fqdn"),
+        "updates.example.com"
+    );
+    assert_eq!(sim.pending().await, "no");
+    assert_eq!(
+        sim.op("<show><config-locks></config-locks></show>")
+            .await
+            .body,
+        "<response status=\"success\"><result><config-locks></config-locks></result></response>"
+    );
+    assert!(sim.job("1").await.body.contains("job 1 not found"));
+    // Not counted as an API request.
+    let stats = sim.stats().await;
+    assert_eq!(stats["by_type"].get("none"), None);
+}

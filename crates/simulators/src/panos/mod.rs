@@ -27,7 +27,7 @@ use axum::{
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 
 use crate::common::{Fault, SimControl, control_router, dropped_response};
@@ -87,6 +87,7 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct PanosSim {
     state: Mutex<DeviceState>,
+    loaded: Arc<Element>,
     users: Users,
     timing: JobTiming,
     started: Instant,
@@ -103,8 +104,10 @@ impl PanosSim {
             password,
             api_key: auth.api_key,
         });
+        let loaded = Arc::new(config);
         Self {
-            state: Mutex::new(DeviceState::new(config)),
+            state: Mutex::new(DeviceState::new(loaded.clone())),
+            loaded,
             users,
             timing: JobTiming::default(),
             started: Instant::now(),
@@ -151,6 +154,13 @@ impl PanosSim {
     /// How long jobs take.
     pub(crate) fn timing(&self) -> JobTiming {
         self.timing
+    }
+
+    /// Back to the configuration loaded at start, as running and candidate:
+    /// no pending changes, jobs or locks (`POST /_sim/state/reset`).
+    pub fn reset_state(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        *st = DeviceState::new(self.loaded.clone());
     }
 
     /// The running configuration (what `action=show` reads).
@@ -205,16 +215,23 @@ struct AppState {
     ctl: SimControl,
 }
 
-/// The full router: `/api/`, `/api` and the `/_sim/*` control endpoints.
+/// The full router: `/api/`, `/api`, `POST /_sim/state/reset` and the
+/// `/_sim/*` control endpoints.
 pub fn router(sim: Arc<PanosSim>, ctl: SimControl) -> Router {
     let api = Router::new()
         .route("/api/", get(api_handler).post(api_handler))
         .route("/api", get(api_handler).post(api_handler))
+        .route("/_sim/state/reset", post(reset_state_handler))
         .with_state(AppState {
             sim,
             ctl: ctl.clone(),
         });
     api.merge(control_router(ctl))
+}
+
+async fn reset_state_handler(State(app): State<AppState>) -> Response {
+    app.sim.reset_state();
+    axum::Json(serde_json::json!({"reset": true})).into_response()
 }
 
 fn xml(status: StatusCode, body: impl Into<String>) -> Response {

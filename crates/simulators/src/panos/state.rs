@@ -115,8 +115,7 @@ fn lock_reply(r: LockReply) -> String {
 }
 
 impl DeviceState {
-    pub(crate) fn new(config: Element) -> Self {
-        let running = Arc::new(config);
+    pub(crate) fn new(running: Arc<Element>) -> Self {
         Self {
             committed: running.clone(),
             candidate: running.clone(),
