@@ -2,7 +2,8 @@
 //! (get and show, set, edit, delete, move, rename), `type=commit` (commit,
 //! partial commit, Panorama commit-all) and op commands, backed by a
 //! configuration XML file that becomes both the running and the candidate
-//! configuration. See `docs/servers/paloalto-ngfw.md` for what is simulated.
+//! configuration. See `docs/servers/paloalto-ngfw.md` (reads, policy match,
+//! faults) and `docs/simulators.md` (change management) for what is simulated.
 
 pub mod dom;
 mod hitcount;
