@@ -11,19 +11,29 @@ and (rightly) does not replay a non-idempotent request. Each worker has at most 
 flight, so at most `WORKERS` calls can fail. Every later call either reaches a live replica
 (round robin), or hits the dead port, is refused before anything is sent, and is retried by
 Traefik on the next replica; once the health check marks the replica DOWN it gets no traffic.
+
+The writes (aws-whitelist `whitelist`) need a human's confirmation. The SDK client speaks
+2026-07-28 and answers with an elicitation callback that accepts: each whitelist is two
+requests, the `InputRequiredResult` that asks and the retry that carries the answer and the
+sealed `requestState`. The replicas share one MCP_STATE_KEY, so a confirmation asked by one
+replica is resumed by whichever replica Traefik sends the retry to; the audit logs show that
+this happened.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from collections import Counter
+import secrets
+from collections import Counter, defaultdict
 from contextlib import asynccontextmanager
 
 import anyio
+import mcp_types as types
 import pytest
-from mcp import ClientSession
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types.version import LATEST_MODERN_VERSION
 
 from secops_stack import Deployment, Stack
 from traefik import Edge
@@ -43,9 +53,21 @@ async def sdk_session(edge: Edge, server: str, token: str):
             yield session
 
 
-def deploy_behind_traefik(stack: Stack, server: str, replicas: int) -> tuple[Edge, Deployment]:
+@asynccontextmanager
+async def confirming_client(edge: Edge, server: str, token: str, human):
+    """The SDK's `Client` on 2026-07-28 through Traefik: it answers each `InputRequiredResult`
+    with `human` (an elicitation callback) and retries, as an agent with a user would."""
+    async with edge.http_client(token) as http:
+        async with Client(streamable_http_client(edge.https_url(server), http_client=http),
+                          mode=LATEST_MODERN_VERSION, read_timeout_seconds=CALL_TIMEOUT_S,
+                          elicitation_callback=human) as client:
+            yield client
+
+
+def deploy_behind_traefik(stack: Stack, server: str, replicas: int,
+                          env: dict[str, str] | None = None) -> tuple[Edge, Deployment]:
     edge = Edge(stack)
-    dep = stack.deploy(server, replicas=replicas, stateless=True, env=edge.server_env(server))
+    dep = stack.deploy(server, replicas=replicas, stateless=True, env={**edge.server_env(server), **(env or {})})
     edge.add(server, dep)
     edge.start()
     return edge, dep
@@ -164,8 +186,20 @@ def whitelist_args(cidr: str, group_id: str) -> dict:
     return {"cidr": cidr, "target": group_id, "port": "postgres", "description": "e2e replica loss"}
 
 
+class Human:
+    """An elicitation callback that says yes to every whitelist question, and counts them."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def __call__(self, _ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
+        assert "allow" in params.message and "digest sha256:" in params.message, params.message
+        self.asked += 1
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+
 async def write_worker(edge: Edge, token: str, group_id: str, cidrs: list[str], tally: Tally,
-                       outcomes: dict[str, list[str]], max_attempts: int = 6) -> None:
+                       outcomes: dict[str, list[str]], human: Human, max_attempts: int = 6) -> None:
     """Whitelists each CIDR, retrying a failed call (bounded) until the server confirms it."""
     session_cm = None
     session = None
@@ -174,7 +208,7 @@ async def write_worker(edge: Edge, token: str, group_id: str, cidrs: list[str], 
             for attempt in range(max_attempts):
                 try:
                     if session is None:
-                        session_cm = sdk_session(edge, "aws-whitelist", token)
+                        session_cm = confirming_client(edge, "aws-whitelist", token, human)
                         session = await session_cm.__aenter__()
                     res = await session.call_tool("whitelist", whitelist_args(cidr, group_id))
                 except Exception as err:  # noqa: BLE001 - retried: the tool is idempotent
@@ -191,6 +225,9 @@ async def write_worker(edge: Edge, token: str, group_id: str, cidrs: list[str], 
                     continue
                 tally.record(True)
                 data = res.structured_content or json.loads(res.content[0].text)
+                # Applied after the user's yes, through the multi round-trip request.
+                assert data["change"]["status"] == "applied", data["change"]
+                assert data["change"]["confirmation"] == {"by": "input_required"}, data["change"]
                 outcomes.setdefault(cidr, []).extend(g["status"] for g in data["groups"])
                 break
             else:
@@ -205,7 +242,8 @@ async def test_writes_are_neither_lost_nor_duplicated_when_a_replica_dies():
     distinct_each = 7  # 6 x 7 + 3 shared = 45 rules: under the 60 rules a security group may hold
     with Stack() as stack:
         server = "aws-whitelist"
-        edge, dep = deploy_behind_traefik(stack, server, replicas=3)
+        # One MCP_STATE_KEY for every replica: any of them opens a requestState another sealed.
+        edge, dep = deploy_behind_traefik(stack, server, replicas=3, env={"MCP_STATE_KEY": secrets.token_hex(32)})
         moto = dep.upstream
         token = dep.token(["aws:write"])
         # Distinct CIDRs per worker (TEST-NET-3 /32s; TEST-NET-2 for the shared ones), plus the same three
@@ -222,6 +260,7 @@ async def test_writes_are_neither_lost_nor_duplicated_when_a_replica_dies():
         tally = Tally()
         kill_at = tally.at(total_calls // 3)
         outcomes: dict[str, list[str]] = {}
+        human = Human()
         victim = dep.replicas[1]
 
         async def chaos() -> None:
@@ -233,7 +272,7 @@ async def test_writes_are_neither_lost_nor_duplicated_when_a_replica_dies():
             async with anyio.create_task_group() as tg:
                 tg.start_soon(chaos)
                 for plan in plans:
-                    tg.start_soon(write_worker, edge, token, moto.group_id, plan, tally, outcomes)
+                    tg.start_soon(write_worker, edge, token, moto.group_id, plan, tally, outcomes, human)
 
         print(f"replica loss (writes): {tally.ok} confirmed, {tally.failed} failed attempts (retried); "
               f"errors: {dict(tally.errors)}")
@@ -261,3 +300,35 @@ async def test_writes_are_neither_lost_nor_duplicated_when_a_replica_dies():
         # No CIDR was reported "added" twice. (It may be reported "added" zero times: when the
         # replica dies after AWS applied the rule but before it answered, the retry says "exists".)
         assert all(Counter(s)["added"] <= 1 for s in outcomes.values()), outcomes
+
+        # Every confirmed write was asked first (one question per InputRequiredResult).
+        assert human.asked >= tally.ok, (human.asked, tally.ok)
+        # Confirmations resumed on another replica: the audit events of `whitelist` name the plan's
+        # digest; a digest applied (confirmation `input_required`) by a replica that never asked
+        # about it was asked by another one and resumed with the shared key.
+        asked_by: dict[str, set[str]] = defaultdict(set)
+        applied_by: dict[str, set[str]] = defaultdict(set)
+        for replica in dep.replicas:
+            for event in audit_events(replica, "whitelist"):
+                if event["confirmation"] == "asked":
+                    asked_by[event["digest"]].add(replica.base)
+                elif event["confirmation"] == "input_required" and event["outcome"] == "ok":
+                    applied_by[event["digest"]].add(replica.base)
+        assert len(applied_by) >= len(requested), (len(applied_by), len(requested))
+        resumed_elsewhere = [d for d, where in applied_by.items() if where - asked_by[d]]
+        print(f"confirmations resumed on another replica than the one that asked: "
+              f"{len(resumed_elsewhere)} of {len(applied_by)} applied plans")
+        assert resumed_elsewhere, "every confirmation was resumed by the replica that asked it"
+
+
+def audit_events(replica, tool: str) -> list[dict]:
+    """The replica's audit events of `tool` calls (JSON log lines, message "tool call")."""
+    events = []
+    for line in list(replica.proc.lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("message") == "tool call" and record.get("tool") == tool:
+            events.append(record)
+    return events
