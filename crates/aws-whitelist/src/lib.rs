@@ -46,6 +46,18 @@ impl App for Whitelist {
         tools::all()
     }
 
+    /// The JWT secret and the state key may live in AWS Secrets Manager
+    /// (`MCP_JWT_SECRET_SECRET_ARN`, `MCP_STATE_KEY_SECRET_ARN`), read with the same
+    /// credentials as every other AWS call.
+    async fn secret_source(
+        env: &mcp_core::Env,
+    ) -> Result<Option<Arc<dyn mcp_core::secrets::SecretSource>>, StartupError> {
+        let profile = env.get("AWS_PROFILE")?;
+        Ok(Some(Arc::new(client::secrets::SecretsManager::new(
+            profile,
+        ))))
+    }
+
     async fn build(ctx: BuildCtx<'_>) -> Result<Self, StartupError> {
         let settings = Arc::new(Settings::from_env(ctx.env).await?);
         let checkip =

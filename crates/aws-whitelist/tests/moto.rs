@@ -452,6 +452,113 @@ async fn aws_faults_retry_reads_only_and_open_the_breaker() {
     assert_eq!(metric, Some(2.0), "the breaker's state is exported as open");
 }
 
+/// `MCP_JWT_SECRET_SECRET_ARN`: the JWT secret read from Secrets Manager (moto) at start,
+/// and a rotated value put in use without a restart.
+#[tokio::test]
+async fn the_jwt_secret_comes_from_secrets_manager_and_rotates() {
+    use test_support::tokens::{claims, sign};
+    let moto = MotoProcess::start().await;
+    let sm = aws_sdk_secretsmanager::Client::new(&sdk(&moto.endpoint).await);
+    let first = "from-secrets-manager-0123456789abcdef-first";
+    let second = "from-secrets-manager-0123456789abcdef-second";
+    let arn = sm
+        .create_secret()
+        .name("secops/mcp-jwt")
+        .secret_string(first)
+        .send()
+        .await
+        .expect("create secret")
+        .arn()
+        .expect("arn")
+        .to_string();
+    let spec = aws_env(ServerSpec::http(BIN), &moto.endpoint)
+        .without_env("MCP_JWT_SECRET")
+        .env("MCP_JWT_SECRET_SECRET_ARN", arn.clone())
+        .env("MCP_SECRET_REFRESH", "1s");
+    let server = ServerProcess::start(&spec).await;
+    let status = |secret: &'static str| {
+        let url = format!("{}/mcp", server.base());
+        async move {
+            let mut c = test_support::RpcClient::new(
+                url,
+                Some(sign(&claims("alice", &["aws:read"]), secret)),
+            );
+            c.initialize().await.status
+        }
+    };
+    assert_eq!(
+        status(first).await,
+        200,
+        "a token signed with the stored secret works"
+    );
+    assert_eq!(
+        status(test_support::tokens::TEST_SECRET).await,
+        401,
+        "the environment's usual secret is not in use"
+    );
+    sm.put_secret_value()
+        .secret_id(&arn)
+        .secret_string(second)
+        .send()
+        .await
+        .expect("rotate");
+    // The refresh runs every second: wait (bounded) until the new secret is in use.
+    let mut rotated = false;
+    for _ in 0..100 {
+        if status(second).await == 200 {
+            rotated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(rotated, "the rotated secret was not put in use within 10 s");
+    assert_eq!(
+        status(first).await,
+        200,
+        "the previous secret stays valid until the next change"
+    );
+    let logs = server.logs().join("\n");
+    assert!(logs.contains("secret changed in the store"), "{logs}");
+    assert!(
+        !logs.contains(first) && !logs.contains(second),
+        "secret values never reach the log"
+    );
+
+    // NAME and NAME_SECRET_ARN together, or an ARN that is not one, stop the server.
+    let env = |extra: &[(&'static str, String)]| {
+        let mut v: Vec<(&'static str, String)> = vec![
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("MCP_TRANSPORT", "http".into()),
+            ("MCP_BIND", "127.0.0.1:0".into()),
+        ];
+        v.extend(extra.iter().cloned());
+        v
+    };
+    let both = env(&[
+        ("MCP_JWT_SECRET", first.into()),
+        ("MCP_JWT_SECRET_SECRET_ARN", arn.clone()),
+    ]);
+    let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    check_fails(
+        BIN,
+        &both,
+        "MCP_JWT_SECRET_SECRET_ARN: MCP_JWT_SECRET (or MCP_JWT_SECRET_FILE) is set too",
+    )
+    .await;
+    let bad = env(&[("MCP_JWT_SECRET_SECRET_ARN", "secops/mcp-jwt".into())]);
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    check_fails(BIN, &bad, "is not a Secrets Manager secret ARN").await;
+    let missing = env(&[(
+        "MCP_JWT_SECRET_SECRET_ARN",
+        arn.replace("secops/mcp-jwt", "secops/none"),
+    )]);
+    let missing: Vec<(&str, &str)> = missing.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    check_fails(BIN, &missing, "cannot read it from AWS Secrets Manager").await;
+}
+
 #[tokio::test]
 async fn resources_resolve_to_their_groups() {
     let mut r = rig_with(&[]).await;

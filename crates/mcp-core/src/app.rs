@@ -70,6 +70,17 @@ pub trait App: Send + Sync + Sized + 'static {
         &[]
     }
 
+    /// Where the server's own secrets may be read from besides the environment and files:
+    /// `NAME_SECRET_ARN` ([`crate::secrets`]). Called once at start, before anything else
+    /// reads the configuration. Default: nowhere (such variables are refused).
+    fn secret_source(
+        _env: &Env,
+    ) -> impl Future<
+        Output = Result<Option<std::sync::Arc<dyn crate::secrets::SecretSource>>, StartupError>,
+    > + Send {
+        std::future::ready(Ok(None))
+    }
+
     /// Build the server state (API clients) from configuration.
     fn build(ctx: BuildCtx<'_>) -> impl Future<Output = Result<Self, StartupError>> + Send;
 

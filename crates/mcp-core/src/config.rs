@@ -91,6 +91,15 @@ impl Env {
         }
     }
 
+    /// This environment with `key` set to `value` (over the process and the file), for a
+    /// value read from elsewhere (a secret store).
+    #[must_use]
+    pub fn with_value(&self, key: &str, value: impl Into<String>) -> Self {
+        let mut out = self.clone();
+        out.vars.insert(key.to_string(), value.into());
+        out
+    }
+
     /// Values that came from the `--config` file (for clap defaults).
     pub fn file_vars(&self) -> &HashMap<String, String> {
         &self.file_vars

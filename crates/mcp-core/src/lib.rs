@@ -22,6 +22,7 @@ pub mod readiness;
 pub mod redact;
 pub mod resource;
 mod run;
+pub mod secrets;
 pub mod server;
 pub mod telemetry;
 pub mod tool;

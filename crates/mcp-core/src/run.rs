@@ -632,7 +632,37 @@ fn spawn_jwks_loader(
     });
 }
 
+/// The server's own secrets named by `NAME_SECRET_ARN`, read before anything else reads
+/// the configuration: the environment with their values, the store and what was read.
+async fn server_secrets<A: App>(
+    env: &Env,
+) -> Result<
+    (
+        Env,
+        Option<Arc<dyn crate::secrets::SecretSource>>,
+        Vec<crate::secrets::StoredSecret>,
+    ),
+    StartupError,
+> {
+    let wanted = crate::secrets::SERVER_SECRETS
+        .iter()
+        .try_fold(false, |any, name| {
+            env.get(&format!("{name}{}", crate::secrets::ARN_SUFFIX))
+                .map(|v| any || v.is_some())
+        })?;
+    let source = if wanted {
+        A::secret_source(env).await?
+    } else {
+        None
+    };
+    let (env, stored) = crate::secrets::resolve(env, source.as_ref()).await?;
+    Ok((env, source, stored))
+}
+
 async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
+    let (env, secret_source, stored_secrets) = server_secrets::<A>(env).await?;
+    let env = &env;
+    let secret_refresh = nonzero_duration(env, "MCP_SECRET_REFRESH", Duration::from_secs(300))?;
     let meta = A::meta();
     let core = CoreSettings::from_env(env)?;
     let filter = tool_filter::<A>(&s)?;
@@ -665,6 +695,18 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     );
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
+    if let Some(source) = secret_source {
+        crate::secrets::spawn_refresh(
+            source,
+            stored_secrets,
+            secret_refresh,
+            crate::secrets::RefreshTargets {
+                verifier: auth_layer.verifier.clone(),
+                changes: Some(shared.changes().clone()),
+            },
+            shutdown.clone(),
+        );
+    }
     if let (Some(v), Some(first), Some(guard)) = (&auth_layer.verifier, jwks_pending, jwks_guard) {
         spawn_jwks_loader(v.clone(), first, guard, shutdown.clone());
     }
@@ -745,6 +787,9 @@ fn spawn_signal_handler(shutdown: CancellationToken) {
 }
 
 async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
+    let (env, _, _) = server_secrets::<A>(env).await?;
+    let env = &env;
+    nonzero_duration(env, "MCP_SECRET_REFRESH", Duration::from_secs(300))?;
     let meta = A::meta();
     CoreSettings::from_env(env)?;
     tool_filter::<A>(s)?;

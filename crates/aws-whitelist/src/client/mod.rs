@@ -8,6 +8,7 @@ pub mod error;
 mod groups;
 pub mod model;
 mod profiles;
+pub mod secrets;
 
 pub use checkip::CheckIp;
 pub use error::ClientError;

@@ -182,14 +182,16 @@ pub struct Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("hs256", &self.inner.hs256.is_some())
+            .field("hs256", &self.has_hs256())
             .field("jwks", &self.inner.jwks.is_some())
             .finish()
     }
 }
 
 struct VerifierInner {
-    hs256: Option<DecodingKey>,
+    /// The HS256 keys: the current one first, then the one it replaced (kept valid after a
+    /// rotation so that tokens signed just before it still verify). Empty: no HS256.
+    hs256: std::sync::RwLock<Vec<DecodingKey>>,
     jwks: Option<jwks::JwksCache>,
     issuer: Option<String>,
     audience: Option<Vec<String>>,
@@ -214,10 +216,12 @@ impl Verifier {
         cfg: &AuthConfig,
         http: reqwest::Client,
     ) -> Result<(Self, Option<AuthError>), AuthError> {
-        let hs256 = cfg
+        let hs256: Vec<DecodingKey> = cfg
             .hs256_secret
             .as_ref()
-            .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()));
+            .map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes()))
+            .into_iter()
+            .collect();
         let (jwks, pending) = match &cfg.jwks {
             Some(src) => {
                 let (cache, pending) =
@@ -228,7 +232,7 @@ impl Verifier {
         };
         let v = Self {
             inner: Arc::new(VerifierInner {
-                hs256,
+                hs256: std::sync::RwLock::new(hs256),
                 jwks,
                 issuer: cfg.issuer.clone(),
                 audience: cfg.audience.clone(),
@@ -236,6 +240,39 @@ impl Verifier {
             }),
         };
         Ok((v, pending))
+    }
+
+    /// Whether HS256 tokens are accepted.
+    pub fn has_hs256(&self) -> bool {
+        self.inner
+            .hs256
+            .read()
+            .map(|k| !k.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Verify HS256 tokens with `secret` from now on; tokens signed with the secret it
+    /// replaces keep verifying until the next rotation. A secret shorter than 32 bytes is
+    /// refused and the current one kept.
+    pub fn rotate_hs256(&self, secret: &SecretString) -> Result<(), AuthError> {
+        if secret.expose_secret().len() < 32 {
+            return Err(AuthError::Config(crate::config::ConfigError::invalid(
+                "MCP_JWT_SECRET",
+                "the new secret is shorter than 32 bytes; the current one stays in use",
+            )));
+        }
+        let key = DecodingKey::from_secret(secret.expose_secret().as_bytes());
+        let mut keys = self.inner.hs256.write().map_err(|_| {
+            AuthError::Config(crate::config::ConfigError::invalid(
+                "MCP_JWT_SECRET",
+                "the key store is poisoned",
+            ))
+        })?;
+        let previous = keys.first().cloned();
+        keys.clear();
+        keys.push(key);
+        keys.extend(previous);
+        Ok(())
     }
 
     /// Whether RS256/ES256 keys come from a JWKS (file or URL).
@@ -262,12 +299,23 @@ impl Verifier {
             jsonwebtoken::errors::ErrorKind::InvalidAlgorithmName => TokenError::Algorithm,
             _ => TokenError::Malformed,
         })?;
-        let key = match header.alg {
-            Algorithm::HS256 => self.inner.hs256.clone().ok_or(TokenError::Algorithm)?,
+        let keys: Vec<DecodingKey> = match header.alg {
+            Algorithm::HS256 => {
+                let keys = self
+                    .inner
+                    .hs256
+                    .read()
+                    .map(|k| k.clone())
+                    .unwrap_or_default();
+                if keys.is_empty() {
+                    return Err(TokenError::Algorithm);
+                }
+                keys
+            }
             Algorithm::RS256 | Algorithm::ES256 => {
                 let jwks = self.inner.jwks.as_ref().ok_or(TokenError::Algorithm)?;
                 let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-                jwks.key_for(kid, header.alg).await?
+                vec![jwks.key_for(kid, header.alg).await?]
             }
             _ => return Err(TokenError::Algorithm),
         };
@@ -290,9 +338,18 @@ impl Verifier {
             Some(aud) => v.set_audience(aud),
             None => v.validate_aud = false,
         }
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(map_jwt_error)?;
-        principal_from_claims(&data.claims)
+        // The current key, then (HS256 after a rotation) the one it replaced.
+        let mut last = None;
+        for key in &keys {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, key, &v) {
+                Ok(data) => return principal_from_claims(&data.claims),
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => {
+                    last = Some(e);
+                }
+                Err(e) => return Err(map_jwt_error(e)),
+            }
+        }
+        Err(last.map(map_jwt_error).unwrap_or(TokenError::Malformed))
     }
 }
 

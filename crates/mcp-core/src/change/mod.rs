@@ -319,8 +319,11 @@ pub struct ChangeControl {
     pub approval_ttl: Duration,
     /// How long an unanswered multi round-trip confirmation stays valid.
     pub input_ttl: Duration,
-    /// Seals `requestState` (`MCP_STATE_KEY`, or a random per-process key).
-    codec: RequestStateCodec,
+    /// Seals `requestState` (`MCP_STATE_KEY`, or a random per-process key); replaced when
+    /// the key is rotated ([`ChangeControl::rotate_state_key`]).
+    codec: std::sync::RwLock<Arc<RequestStateCodec>>,
+    /// The key now in use, kept to stay in the ring after a rotation.
+    current_key: Mutex<Vec<u8>>,
     /// Whether the key came from `MCP_STATE_KEY` (shared by replicas) or is random.
     pub shared_key: bool,
     /// Pending changes.
@@ -390,14 +393,15 @@ impl ChangeControl {
             }
             None => (random_key(), false),
         };
-        let codec = RequestStateCodec::try_new(key)
+        let codec = keyring(&key, None)
             .map_err(|e| ConfigError::invalid("MCP_STATE_KEY", e.to_string()))?;
         Ok(Self {
             confirm_off,
             approvals,
             approval_ttl,
             input_ttl: Duration::from_secs(10 * 60),
-            codec,
+            codec: std::sync::RwLock::new(Arc::new(codec)),
+            current_key: Mutex::new(key),
             shared_key,
             store: Arc::new(MemoryChangeStore::default()),
             namespace: namespace.to_string(),
@@ -411,10 +415,57 @@ impl ChangeControl {
             .expect("the default confirmation settings are valid")
     }
 
+    /// The codec in use.
+    pub(crate) fn codec(&self) -> Arc<RequestStateCodec> {
+        match self.codec.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Use `key` from now on, and keep the previous key able to open what it sealed (a
+    /// confirmation asked just before the rotation). Replicas that read the same new key
+    /// agree on its id, which is derived from the key.
+    pub fn rotate_state_key(&self, key: Vec<u8>) -> Result<(), ConfigError> {
+        let mut current = self
+            .current_key
+            .lock()
+            .map_err(|_| ConfigError::invalid("MCP_STATE_KEY", "the key store is poisoned"))?;
+        if *current == key {
+            return Ok(());
+        }
+        let codec = keyring(&key, Some(&current))
+            .map_err(|e| ConfigError::invalid("MCP_STATE_KEY", e.to_string()))?;
+        if let Ok(mut c) = self.codec.write() {
+            *c = Arc::new(codec);
+        }
+        *current = key;
+        Ok(())
+    }
+
     /// The scope that approves changes on this server.
     pub fn approve_scope(&self) -> String {
         format!("{}:approve", self.namespace)
     }
+}
+
+/// A codec sealing with `key` (its id derived from the key) that also opens what
+/// `previous` sealed.
+fn keyring(
+    key: &[u8],
+    previous: Option<&[u8]>,
+) -> Result<RequestStateCodec, rmcp::model::RequestStateError> {
+    let kid = |k: &[u8]| {
+        let h = sha2::Sha256::digest(k);
+        format!("k{:02x}{:02x}{:02x}{:02x}", h[0], h[1], h[2], h[3])
+    };
+    let mut ring = vec![(kid(key), key.to_vec())];
+    if let Some(p) = previous
+        && kid(p) != ring[0].0
+    {
+        ring.push((kid(p), p.to_vec()));
+    }
+    RequestStateCodec::new_with_keyring(kid(key), ring)
 }
 
 fn random_key() -> Vec<u8> {
@@ -620,7 +671,7 @@ impl CallCtx {
             let ad = associated_data(&self.principal.subject, g.tool);
             let sealed: SealedConfirm = g
                 .control
-                .codec
+                .codec()
                 .open_json_with(state, &ad)
                 .map_err(|_| {
                     ToolError::invalid(
@@ -668,7 +719,7 @@ impl CallCtx {
             let ad = associated_data(&self.principal.subject, g.tool);
             let state = g
                 .control
-                .codec
+                .codec()
                 .seal_json_with(
                     &SealedConfirm {
                         tool: g.tool.to_string(),

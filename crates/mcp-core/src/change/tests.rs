@@ -199,7 +199,7 @@ async fn an_unapproved_change_expires() {
 fn sealed_state_is_bound_to_subject_and_tool() {
     let c = ChangeControl::in_process("ns");
     let state = c
-        .codec
+        .codec()
         .seal_json_with(
             &SealedConfirm {
                 tool: "t".into(),
@@ -209,26 +209,78 @@ fn sealed_state_is_bound_to_subject_and_tool() {
         )
         .expect("seal");
     let ok: SealedConfirm = c
-        .codec
+        .codec()
         .open_json_with(&state, &associated_data("alice", "t"))
         .expect("open");
     assert_eq!(ok.digest, "d");
     assert!(
-        c.codec
+        c.codec()
             .open_json_with::<SealedConfirm>(&state, &associated_data("bob", "t"))
             .is_err()
     );
     assert!(
-        c.codec
+        c.codec()
             .open_json_with::<SealedConfirm>(&state, &associated_data("alice", "u"))
             .is_err()
     );
     let other = ChangeControl::in_process("ns");
     assert!(
         other
-            .codec
+            .codec()
             .open_json_with::<SealedConfirm>(&state, &associated_data("alice", "t"))
             .is_err(),
         "another random key (another replica without MCP_STATE_KEY) cannot open it"
     );
+}
+
+#[test]
+fn a_rotated_state_key_still_opens_what_the_previous_key_sealed() {
+    let c = ChangeControl::from_env(&Env::from_pairs([("MCP_STATE_KEY", "a".repeat(32))]), "ns")
+        .expect("key");
+    let ad = associated_data("alice", "t");
+    let old = c
+        .codec()
+        .seal_json_with(
+            &SealedConfirm {
+                tool: "t".into(),
+                digest: "d".into(),
+            },
+            &SealOptions::new().associated_data(&ad),
+        )
+        .expect("seal");
+    c.rotate_state_key("b".repeat(32).into_bytes())
+        .expect("rotate");
+    let opened: SealedConfirm = c
+        .codec()
+        .open_json_with(&old, &ad)
+        .expect("the previous key still opens");
+    assert_eq!(opened.digest, "d");
+    let new = c
+        .codec()
+        .seal_json_with(
+            &SealedConfirm {
+                tool: "t".into(),
+                digest: "e".into(),
+            },
+            &SealOptions::new().associated_data(&ad),
+        )
+        .expect("seal");
+    // A replica that read only the new key opens what this one seals now.
+    let other =
+        ChangeControl::from_env(&Env::from_pairs([("MCP_STATE_KEY", "b".repeat(32))]), "ns")
+            .expect("key");
+    let e: SealedConfirm = other
+        .codec()
+        .open_json_with(&new, &ad)
+        .expect("same key, same id");
+    assert_eq!(e.digest, "e");
+    // Two rotations later the first key is gone.
+    c.rotate_state_key("c".repeat(32).into_bytes())
+        .expect("rotate");
+    assert!(
+        c.codec()
+            .open_json_with::<SealedConfirm>(&old, &ad)
+            .is_err()
+    );
+    assert!(c.rotate_state_key(b"short".to_vec()).is_err());
 }
