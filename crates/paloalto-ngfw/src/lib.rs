@@ -1,9 +1,18 @@
 //! `paloalto-ngfw`: an MCP server for PAN-OS firewalls and Panorama over the XML API.
 //!
-//! Read-only: address objects and groups, services, zones, security rules, system info,
-//! device groups, and the firewall's own `test security-policy-match`. Every name that
-//! reaches an XPath or an op command is validated first; XPaths are built from validated
-//! parts. Reads are cached briefly and identical concurrent reads coalesced.
+//! Reads (`ngfw:read`): address objects and groups, services, zones, security and NAT rules,
+//! hit counts, system info, device groups, the firewall's own `test security-policy-match`
+//! and `test nat-policy-match`, and the candidate-versus-running preview.
+//!
+//! Changes (`ngfw:write`, toolset `changes`): objects, tags and security rules in the
+//! candidate configuration, then commit (a partial commit of this server's administrator,
+//! confirmed by a human through mcp-core's gate, described with the token's subject and a
+//! reason), revert, and Panorama push. Every write is planned first (`dry_run` returns the
+//! plan), is idempotent, and runs under a config lock.
+//!
+//! Every name that reaches an XPath or an op command is validated first; XPaths and XML are
+//! built from validated parts. Reads are cached briefly and identical concurrent reads
+//! coalesced; a write drops the cache.
 
 pub mod client;
 pub mod config;
@@ -19,6 +28,14 @@ use crate::config::PanosSettings;
 pub struct Ngfw {
     pub client: PanosClient,
     pub default_source: ConfigSource,
+    /// The device as plans name it (`PAN-OS fw.example.com`).
+    pub device: String,
+    /// The PAN-OS administrator behind the credentials, when known from PANOS_USERNAME;
+    /// otherwise learnt from the first config lock this server takes.
+    pub admin: std::sync::Mutex<Option<String>>,
+    /// One write at a time from this process: the config lock is per administrator, and
+    /// every replica and call of this server is the same administrator.
+    pub writes: tokio::sync::Mutex<()>,
 }
 
 impl App for Ngfw {
@@ -26,16 +43,20 @@ impl App for Ngfw {
         ServerMeta {
             name: "paloalto-ngfw",
             version: env!("CARGO_PKG_VERSION"),
-            about: "MCP server for PAN-OS firewalls and Panorama (XML API), read-only.",
+            about: "MCP server for PAN-OS firewalls and Panorama (XML API): reads, and confirmed changes to the candidate configuration with commit.",
         }
     }
 
     fn instructions() -> Option<String> {
         Some(
-            "Read-only access to a PAN-OS firewall or Panorama. On a firewall use location `vsys` (default) \
+            "Access to a PAN-OS firewall or Panorama. On a firewall use location `vsys` (default) \
              or `pushed`; on Panorama use `shared` or `device-group` with rulebase `pre`/`post`, and location \
              `template` for zones. Lists are paged with limit/offset. To check whether traffic is allowed, \
-             use test_security_policy_match rather than reasoning over the rules."
+             use test_security_policy_match rather than reasoning over the rules. With ngfw:write, changes \
+             go to the candidate configuration (set_*, delete_*, move_security_rule; read them back with \
+             config=candidate), preview_changes shows what differs from running, and commit_changes \
+             (with a reason) makes the firewall enforce them after the user confirms. Use dry_run to show \
+             a plan first."
                 .into(),
         )
     }
@@ -53,9 +74,21 @@ impl App for Ngfw {
         let client = PanosClient::connect(&settings)
             .await
             .map_err(|e| StartupError::App(format!("PAN-OS: {e}")))?;
+        let host = settings.upstream.base_url.host_str().unwrap_or("?");
+        let device = match settings.upstream.base_url.port() {
+            Some(p) => format!("PAN-OS {host}:{p}"),
+            None => format!("PAN-OS {host}"),
+        };
+        let admin = match &settings.credentials {
+            crate::config::Credentials::Password { username, .. } => Some(username.clone()),
+            crate::config::Credentials::ApiKey(_) => None,
+        };
         Ok(Self {
             client,
             default_source: settings.default_source,
+            device,
+            admin: std::sync::Mutex::new(admin),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 

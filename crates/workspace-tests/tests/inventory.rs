@@ -29,17 +29,41 @@ fn paloalto_ngfw() {
     assert_eq!(
         scopes(&tools),
         vec![
+            ("commit_changes", "ngfw:write"),
+            ("commit_status", "ngfw:read"),
+            ("delete_address_group", "ngfw:write"),
+            ("delete_address_object", "ngfw:write"),
+            ("delete_security_rule", "ngfw:write"),
+            ("delete_service_object", "ngfw:write"),
+            ("delete_tag", "ngfw:write"),
             ("get_system_info", "ngfw:read"),
             ("list_device_groups", "ngfw:read"),
+            ("move_security_rule", "ngfw:write"),
+            ("preview_changes", "ngfw:read"),
+            ("push_to_devices", "ngfw:write"),
             ("retrieve_address_groups", "ngfw:read"),
             ("retrieve_address_objects", "ngfw:read"),
+            ("retrieve_nat_policies", "ngfw:read"),
+            ("retrieve_rule_hit_counts", "ngfw:read"),
             ("retrieve_security_policies", "ngfw:read"),
             ("retrieve_security_zones", "ngfw:read"),
             ("retrieve_service_objects", "ngfw:read"),
+            ("revert_changes", "ngfw:write"),
+            ("set_address_group", "ngfw:write"),
+            ("set_address_object", "ngfw:write"),
+            ("set_security_rule", "ngfw:write"),
+            ("set_service_object", "ngfw:write"),
+            ("set_tag", "ngfw:write"),
+            ("test_nat_policy_match", "ngfw:read"),
             ("test_security_policy_match", "ngfw:read"),
         ]
     );
-    assert!(tools.iter().all(|t| t.spec().effect == Effect::ReadOnly));
+    // Reads are read-only; every write needs ngfw:write and declares when it asks a human.
+    for t in &tools {
+        let read = t.spec().scope == "ngfw:read";
+        assert_eq!(t.spec().effect == Effect::ReadOnly, read, "{}", t.spec().name);
+        assert_eq!(t.confirm_policy().is_some(), !read, "{}", t.spec().name);
+    }
 }
 
 #[test]

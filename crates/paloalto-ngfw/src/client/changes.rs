@@ -131,7 +131,13 @@ pub fn hit_count_command(scope: &HitCountScope, rule_type: &'static str) -> Xml 
         .empty("all")
         .close("rules")
         .close("entry");
-    let rb = |post: bool| if post { "post-rulebase" } else { "pre-rulebase" };
+    let rb = |post: bool| {
+        if post {
+            "post-rulebase"
+        } else {
+            "pre-rulebase"
+        }
+    };
     let mut x = Xml::new();
     x.open("show").open("rule-hit-count");
     match scope {
@@ -248,13 +254,16 @@ fn classify(e: PanosError) -> PanosError {
             message,
         };
     }
-    if lower.contains("lock") && let Some(holder) = lock_holder(&message) {
+    if lower.contains("lock")
+        && let Some(holder) = lock_holder(&message)
+    {
         return PanosError::LockHeld {
             holder: Some(holder),
             message,
         };
     }
-    if code == Some(10) || (lower.contains("reference") && !lower.contains("not a valid reference")) {
+    if code == Some(10) || (lower.contains("reference") && !lower.contains("not a valid reference"))
+    {
         return PanosError::ReferenceBlocksDelete(message);
     }
     if code == Some(7) || lower.contains("object doesn't exist") || lower == "no such node" {
@@ -426,7 +435,9 @@ impl PanosClient {
         match self.post_write(&form).await {
             Ok(_) => Ok(()),
             Err(PanosError::Api { message, .. } | PanosError::ApiNoCode(message))
-                if message.to_ascii_lowercase().contains("not currently locked") =>
+                if message
+                    .to_ascii_lowercase()
+                    .contains("not currently locked") =>
             {
                 Ok(())
             }

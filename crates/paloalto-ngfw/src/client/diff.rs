@@ -137,7 +137,11 @@ impl Ctx {
             _ => {}
         }
         if is_root(parent) {
-            next.location = if tag == "devices" { "device".into() } else { tag.to_string() };
+            next.location = if tag == "devices" {
+                "device".into()
+            } else {
+                tag.to_string()
+            };
             next.path.clear();
         } else if tag == "entry" {
             next.path
@@ -159,20 +163,18 @@ fn location_of(parent: Node<'_, '_>, child: Node<'_, '_>) -> Option<String> {
     let tag = child.tag_name().name();
     let grand = parent.parent_element();
     let under_device = grand.is_some_and(|g| {
-        g.has_tag_name("entry") && g.parent_element().is_some_and(|d| d.has_tag_name("devices"))
+        g.has_tag_name("entry")
+            && g.parent_element()
+                .is_some_and(|d| d.has_tag_name("devices"))
     });
     match (parent.tag_name().name(), tag) {
         ("config", "shared") if is_root(parent) => Some("shared".into()),
         ("devices", "entry") => Some("device".into()),
         ("vsys", "entry") if under_device => Some(format!("vsys:{}", name(child))),
-        ("vsys", "entry")
-            if grand.is_some_and(|g| g.has_tag_name("panorama")) =>
-        {
+        ("vsys", "entry") if grand.is_some_and(|g| g.has_tag_name("panorama")) => {
             Some(format!("pushed:{}", name(child)))
         }
-        ("device-group", "entry") if under_device => {
-            Some(format!("device-group:{}", name(child)))
-        }
+        ("device-group", "entry") if under_device => Some(format!("device-group:{}", name(child))),
         ("template", "entry") if under_device => Some(format!("template:{}", name(child))),
         ("template-stack", "entry") if under_device => {
             Some(format!("template-stack:{}", name(child)))
@@ -244,8 +246,10 @@ impl Walker {
         let is_rules = c.has_tag_name("rules");
         let ck = keyed(c);
         let rk = keyed(r);
-        let rmap: HashMap<&(String, String), Node<'_, '_>> = rk.iter().map(|(k, n)| (k, *n)).collect();
-        let cmap: HashMap<&(String, String), Node<'_, '_>> = ck.iter().map(|(k, n)| (k, *n)).collect();
+        let rmap: HashMap<&(String, String), Node<'_, '_>> =
+            rk.iter().map(|(k, n)| (k, *n)).collect();
+        let cmap: HashMap<&(String, String), Node<'_, '_>> =
+            ck.iter().map(|(k, n)| (k, *n)).collect();
         let kind = kind_of(c);
         let rule_pos = |list: &[((String, String), Node<'_, '_>)], n: &str| {
             list.iter()
@@ -312,7 +316,10 @@ impl Walker {
             kind: kind.to_string(),
             name: name(node),
             location: ctx.location.clone(),
-            rulebase: kind.ends_with("-rule").then(|| ctx.rulebase.clone()).flatten(),
+            rulebase: kind
+                .ends_with("-rule")
+                .then(|| ctx.rulebase.clone())
+                .flatten(),
             admin: c.and_then(|(n, _)| n.attribute("admin").map(str::to_string)),
             before,
             after,
@@ -338,7 +345,8 @@ impl Walker {
             .filter(|((t, _), _)| t == "entry")
             .map(|((_, n), _)| n.as_str())
             .collect();
-        let r_pos: HashMap<&str, usize> = r_names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let r_pos: HashMap<&str, usize> =
+            r_names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         // The common rules in candidate order, as running positions.
         let common: Vec<(&str, usize)> = c_names
             .iter()
@@ -364,7 +372,13 @@ impl Walker {
         }
     }
 
-    fn setting(&mut self, action: &str, ctx: &Ctx, r: Option<Node<'_, '_>>, c: Option<Node<'_, '_>>) {
+    fn setting(
+        &mut self,
+        action: &str,
+        ctx: &Ctx,
+        r: Option<Node<'_, '_>>,
+        c: Option<Node<'_, '_>>,
+    ) {
         let Some(node) = c.or(r) else { return };
         let name = if ctx.path.is_empty() {
             node.attribute("name")
@@ -446,7 +460,9 @@ fn has_elements(n: Node<'_, '_>) -> bool {
 
 /// Whether every element child is a `<member>` (a list, compared whole).
 fn only_members(n: Node<'_, '_>) -> bool {
-    n.children().filter(Node::is_element).all(|c| c.has_tag_name("member"))
+    n.children()
+        .filter(Node::is_element)
+        .all(|c| c.has_tag_name("member"))
 }
 
 fn attrs<'a>(n: Node<'a, '_>) -> Vec<(&'a str, &'a str)> {
@@ -482,9 +498,7 @@ pub(crate) fn same(a: Node<'_, '_>, b: Node<'_, '_>) -> bool {
     if ka.len() != kb.len() {
         return false;
     }
-    let ordered = ka
-        .iter()
-        .any(|((t, _), _)| t == "entry" || t == "member");
+    let ordered = ka.iter().any(|((t, _), _)| t == "entry" || t == "member");
     if ordered {
         return ka
             .iter()
@@ -506,9 +520,7 @@ fn typed(kind: &str, n: Node<'_, '_>, pos: Option<usize>, ctx: &Ctx) -> Value {
         "service" => serde_json::to_value(model::service(n, loc)),
         "service-group" => serde_json::to_value(model::service_group(n, loc)),
         "tag" => serde_json::to_value(model::tag(n, loc)),
-        "security-rule" => {
-            serde_json::to_value(model::security_rule(n, pos.unwrap_or(0), rb, loc))
-        }
+        "security-rule" => serde_json::to_value(model::security_rule(n, pos.unwrap_or(0), rb, loc)),
         "nat-rule" => serde_json::to_value(model::nat_rule(n, pos.unwrap_or(0), rb, loc)),
         _ => return to_json(n, 0),
     };
@@ -545,16 +557,15 @@ pub(crate) fn to_json(n: Node<'_, '_>, depth: usize) -> Value {
         return Value::String("…".into());
     }
     if kids.iter().all(|k| k.has_tag_name("member")) {
-        return Value::Array(
-            kids.iter()
-                .map(|k| Value::String(own_text(*k)))
-                .collect(),
-        );
+        return Value::Array(kids.iter().map(|k| Value::String(own_text(*k))).collect());
     }
     let mut m = Map::new();
     for a in n.attributes() {
         if !VOLATILE_ATTRS.contains(&a.name()) {
-            m.insert(format!("@{}", a.name()), Value::String(a.value().to_string()));
+            m.insert(
+                format!("@{}", a.name()),
+                Value::String(a.value().to_string()),
+            );
         }
     }
     for k in kids {
@@ -613,14 +624,26 @@ mod tests {
         let summary: Vec<(String, String, String, String)> = d
             .items
             .iter()
-            .map(|i| (i.action.clone(), i.kind.clone(), i.name.clone(), i.location.clone()))
+            .map(|i| {
+                (
+                    i.action.clone(),
+                    i.kind.clone(),
+                    i.name.clone(),
+                    i.location.clone(),
+                )
+            })
             .collect();
         let s = |a: &str, k: &str, n: &str, l: &str| (a.into(), k.into(), n.into(), l.into());
         assert_eq!(
             summary,
             vec![
                 s("update", "users", "admin", "mgt-config"),
-                s("update", "setting", "deviceconfig/system/hostname", "device"),
+                s(
+                    "update",
+                    "setting",
+                    "deviceconfig/system/hostname",
+                    "device"
+                ),
                 s("create", "address", "a3", "vsys:vsys1"),
                 s("delete", "address", "a2", "vsys:vsys1"),
                 s("update", "address-group", "g1", "vsys:vsys1"),
@@ -628,10 +651,16 @@ mod tests {
             ]
         );
         let users = &d.items[0];
-        assert_eq!(users.before, Some(json!({"@name": "admin", "phash": "(redacted)"})));
+        assert_eq!(
+            users.before,
+            Some(json!({"@name": "admin", "phash": "(redacted)"}))
+        );
         let created = &d.items[2];
         assert_eq!(created.admin.as_deref(), Some("api-admin"));
-        assert_eq!(created.after.as_ref().map(|a| a["tags"].clone()), Some(json!(["web"])));
+        assert_eq!(
+            created.after.as_ref().map(|a| a["tags"].clone()),
+            Some(json!(["web"]))
+        );
         assert_eq!(created.before, None);
         let group = &d.items[4];
         assert_eq!(

@@ -318,9 +318,10 @@ impl SecurityRuleSpec {
         let profiles = match &self.profiles {
             None | Some(ProfileChange::Keep) => Field::Keep,
             Some(ProfileChange::Clear) => Field::Remove,
-            Some(ProfileChange::Group(g)) => {
-                Field::Nested(vec![("group", Field::members("group", &[g])), ("profiles", Field::Remove)])
-            }
+            Some(ProfileChange::Group(g)) => Field::Nested(vec![
+                ("group", Field::members("group", &[g])),
+                ("profiles", Field::Remove),
+            ]),
             Some(ProfileChange::Profiles(p)) => {
                 let mut x = Xml::new();
                 x.open("profiles");
@@ -344,9 +345,13 @@ impl SecurityRuleSpec {
             ("service", list_field("service", &self.service)),
             (
                 "action",
-                self.action.map_or(Field::Keep, |a| Field::text("action", a)),
+                self.action
+                    .map_or(Field::Keep, |a| Field::text("action", a)),
             ),
-            ("negate-source", flag_field("negate-source", self.negate_source)),
+            (
+                "negate-source",
+                flag_field("negate-source", self.negate_source),
+            ),
             (
                 "negate-destination",
                 flag_field("negate-destination", self.negate_destination),

@@ -462,8 +462,8 @@ pub fn nat_rule(n: Node<'_, '_>, position: usize, rulebase: &str, location: &str
             translated_source.extend(text(ia, "ip"));
         }
     }
-    let dt = child(n, "destination-translation")
-        .or_else(|| child(n, "dynamic-destination-translation"));
+    let dt =
+        child(n, "destination-translation").or_else(|| child(n, "dynamic-destination-translation"));
     NatRule {
         position,
         name: name_of(n),
@@ -531,7 +531,9 @@ pub fn hit_counts(result: Node<'_, '_>) -> Vec<HitCount> {
         .filter_map(|e| {
             Some(HitCount {
                 name: e.attribute("name")?.to_string(),
-                hit_count: text(e, "hit-count").and_then(|h| h.parse().ok()).unwrap_or(0),
+                hit_count: text(e, "hit-count")
+                    .and_then(|h| h.parse().ok())
+                    .unwrap_or(0),
                 last_hit: epoch(e, "last-hit-timestamp"),
                 first_hit: epoch(e, "first-hit-timestamp"),
                 last_reset: epoch(e, "last-reset-timestamp"),
@@ -591,9 +593,7 @@ impl Job {
     }
 
     pub fn succeeded(&self) -> bool {
-        self.finished()
-            && self.result == "OK"
-            && self.devices.iter().all(|d| d.result == "OK")
+        self.finished() && self.result == "OK" && self.devices.iter().all(|d| d.result == "OK")
     }
 }
 

@@ -164,7 +164,11 @@ fn leak_kind(kind: &str) -> &'static str {
         "application-override-rule",
         "authentication-rule",
     ];
-    KNOWN.iter().find(|k| **k == kind).copied().unwrap_or("entry")
+    KNOWN
+        .iter()
+        .find(|k| **k == kind)
+        .copied()
+        .unwrap_or("entry")
 }
 
 /// The field name when `n` names the target (a `member` of a referencing list, or a leaf).
@@ -184,7 +188,10 @@ fn references(n: Node<'_, '_>, item_kind: &str, target: &Target<'_>) -> Option<S
     match target.kind {
         RefKind::Address => {
             if tag == "member"
-                && matches!(ptag, "static" | "source" | "destination" | "translated-address")
+                && matches!(
+                    ptag,
+                    "static" | "source" | "destination" | "translated-address"
+                )
                 && text() == target.name
             {
                 return Some(ptag.to_string());

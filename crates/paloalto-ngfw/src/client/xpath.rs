@@ -28,6 +28,17 @@ impl Name {
         validate::name(field, value, PANOS_NAME).map(|v| Self(v.to_string()))
     }
 
+    /// Validate `value` for `field` under other name rules (tags: 127 characters). The rules
+    /// must not allow quotes, brackets, slashes or control characters.
+    pub fn parse_with(field: &str, value: &str, rules: NameRules) -> Result<Self, ToolError> {
+        debug_assert!(
+            !rules
+                .extra
+                .contains(['\'', '"', '[', ']', '/', '<', '>', '&'])
+        );
+        validate::name(field, value, rules).map(|v| Self(v.to_string()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,9 +1,14 @@
 //! The tools, one file per domain, plus what they share: locations and paging.
 
+pub mod changes;
+pub mod commit;
+pub mod nat;
 pub mod objects;
 pub mod policies;
 pub mod resources;
+pub mod rules;
 pub mod system;
+pub mod values;
 pub mod zones;
 
 use mcp_core::{PageSpec, Paging, ToolDef, ToolError};
@@ -18,7 +23,11 @@ pub fn all() -> Vec<ToolDef<Ngfw>> {
     let mut t = objects::tools();
     t.extend(zones::tools());
     t.extend(policies::tools());
+    t.extend(nat::tools());
     t.extend(system::tools());
+    t.extend(changes::tools());
+    t.extend(rules::tools());
+    t.extend(commit::tools());
     t
 }
 

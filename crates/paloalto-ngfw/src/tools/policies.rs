@@ -170,7 +170,7 @@ pub(crate) async fn retrieve_security_policies_for(
     ))
 }
 
-fn host(field: &str, value: &str) -> Result<IpAddr, ToolError> {
+pub(crate) fn host(field: &str, value: &str) -> Result<IpAddr, ToolError> {
     let c = validate::parse_cidr(field, value)?;
     let full = if c.is_ipv4() { 32 } else { 128 };
     if c.prefix_len() != full {
