@@ -174,7 +174,7 @@ pub(crate) fn tools<A: Send + Sync + 'static>(ns: &str) -> Vec<ToolDef<A>> {
             ToolSpec {
                 name: "apply_change",
                 title: "Apply an approved change",
-                description: "Apply your own change after someone else approved it (two-person rule). The tool runs again with the arguments you gave; it acts only if what it would do still has the approved digest, and the approval is then used up.",
+                description: "Apply your own change after someone else approved it (two-person rule). The tool runs again with the arguments you gave; it acts only if what it would do still has the approved digest, and the approval is then used up. The answer is that tool's own answer.",
                 scope: read,
                 toolset: TOOLSET,
                 effect: Effect::Mixed,
@@ -188,7 +188,10 @@ pub(crate) fn tools<A: Send + Sync + 'static>(ns: &str) -> Vec<ToolDef<A>> {
                 }
                 super::store::check_consume(&c, &c.digest, SystemTime::now())
                     .map_err(store_error)?;
-                Err::<ChangeView, _>(ToolError::Dispatch(Box::new(c)))
+                // The answer is the applied tool's own (any object): the server runs it.
+                Err::<serde_json::Map<String, serde_json::Value>, _>(ToolError::Dispatch(
+                    Box::new(c),
+                ))
             },
         )
         .confirm(Confirm::Never),
