@@ -76,13 +76,18 @@ async fn lists_every_tool_with_read_scope_only() {
     assert_eq!(
         tools,
         vec![
+            "commit_status",
             "get_system_info",
             "list_device_groups",
+            "preview_changes",
             "retrieve_address_groups",
             "retrieve_address_objects",
+            "retrieve_nat_policies",
+            "retrieve_rule_hit_counts",
             "retrieve_security_policies",
             "retrieve_security_zones",
             "retrieve_service_objects",
+            "test_nat_policy_match",
             "test_security_policy_match"
         ]
     );
