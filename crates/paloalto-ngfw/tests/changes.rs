@@ -1022,3 +1022,142 @@ async fn hostile_write_arguments_never_reach_the_firewall() {
         "no hostile input produced an upstream request"
     );
 }
+
+/// The two-person rule on a commit: the plan stored for approval is the commit's plan; it
+/// runs again at apply time with the same digest, unless the candidate changed meanwhile.
+#[tokio::test]
+async fn a_commit_under_the_two_person_rule() {
+    let mut r = rig(
+        &own("firewall.xml"),
+        &[("MCP_CONFIRM", ""), ("MCP_APPROVALS", "required")],
+    )
+    .await;
+    let mut bob = r.client("bob", &["ngfw:approve", "ngfw:read"]).await;
+    let c = &mut r.client;
+    let made = ok(
+        c,
+        "set_tag",
+        json!({"name": "two-person", "color": "color4"}),
+    )
+    .await;
+    assert_eq!(
+        status(&made),
+        "applied",
+        "candidate edits do not wait: {made}"
+    );
+    let before = writes(&r.peer).await;
+    let pending = ok(c, "commit_changes", json!({"reason": "CHG-9 two people"})).await;
+    assert_eq!(pending["status"], "pending_approval", "{pending}");
+    let id = pending["change"]["pending"]["change_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let digest = pending["change"]["pending"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        writes(&r.peer).await,
+        before,
+        "nothing committed while pending"
+    );
+
+    let mut alice_approver = r.client("alice", &["ngfw:write", "ngfw:approve"]).await;
+    let e = err(
+        &mut alice_approver,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+    assert!(e.contains("own"), "no self-approval: {e}");
+    let altered = format!("sha256:{}", "0".repeat(64));
+    let e = err(
+        &mut bob,
+        "approve_change",
+        json!({"change_id": id, "digest": altered}),
+    )
+    .await;
+    assert!(e.contains("digest"), "{e}");
+    ok(
+        &mut bob,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+
+    let c = &mut r.client;
+    let applied = ok(c, "apply_change", json!({"change_id": id})).await;
+    assert_eq!(applied["status"], "committed", "{applied}");
+    assert_eq!(applied["change"]["confirmation"]["by"], "approval");
+    assert_eq!(applied["change"]["confirmation"]["approver"], "bob");
+    assert_eq!(applied["change"]["plan"]["digest"], digest.as_str());
+    let e = err(c, "apply_change", json!({"change_id": id})).await;
+    assert!(!e.is_empty(), "an approval is used once");
+
+    // A change approved, then the candidate changes: the approval is stale.
+    ok(
+        c,
+        "set_tag",
+        json!({"name": "two-person", "color": "color5"}),
+    )
+    .await;
+    let pending = ok(c, "commit_changes", json!({"reason": "CHG-10"})).await;
+    let id = pending["change"]["pending"]["change_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let digest = pending["change"]["pending"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ok(
+        &mut bob,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+    let c = &mut r.client;
+    ok(
+        c,
+        "set_tag",
+        json!({"name": "two-person", "color": "color6"}),
+    )
+    .await;
+    let before = writes(&r.peer).await;
+    let e = err(c, "apply_change", json!({"change_id": id})).await;
+    assert!(e.starts_with("conflict:") && e.contains("stale"), "{e}");
+    assert_eq!(
+        writes(&r.peer).await,
+        before,
+        "a stale approval commits nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_commit_reports_progress_to_a_client_that_asked() {
+    let mut r = rig(&own("firewall.xml"), &[]).await;
+    let c = &mut r.client;
+    ok(c, "set_tag", json!({"name": "progress", "color": "color9"})).await;
+    let resp = c
+        .request(
+            "tools/call",
+            json!({"name": "commit_changes", "arguments": {"reason": "watch it"},
+                   "_meta": {"progressToken": "commit-1"}}),
+        )
+        .await;
+    let progress: Vec<&str> = resp
+        .raw
+        .lines()
+        .filter(|l| l.contains("notifications/progress") && l.contains("commit-1"))
+        .collect();
+    assert!(!progress.is_empty(), "progress notifications: {}", resp.raw);
+    assert!(
+        progress.iter().any(|l| l.contains("\"progress\":100")),
+        "{progress:?}"
+    );
+    let body = resp.body.expect("a result");
+    assert_eq!(
+        body["result"]["structuredContent"]["status"], "committed",
+        "{body}"
+    );
+}
