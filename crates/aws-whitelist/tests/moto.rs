@@ -559,6 +559,254 @@ async fn the_jwt_secret_comes_from_secrets_manager_and_rotates() {
     check_fails(BIN, &missing, "cannot read it from AWS Secrets Manager").await;
 }
 
+/// `check_access` against rules written straight into moto, through a proxy that counts
+/// what the server sends: every answer is computed, and nothing is written.
+#[tokio::test]
+async fn check_access_computes_the_answer() {
+    use aws_sdk_ec2::types::{
+        AddPrefixListEntry, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair,
+    };
+    let moto = MotoProcess::start().await;
+    let proxy = test_support::FaultProxy::start(&moto.endpoint).await;
+    let spec = aws_env(ServerSpec::http(BIN), &proxy.url).env("MCP_HEALTH_INTERVAL", "1h");
+    let mut r = Rig::start(moto, &spec, "alice", &["aws:read"], true).await;
+    let e2 = ec2(&r.peer).await;
+    let web = group(&e2, "web").await;
+    let peers = group(&e2, "peers").await;
+    let pl = e2
+        .create_managed_prefix_list()
+        .prefix_list_name("partners")
+        .max_entries(5)
+        .address_family("IPv4")
+        .entries(
+            AddPrefixListEntry::builder()
+                .cidr("198.51.100.0/24")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("prefix list")
+        .prefix_list()
+        .and_then(|p| p.prefix_list_id())
+        .expect("id")
+        .to_string();
+    let perm = |proto: &str, from: i32, to: i32| {
+        IpPermission::builder()
+            .ip_protocol(proto)
+            .from_port(from)
+            .to_port(to)
+    };
+    e2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(
+            perm("tcp", 443, 443)
+                .ip_ranges(IpRange::builder().cidr_ip("203.0.113.0/24").build())
+                .build(),
+        )
+        .ip_permissions(
+            perm("tcp", 22, 22)
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2001:db8:1::/64").build())
+                .build(),
+        )
+        .ip_permissions(
+            perm("tcp", 8000, 8100)
+                .ip_ranges(IpRange::builder().cidr_ip("192.0.2.0/24").build())
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(IpRange::builder().cidr_ip("10.9.0.0/16").build())
+                .build(),
+        )
+        .ip_permissions(
+            perm("tcp", 5432, 5432)
+                .ip_ranges(IpRange::builder().cidr_ip("100.64.5.0/24").build())
+                .build(),
+        )
+        .ip_permissions(
+            perm("tcp", 443, 443)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&peers).build())
+                .build(),
+        )
+        .ip_permissions(
+            perm("tcp", 6379, 6379)
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(&pl).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("rules");
+    let c = &mut r.client;
+    let ask = |args: Value| {
+        let mut a = args;
+        if a.get("target").is_none() {
+            a["target"] = json!(web);
+        }
+        a
+    };
+    let sources = |v: &Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["source"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // A /32 inside a /24 rule.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "203.0.113.7", "port": 443})),
+    )
+    .await;
+    assert_eq!(
+        (v["verdict"].as_str(), v["allowed"].as_bool()),
+        (Some("allowed"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(sources(&v, "allowing"), vec!["203.0.113.0/24"]);
+    // ... and the security-group reference on the same port is a condition, not a guess.
+    assert_eq!(sources(&v, "conditional"), vec![peers.clone()], "{v}");
+    // An IPv6 address inside a /64.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "2001:db8:1::42", "port": "ssh"})),
+    )
+    .await;
+    assert_eq!(sources(&v, "allowing"), vec!["2001:db8:1::/64"], "{v}");
+    // A port inside a range.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "192.0.2.9", "port": "8050"})),
+    )
+    .await;
+    assert_eq!(sources(&v, "allowing"), vec!["192.0.2.0/24"], "{v}");
+    // Protocol -1 allows any port and protocol.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "10.9.3.4", "port": 9999, "protocol": "udp"})),
+    )
+    .await;
+    assert_eq!(sources(&v, "allowing"), vec!["10.9.0.0/16"], "{v}");
+    // The right CIDR on another port: a near miss, and not allowed.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "100.64.5.20", "port": 3306})),
+    )
+    .await;
+    assert_eq!(v["verdict"], "not_allowed", "{v}");
+    assert_eq!(sources(&v, "near_misses"), vec!["100.64.5.0/24"], "{v}");
+    assert!(
+        v["near_misses"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("5432")),
+        "{v}"
+    );
+    // Only the group reference opens this port for that address: conditional.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "8.8.8.8", "port": 443})),
+    )
+    .await;
+    assert_eq!(
+        (v["verdict"].as_str(), sources(&v, "conditional")),
+        (Some("conditional"), vec![peers.clone()]),
+        "{v}"
+    );
+    // A prefix-list reference, resolved to its entries.
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "198.51.100.5", "port": 6379})),
+    )
+    .await;
+    assert_eq!(sources(&v, "allowing"), vec![pl.clone()], "{v}");
+    assert!(
+        v["allowing"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("198.51.100.0/24")),
+        "{v}"
+    );
+    let v = ok(
+        c,
+        "check_access",
+        ask(json!({"address": "198.51.101.5", "port": 6379})),
+    )
+    .await;
+    assert_eq!(v["verdict"], "not_allowed", "{v}");
+    assert!(
+        v["not_evaluated"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("network ACLs"))
+    );
+    // An RDS target with two groups: the answer covers both.
+    let other = group(&e2, "db-extra").await;
+    e2.authorize_security_group_ingress()
+        .group_id(&other)
+        .ip_permissions(
+            perm("tcp", 5432, 5432)
+                .ip_ranges(IpRange::builder().cidr_ip("203.0.113.0/24").build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("rule");
+    let rds = aws_sdk_rds::Client::new(&sdk(&r.peer.endpoint).await);
+    rds.create_db_instance()
+        .db_instance_identifier("two-groups")
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("admin")
+        .master_user_password("password-123")
+        .allocated_storage(20)
+        .vpc_security_group_ids(&web)
+        .vpc_security_group_ids(&other)
+        .send()
+        .await
+        .expect("rds");
+    let v = ok(
+        c,
+        "check_access",
+        json!({"address": "203.0.113.7", "port": 5432, "target": "rds:two-groups"}),
+    )
+    .await;
+    let mut groups: Vec<String> = v["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect();
+    groups.sort();
+    let mut want = vec![web.clone(), other.clone()];
+    want.sort();
+    assert_eq!(groups, want, "{v}");
+    assert_eq!(v["allowing"][0]["group_id"], other.as_str(), "{v}");
+    assert_eq!(
+        sources(&v, "near_misses"),
+        vec!["203.0.113.0/24"],
+        "web's 443 rule, another port: {v}"
+    );
+    // Nothing but reads reached AWS.
+    for write in [
+        "AuthorizeSecurityGroupIngress",
+        "RevokeSecurityGroupIngress",
+        "CreateTags",
+        "DeleteTags",
+        "ModifySecurityGroupRules",
+    ] {
+        assert_eq!(proxy.count(write), 0, "{write}");
+    }
+    assert!(proxy.count("DescribeSecurityGroupRules") >= 9);
+}
+
 #[tokio::test]
 async fn resources_resolve_to_their_groups() {
     let mut r = rig_with(&[]).await;

@@ -228,6 +228,32 @@ impl Clients {
         }
     }
 
+    /// The CIDRs of a managed prefix list (`ec2:GetManagedPrefixListEntries`), all pages.
+    pub async fn prefix_list_entries(&self, list: &str) -> Result<Vec<String>, ClientError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        for _ in 0..50 {
+            let resp = self
+                .ec2
+                .get_managed_prefix_list_entries()
+                .prefix_list_id(list)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| map("ec2:GetManagedPrefixListEntries", e))?;
+            out.extend(
+                resp.entries()
+                    .iter()
+                    .filter_map(|e| e.cidr().map(str::to_string)),
+            );
+            token = resp.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Find rules by id (any group).
     pub async fn rules_by_id(&self, ids: &[String]) -> Result<Vec<Rule>, ClientError> {
         let c = self;

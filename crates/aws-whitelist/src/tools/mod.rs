@@ -1,6 +1,7 @@
 //! The tools, one file per toolset: rule changes in `rules.rs`, security groups and their
 //! rules in `groups.rs`, diagnostics in `diagnostics.rs`; plus what they share.
 
+pub mod access;
 pub mod diagnostics;
 pub mod groups;
 pub mod rules;
@@ -19,6 +20,7 @@ use crate::policy;
 pub fn all() -> Vec<ToolDef<Whitelist>> {
     let mut t = rules::tools();
     t.extend(groups::tools());
+    t.extend(access::tools());
     t.extend(diagnostics::tools());
     t
 }
