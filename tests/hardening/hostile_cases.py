@@ -216,6 +216,219 @@ case(NGFW, DGS, "offset negative", NUMBER, "offset", {"offset": -1})
 case(NGFW, DGS, "config markup", ENUM, "config", {"config": "<running/>"})
 case(NGFW, DGS, "unknown argument device_group", UNKNOWN, "device_group", {"device_group": "x']/.."})
 
+# paloalto-ngfw writes (ngfw:write, toolset changes). Each case is refused before the tool reads
+# the candidate: names, members, values, free text and the location are checked first.
+
+LOC_FIELDS = ("location", "vsys", "device_group")
+
+
+def ngfw_location(tool: str, base: dict) -> None:
+    """The location arguments every change tool takes, hostile."""
+    case(NGFW, tool, "vsys XPath quote", XPATH, "vsys", {**base, "vsys": "vsys1']/../*[@name='x"})
+    case(NGFW, tool, "device_group bracket", XPATH, "device_group",
+         {**base, "location": "device-group", "device_group": "DG]/..["})
+    case(NGFW, tool, "device_group without location", POLICY, "device_group", {**base, "device_group": "DG"})
+    case(NGFW, tool, "location pushed is read-only", POLICY, "location", {**base, "location": "pushed"})
+    case(NGFW, tool, "location unknown", ENUM, "location", {**base, "location": "running"})
+    case(NGFW, tool, "dry_run as string", TYPE, "dry_run", {**base, "dry_run": "yes"})
+
+
+SAO = "set_address_object"
+A_OK = {"name": "mcp-obj", "kind": "ip-netmask", "value": "198.51.100.7"}
+ngfw_location(SAO, A_OK)
+case(NGFW, SAO, "name XPath break-out", XPATH, "name", {**A_OK, "name": "x']/../../shared/address/entry[@name='y"})
+case(NGFW, SAO, "name markup", OPCMD, "name", {**A_OK, "name": "<entry/>"})
+case(NGFW, SAO, "name 64 chars", OVERSIZE, "name", {**A_OK, "name": "n" * 64})
+case(NGFW, SAO, "name Cyrillic look-alike", UNICODE, "name", {**A_OK, "name": f"w{CYR_E}b"})
+case(NGFW, SAO, "name missing", MISSING, "name", {k: v for k, v in A_OK.items() if k != "name"})
+case(NGFW, SAO, "kind unknown", ENUM, "kind", {**A_OK, "kind": "ip-any"})
+case(NGFW, SAO, "value closes its element", OPCMD, "value",
+     {**A_OK, "value": "10.0.0.1</ip-netmask><fqdn>evil.example.com"})
+case(NGFW, SAO, "value prefix 33", CIDR, "value", {**A_OK, "value": "10.0.0.0/33"})
+case(NGFW, SAO, "value leading-zero octet", CIDR, "value", {**A_OK, "value": "010.0.0.1"})
+case(NGFW, SAO, "value IPv4-mapped IPv6", CIDR, "value", {**A_OK, "value": "::ffff:10.0.0.1"})
+case(NGFW, SAO, "value range reversed", FORMAT, "value", {**A_OK, "kind": "ip-range", "value": "10.0.0.9-10.0.0.1"})
+case(NGFW, SAO, "value wildcard IPv6", FORMAT, "value",
+     {**A_OK, "kind": "ip-wildcard", "value": "2001:db8::1/::ff"})
+case(NGFW, SAO, "value fqdn with space", FORMAT, "value", {**A_OK, "kind": "fqdn", "value": "a b.example.com"})
+case(NGFW, SAO, "value fqdn shell", SHELL, "value", {**A_OK, "kind": "fqdn", "value": "x.com;reboot"})
+case(NGFW, SAO, "value without kind, no kind accepts it", FORMAT, "value",
+     {"name": "mcp-obj", "value": "10.0.0.1'/>"})
+case(NGFW, SAO, "value newline", NEWLINE, "value", {**A_OK, "value": "198.51.100.7\n"})
+case(NGFW, SAO, "description NUL", CONTROL, "description", {**A_OK, "description": "a\x00b"})
+case(NGFW, SAO, "description 1024 chars", OVERSIZE, "description", {**A_OK, "description": "d" * 1024})
+case(NGFW, SAO, "tags member markup", OPCMD, "tags[0]", {**A_OK, "tags": ["web</member><member>x"]})
+case(NGFW, SAO, "tags repeated", FORMAT, "tags[1]", {**A_OK, "tags": ["web", "web"]})
+case(NGFW, SAO, "tags as string", TYPE, "tags", {**A_OK, "tags": "web"})
+case(NGFW, SAO, "unknown argument xpath", UNKNOWN, "xpath", {**A_OK, "xpath": "/config/shared"})
+
+SAG = "set_address_group"
+G_OK = {"name": "mcp-grp", "static_members": ["web-srv-01"]}
+ngfw_location(SAG, G_OK)
+case(NGFW, SAG, "name quote", XPATH, "name", {**G_OK, "name": "g' or '1'='1"})
+case(NGFW, SAG, "static_members XPath", XPATH, "static_members[0]", {**G_OK, "static_members": ["a']/.."]})
+case(NGFW, SAG, "static_members empty", MISSING, "static_members", {**G_OK, "static_members": []})
+case(NGFW, SAG, "static_members 501", OVERSIZE, "static_members", {**G_OK, "static_members": [f"o{i}" for i in range(501)]})
+case(NGFW, SAG, "static_members itself", POLICY, "static_members", {**G_OK, "static_members": ["mcp-grp"]})
+case(NGFW, SAG, "dynamic_filter unbalanced", FORMAT, "dynamic_filter", {"name": "mcp-grp", "dynamic_filter": "'web' and ("})
+case(NGFW, SAG, "dynamic_filter newline", NEWLINE, "dynamic_filter", {"name": "mcp-grp", "dynamic_filter": "'web'\n"})
+case(NGFW, SAG, "dynamic_filter with static_members", POLICY, "dynamic_filter", {**G_OK, "dynamic_filter": "'web'"})
+case(NGFW, SAG, "add_members with static_members", POLICY, "add_members", {**G_OK, "add_members": ["x"]})
+case(NGFW, SAG, "add_members markup", OPCMD, "add_members[0]", {"name": "mcp-grp", "add_members": ["<x/>"]})
+case(NGFW, SAG, "remove_members tab", CONTROL, "remove_members[0]", {"name": "mcp-grp", "remove_members": ["a\tb"]})
+case(NGFW, SAG, "remove_members as string", TYPE, "remove_members", {"name": "mcp-grp", "remove_members": "a"})
+case(NGFW, SAG, "description bidi override", UNICODE, "description", {**G_OK, "description": "safe\u202eevil"})
+case(NGFW, SAG, "tags 128 chars", OVERSIZE, "tags[0]", {**G_OK, "tags": ["t" * 128]})
+
+SSO = "set_service_object"
+S_OK = {"name": "mcp-svc", "protocol": "tcp", "port": "8443"}
+ngfw_location(SSO, S_OK)
+case(NGFW, SSO, "name slash", TRAVERSAL, "name", {**S_OK, "name": "../svc"})
+case(NGFW, SSO, "protocol icmp", ENUM, "protocol", {**S_OK, "protocol": "icmp"})
+case(NGFW, SSO, "port 70000", NUMBER, "port", {**S_OK, "port": "70000"})
+case(NGFW, SSO, "port range reversed", NUMBER, "port", {**S_OK, "port": "90-80"})
+case(NGFW, SSO, "port shell", SHELL, "port", {**S_OK, "port": "80;reboot"})
+case(NGFW, SSO, "port markup", OPCMD, "port", {**S_OK, "port": "80</port><port>1-65535"})
+case(NGFW, SSO, "port as number", TYPE, "port", {**S_OK, "port": 8443})
+case(NGFW, SSO, "source_port leading zero", FORMAT, "source_port", {**S_OK, "source_port": "080"})
+case(NGFW, SSO, "description carriage return", NEWLINE, "description", {**S_OK, "description": "a\rb"})
+case(NGFW, SSO, "tags NUL", CONTROL, "tags[0]", {**S_OK, "tags": ["t\x00"]})
+
+STAG = "set_tag"
+T_OK = {"name": "mcp-tag", "color": "color3"}
+ngfw_location(STAG, T_OK)
+case(NGFW, STAG, "name quote", XPATH, "name", {**T_OK, "name": "t\"x"})
+case(NGFW, STAG, "name 128 chars", OVERSIZE, "name", {**T_OK, "name": "t" * 128})
+case(NGFW, STAG, "color 43", ENUM, "color", {**T_OK, "color": "color43"})
+case(NGFW, STAG, "color markup", OPCMD, "color", {**T_OK, "color": "color1</color><x>"})
+case(NGFW, STAG, "comments ESC", CONTROL, "comments", {**T_OK, "comments": "\x1b[2J"})
+case(NGFW, STAG, "comments 1024 chars", OVERSIZE, "comments", {**T_OK, "comments": "c" * 1024})
+
+for _tool in ("delete_address_object", "delete_address_group", "delete_service_object", "delete_tag"):
+    ngfw_location(_tool, {"name": "x"})
+    case(NGFW, _tool, "name XPath union", XPATH, "name", {"name": "x' | //entry | '"})
+    case(NGFW, _tool, "name empty", FORMAT, "name", {"name": ""})
+    case(NGFW, _tool, "name missing", MISSING, "name", {})
+    case(NGFW, _tool, "unknown argument force", UNKNOWN, "force", {"name": "x", "force": True})
+
+SSR = "set_security_rule"
+R_OK = {"name": "mcp-rule", "from": ["trust"], "to": ["untrust"], "action": "deny"}
+ngfw_location(SSR, R_OK)
+case(NGFW, SSR, "name bracket", XPATH, "name", {**R_OK, "name": "r[1]"})
+case(NGFW, SSR, "from XPath", XPATH, "from[0]", {**R_OK, "from": ["trust']/../x"]})
+case(NGFW, SSR, "from empty", MISSING, "from", {**R_OK, "from": []})
+case(NGFW, SSR, "to Cyrillic", UNICODE, "to[0]", {**R_OK, "to": [f"untrust{CYR_A}"]})
+case(NGFW, SSR, "source host bits", CIDR, "source[0]", {**R_OK, "source": ["10.1.2.3/8"]})
+case(NGFW, SSR, "source markup", OPCMD, "source[1]", {**R_OK, "source": ["any", "</source><source>"]})
+case(NGFW, SSR, "destination range reversed", CIDR, "destination[0]", {**R_OK, "destination": ["10.0.0.9-10.0.0.1"]})
+case(NGFW, SSR, "destination repeated", FORMAT, "destination[1]", {**R_OK, "destination": ["any", "any"]})
+case(NGFW, SSR, "source_user markup", OPCMD, "source_user[0]", {**R_OK, "source_user": ["a<b>"]})
+case(NGFW, SSR, "application semicolon", SHELL, "application[0]", {**R_OK, "application": ["ssl;id"]})
+case(NGFW, SSR, "service slash", TRAVERSAL, "service[0]", {**R_OK, "service": ["../any"]})
+case(NGFW, SSR, "category newline", NEWLINE, "category[0]", {**R_OK, "category": ["news\n"]})
+case(NGFW, SSR, "action unknown", ENUM, "action", {**R_OK, "action": "permit"})
+case(NGFW, SSR, "negate_source as string", TYPE, "negate_source", {**R_OK, "negate_source": "yes"})
+case(NGFW, SSR, "negate_destination as number", TYPE, "negate_destination", {**R_OK, "negate_destination": 1})
+case(NGFW, SSR, "disabled as string", TYPE, "disabled", {**R_OK, "disabled": "no"})
+case(NGFW, SSR, "log_setting quote", XPATH, "log_setting", {**R_OK, "log_setting": "fwd'x"})
+case(NGFW, SSR, "log_start as string", TYPE, "log_start", {**R_OK, "log_start": "yes"})
+case(NGFW, SSR, "log_end as number", TYPE, "log_end", {**R_OK, "log_end": 0})
+case(NGFW, SSR, "profile_group and profiles", POLICY, "profiles", {**R_OK, "profile_group": "g", "profiles": {"virus": "v"}})
+case(NGFW, SSR, "profile_group markup", OPCMD, "profile_group", {**R_OK, "profile_group": "g</member>"})
+case(NGFW, SSR, "profiles.url_filtering quote", XPATH, "profiles.url_filtering", {**R_OK, "profiles": {"url_filtering": "u'"}})
+case(NGFW, SSR, "profiles unknown type", UNKNOWN, "profiles.antivirus", {**R_OK, "profiles": {"antivirus": "v"}})
+case(NGFW, SSR, "tags ampersand", OPCMD, "tags[0]", {**R_OK, "tags": ["a&b"]})
+case(NGFW, SSR, "description 1024 chars", OVERSIZE, "description", {**R_OK, "description": "d" * 1024})
+case(NGFW, SSR, "rulebase with vsys", POLICY, "rulebase", {**R_OK, "rulebase": "pre"})
+case(NGFW, SSR, "rulebase unknown", ENUM, "rulebase", {**R_OK, "location": "shared", "rulebase": "default"})
+
+DSR = "delete_security_rule"
+ngfw_location(DSR, {"name": "r"})
+case(NGFW, DSR, "name XPath", XPATH, "name", {"name": "r']/../../rules/entry[@name='s"})
+case(NGFW, DSR, "rulebase with vsys", POLICY, "rulebase", {"name": "r", "rulebase": "post"})
+case(NGFW, DSR, "rulebase unknown", ENUM, "rulebase", {"name": "r", "location": "shared", "rulebase": "x"})
+
+MSR = "move_security_rule"
+M_OK = {"name": "deny-all", "where": "top"}
+ngfw_location(MSR, M_OK)
+case(NGFW, MSR, "name markup", XPATH, "name", {**M_OK, "name": "r'/>"})
+case(NGFW, MSR, "where unknown", ENUM, "where", {**M_OK, "where": "middle"})
+case(NGFW, MSR, "where missing", MISSING, "where", {"name": "deny-all"})
+case(NGFW, MSR, "other with top", POLICY, "other", {**M_OK, "other": "allow-dns-out"})
+case(NGFW, MSR, "other missing for after", MISSING, "other", {"name": "deny-all", "where": "after"})
+case(NGFW, MSR, "other itself", POLICY, "other", {"name": "deny-all", "where": "before", "other": "deny-all"})
+case(NGFW, MSR, "other XPath", XPATH, "other", {"name": "deny-all", "where": "before", "other": "x' or '1'='1"})
+case(NGFW, MSR, "rulebase with vsys", POLICY, "rulebase", {**M_OK, "rulebase": "pre"})
+
+PRV = "preview_changes"
+case(NGFW, PRV, "vsys without location", POLICY, "vsys", {"vsys": "vsys1"})
+case(NGFW, PRV, "device_group without location", POLICY, "device_group", {"device_group": "DG"})
+case(NGFW, PRV, "vsys XPath", XPATH, "vsys", {"location": "vsys", "vsys": "vsys1'"})
+case(NGFW, PRV, "location unknown", ENUM, "location", {"location": "everything"})
+case(NGFW, PRV, "limit 0", NUMBER, "limit", {"limit": 0})
+case(NGFW, PRV, "offset negative", NUMBER, "offset", {"offset": -1})
+
+CMT = "commit_changes"
+case(NGFW, CMT, "reason empty", MISSING, "reason", {"reason": ""})
+case(NGFW, CMT, "reason missing", MISSING, "reason", {})
+case(NGFW, CMT, "reason blank", FORMAT, "reason", {"reason": "   "})
+case(NGFW, CMT, "reason newline", NEWLINE, "reason", {"reason": "ok\nForged: line"})
+case(NGFW, CMT, "reason 257 chars", OVERSIZE, "reason", {"reason": "r" * 257})
+case(NGFW, CMT, "wait_seconds 111", NUMBER, "wait_seconds", {"reason": "x", "wait_seconds": 111})
+case(NGFW, CMT, "wait_seconds negative", NUMBER, "wait_seconds", {"reason": "x", "wait_seconds": -1})
+case(NGFW, CMT, "dry_run as string", TYPE, "dry_run", {"reason": "x", "dry_run": "true"})
+case(NGFW, CMT, "unknown argument force", UNKNOWN, "force", {"reason": "x", "force": True})
+case(NGFW, CMT, "unknown argument admin", UNKNOWN, "admin", {"reason": "x", "admin": "other-admin"})
+
+CST = "commit_status"
+case(NGFW, CST, "job_id 0", NUMBER, "job_id", {"job_id": 0})
+case(NGFW, CST, "job_id beyond u32", NUMBER, "job_id", {"job_id": 2 ** 40})
+case(NGFW, CST, "job_id as string", TYPE, "job_id", {"job_id": "12</id><id>1"})
+case(NGFW, CST, "job_id missing", MISSING, "job_id", {})
+
+REV = "revert_changes"
+case(NGFW, REV, "dry_run as string", TYPE, "dry_run", {"dry_run": "no"})
+case(NGFW, REV, "unknown argument admin", UNKNOWN, "admin", {"admin": "someone-else"})
+
+PUSH = "push_to_devices"
+P_OK = {"device_group": "DG-Branch", "reason": "x"}
+case(NGFW, PUSH, "neither target", MISSING, "device_group", {"reason": "x"})
+case(NGFW, PUSH, "both targets", POLICY, "template_stack", {**P_OK, "template_stack": "TS"})
+case(NGFW, PUSH, "device_group XPath", XPATH, "device_group", {**P_OK, "device_group": "DG']/.."})
+case(NGFW, PUSH, "template_stack markup", OPCMD, "template_stack", {"template_stack": "TS</name>", "reason": "x"})
+case(NGFW, PUSH, "reason NUL", CONTROL, "reason", {**P_OK, "reason": "x\x00"})
+case(NGFW, PUSH, "wait_seconds 1e400", NUMBER, "wait_seconds", {**P_OK, "wait_seconds": HUGE_INT})
+case(NGFW, PUSH, "dry_run as number", TYPE, "dry_run", {**P_OK, "dry_run": 1})
+
+NAT = "retrieve_nat_policies"
+ngfw_paged(NAT)
+case(NGFW, NAT, "rulebase with vsys", POLICY, "rulebase", {"rulebase": "post"})
+case(NGFW, NAT, "config unknown", ENUM, "config", {"config": "merged"})
+
+TNPM = "test_nat_policy_match"
+NM = {k: v for k, v in MATCH.items() if k != "application"}
+case(NGFW, TNPM, "from_zone markup", OPCMD, "from_zone", {**NM, "from_zone": "a</from><from>b"})
+case(NGFW, TNPM, "to_zone NUL", CONTROL, "to_zone", {**NM, "to_zone": "b\x00"})
+case(NGFW, TNPM, "source network", FORMAT, "source", {**NM, "source": "10.0.0.0/8"})
+case(NGFW, TNPM, "destination host name", FORMAT, "destination", {**NM, "destination": "evil.example.com"})
+case(NGFW, TNPM, "destination_port 0", NUMBER, "destination_port", {**NM, "destination_port": 0})
+case(NGFW, TNPM, "protocol unknown", ENUM, "protocol", {**NM, "protocol": "esp"})
+case(NGFW, TNPM, "to_interface markup", OPCMD, "to_interface", {**NM, "to_interface": "ethernet1/1</to-interface>"})
+case(NGFW, TNPM, "to_interface shell", SHELL, "to_interface", {**NM, "to_interface": "eth1;id"})
+case(NGFW, TNPM, "vsys quote", XPATH, "vsys", {**NM, "vsys": "vsys1'"})
+case(NGFW, TNPM, "unknown argument application", UNKNOWN, "application", {**NM, "application": "ssl"})
+
+HITS = "retrieve_rule_hit_counts"
+case(NGFW, HITS, "location pushed", POLICY, "location", {"location": "pushed"})
+case(NGFW, HITS, "vsys XPath", XPATH, "vsys", {"vsys": "vsys1']"})
+case(NGFW, HITS, "device_group missing", MISSING, "device_group", {"location": "device-group"})
+case(NGFW, HITS, "rulebase with vsys", POLICY, "rulebase", {"rulebase": "pre"})
+case(NGFW, HITS, "rule_type unknown", ENUM, "rule_type", {"rule_type": "decryption"})
+case(NGFW, HITS, "unused_only as string", TYPE, "unused_only", {"unused_only": "true"})
+case(NGFW, HITS, "name_filter wildcard", XPATH, "name_filter", {"name_filter": "*"})
+case(NGFW, HITS, "limit 201", NUMBER, "limit", {"limit": 201})
+case(NGFW, HITS, "offset as string", TYPE, "offset", {"offset": "5"})
+
 # --- panw-airs -----------------------------------------------------------------------------
 
 INLINE = "pan_inline_scan"
