@@ -113,6 +113,12 @@ def start_target(stack: Stack, server: str) -> Target:
     elif spec.peer_kind == "vendor-sim":
         counters["vendor-sim"] = upstream.requests
     env = dict(spec.hardening_env)
+    if any(t["name"] == "approve_change" for t in tool_inventory(server)):
+        # A server with write tools has the two-person-rule tools (list_changes, approve_change,
+        # apply_change) in its inventory; mcp-core serves them only under MCP_APPROVALS=required,
+        # so the hostile table can reach them. Writes that pass validation would wait for an
+        # approval instead of asking; none of the hostile cases does, and no smoke call writes.
+        env["MCP_APPROVALS"] = "required"
     if spec.ssh is not None:
         sshd = stack.sshd()
         env = {**spec.ssh_env(sshd), **env}

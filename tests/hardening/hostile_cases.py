@@ -945,6 +945,42 @@ case(AWS, "capabilities", "unknown argument", UNKNOWN, "max_prefix_v4", {"max_pr
 case(AWS, "health", "unknown argument endpoint", UNKNOWN, "endpoint", {"endpoint": "http://169.254.169.254"})
 
 
+# --- the change tools of the two-person rule (every server with a write tool) ----------------
+# mcp-core adds list_changes, approve_change and apply_change under MCP_APPROVALS=required,
+# which the hardening suite turns on for these servers (hardening_support.start_target). A
+# change id is a UUID as the write returned it; a digest is `sha256:` and 64 hex digits.
+
+CHANGE_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+CHANGE_DIGEST = "sha256:" + "0" * 64
+
+
+def change_tools(server: str) -> None:
+    ok = {"change_id": CHANGE_ID, "digest": CHANGE_DIGEST}
+    case(server, "list_changes", "unknown argument status", UNKNOWN, "status", {"status": "pending"})
+    case(server, "approve_change", "change_id path traversal", TRAVERSAL, "change_id",
+         {**ok, "change_id": "../../changes/" + CHANGE_ID})
+    case(server, "approve_change", "change_id XPath", XPATH, "change_id", {**ok, "change_id": "*[1] | //change"})
+    case(server, "approve_change", "change_id newline", NEWLINE, "change_id", {**ok, "change_id": CHANGE_ID[:35] + "\n"})
+    case(server, "approve_change", "change_id as number", TYPE, "change_id", {**ok, "change_id": 7})
+    case(server, "approve_change", "change_id missing", MISSING, "change_id", {"digest": CHANGE_DIGEST})
+    case(server, "approve_change", "digest without sha256:", FORMAT, "digest", {**ok, "digest": "0" * 64})
+    case(server, "approve_change", "digest md5", FORMAT, "digest", {**ok, "digest": "md5:" + "0" * 32})
+    case(server, "approve_change", "digest 100 KiB", OVERSIZE, "digest", {**ok, "digest": "sha256:" + "0" * 102400})
+    case(server, "approve_change", "digest missing", MISSING, "digest", {"change_id": CHANGE_ID})
+    case(server, "approve_change", "unknown argument approver", UNKNOWN, "approver", {**ok, "approver": "root"})
+    case(server, "apply_change", "change_id NUL", CONTROL, "change_id", {"change_id": CHANGE_ID[:35] + "\x00"})
+    case(server, "apply_change", "change_id Cyrillic look-alike", UNICODE, "change_id",
+         {"change_id": CHANGE_ID[:34] + CYR_E})
+    case(server, "apply_change", "change_id shell", SHELL, "change_id", {"change_id": CHANGE_ID[:30] + ";id #"})
+    case(server, "apply_change", "change_id null", MISSING, "change_id", {"change_id": None})
+    case(server, "apply_change", "unknown argument arguments", UNKNOWN, "arguments",
+         {"change_id": CHANGE_ID, "arguments": {"action": "stop"}})
+
+
+for _server in (NGFW, PVE, AWS):
+    change_tools(_server)
+
+
 # --- sanity of the table itself ----------------------------------------------------------
 
 def _check_table() -> None:
