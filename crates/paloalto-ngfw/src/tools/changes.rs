@@ -543,8 +543,26 @@ async fn set_address_object(
     if let (Some(k), Some(v)) = (input.kind, input.value.as_deref()) {
         values::address_value("value", k, v)?;
     } else if let Some(v) = input.value.as_deref() {
-        validate::check_no_control("value", v)?;
-        validate::check_len("value", v, 255)?;
+        // The kind is the object's current one, known after the read; refuse now a value
+        // that no kind accepts, so bad input never costs a request.
+        let kinds = [
+            AddressKind::IpNetmask,
+            AddressKind::IpRange,
+            AddressKind::IpWildcard,
+            AddressKind::Fqdn,
+        ];
+        if !kinds
+            .iter()
+            .any(|k| values::address_value("value", *k, v).is_ok())
+        {
+            return Err(ToolError::invalid(
+                "value",
+                format!(
+                    "`{}` is not an address, network, range, wildcard or host name",
+                    validate::excerpt(v, 64)
+                ),
+            ));
+        }
     }
     let description = values::text("description", input.description.as_deref(), MAX_DESCRIPTION)?;
     let tags = values::opt_list("tags", input.tags.as_ref(), true, values::tag_member)?;

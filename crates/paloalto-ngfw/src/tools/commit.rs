@@ -267,7 +267,7 @@ fn wait_of(v: Option<u64>, default: u64) -> Result<Duration, ToolError> {
 
 /// The commit or push reason: one line, 1-256 characters.
 fn reason(v: &str) -> Result<String, ToolError> {
-    validate::check_no_control("reason", v)?;
+    values::check_visible("reason", v)?;
     validate::check_len("reason", v, 256)?;
     let r = v.trim();
     if r.is_empty() {

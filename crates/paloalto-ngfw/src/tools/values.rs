@@ -271,11 +271,27 @@ pub fn ports(field: &str, v: &str) -> Result<String, ToolError> {
     Ok(parts.join(","))
 }
 
-/// Free text (a description, comments): no control characters, at most `max` characters.
+/// Refuse characters a person reading the configuration would not see or would see
+/// reordered: control characters, zero-width characters, line separators, bidirectional
+/// overrides and isolates, the BOM.
+pub fn check_visible(field: &str, v: &str) -> Result<(), ToolError> {
+    validate::check_no_control(field, v)?;
+    if let Some(c) = v.chars().find(|c| {
+        matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    }) {
+        return Err(ToolError::invalid(
+            field,
+            format!("contains {}", validate::describe_char(c)),
+        ));
+    }
+    Ok(())
+}
+
+/// Free text (a description, comments): visible characters only, at most `max` characters.
 /// `None` keeps what is there, `""` clears it.
 pub fn text(field: &str, v: Option<&str>, max: usize) -> Result<TextChange, ToolError> {
     if let Some(s) = v {
-        validate::check_no_control(field, s)?;
+        check_visible(field, s)?;
         validate::check_len(field, s, max)?;
         if s.trim() != s {
             return Err(ToolError::invalid(
@@ -305,7 +321,7 @@ pub fn user_member(field: &str, v: &str) -> Result<String, ToolError> {
 
 /// A dynamic address-group filter: `'web' and ('prod' or 'dmz')`.
 pub fn tag_filter(field: &str, v: &str) -> Result<String, ToolError> {
-    validate::check_no_control(field, v)?;
+    check_visible(field, v)?;
     validate::check_len(field, v, 2047)?;
     if v.trim().is_empty() {
         return Err(ToolError::invalid(field, "must not be empty"));
@@ -463,6 +479,8 @@ mod tests {
         assert!(interface("i", "eth<1>").is_err());
         assert!(matches!(text("d", Some(""), 10), Ok(TextChange::Clear)));
         assert!(text("d", Some("x\u{0}"), 10).is_err());
+        assert!(text("d", Some("safe\u{202e}evil"), 20).is_err());
+        assert!(text("d", Some("Grüße, ok"), 20).is_ok());
         assert!(text("d", Some(&"x".repeat(11)), 10).is_err());
     }
 }
