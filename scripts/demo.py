@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make demo`: start every server that exists on 127.0.0.1, each against its simulator,
 then run a short scripted MCP client session (official Python SDK, Streamable HTTP with a
-JWT) that lists and calls their tools and prints the results.
+JWT) that lists and calls their tools and prints the results. Writes that need a human's
+confirmation ask through elicitation; the demo prints each question and answers yes.
 
 The servers, their simulators or moto, and the variables against them come from servers.toml
 (`[server.peer]`, `.ssh`); the scripted calls of each are in SCRIPTS below (a server
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
+import mcp_types as types
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -104,6 +106,8 @@ SCRIPTS: dict[str, Script] = {
             ("set_item", {"key": "firewall", "value": "pa-440"}),
             ("get_item", {"key": "firewall"}),
             ("get_item", {"key": "../etc/passwd"}),
+            ("delete_item", {"key": "firewall", "dry_run": True}),
+            ("delete_item", {"key": "firewall"}),
         ],
     ),
     "paloalto-ngfw": Script(
@@ -204,10 +208,18 @@ def show(result) -> str:
     return " ".join(getattr(c, "text", f"<{c.type}>") for c in result.content)
 
 
+async def confirm(_ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
+    """The demo's user: writes that need a human's yes (delete_item, whitelist, vm_action stop,
+    ...) ask through elicitation; print the question and say yes."""
+    print("    ? the server asks: " + params.message.replace("\n", "\n      "))
+    print("    ! the demo answers: yes")
+    return types.ElicitResult(action="accept", content={"confirm": True})
+
+
 async def session(base: str, tok: str, script: Script) -> None:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=30)
     async with http, streamable_http_client(f"{base}/mcp", http_client=http) as (read, write, *_):
-        async with ClientSession(read, write) as s:
+        async with ClientSession(read, write, elicitation_callback=confirm) as s:
             init = await s.initialize()
             print(f"  connected: {init.server_info.name} {init.server_info.version}, protocol {init.protocol_version}")
             tools = (await s.list_tools()).tools
