@@ -184,6 +184,46 @@ impl Sim {
         }
     }
 
+    /// Sends `method path` with a form body (`a=1&b=2`).
+    async fn form(&self, method: &str, path: &str, form: &str) -> Raw {
+        let (path, body) = if method == "DELETE" || method == "GET" {
+            let sep = if form.is_empty() { "" } else { "?" };
+            (format!("{path}{sep}{form}"), String::new())
+        } else {
+            (path.to_owned(), form.to_owned())
+        };
+        let request = format!(
+            "{method} {API}{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            auth_value(),
+            body.len()
+        );
+        let (head, body) = self.send_raw(request.as_bytes()).await;
+        let status_line = head.lines().next().unwrap_or_default().to_owned();
+        let mut parts = status_line.splitn(3, ' ');
+        let _ = parts.next();
+        let status = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {status_line:?}"));
+        let reason = parts.next().unwrap_or_default().to_owned();
+        Raw {
+            status,
+            reason,
+            head,
+            body,
+        }
+    }
+
+    /// Starts a task with a form request that must be accepted; returns the UPID.
+    async fn task(&self, method: &str, path: &str, form: &str) -> String {
+        let r = self.form(method, path, form).await;
+        r.data()
+            .as_str()
+            .unwrap_or_else(|| panic!("no UPID: {} {}", r.reason, r.body))
+            .to_owned()
+    }
+
     async fn get(&self, path: &str) -> Raw {
         self.raw_with("GET", path, Some(&auth_value())).await
     }
@@ -972,10 +1012,10 @@ async fn unimplemented_methods_are_501() {
     let sim = start().await;
     for (method, path) in [
         ("GET", "/xyz"),
-        ("GET", "/nodes/pve1/firewall/rules"),
+        ("GET", "/nodes/pve1/firewall/options"),
         ("POST", "/version"),
         ("DELETE", "/nodes/pve1/qemu/100"),
-        ("PUT", "/nodes/pve1/qemu/100/config"),
+        ("PUT", "/nodes/pve1/qemu/100/status/start"),
         ("GET", "/nodes/pve1/qemu/100/status/start"),
         ("POST", "/nodes/pve1/qemu/100/status/current"),
         ("POST", "/nodes/pve1/qemu/100/status/explode"),
@@ -1751,4 +1791,400 @@ async fn shared_fixture_shapes() {
             "no fixture compared for {required}: {compared:?}"
         );
     }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Snapshots form a tree: each records its parent, `current` names the one it descends
+/// from; a rollback restores the config and (without RAM) stops a running VM; a delete
+/// re-parents the children. While the task runs the guest is locked, in PVE's words.
+#[tokio::test]
+async fn snapshots_tree_rollback_delete_and_locks() {
+    let sim = start().await;
+    let base = "/nodes/pve1/qemu/100";
+    let list = sim.get(&format!("{base}/snapshot")).await.data();
+    assert_eq!(
+        list,
+        json!([{"name": "current", "description": "You are here!", "running": 1}])
+    );
+    let upid = sim
+        .task(
+            "POST",
+            &format!("{base}/snapshot"),
+            "snapname=before&description=pre+upgrade",
+        )
+        .await;
+    assert!(upid.contains(":qmsnapshot:100:"), "{upid}");
+    // Locked while the task runs: power actions and another snapshot are refused.
+    sim.post(&format!("{base}/status/stop"))
+        .await
+        .assert_error(500, "VM is locked (snapshot)");
+    sim.form("POST", &format!("{base}/snapshot"), "snapname=other")
+        .await
+        .assert_error(500, "VM is locked (snapshot)");
+    let st = sim.wait_task("pve1", &upid).await;
+    assert_eq!(st["exitstatus"], "OK");
+    // Change the config, snapshot again (child of `before`).
+    sim.form("PUT", &format!("{base}/config"), "cores=8")
+        .await
+        .data();
+    let up2 = sim
+        .task(
+            "POST",
+            &format!("{base}/snapshot"),
+            "snapname=after&vmstate=1",
+        )
+        .await;
+    sim.wait_task("pve1", &up2).await;
+    let list = sim.get(&format!("{base}/snapshot")).await.data();
+    assert_eq!(names(&list), ["before", "after", "current"]);
+    assert_eq!(list[0]["description"], "pre upgrade");
+    assert_eq!(list[0]["vmstate"], 0);
+    assert!(list[0].get("parent").is_none());
+    assert_eq!(list[1]["parent"], "before");
+    assert_eq!(list[1]["vmstate"], 1);
+    assert_eq!(list[2]["parent"], "after");
+    assert!(
+        list[0]["snaptime"]
+            .as_u64()
+            .is_some_and(|t| t > 1_600_000_000)
+    );
+    // Duplicates and bad names.
+    sim.form("POST", &format!("{base}/snapshot"), "snapname=before")
+        .await
+        .assert_error(500, "snapshot name 'before' already used");
+    sim.form("POST", &format!("{base}/snapshot"), "snapname=1bad")
+        .await
+        .assert_param_error(
+            "snapname",
+            "invalid format - invalid configuration ID '1bad'",
+        );
+    sim.form("POST", &format!("{base}/snapshot"), "")
+        .await
+        .assert_param_error("snapname", "property is missing and it is not optional");
+    // Containers have no RAM snapshots.
+    sim.form(
+        "POST",
+        "/nodes/pve1/lxc/200/snapshot",
+        "snapname=x&vmstate=1",
+    )
+    .await
+    .assert_param_error(
+        "vmstate",
+        "property is not defined in schema and the schema does not allow additional properties",
+    );
+    // Missing snapshots.
+    sim.form("POST", &format!("{base}/snapshot/nope/rollback"), "")
+        .await
+        .assert_error(500, "snapshot 'nope' does not exist");
+    sim.form("DELETE", &format!("{base}/snapshot/nope"), "")
+        .await
+        .assert_error(500, "snapshot 'nope' does not exist");
+    // Rollback to `before`: cores back to 2, the VM stopped (no RAM in that snapshot).
+    let rb = sim
+        .task("POST", &format!("{base}/snapshot/before/rollback"), "")
+        .await;
+    assert!(rb.contains(":qmrollback:100:"), "{rb}");
+    assert_eq!(sim.wait_task("pve1", &rb).await["exitstatus"], "OK");
+    let cfg = sim.get(&format!("{base}/config")).await.data();
+    assert_eq!(cfg["cores"], 2);
+    assert!(cfg.get("lock").is_none(), "{cfg}");
+    assert_eq!(
+        sim.guest_status("pve1", "qemu", 100).await["status"],
+        "stopped"
+    );
+    let list = sim.get(&format!("{base}/snapshot")).await.data();
+    assert_eq!(list[2]["parent"], "before");
+    // Delete `before`: `after` loses its parent, `current` too.
+    let del = sim
+        .task("DELETE", &format!("{base}/snapshot/before"), "")
+        .await;
+    assert!(del.contains(":qmdelsnapshot:100:"), "{del}");
+    sim.wait_task("pve1", &del).await;
+    let list = sim.get(&format!("{base}/snapshot")).await.data();
+    assert_eq!(names(&list), ["after", "current"]);
+    assert!(
+        list[0].get("parent").is_none() && list[1].get("parent").is_none(),
+        "{list}"
+    );
+    // The task log says what happened.
+    let log = sim
+        .get(&format!("/nodes/pve1/tasks/{up2}/log"))
+        .await
+        .data();
+    let text: Vec<&str> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(|l| l["t"].as_str())
+        .collect();
+    assert_eq!(text.first().copied(), Some("snapshot 'after' of VM 100"));
+    assert_eq!(text.last().copied(), Some("TASK OK"));
+    // Privileges: VM 104 grants nothing.
+    sim.form("POST", "/nodes/pve2/qemu/104/snapshot", "snapname=a")
+        .await
+        .assert_error(403, "Permission check failed (/vms/104, VM.Snapshot)");
+}
+
+/// vzdump writes a backup volume to the storage's content (per node for local storage),
+/// with notes and protection; the storage's usage grows; a restore creates a new guest from
+/// it, and refuses an existing VMID unless forced, and a protected one even then.
+#[tokio::test]
+async fn vzdump_storage_content_and_restore() {
+    let sim = start().await;
+    let before = sim.get("/nodes/pve1/storage").await.data();
+    let used_before = before[0]["used"].as_u64().expect("used");
+    let upid = sim
+        .task(
+            "POST",
+            "/nodes/pve1/vzdump",
+            "vmid=200&storage=local&mode=snapshot&compress=zstd&protected=1&notes-template=%7B%7Bguestname%7D%7D+nightly",
+        )
+        .await;
+    assert!(upid.contains(":vzdump:200:"), "{upid}");
+    // The container is locked while it is backed up.
+    sim.post("/nodes/pve1/lxc/200/status/stop")
+        .await
+        .assert_error(500, "CT is locked (backup)");
+    let st = sim.wait_task("pve1", &upid).await;
+    assert_eq!(st["exitstatus"], "OK", "{st}");
+    let log = sim
+        .get(&format!("/nodes/pve1/tasks/{upid}/log"))
+        .await
+        .data();
+    let text: Vec<&str> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(|l| l["t"].as_str())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|l| l.contains("Starting Backup of VM 200 (lxc)")),
+        "{text:?}"
+    );
+    assert_eq!(text.last().copied(), Some("TASK OK"));
+    let content = sim
+        .get("/nodes/pve1/storage/local/content?content=backup")
+        .await
+        .data();
+    let vols = content.as_array().expect("content");
+    assert_eq!(vols.len(), 1, "{content}");
+    let v = &vols[0];
+    let volid = v["volid"].as_str().expect("volid").to_owned();
+    assert!(
+        volid.starts_with("local:backup/vzdump-lxc-200-") && volid.ends_with(".tar.zst"),
+        "{volid}"
+    );
+    assert_eq!(v["vmid"], 200);
+    assert_eq!(v["notes"], "dns-01 nightly");
+    assert_eq!(v["protected"], 1);
+    assert_eq!(v["subtype"], "lxc");
+    assert_eq!(v["format"], "tar.zst");
+    let size = v["size"].as_u64().expect("size");
+    assert!(size > 0);
+    // Local storage: pve2 does not see pve1's backup.
+    let other = sim.get("/nodes/pve2/storage/local/content").await.data();
+    assert_eq!(other, json!([]));
+    let after = sim.get("/nodes/pve1/storage").await.data();
+    assert_eq!(after[0]["used"].as_u64(), Some(used_before + size));
+    // Filter by vmid.
+    let none = sim
+        .get("/nodes/pve1/storage/local/content?vmid=100")
+        .await
+        .data();
+    assert_eq!(none, json!([]));
+    // Storage that does not hold backups, or does not exist.
+    sim.form("POST", "/nodes/pve1/vzdump", "vmid=100&storage=local-lvm")
+        .await
+        .assert_error(
+            500,
+            "can't use storage 'local-lvm' for backups - wrong content type",
+        );
+    sim.form("POST", "/nodes/pve1/vzdump", "vmid=100&storage=nas")
+        .await
+        .assert_error(500, "storage 'nas' does not exist");
+    sim.form("POST", "/nodes/pve1/vzdump", "vmid=100&mode=live")
+        .await
+        .assert_param_error(
+            "mode",
+            "value 'live' does not have a value in the enumeration 'snapshot, suspend, stop'",
+        );
+
+    // Restore to a new VMID.
+    let enc = volid.replace(':', "%3A").replace('/', "%2F");
+    let r = sim
+        .task(
+            "POST",
+            "/nodes/pve1/lxc",
+            &format!("vmid=300&ostemplate={enc}&restore=1"),
+        )
+        .await;
+    assert!(r.contains(":vzrestore:300:"), "{r}");
+    sim.wait_task("pve1", &r).await;
+    let cfg = sim.get("/nodes/pve1/lxc/300/config").await.data();
+    assert_eq!(cfg["hostname"], "dns-01");
+    assert!(cfg.get("lock").is_none(), "{cfg}");
+    assert_eq!(
+        sim.guest_status("pve1", "lxc", 300).await["status"],
+        "stopped"
+    );
+    // Over an existing guest: refused without force.
+    sim.form(
+        "POST",
+        "/nodes/pve1/lxc",
+        &format!("vmid=200&ostemplate={enc}&restore=1"),
+    )
+    .await
+    .assert_error(
+        500,
+        "unable to restore CT 200 - CT 200 already exists on node 'pve1'",
+    );
+    // A missing archive.
+    sim.form(
+        "POST",
+        "/nodes/pve1/lxc",
+        "vmid=301&ostemplate=local%3Abackup%2Fnope.tar&restore=1",
+    )
+    .await
+    .assert_error(500, "volume 'local:backup/nope.tar' does not exist");
+}
+
+/// A backup that does not fit the storage fails its task with PVE's "job errors" and a log
+/// line naming the full disk; a restore over a protected guest is refused even with force.
+#[tokio::test]
+async fn full_storage_and_protected_restore() {
+    let seed = state_with(|v| {
+        // 101 (protected, 100 GiB disk) needs 12.5 GiB; leave 10 GiB.
+        v["storage"][0]["used"] = json!(107_374_182_400u64 - 10 * 1_073_741_824);
+    });
+    let sim = start_sim(seed, 50).await;
+    let upid = sim
+        .task("POST", "/nodes/pve1/vzdump", "vmid=101&storage=local")
+        .await;
+    let st = sim.wait_task("pve1", &upid).await;
+    assert_eq!(st["exitstatus"], "job errors", "{st}");
+    let log = sim
+        .get(&format!("/nodes/pve1/tasks/{upid}/log"))
+        .await
+        .data();
+    let text: Vec<&str> = log
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(|l| l["t"].as_str())
+        .collect();
+    assert!(
+        text.iter().any(|l| l.contains("No space left on device")),
+        "{text:?}"
+    );
+    assert_eq!(text.last().copied(), Some("TASK ERROR: job errors"));
+    assert_eq!(
+        sim.get("/nodes/pve1/storage/local/content").await.data(),
+        json!([])
+    );
+    // The guest is unlocked again.
+    assert!(
+        sim.get("/nodes/pve1/qemu/101/config")
+            .await
+            .data()
+            .get("lock")
+            .is_none()
+    );
+    // A small guest fits; restoring it over the protected 101 is refused even with force.
+    let up = sim
+        .task("POST", "/nodes/pve1/vzdump", "vmid=100&storage=local")
+        .await;
+    assert_eq!(sim.wait_task("pve1", &up).await["exitstatus"], "OK");
+    let vols = sim.get("/nodes/pve1/storage/local/content").await.data();
+    let volid = vols[0]["volid"].as_str().expect("volid").to_owned();
+    assert!(volid.ends_with(".vma"), "{volid}");
+    let enc = volid.replace(':', "%3A").replace('/', "%2F");
+    sim.form(
+        "POST",
+        "/nodes/pve1/qemu",
+        &format!("vmid=101&archive={enc}&force=1"),
+    )
+    .await
+    .assert_error(500, "can't remove VM 101 - protection mode enabled");
+    // Restore over a stopped unprotected VM with force works and replaces its config.
+    let stop = sim.action("pve1", "qemu", 100, "stop").await;
+    sim.wait_task("pve1", &stop).await;
+    sim.form("PUT", "/nodes/pve1/qemu/100/config", "cores=6")
+        .await
+        .data();
+    let r = sim
+        .task(
+            "POST",
+            "/nodes/pve1/qemu",
+            &format!("vmid=100&archive={enc}&force=1"),
+        )
+        .await;
+    sim.wait_task("pve1", &r).await;
+    assert_eq!(
+        sim.get("/nodes/pve1/qemu/100/config").await.data()["cores"],
+        2
+    );
+}
+
+/// Config updates, network interfaces and firewall rules at every level.
+#[tokio::test]
+async fn config_network_and_firewall() {
+    let sim = start().await;
+    assert_eq!(
+        sim.form(
+            "PUT",
+            "/nodes/pve1/lxc/200/config",
+            "memory=1024&description=dns&onboot=1&cipassword=s3cret"
+        )
+        .await
+        .data(),
+        Value::Null
+    );
+    let cfg = sim.get("/nodes/pve1/lxc/200/config").await.data();
+    assert_eq!(cfg["memory"], 1024);
+    assert_eq!(cfg["description"], "dns");
+    assert_eq!(cfg["onboot"], "1");
+    assert_eq!(cfg["cipassword"], "s3cret");
+    sim.form("PUT", "/nodes/pve1/lxc/200/config", "memory=lots")
+        .await
+        .assert_param_error("memory", "type check ('integer') failed - got 'lots'");
+    let net = sim.get("/nodes/pve1/network").await.data();
+    let ifaces: Vec<&str> = net
+        .as_array()
+        .expect("net")
+        .iter()
+        .filter_map(|i| i["iface"].as_str())
+        .collect();
+    assert_eq!(ifaces, ["eno1", "vmbr0", "vmbr1"]);
+    assert_eq!(net[1]["type"], "bridge");
+    assert_eq!(net[1]["bridge_ports"], "eno1");
+    for path in [
+        "/cluster/firewall/rules",
+        "/nodes/pve1/firewall/rules",
+        "/nodes/pve1/qemu/100/firewall/rules",
+    ] {
+        let rules = sim.get(path).await.data();
+        let rules = rules.as_array().expect(path);
+        assert!(!rules.is_empty(), "{path}");
+        for (i, r) in rules.iter().enumerate() {
+            assert_eq!(r["pos"], i, "{path}");
+            assert!(
+                r["action"].is_string() && r["type"].is_string(),
+                "{path}: {r}"
+            );
+        }
+    }
+    sim.get("/nodes/pve1/qemu/999/firewall/rules")
+        .await
+        .assert_error(
+            500,
+            "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist",
+        );
 }

@@ -3,6 +3,7 @@
 //! HTTP reason phrase. See `fixtures/proxmox/README.md`.
 
 pub mod errors;
+pub mod ops;
 pub mod state;
 pub mod tasks;
 
@@ -271,16 +272,46 @@ async fn api_handler(State(app): State<AppState>, req: Request) -> Response {
     let Some(route) = Route::parse(&parts.method, &segs) else {
         return PveError::not_implemented(parts.method.as_str(), &path).into_response();
     };
-    if parts.method == Method::POST {
-        // Options such as `timeout` or `forceStop` are accepted and ignored.
-        if axum::body::to_bytes(body, BODY_LIMIT).await.is_err() {
+    // Parameters: the query of a GET or DELETE, the form (or JSON object) body of a POST or
+    // PUT. Power actions accept and ignore options such as `timeout` or `forceStop`.
+    let params = if parts.method == Method::POST || parts.method == Method::PUT {
+        let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
             return PveError::new(413, "Request Entity Too Large").into_response();
-        }
-    }
-    match app.sim.dispatch(route, parts.uri.query()) {
+        };
+        body_params(&bytes)
+    } else {
+        parts
+            .uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match app.sim.dispatch(route, parts.uri.query(), &params) {
         Ok(reply) => reply.into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Form (`a=1&b=2`) or JSON-object parameters of a request body.
+fn body_params(bytes: &[u8]) -> Vec<(String, String)> {
+    if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(bytes) {
+        return m
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s,
+                    Value::Bool(b) => u8::from(b).to_string(),
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect();
+    }
+    url::form_urlencoded::parse(bytes).into_owned().collect()
 }
 
 /// A successful answer: `{"data": ...}` plus `total` for paged lists.
@@ -325,6 +356,18 @@ enum Route<'a> {
     GuestStatus(&'a str, GuestKind, &'a str),
     GuestConfig(&'a str, GuestKind, &'a str),
     GuestAction(&'a str, GuestKind, &'a str, PowerAction),
+    SnapshotList(&'a str, GuestKind, &'a str),
+    SnapshotCreate(&'a str, GuestKind, &'a str),
+    SnapshotRollback(&'a str, GuestKind, &'a str, &'a str),
+    SnapshotDelete(&'a str, GuestKind, &'a str, &'a str),
+    ConfigPut(&'a str, GuestKind, &'a str),
+    Restore(&'a str, GuestKind),
+    Vzdump(&'a str),
+    StorageContent(&'a str, &'a str),
+    Network(&'a str),
+    ClusterFirewall,
+    NodeFirewall(&'a str),
+    GuestFirewall(&'a str, GuestKind, &'a str),
 }
 
 impl<'a> Route<'a> {
@@ -336,6 +379,28 @@ impl<'a> Route<'a> {
                     let kind = GuestKind::parse(k)?;
                     Some(Self::GuestAction(n, kind, v, PowerAction::parse(a, kind)?))
                 }
+                ["nodes", n, k, v, "snapshot"] => {
+                    Some(Self::SnapshotCreate(n, GuestKind::parse(k)?, v))
+                }
+                ["nodes", n, k, v, "snapshot", name, "rollback"] => {
+                    Some(Self::SnapshotRollback(n, GuestKind::parse(k)?, v, name))
+                }
+                ["nodes", n, "vzdump"] => Some(Self::Vzdump(n)),
+                ["nodes", n, k] => Some(Self::Restore(n, GuestKind::parse(k)?)),
+                _ => None,
+            };
+        }
+        if *method == Method::DELETE {
+            return match s.as_slice() {
+                ["nodes", n, k, v, "snapshot", name] => {
+                    Some(Self::SnapshotDelete(n, GuestKind::parse(k)?, v, name))
+                }
+                _ => None,
+            };
+        }
+        if *method == Method::PUT {
+            return match s.as_slice() {
+                ["nodes", n, k, v, "config"] => Some(Self::ConfigPut(n, GuestKind::parse(k)?, v)),
                 _ => None,
             };
         }
@@ -355,11 +420,19 @@ impl<'a> Route<'a> {
             ["nodes", n, "tasks"] => Self::NodeTasks(n),
             ["nodes", n, "tasks", u, "status"] => Self::TaskStatus(n, u),
             ["nodes", n, "tasks", u, "log"] => Self::TaskLog(n, u),
+            ["nodes", n, "network"] => Self::Network(n),
             ["nodes", n, k] => Self::GuestList(n, GuestKind::parse(k)?),
             ["nodes", n, k, v, "status", "current"] => {
                 Self::GuestStatus(n, GuestKind::parse(k)?, v)
             }
             ["nodes", n, k, v, "config"] => Self::GuestConfig(n, GuestKind::parse(k)?, v),
+            ["nodes", n, k, v, "snapshot"] => Self::SnapshotList(n, GuestKind::parse(k)?, v),
+            ["nodes", n, "storage", st, "content"] => Self::StorageContent(n, st),
+            ["cluster", "firewall", "rules"] => Self::ClusterFirewall,
+            ["nodes", n, "firewall", "rules"] => Self::NodeFirewall(n),
+            ["nodes", n, k, v, "firewall", "rules"] => {
+                Self::GuestFirewall(n, GuestKind::parse(k)?, v)
+            }
             _ => return None,
         })
     }
@@ -372,7 +445,8 @@ impl<'a> Route<'a> {
             | Self::Nodes
             | Self::ClusterStatus
             | Self::ClusterResources
-            | Self::AccessUsers => None,
+            | Self::AccessUsers
+            | Self::ClusterFirewall => None,
             Self::NodeIndex(n)
             | Self::NodeStatus(n)
             | Self::NodeStorage(n)
@@ -382,7 +456,18 @@ impl<'a> Route<'a> {
             | Self::GuestList(n, _)
             | Self::GuestStatus(n, _, _)
             | Self::GuestConfig(n, _, _)
-            | Self::GuestAction(n, _, _, _) => Some(n),
+            | Self::GuestAction(n, _, _, _)
+            | Self::SnapshotList(n, _, _)
+            | Self::SnapshotCreate(n, _, _)
+            | Self::SnapshotRollback(n, _, _, _)
+            | Self::SnapshotDelete(n, _, _, _)
+            | Self::ConfigPut(n, _, _)
+            | Self::Restore(n, _)
+            | Self::Vzdump(n)
+            | Self::StorageContent(n, _)
+            | Self::Network(n)
+            | Self::NodeFirewall(n)
+            | Self::GuestFirewall(n, _, _) => Some(n),
         }
     }
 }
@@ -451,7 +536,12 @@ fn enum_param<'v>(field: &str, raw: &str, values: &[&'v str]) -> Result<&'v str,
 
 impl ProxmoxSim {
     /// Answers one authenticated, routed request.
-    fn dispatch(&self, route: Route<'_>, query: Option<&str>) -> Result<Reply, PveError> {
+    fn dispatch(
+        &self,
+        route: Route<'_>,
+        query: Option<&str>,
+        params: &[(String, String)],
+    ) -> Result<Reply, PveError> {
         let now = Instant::now();
         let mut cluster = self.lock();
         tasks::advance(&mut cluster, now);
@@ -524,6 +614,7 @@ impl ProxmoxSim {
                 check_priv(&cluster, vmid, PRIV_POWER)?;
                 json!(self.power(&mut cluster, node, kind, vmid, action, now)?)
             }
+            other => self.day2(&mut cluster, other, params, now)?,
         };
         Ok(Reply::data(data))
     }
@@ -542,6 +633,9 @@ impl ProxmoxSim {
             .guest_on(node, kind, vmid)
             .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
         let noun = kind.noun();
+        if let Some(lock) = &guest.spec.lock {
+            return Err(PveError::internal(format!("{noun} is locked ({lock})")));
+        }
         if cluster.tasks.active_for(vmid) {
             let lock = match kind {
                 GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
@@ -550,9 +644,6 @@ impl ProxmoxSim {
             return Err(PveError::internal(format!(
                 "can't lock file '{lock}' - got timeout"
             )));
-        }
-        if let Some(lock) = &guest.spec.lock {
-            return Err(PveError::internal(format!("{noun} is locked ({lock})")));
         }
         let status = guest.spec.status;
         let not_running = || PveError::internal(format!("{noun} {vmid} not running"));
@@ -604,7 +695,7 @@ impl ProxmoxSim {
                 node,
                 kind,
                 vmid,
-                action,
+                work: tasks::Work::Power(action),
                 user: &self.config.token_id,
                 noop,
                 duration: self.config.task_duration,
@@ -612,6 +703,406 @@ impl ProxmoxSim {
             now,
             age,
         ))
+    }
+}
+
+/// The parameters of a request, looked up by name.
+struct Params<'p>(&'p [(String, String)]);
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// PVE refuses parameters its schema does not define.
+    fn only(&self, allowed: &[&str]) -> Result<(), PveError> {
+        match self.0.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            Some((k, _)) => Err(PveError::param(
+                k,
+                "property is not defined in schema and the schema does not allow additional properties",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, PveError> {
+        self.get(name)
+            .map(|v| bool_param(name, v))
+            .transpose()
+            .map(|b| b.unwrap_or(false))
+    }
+
+    fn required(&self, name: &str) -> Result<&str, PveError> {
+        self.get(name)
+            .ok_or_else(|| PveError::param(name, "property is missing and it is not optional"))
+    }
+}
+
+/// Privileges of the day-2 calls, as PVE's schema names them.
+const PRIV_SNAPSHOT: &str = "VM.Snapshot";
+const PRIV_ROLLBACK: &str = "VM.Snapshot.Rollback";
+const PRIV_BACKUP: &str = "VM.Backup";
+const PRIV_CONFIG: &str = "VM.Config.Options";
+
+impl ProxmoxSim {
+    /// Starts a task that holds the guest's lock until it ends.
+    fn start_work(
+        &self,
+        cluster: &mut Cluster,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        work: ops::Work,
+        now: Instant,
+    ) -> String {
+        if let (Some(lock), Some(g)) = (work.lock(), cluster.guests.get_mut(&vmid)) {
+            g.spec.lock = Some(lock.to_owned());
+        }
+        let age = cluster.age(now);
+        cluster.tasks.create(
+            NewTask {
+                node,
+                kind,
+                vmid,
+                work,
+                user: &self.config.token_id,
+                noop: false,
+                duration: self.config.task_duration,
+            },
+            now,
+            age,
+        )
+    }
+
+    /// A guest that exists and is not locked by a config lock or a running task.
+    fn unlocked(cluster: &Cluster, node: &str, kind: GuestKind, vmid: u32) -> Result<(), PveError> {
+        let guest = cluster
+            .guest_on(node, kind, vmid)
+            .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
+        if let Some(lock) = &guest.spec.lock {
+            return Err(PveError::internal(format!(
+                "{} is locked ({lock})",
+                kind.noun()
+            )));
+        }
+        if cluster.tasks.active_for(vmid) {
+            let lock = match kind {
+                GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
+                GuestKind::Lxc => format!("/run/lock/lxc/pve-config-{vmid}.lock"),
+            };
+            return Err(PveError::internal(format!(
+                "can't lock file '{lock}' - got timeout"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Snapshots, backups, restore, config, network and firewall.
+    fn day2(
+        &self,
+        cluster: &mut Cluster,
+        route: Route<'_>,
+        raw: &[(String, String)],
+        now: Instant,
+    ) -> Result<Value, PveError> {
+        let p = Params(raw);
+        Ok(match route {
+            Route::SnapshotList(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(cluster, vmid, PRIV_AUDIT)?;
+                let g = cluster
+                    .guest_on(node, kind, vmid)
+                    .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
+                let running = g.spec.status.is_active();
+                cluster.snapshot_list(vmid, kind, running)
+            }
+            Route::SnapshotCreate(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                match kind {
+                    GuestKind::Qemu => p.only(&["snapname", "description", "vmstate"])?,
+                    GuestKind::Lxc => p.only(&["snapname", "description"])?,
+                }
+                let name = p.required("snapname")?;
+                ops::check_snapname("snapname", name)?;
+                let vmstate = p.flag("vmstate")?;
+                check_priv(cluster, vmid, PRIV_SNAPSHOT)?;
+                Self::unlocked(cluster, node, kind, vmid)?;
+                if name == "current" || cluster.snapshot(vmid, name).is_ok() {
+                    return Err(PveError::internal(format!(
+                        "snapshot name '{name}' already used"
+                    )));
+                }
+                let work = ops::Work::Snapshot {
+                    name: name.to_owned(),
+                    description: p.get("description").unwrap_or_default().to_owned(),
+                    vmstate,
+                };
+                json!(self.start_work(cluster, node, kind, vmid, work, now))
+            }
+            Route::SnapshotRollback(node, kind, vmid, name) => {
+                let vmid = vmid_param(vmid)?;
+                p.only(&["start"])?;
+                ops::check_snapname("snapname", name)?;
+                let start = p.flag("start")?;
+                if !(cluster.token_has(vmid, PRIV_SNAPSHOT)
+                    || cluster.token_has(vmid, PRIV_ROLLBACK))
+                {
+                    return Err(PveError::permission(&format!("/vms/{vmid}"), PRIV_ROLLBACK));
+                }
+                Self::unlocked(cluster, node, kind, vmid)?;
+                cluster.snapshot(vmid, name)?;
+                let work = ops::Work::Rollback {
+                    name: name.to_owned(),
+                    start,
+                };
+                json!(self.start_work(cluster, node, kind, vmid, work, now))
+            }
+            Route::SnapshotDelete(node, kind, vmid, name) => {
+                let vmid = vmid_param(vmid)?;
+                p.only(&["force"])?;
+                ops::check_snapname("snapname", name)?;
+                check_priv(cluster, vmid, PRIV_SNAPSHOT)?;
+                Self::unlocked(cluster, node, kind, vmid)?;
+                cluster.snapshot(vmid, name)?;
+                let work = ops::Work::DelSnapshot {
+                    name: name.to_owned(),
+                };
+                json!(self.start_work(cluster, node, kind, vmid, work, now))
+            }
+            Route::ConfigPut(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(cluster, vmid, PRIV_CONFIG)?;
+                Self::unlocked(cluster, node, kind, vmid)?;
+                let g = cluster
+                    .guests
+                    .get_mut(&vmid)
+                    .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
+                for (k, v) in raw {
+                    match k.as_str() {
+                        "digest" => {}
+                        "cores" => g.spec.cores = int_param("cores", v, 1, Some(8192))? as u32,
+                        "memory" => {
+                            g.spec.memory = int_param("memory", v, 16, None)? as u64;
+                        }
+                        "tags" => g.spec.tags = Some(v.clone()),
+                        "protection" => {
+                            g.spec.protection = u8::from(bool_param("protection", v)?);
+                        }
+                        "delete" => {
+                            for key in v.split([',', ';', ' ']).filter(|k| !k.is_empty()) {
+                                g.spec.config.remove(key);
+                                if key == "tags" {
+                                    g.spec.tags = None;
+                                }
+                            }
+                        }
+                        _ => {
+                            g.spec.config.insert(k.clone(), json!(v));
+                        }
+                    }
+                }
+                Value::Null
+            }
+            Route::Restore(node, kind) => {
+                let archive_key = match kind {
+                    GuestKind::Qemu => {
+                        p.only(&["vmid", "archive", "storage", "force", "unique", "start"])?;
+                        "archive"
+                    }
+                    GuestKind::Lxc => {
+                        p.only(&[
+                            "vmid",
+                            "ostemplate",
+                            "restore",
+                            "storage",
+                            "force",
+                            "unique",
+                            "start",
+                        ])?;
+                        if !p.flag("restore")? {
+                            // Creating a container from a template is not simulated.
+                            return Err(PveError::not_implemented(
+                                "POST",
+                                &format!("/nodes/{node}/lxc (without restore=1)"),
+                            ));
+                        }
+                        "ostemplate"
+                    }
+                };
+                let vmid = vmid_param(p.required("vmid")?)?;
+                let archive = p.required(archive_key)?.to_owned();
+                let force = p.flag("force")?;
+                check_priv(cluster, vmid, PRIV_BACKUP)?;
+                let vol = cluster.volume(node, &archive).cloned().ok_or_else(|| {
+                    PveError::internal(format!("volume '{archive}' does not exist"))
+                })?;
+                if vol.kind != kind {
+                    return Err(PveError::internal(format!(
+                        "archive '{archive}' is not a {} backup",
+                        kind.as_str()
+                    )));
+                }
+                if let Some(existing) = cluster.guests.get(&vmid) {
+                    let noun = existing.spec.kind.noun();
+                    if !force {
+                        return Err(PveError::internal(format!(
+                            "unable to restore {noun} {vmid} - {noun} {vmid} already exists on node '{}'",
+                            existing.spec.node
+                        )));
+                    }
+                    if existing.spec.node != node || existing.spec.kind != kind {
+                        return Err(PveError::internal(format!(
+                            "unable to restore {noun} {vmid} - {noun} {vmid} already exists on node '{}'",
+                            existing.spec.node
+                        )));
+                    }
+                    if existing.spec.protection == 1 {
+                        return Err(PveError::internal(format!(
+                            "can't remove {noun} {vmid} - protection mode enabled"
+                        )));
+                    }
+                    Self::unlocked(cluster, node, kind, vmid)?;
+                    if existing.spec.status.is_active() {
+                        return Err(PveError::internal(format!(
+                            "unable to restore {noun} {vmid} - {noun} is running"
+                        )));
+                    }
+                }
+                let mut spec = vol.saved;
+                spec.vmid = vmid;
+                spec.node = node.to_owned();
+                spec.status = GuestStatus::Stopped;
+                spec.lock = None;
+                spec.protection = 0;
+                spec.uptime = None;
+                cluster.snapshots.remove(&vmid);
+                cluster
+                    .guests
+                    .insert(vmid, state::Guest { spec, since: now });
+                let work = ops::Work::Restore { archive };
+                json!(self.start_work(cluster, node, kind, vmid, work, now))
+            }
+            Route::Vzdump(node) => {
+                p.only(&[
+                    "vmid",
+                    "storage",
+                    "mode",
+                    "compress",
+                    "protected",
+                    "notes-template",
+                    "remove",
+                ])?;
+                let ids = p.required("vmid")?;
+                let mut vmids = Vec::new();
+                for id in ids.split([',', ';', ' ']).filter(|s| !s.is_empty()) {
+                    vmids.push(vmid_param(id).map_err(|_| {
+                        PveError::param(
+                            "vmid",
+                            format!(
+                                "invalid format - value '{id}' does not look like a valid VM ID"
+                            ),
+                        )
+                    })?);
+                }
+                if vmids.len() != 1 {
+                    // Several guests in one job: not simulated.
+                    return Err(PveError::not_implemented(
+                        "POST",
+                        &format!("/nodes/{node}/vzdump (more than one vmid)"),
+                    ));
+                }
+                let vmid = vmids[0];
+                let storage = p.get("storage").unwrap_or("local").to_owned();
+                let Some(st) = cluster.storages_on(node).find(|s| s.storage == storage) else {
+                    return Err(PveError::internal(format!(
+                        "storage '{storage}' does not exist"
+                    )));
+                };
+                if !st.content.split(',').any(|c| c == "backup") {
+                    return Err(PveError::internal(format!(
+                        "can't use storage '{storage}' for backups - wrong content type"
+                    )));
+                }
+                let mode = enum_param(
+                    "mode",
+                    p.get("mode").unwrap_or("snapshot"),
+                    &["snapshot", "suspend", "stop"],
+                )?
+                .to_owned();
+                let compress = enum_param(
+                    "compress",
+                    p.get("compress").unwrap_or("0"),
+                    &["0", "1", "gzip", "lzo", "zstd"],
+                )?;
+                let compress = if compress == "1" { "lzo" } else { compress }.to_owned();
+                let protected = p.flag("protected")?;
+                check_priv(cluster, vmid, PRIV_BACKUP)?;
+                let Some(g) = cluster.guests.get(&vmid) else {
+                    return Err(PveError::internal(format!(
+                        "unable to find configuration file for VM {vmid} on node '{node}'"
+                    )));
+                };
+                if g.spec.node != node {
+                    return Err(PveError::internal(format!(
+                        "guest {vmid} is not on node '{node}' (it is on '{}')",
+                        g.spec.node
+                    )));
+                }
+                let kind = g.spec.kind;
+                Self::unlocked(cluster, node, kind, vmid)?;
+                let notes = p.get("notes-template").map(|t| {
+                    t.replace("{{vmid}}", &vmid.to_string())
+                        .replace("{{guestname}}", &g.spec.name)
+                        .replace("{{node}}", node)
+                        .replace("{{cluster}}", &cluster.seed.cluster_name)
+                });
+                let work = ops::Work::Vzdump {
+                    storage,
+                    mode,
+                    compress,
+                    protected,
+                    notes,
+                };
+                json!(self.start_work(cluster, node, kind, vmid, work, now))
+            }
+            Route::StorageContent(node, storage) => {
+                if cluster.storages_on(node).all(|s| s.storage != storage) {
+                    return Err(PveError::internal(format!(
+                        "storage '{storage}' does not exist"
+                    )));
+                }
+                let content = p.get("content");
+                let vmid = p.get("vmid").map(vmid_param).transpose()?;
+                if content.is_some_and(|c| c != "backup") {
+                    // Only backup volumes are simulated.
+                    Value::Array(Vec::new())
+                } else {
+                    cluster
+                        .volumes_on(node, storage)
+                        .filter(|v| vmid.is_none_or(|id| v.vmid == id))
+                        .map(ops::Volume::json)
+                        .collect()
+                }
+            }
+            Route::Network(node) => {
+                let ip = cluster.node(node).and_then(|n| n.ip.clone());
+                ops::network(ip.as_deref())
+            }
+            Route::ClusterFirewall => ops::firewall_rules("cluster"),
+            Route::NodeFirewall(_) => ops::firewall_rules("node"),
+            Route::GuestFirewall(node, kind, vmid) => {
+                let vmid = vmid_param(vmid)?;
+                check_priv(cluster, vmid, PRIV_AUDIT)?;
+                cluster
+                    .guest_on(node, kind, vmid)
+                    .ok_or_else(|| PveError::no_config(kind, node, vmid))?;
+                ops::firewall_rules("guest")
+            }
+            _ => return Err(PveError::internal("route not handled")),
+        })
     }
 }
 

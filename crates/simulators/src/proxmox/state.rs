@@ -783,6 +783,10 @@ pub struct Cluster {
     pub guests: BTreeMap<u32, Guest>,
     /// Power tasks.
     pub tasks: TaskTable,
+    /// Snapshots by vmid.
+    pub snapshots: BTreeMap<u32, super::ops::SnapTree>,
+    /// Backup volumes on every storage.
+    pub volumes: Vec<super::ops::Volume>,
     started: Instant,
 }
 
@@ -806,6 +810,8 @@ impl Cluster {
             seed,
             guests,
             tasks: TaskTable::default(),
+            snapshots: BTreeMap::new(),
+            volumes: Vec::new(),
             started: now,
         }
     }
@@ -896,7 +902,7 @@ impl Cluster {
     }
 
     /// Storages present on `node`.
-    fn storages_on<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a StorageSpec> + 'a {
+    pub fn storages_on<'a>(&'a self, node: &'a str) -> impl Iterator<Item = &'a StorageSpec> + 'a {
         self.seed.storage.iter().filter(move |s| {
             s.nodes
                 .as_ref()
@@ -908,10 +914,11 @@ impl Cluster {
     pub fn node_storage(&self, node: &str) -> Value {
         self.storages_on(node)
             .map(|s| {
+                let used = (s.used + self.volumes_used(node, &s.storage)).min(s.total);
                 let fraction = if s.total == 0 {
                     0.0
                 } else {
-                    s.used as f64 / s.total as f64
+                    used as f64 / s.total as f64
                 };
                 json!({
                     "storage": s.storage,
@@ -921,8 +928,8 @@ impl Cluster {
                     "active": 1,
                     "enabled": 1,
                     "total": s.total,
-                    "used": s.used,
-                    "avail": s.total - s.used,
+                    "used": used,
+                    "avail": s.total - used,
                     "used_fraction": fraction,
                 })
             })

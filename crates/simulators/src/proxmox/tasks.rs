@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Value, json};
 
+use super::ops;
+pub use super::ops::Work;
 use super::state::{Cluster, GuestKind, GuestStatus};
 
 /// Most tasks kept; the oldest finished ones are forgotten first.
@@ -147,9 +149,11 @@ pub struct Task {
     /// Target guest kind.
     pub kind: GuestKind,
     /// What the task does.
-    pub action: PowerAction,
+    pub work: Work,
     /// The task changes nothing (stop of a stopped guest...).
     pub noop: bool,
+    /// Log lines written while the task ran (besides the first and the last).
+    pub log: Vec<String>,
     /// When the task finishes.
     pub ends_at: Instant,
     /// Unix time the task finishes.
@@ -203,15 +207,21 @@ impl Task {
     pub fn log_json(&self) -> Vec<Value> {
         let mut lines = Vec::new();
         let noun = self.kind.noun();
-        let first = if self.noop {
-            format!(
-                "{noun} {} already in the requested state - nothing to do",
-                self.vmid
-            )
-        } else {
-            format!("{} {noun} {}", self.action.as_str(), self.vmid)
-        };
-        lines.push(first);
+        match &self.work {
+            Work::Power(action) => {
+                let first = if self.noop {
+                    format!(
+                        "{noun} {} already in the requested state - nothing to do",
+                        self.vmid
+                    )
+                } else {
+                    format!("{} {noun} {}", action.as_str(), self.vmid)
+                };
+                lines.push(first);
+            }
+            other => lines.push(other.first_line(self.kind, self.vmid)),
+        }
+        lines.extend(self.log.iter().cloned());
         match self.exitstatus.as_deref() {
             None => {}
             Some("OK") => lines.push("TASK OK".to_owned()),
@@ -239,8 +249,8 @@ pub struct NewTask<'a> {
     pub kind: GuestKind,
     /// Guest id.
     pub vmid: u32,
-    /// The action.
-    pub action: PowerAction,
+    /// What the task does.
+    pub work: Work,
     /// Task owner (the API token id).
     pub user: &'a str,
     /// The action changes nothing.
@@ -283,7 +293,7 @@ impl TaskTable {
             // Clock ticks (100 Hz) since the simulated boot.
             pstart: (1_000_000u64 + age.as_millis() as u64 / 10) as u32,
             starttime,
-            kind: new.action.task_type(new.kind),
+            kind: new.work.task_type(new.kind),
             id: new.vmid.to_string(),
             user: new.user.to_owned(),
         };
@@ -294,8 +304,9 @@ impl TaskTable {
             text: text.clone(),
             vmid: new.vmid,
             kind: new.kind,
-            action: new.action,
+            work: new.work,
             noop: new.noop,
+            log: Vec::new(),
             ends_at: now + new.duration,
             endtime: starttime + secs,
             exitstatus: None,
@@ -341,7 +352,22 @@ pub fn advance(cluster: &mut Cluster, now: Instant) {
         .collect();
     due.sort_by_key(|i| cluster.tasks.tasks.get(*i).map(|t| t.ends_at));
     for i in due {
+        let Some(task) = cluster.tasks.tasks.get(i) else {
+            continue;
+        };
+        if !matches!(task.work, Work::Power(_)) {
+            let task = task.clone();
+            let (exit, log) = ops::finish(cluster, &task);
+            if let Some(t) = cluster.tasks.tasks.get_mut(i) {
+                t.exitstatus = Some(exit);
+                t.log = log;
+            }
+            continue;
+        }
         let Some(task) = cluster.tasks.tasks.get_mut(i) else {
+            continue;
+        };
+        let Work::Power(action) = task.work else {
             continue;
         };
         let guest = cluster.guests.get_mut(&task.vmid);
@@ -352,8 +378,8 @@ pub fn advance(cluster: &mut Cluster, now: Instant) {
             }
             (Some(_), true) => "OK".to_owned(),
             (Some(g), false) => {
-                let restart = matches!(task.action, PowerAction::Reboot | PowerAction::Reset);
-                g.set_status(task.action.outcome(), restart, task.ends_at);
+                let restart = matches!(action, PowerAction::Reboot | PowerAction::Reset);
+                g.set_status(action.outcome(), restart, task.ends_at);
                 "OK".to_owned()
             }
         };
