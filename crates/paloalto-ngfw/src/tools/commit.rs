@@ -235,7 +235,7 @@ pub struct JobOutput {
     /// The job id (absent when nothing was enqueued: a plan, a pending approval, nothing to do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<u64>,
-    /// `committed`, `pushed`, `reverted`, `running` (not finished within `wait_seconds`: follow with commit_status), `nothing_to_commit`, `unchanged`, `planned` or `pending_approval`.
+    /// `committed`, `pushed`, `reverted`, `running` (not finished within `wait_seconds`: follow with commit_status), `nothing_to_commit`, `nothing_to_push`, `unchanged`, `planned` or `pending_approval`.
     pub status: String,
     /// The job as PAN-OS last reported it.
     #[serde(skip_serializing_if = "Option::is_none")]
