@@ -404,6 +404,15 @@ NAT = "retrieve_nat_policies"
 ngfw_paged(NAT)
 case(NGFW, NAT, "rulebase with vsys", POLICY, "rulebase", {"rulebase": "post"})
 case(NGFW, NAT, "config unknown", ENUM, "config", {"config": "merged"})
+case(NGFW, NAT, "location template", ENUM, "location", {"location": "template"})
+case(NGFW, NAT, "offset negative", NUMBER, "offset", {"offset": -1})
+
+# Parameters of the read tools that had no case of their own.
+for _tool in ("retrieve_address_groups", "retrieve_service_objects", "retrieve_security_policies"):
+    case(NGFW, _tool, "config unknown", ENUM, "config", {"config": "staged"})
+    case(NGFW, _tool, "location as array", TYPE, "location", {"location": ["vsys"]})
+    case(NGFW, _tool, "offset as string", TYPE, "offset", {"offset": "1"})
+case(NGFW, ZONES, "config unknown", ENUM, "config", {"config": "both"})
 
 TNPM = "test_nat_policy_match"
 NM = {k: v for k, v in MATCH.items() if k != "application"}
