@@ -627,6 +627,10 @@ async fn rules_objects_services_and_tags_are_created_updated_and_kept_whole() {
     assert_eq!(status(&made), "applied", "{made}");
     assert_eq!(made["object"]["source"], json!(["any"]), "defaults to any");
     assert_eq!(made["object"]["profile_group"], "strict");
+    assert_eq!(
+        made["object"]["position"], 9,
+        "a new rule goes to the bottom"
+    );
     let again = ok(c, "set_security_rule", rule).await;
     assert_eq!(status(&again), "unchanged", "{again}");
     let candidate = ok(
@@ -653,6 +657,7 @@ async fn rules_objects_services_and_tags_are_created_updated_and_kept_whole() {
     let after = &upd["object"];
     let before = &upd["change"]["plan"]["changes"][0]["before"];
     assert_eq!(after["disabled"], true);
+    assert_eq!(after["position"], 1, "an edit keeps the rule in place");
     assert!(after.get("description").is_none());
     for f in [
         "from",

@@ -351,7 +351,7 @@ async fn set_security_rule(
         input.device_group.as_deref(),
     )?;
     let (rules, rulebase) = rules_container(&t, input.rulebase, "security")?;
-    let xpath = rules.entry(&name);
+    let xpath = rules.clone().entry(&name);
     let label = t.label.clone();
     let edit = plan_edit(
         &s,
@@ -386,10 +386,20 @@ async fn set_security_rule(
             }
             Ok(spec.fields())
         },
-        // Position is the rule's place in the rulebase, which an edit does not change.
         |n| model::security_rule(n, 0, rulebase, &label),
     )
     .await?;
+    // An edit keeps a rule in its place; a new rule goes to the bottom.
+    let order = rule_names(&s, &rules).await?;
+    let position = order
+        .iter()
+        .position(|n| n == name.as_str())
+        .map_or(order.len() + 1, |i| i + 1);
+    let mut edit = edit;
+    edit.after.position = position;
+    if let Some(b) = edit.before.as_mut() {
+        b.position = position;
+    }
     set_entry(
         &s,
         &ctx,
