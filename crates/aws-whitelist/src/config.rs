@@ -82,6 +82,8 @@ pub struct Settings {
     pub remove_own_only: bool,
     /// The `secops-mcp:instance` tag value of this deployment.
     pub instance: String,
+    /// Writes only through an assumed role carrying the caller (`AWSWL_REQUIRE_SOURCE_IDENTITY`).
+    pub require_source_identity: bool,
     /// Retries of reads and the circuit breaker (`AWSWL_MAX_ATTEMPTS`,
     /// `AWSWL_BREAKER_FAILURES`, `AWSWL_BREAKER_COOLDOWN`).
     pub resilience: crate::client::Resilience,
@@ -331,6 +333,7 @@ impl Settings {
                 .unwrap_or(false),
             instance,
             resilience: resilience(env)?,
+            require_source_identity: env.flag("AWSWL_REQUIRE_SOURCE_IDENTITY")?.unwrap_or(false),
         })
     }
 }

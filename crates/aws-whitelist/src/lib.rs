@@ -93,10 +93,17 @@ impl App for Whitelist {
             .region
             .clone()
             .ok_or("no default region (AWS_REGION)")?;
+        // The probe acts as the server itself (a role profile is assumed as the sweep is).
         let c = self
             .clients
-            .get(self.settings.profile.as_deref(), &region)
-            .await;
+            .get(
+                self.settings.profile.as_deref(),
+                self.settings.profile.as_deref(),
+                &region,
+                crate::tools::SWEEP_SUBJECT,
+            )
+            .await
+            .map_err(|e| ToolError::from(e).to_string())?;
         let id = c
             .caller_identity()
             .await

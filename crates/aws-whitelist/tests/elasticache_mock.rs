@@ -45,6 +45,7 @@ async fn elasticache_clusters_resolve_to_their_groups() {
         elasticache,
         elb: aws_sdk_elasticloadbalancingv2::Client::new(&conf),
         sts: aws_sdk_sts::Client::new(&conf),
+        assumed: None,
     };
     let groups = clients
         .resolve(&Target::ElastiCache("sessions".into()))

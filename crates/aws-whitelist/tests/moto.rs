@@ -807,6 +807,100 @@ async fn check_access_computes_the_answer() {
     assert!(proxy.count("DescribeSecurityGroupRules") >= 9);
 }
 
+/// A write through a role-assuming profile: the server calls AssumeRole itself with the
+/// subject as SourceIdentity and the two session tags (seen on the wire, through the proxy),
+/// once per subject; with AWSWL_REQUIRE_SOURCE_IDENTITY a write without a role is refused.
+#[tokio::test]
+async fn writes_through_a_role_carry_the_subject_into_cloudtrail() {
+    use aws_whitelist::client::source_identity;
+    use test_support::fault_proxy::{FaultProxy, form};
+    let moto = MotoProcess::start().await;
+    let proxy = FaultProxy::start(&moto.endpoint).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = profile_files(dir.path(), "testing");
+    let spec = profiles_env(&proxy.url, &files)
+        .env("AWSWL_REQUIRE_SOURCE_IDENTITY", "true")
+        .env("MCP_HEALTH_INTERVAL", "1h");
+    let subject = "alice@example.com";
+    let mut r = Rig::start(moto, &spec, subject, &["aws:write"], true).await;
+    let before = proxy.count("AssumeRole");
+    // Without a role: refused before anything is written.
+    let sdk_base = ec2(&r.peer).await;
+    let sg = group(&sdk_base, "provenance").await;
+    let args =
+        json!({"cidr": "203.0.113.30", "target": sg, "port": 443, "description": "provenance"});
+    let e = err(&mut r.client, "whitelist", args.clone()).await;
+    assert!(
+        e.contains("AWSWL_REQUIRE_SOURCE_IDENTITY") && e.contains("`base`"),
+        "{e}"
+    );
+    assert_eq!(proxy.count("AuthorizeSecurityGroupIngress"), 0);
+    // Through the role: AssumeRole carries the subject.
+    let mut with_role = args.clone();
+    with_role["profile"] = json!("ops");
+    let _ = r.client.call("whitelist", with_role.clone()).await;
+    let bodies = proxy.bodies("AssumeRole");
+    assert_eq!(bodies.len() as u64 - before, 1, "one AssumeRole for alice");
+    let f = form(bodies.last().expect("body"));
+    assert_eq!(
+        f.get("SourceIdentity").map(String::as_str),
+        Some(subject),
+        "{f:?}"
+    );
+    assert_eq!(
+        f.get("RoleSessionName").map(String::as_str),
+        Some(subject),
+        "{f:?}"
+    );
+    assert_eq!(
+        f.get("RoleArn").map(String::as_str),
+        Some("arn:aws:iam::111111111111:role/secops-ops")
+    );
+    let tags: std::collections::BTreeMap<String, String> = (1..=2)
+        .filter_map(|n| {
+            Some((
+                f.get(&format!("Tags.member.{n}.Key"))?.clone(),
+                f.get(&format!("Tags.member.{n}.Value"))?.clone(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("secops-mcp:server".to_string(), "aws-whitelist".to_string()),
+            ("secops-mcp:subject".to_string(), subject.to_string())
+        ]
+        .into_iter()
+        .collect(),
+        "{f:?}"
+    );
+    // A second call of the same subject reuses the credentials.
+    let _ = r.client.call("whitelist", with_role.clone()).await;
+    assert_eq!(
+        proxy.bodies("AssumeRole").len() as u64 - before,
+        1,
+        "cached per subject"
+    );
+    // Another subject gets its own session; a subject outside AWS's character set is mapped.
+    let odd = "CN=Bob Smith/OU=secops";
+    let mut bob = r.client(odd, &["aws:write"]).await;
+    let _ = bob.call("whitelist", with_role).await;
+    let bodies = proxy.bodies("AssumeRole");
+    assert_eq!(bodies.len() as u64 - before, 2, "one more for bob");
+    let f = form(bodies.last().expect("body"));
+    let mapped = source_identity(odd);
+    assert!(
+        mapped.starts_with("CN=Bob_Smith_OU=secops-") && mapped.len() <= 64,
+        "{mapped}"
+    );
+    assert_eq!(f.get("SourceIdentity"), Some(&mapped));
+    assert_eq!(
+        f.get("Tags.member.1.Value").map(String::as_str),
+        Some("CN=Bob Smith/OU=secops"),
+        "tag values keep spaces and slashes: {f:?}"
+    );
+}
+
 #[tokio::test]
 async fn resources_resolve_to_their_groups() {
     let mut r = rig_with(&[]).await;

@@ -29,6 +29,7 @@ struct Fault {
 struct Shared {
     faults: Mutex<HashMap<String, Fault>>,
     seen: Mutex<HashMap<String, u64>>,
+    bodies: Mutex<HashMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +77,11 @@ async fn handle(
     let action = action_of(&uri, &body);
     if let Ok(mut seen) = ctx.shared.seen.lock() {
         *seen.entry(action.clone()).or_insert(0) += 1;
+    }
+    if let Ok(mut b) = ctx.shared.bodies.lock() {
+        b.entry(action.clone())
+            .or_default()
+            .push(String::from_utf8_lossy(&body).into_owned());
     }
     let fault = ctx.shared.faults.lock().ok().and_then(|mut f| {
         let key = if f.contains_key(&action) {
@@ -166,6 +172,16 @@ impl FaultProxy {
         }
     }
 
+    /// The bodies of the requests of `action` seen so far, in order.
+    pub fn bodies(&self, action: &str) -> Vec<String> {
+        self.shared
+            .bodies
+            .lock()
+            .ok()
+            .and_then(|b| b.get(action).cloned())
+            .unwrap_or_default()
+    }
+
     /// Requests of `action` seen so far, forwarded or faulted.
     pub fn count(&self, action: &str) -> u64 {
         self.shared
@@ -175,4 +191,35 @@ impl FaultProxy {
             .and_then(|s| s.get(action).copied())
             .unwrap_or(0)
     }
+}
+
+/// The decoded `key=value` pairs of a form body (`application/x-www-form-urlencoded`).
+pub fn form(body: &str) -> HashMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' => match s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
 }

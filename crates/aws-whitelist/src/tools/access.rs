@@ -333,7 +333,7 @@ fn source_match(
 
 async fn check_access(
     s: Arc<Whitelist>,
-    _ctx: CallCtx,
+    ctx: CallCtx,
     i: AccessInput,
 ) -> Result<AccessOutput, ToolError> {
     let addr = address(&i.address)?;
@@ -373,7 +373,7 @@ async fn check_access(
     if let Some(r) = &i.region {
         policy::region("region", r)?;
     }
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let groups = aws.resolve(&target).await?;
     let mut rules = Vec::new();
     for g in &groups {

@@ -112,13 +112,17 @@ pub struct Where {
     pub region: Option<String>,
 }
 
-async fn identity(s: &Whitelist, w: &Where) -> Result<Identity, ToolError> {
-    let aws = clients(s, w.profile.as_deref(), w.region.as_deref()).await?;
+async fn identity(s: &Whitelist, ctx: &CallCtx, w: &Where) -> Result<Identity, ToolError> {
+    let aws = clients(s, ctx, w.profile.as_deref(), w.region.as_deref()).await?;
     Ok(aws.caller_identity().await?)
 }
 
-async fn test_credentials(s: Arc<Whitelist>, _c: CallCtx, i: Where) -> Result<Identity, ToolError> {
-    identity(&s, &i).await
+async fn test_credentials(
+    s: Arc<Whitelist>,
+    ctx: CallCtx,
+    i: Where,
+) -> Result<Identity, ToolError> {
+    identity(&s, &ctx, &i).await
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -212,9 +216,10 @@ pub struct Health {
     pub error: Option<String>,
 }
 
-async fn health(s: Arc<Whitelist>, _c: CallCtx, _i: NoInput) -> Result<Health, ToolError> {
+async fn health(s: Arc<Whitelist>, ctx: CallCtx, _i: NoInput) -> Result<Health, ToolError> {
     match identity(
         &s,
+        &ctx,
         &Where {
             profile: None,
             region: None,

@@ -102,7 +102,7 @@ pub struct ListGroupsInput {
 
 async fn list_security_groups(
     s: Arc<Whitelist>,
-    _c: CallCtx,
+    ctx: CallCtx,
     i: ListGroupsInput,
 ) -> Result<Page<Group>, ToolError> {
     let paging = Paging::new(i.limit, i.offset, PAGE)?;
@@ -130,7 +130,7 @@ async fn list_security_groups(
         .enumerate()
         .map(|(n, g)| policy::group_id(&format!("group_ids[{n}]"), g))
         .collect::<Result<Vec<_>, _>>()?;
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let mut all = aws.security_groups(&filters, &ids).await?;
     all.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     Ok(Page::of(all, paging))
@@ -159,7 +159,7 @@ pub struct FindOutput {
 
 async fn find_security_group(
     s: Arc<Whitelist>,
-    _c: CallCtx,
+    ctx: CallCtx,
     i: FindInput,
 ) -> Result<FindOutput, ToolError> {
     enum By {
@@ -183,7 +183,7 @@ async fn find_security_group(
             ));
         }
     };
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let groups = match by {
         By::Resource(t) => {
             let ids = aws.resolve(&t).await?;
@@ -214,11 +214,11 @@ pub struct RulesOutput {
 
 async fn list_rules(
     s: Arc<Whitelist>,
-    _c: CallCtx,
+    ctx: CallCtx,
     i: RulesInput,
 ) -> Result<RulesOutput, ToolError> {
     let t = policy::target(&i.target)?;
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let groups = aws.resolve(&t).await?;
     let mut all = Vec::new();
     for g in &groups {

@@ -9,7 +9,7 @@ pub mod rules;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mcp_core::{ToolDef, ToolError};
+use mcp_core::{CallCtx, ToolDef, ToolError};
 
 use crate::Whitelist;
 use crate::client::{ClientCache, Clients};
@@ -25,26 +25,66 @@ pub fn all() -> Vec<ToolDef<Whitelist>> {
     t
 }
 
-/// Clients for the call's profile and region, after checking both.
+/// Clients for the call's profile and region, after checking both, acting for the caller
+/// (a role-assuming profile carries the caller as `SourceIdentity`).
 pub async fn clients(
     s: &Whitelist,
+    ctx: &CallCtx,
     profile: Option<&str>,
     region: Option<&str>,
 ) -> Result<Arc<Clients>, ToolError> {
-    clients_with(&s.settings, &s.clients, profile, region).await
+    clients_with(
+        &s.settings,
+        &s.clients,
+        profile,
+        region,
+        &ctx.principal.subject,
+    )
+    .await
 }
 
-/// [`clients`] from the settings and the cache (for the background sweep).
+/// [`clients`] for a write: with `AWSWL_REQUIRE_SOURCE_IDENTITY=true`, refused unless the
+/// profile assumes a role that carries the caller's identity.
+pub async fn write_clients(
+    s: &Whitelist,
+    ctx: &CallCtx,
+    profile: Option<&str>,
+    region: Option<&str>,
+) -> Result<Arc<Clients>, ToolError> {
+    let c = clients(s, ctx, profile, region).await?;
+    if s.settings.require_source_identity && c.assumed.is_none() {
+        return Err(ToolError::denied(format!(
+            "this server writes only through an assumed role that carries your identity into CloudTrail (AWSWL_REQUIRE_SOURCE_IDENTITY=true), and the profile `{}` assumes none; use a profile with role_arn (see list_profiles)",
+            profile
+                .or(s.settings.profile.as_deref())
+                .unwrap_or("default")
+        )));
+    }
+    Ok(c)
+}
+
+/// [`clients`] from the settings and the cache (for the background sweep), for `subject`.
 pub async fn clients_with(
     settings: &Settings,
     cache: &ClientCache,
     profile: Option<&str>,
     region: Option<&str>,
+    subject: &str,
 ) -> Result<Arc<Clients>, ToolError> {
     let profile = policy::call_profile(settings, profile)?;
     let region = policy::call_region(settings, region)?;
-    Ok(cache.get(profile.as_deref(), &region).await)
+    Ok(cache
+        .get(
+            profile.as_deref(),
+            settings.profile.as_deref(),
+            &region,
+            subject,
+        )
+        .await?)
 }
+
+/// The subject the server's own sweep acts as.
+pub const SWEEP_SUBJECT: &str = "aws-whitelist-sweep";
 
 /// `2026-11-21T10:00:00Z`
 pub fn rfc3339(t: SystemTime) -> String {

@@ -10,7 +10,7 @@ use mcp_core::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{aws_safe, clients, rfc3339};
+use super::{aws_safe, rfc3339};
 use crate::Whitelist;
 use crate::client::ClientCache;
 use crate::client::model::{
@@ -213,7 +213,7 @@ async fn apply(
     groups: Option<Vec<String>>,
     dry_run: bool,
 ) -> Result<WhitelistOutput, ToolError> {
-    let aws = clients(s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = super::write_clients(s, ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let groups = match groups {
         Some(g) => g,
         None => aws.resolve(&c.target).await?,
@@ -273,7 +273,7 @@ async fn whitelist(
     i: WhitelistInput,
 ) -> Result<WhitelistOutput, ToolError> {
     let checked = check(&s, &i)?;
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = super::write_clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let groups = aws.resolve(&checked.target).await?;
     let plan = Plan::new(
         WHITELIST.name,
@@ -359,7 +359,7 @@ async fn whitelist_bulk(
             }
             other => other.in_field(&format!("items[{n}]")),
         };
-        let aws = clients(&s, item.profile.as_deref(), item.region.as_deref())
+        let aws = super::write_clients(&s, &ctx, item.profile.as_deref(), item.region.as_deref())
             .await
             .map_err(in_item)?;
         let groups = aws
@@ -497,7 +497,7 @@ async fn remove_whitelist(
             target,
         ))
     };
-    let aws = clients(&s, i.profile.as_deref(), i.region.as_deref()).await?;
+    let aws = super::write_clients(&s, &ctx, i.profile.as_deref(), i.region.as_deref()).await?;
     let candidates: Vec<Rule> = match &spec {
         None => aws.rules_by_id(&ids).await?,
         Some((ingress, target)) => {
@@ -633,7 +633,7 @@ pub async fn sweep(
     region: Option<&str>,
     dry_run: bool,
 ) -> Result<SweepOutput, ToolError> {
-    let aws = super::clients_with(settings, cache, profile, region).await?;
+    let aws = super::clients_with(settings, cache, profile, region, super::SWEEP_SUBJECT).await?;
     let now = SystemTime::now();
     let (expired, pending): (Vec<Rule>, Vec<Rule>) = aws
         .expiring_rules()
