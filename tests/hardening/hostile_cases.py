@@ -953,6 +953,35 @@ case(AWS, "test_credentials", "unknown argument access_key", UNKNOWN, "access_ke
 case(AWS, "capabilities", "unknown argument", UNKNOWN, "max_prefix_v4", {"max_prefix_v4": 0})
 case(AWS, "health", "unknown argument endpoint", UNKNOWN, "endpoint", {"endpoint": "http://169.254.169.254"})
 
+CA = "check_access"
+A = {"address": "203.0.113.7", "port": 443, "target": SG}
+case(AWS, CA, "address network", CIDR, "address", {**A, "address": "203.0.113.0/24"})
+case(AWS, CA, "address not an IP", FORMAT, "address", {**A, "address": "not-an-ip"})
+case(AWS, CA, "address shell suffix", SHELL, "address", {**A, "address": "203.0.113.7; id"})
+case(AWS, CA, "address newline", NEWLINE, "address", {**A, "address": "203.0.113.7\n10.0.0.1"})
+case(AWS, CA, "address NUL", CONTROL, "address", {**A, "address": "203.0.113.7\x00"})
+case(AWS, CA, "address fullwidth digits", UNICODE, "address", {**A, "address": "\uff12\uff10\uff13.0.113.7"})
+case(AWS, CA, "address 100 KiB", OVERSIZE, "address", {**A, "address": "1" * 102400})
+case(AWS, CA, "address as number", TYPE, "address", {**A, "address": 3405803783})
+case(AWS, CA, "address missing", MISSING, "address", {k: v for k, v in A.items() if k != "address"})
+case(AWS, CA, "port missing for tcp", MISSING, "port", {k: v for k, v in A.items() if k != "port"})
+case(AWS, CA, "port range", FORMAT, "port", {**A, "port": "8000-8100"})
+case(AWS, CA, "port 0", NUMBER, "port", {**A, "port": 0})
+case(AWS, CA, "port 65536", NUMBER, "port", {**A, "port": 65536})
+case(AWS, CA, "port unknown name", FORMAT, "port", {**A, "port": "telnet"})
+case(AWS, CA, "port as array", TYPE, "port", {**A, "port": [443]})
+case(AWS, CA, "icmp type 300", NUMBER, "port", {**A, "protocol": "icmp", "port": 300})
+case(AWS, CA, "protocol unknown", ENUM, "protocol", {**A, "protocol": "gre"})
+case(AWS, CA, "protocol -1", ENUM, "protocol", {**A, "protocol": "-1"})
+case(AWS, CA, "icmpv6 for an IPv4 address", ENUM, "protocol", {**A, "protocol": "icmpv6", "port": None})
+case(AWS, CA, "protocol terminal escape", CONTROL, "protocol", {**A, "protocol": "\x1b[2Jtcp"})
+case(AWS, CA, "target traversal", TRAVERSAL, "target", {**A, "target": "rds:../../db"})
+case(AWS, CA, "target Cyrillic look-alike", UNICODE, "target", {**A, "target": f"sg-0123456789{CYR_A}bcdef0"})
+case(AWS, CA, "target unknown kind", FORMAT, "target", {**A, "target": "s3:bucket"})
+case(AWS, CA, "region unknown", FORMAT, "region", {**A, "region": "mars-east-1"})
+case(AWS, CA, "profile 5000 chars", POLICY, "profile", {**A, "profile": "p" * 5000}, names="profile `")
+case(AWS, CA, "unknown argument nacl", UNKNOWN, "nacl", {**A, "nacl": True})
+
 
 # --- the change tools of the two-person rule (every server with a write tool) ----------------
 # mcp-core adds list_changes, approve_change and apply_change under MCP_APPROVALS=required,
