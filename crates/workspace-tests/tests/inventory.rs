@@ -89,6 +89,7 @@ fn aws_whitelist() {
         scopes(&tools),
         vec![
             ("capabilities", "aws:read"),
+            ("check_access", "aws:read"),
             ("find_security_group", "aws:read"),
             ("get_my_ip", "aws:read"),
             ("health", "aws:read"),
@@ -137,6 +138,7 @@ fn mcp_example() {
     assert_eq!(
         scopes(&tools),
         vec![
+            ("delete_item", "example:write"),
             ("get_item", "example:read"),
             ("set_item", "example:write"),
             ("slow_echo", "example:read"),
