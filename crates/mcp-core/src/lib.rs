@@ -7,6 +7,8 @@
 //!
 //! See `docs/architecture.md` for how the pieces fit.
 
+#[cfg(feature = "airs")]
+pub mod airs;
 pub mod app;
 pub mod auth;
 pub mod change;

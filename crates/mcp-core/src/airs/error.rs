@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use mcp_core::ToolError;
-use mcp_core::upstream::UpstreamError;
+use crate::ToolError;
+use crate::upstream::UpstreamError;
 
 use super::UPSTREAM;
 

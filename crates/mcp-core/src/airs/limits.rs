@@ -1,7 +1,7 @@
 //! The API's documented limits, enforced before anything is sent.
 
-use mcp_core::ToolError;
-use mcp_core::validate;
+use crate::ToolError;
+use crate::validate;
 
 /// Scans or reports per results/reports query, and items per async request.
 pub const MAX_PER_REQUEST: usize = 5;
