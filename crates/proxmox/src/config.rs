@@ -9,7 +9,7 @@ use mcp_core::{ConfigError, Env};
 use secrecy::SecretString;
 
 use crate::client::{HostKeyPolicy, SshTarget};
-use crate::policy::{CommandPolicy, VmidSet};
+use crate::policy::{CommandPolicy, Protected, VmidSet};
 
 /// SSH settings; absent when no key is configured (execute_command then refuses).
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct ProxmoxSettings {
     pub vmid_allow: Option<VmidSet>,
     pub vmid_deny: Option<VmidSet>,
     pub api_deny: Vec<String>,
+    /// `PROXMOX_PROTECTED_VMIDS` and `PROXMOX_PROTECTED_TAGS`.
+    pub protected: Protected,
 }
 
 /// API paths denied by default (prefixes, and path segments anywhere).
@@ -197,6 +199,11 @@ impl ProxmoxSettings {
             vmid_allow: set("PROXMOX_VMID_ALLOWLIST")?,
             vmid_deny: set("PROXMOX_VMID_DENYLIST")?,
             api_deny,
+            protected: Protected::new(
+                set("PROXMOX_PROTECTED_VMIDS")?,
+                &env.list("PROXMOX_PROTECTED_TAGS")?.unwrap_or_default(),
+            )
+            .map_err(|e| ConfigError::invalid("PROXMOX_PROTECTED_TAGS", e.to_string()))?,
         })
     }
 }

@@ -26,6 +26,7 @@ pub struct Proxmox {
     pub vmid_allow: Option<VmidSet>,
     pub vmid_deny: Option<VmidSet>,
     pub api_deny: Vec<String>,
+    pub protected: policy::Protected,
 }
 
 impl App for Proxmox {
@@ -87,6 +88,7 @@ impl App for Proxmox {
             vmid_allow: s.vmid_allow,
             vmid_deny: s.vmid_deny,
             api_deny: s.api_deny,
+            protected: s.protected,
         })
     }
 

@@ -111,4 +111,24 @@ fn the_check_finds_calls_that_do_not_exist() {
             .get("POST")
             .is_none()
     );
+    // RAM snapshots exist for VMs only; a restore of a container goes through `ostemplate`.
+    let snap = |k: &str| {
+        &schema[&format!("/nodes/{{node}}/{k}/{{vmid}}/snapshot")]["POST"]["parameters"]["properties"]
+    };
+    assert!(snap("qemu").get("vmstate").is_some() && snap("lxc").get("vmstate").is_none());
+    let create =
+        |k: &str| &schema[&format!("/nodes/{{node}}/{k}")]["POST"]["parameters"]["properties"];
+    assert!(create("qemu").get("archive").is_some() && create("lxc").get("archive").is_none());
+    assert!(create("lxc").get("ostemplate").is_some());
+    // The table has a row for each of them, with those parameters.
+    let rows = table();
+    let row = |m: &str, t: &str| {
+        rows.iter()
+            .find(|r| r.method == m && r.template == t)
+            .cloned()
+    };
+    let lxc = row("POST", "/nodes/{node}/lxc/{vmid}/snapshot").expect("lxc snapshot row");
+    assert!(lxc.params.iter().all(|(n, _)| *n != "vmstate"));
+    assert!(row("DELETE", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}").is_some());
+    assert!(compatible("integer", "boolean") && !compatible("object", "string"));
 }

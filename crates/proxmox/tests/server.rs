@@ -63,10 +63,18 @@ async fn nodes_vms_and_status_through_the_api() {
     assert_eq!(
         tools,
         vec![
+            "guest_config",
+            "list_backups",
+            "list_firewall_rules",
+            "list_networks",
             "list_nodes",
+            "list_snapshots",
+            "list_storage",
+            "list_tasks",
             "list_vms",
             "node_status",
             "proxmox_api",
+            "task_log",
             "task_status",
             "vm_status"
         ]
@@ -534,10 +542,18 @@ async fn the_api_passthrough_is_guarded() {
     assert_eq!(
         tools,
         vec![
+            "guest_config",
+            "list_backups",
+            "list_firewall_rules",
+            "list_networks",
             "list_nodes",
+            "list_snapshots",
+            "list_storage",
+            "list_tasks",
             "list_vms",
             "node_status",
             "proxmox_api",
+            "task_log",
             "task_status",
             "vm_status"
         ],

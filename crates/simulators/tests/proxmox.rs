@@ -2181,6 +2181,11 @@ async fn config_network_and_firewall() {
             );
         }
     }
+    // The next free VMID, as a string (100, 101, 102 are taken; 103 is free).
+    assert_eq!(sim.get("/cluster/nextid").await.data(), json!("103"));
+    sim.get("/cluster/nextid?vmid=100")
+        .await
+        .assert_param_error("vmid", "VM 100 already exists");
     sim.get("/nodes/pve1/qemu/999/firewall/rules")
         .await
         .assert_error(

@@ -9,11 +9,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::calls::Call;
+use super::calls::{Call, FirewallLevel, Vzdump};
 use super::error::PveError;
 use super::model::{
-    Guest, GuestConfig, GuestKind, GuestStatus, NodeEntry, NodeStatus, RawResponse, TaskStatus,
-    Version, guests_of,
+    BackupVolume, Fields, FirewallRule, Guest, GuestConfig, GuestKind, GuestStatus, LogLine,
+    NetworkIface, NodeEntry, NodeStatus, RawResponse, Snapshot, StorageEntry, TaskEntry,
+    TaskStatus, Version, guests_of,
 };
 
 /// A connected API client.
@@ -161,6 +162,211 @@ impl PveClient {
             Value::String(upid) => Ok(upid),
             _ => Err(PveError::NoTaskId),
         }
+    }
+
+    /// A write of [`Call`] that starts a task; returns its UPID.
+    async fn start(&self, call: Call<'_>) -> Result<String, PveError> {
+        let method = match call.method() {
+            "PUT" => reqwest::Method::PUT,
+            "DELETE" => reqwest::Method::DELETE,
+            _ => reqwest::Method::POST,
+        };
+        match self.write(method, &call.path(), &call.params()).await? {
+            Value::String(upid) => Ok(upid),
+            _ => Err(PveError::NoTaskId),
+        }
+    }
+
+    /// A guest's whole configuration, as PVE reports it.
+    pub async fn guest_config_all(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<Fields, PveError> {
+        self.read(Call::GuestConfig { node, kind, vmid }).await
+    }
+
+    /// Set checked configuration keys (`PUT .../config`, synchronous for both kinds).
+    pub async fn set_config(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        values: &[(&'static str, String)],
+    ) -> Result<(), PveError> {
+        let call = Call::SetConfig {
+            node,
+            kind,
+            vmid,
+            values,
+        };
+        self.write(reqwest::Method::PUT, &call.path(), &call.params())
+            .await
+            .map(|_| ())
+    }
+
+    /// The next free VMID (`/cluster/nextid`), which PVE returns as a string.
+    pub async fn next_id(&self) -> Result<u32, PveError> {
+        let call = Call::NextId;
+        let data = self.get_value(&call.path(), &call.params()).await?;
+        let id = match &data {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        };
+        id.ok_or(PveError::Decode {
+            path: call.path(),
+            source: serde::de::Error::custom("not a VMID"),
+        })
+    }
+
+    /// Recent tasks of a node, newest first.
+    pub async fn tasks(
+        &self,
+        node: &str,
+        vmid: Option<u32>,
+        typefilter: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<TaskEntry>, PveError> {
+        self.read(Call::Tasks {
+            node,
+            vmid,
+            typefilter,
+            limit,
+        })
+        .await
+    }
+
+    /// A task's log.
+    pub async fn task_log(&self, node: &str, upid: &str) -> Result<Vec<LogLine>, PveError> {
+        self.read(Call::TaskLog { node, upid }).await
+    }
+
+    /// A guest's snapshots, then `current`.
+    pub async fn snapshots(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<Vec<Snapshot>, PveError> {
+        self.read(Call::Snapshots { node, kind, vmid }).await
+    }
+
+    /// Take a snapshot; returns the UPID.
+    pub async fn create_snapshot(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        name: &str,
+        description: Option<&str>,
+        vmstate: bool,
+    ) -> Result<String, PveError> {
+        self.start(Call::CreateSnapshot {
+            node,
+            kind,
+            vmid,
+            name,
+            description,
+            vmstate,
+        })
+        .await
+    }
+
+    /// Roll back to a snapshot; returns the UPID.
+    pub async fn rollback(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        name: &str,
+        start: bool,
+    ) -> Result<String, PveError> {
+        self.start(Call::Rollback {
+            node,
+            kind,
+            vmid,
+            name,
+            start,
+        })
+        .await
+    }
+
+    /// Delete a snapshot; returns the UPID.
+    pub async fn delete_snapshot(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        name: &str,
+    ) -> Result<String, PveError> {
+        self.start(Call::DeleteSnapshot {
+            node,
+            kind,
+            vmid,
+            name,
+        })
+        .await
+    }
+
+    /// Back up one guest now; returns the UPID.
+    pub async fn vzdump(&self, node: &str, job: Vzdump<'_>) -> Result<String, PveError> {
+        self.start(Call::Vzdump { node, job }).await
+    }
+
+    /// Restore a backup volume as guest `vmid`; returns the UPID.
+    pub async fn restore(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        archive: &str,
+        storage: Option<&str>,
+        force: bool,
+    ) -> Result<String, PveError> {
+        self.start(Call::Restore {
+            node,
+            kind,
+            vmid,
+            archive,
+            storage,
+            force,
+        })
+        .await
+    }
+
+    /// A node's storages, with usage.
+    pub async fn storages(&self, node: &str) -> Result<Vec<StorageEntry>, PveError> {
+        self.read(Call::Storages { node }).await
+    }
+
+    /// The backup volumes on a storage, as `node` sees it.
+    pub async fn backups(
+        &self,
+        node: &str,
+        storage: &str,
+        vmid: Option<u32>,
+    ) -> Result<Vec<BackupVolume>, PveError> {
+        self.read(Call::StorageBackups {
+            node,
+            storage,
+            vmid,
+        })
+        .await
+    }
+
+    /// A node's network interfaces.
+    pub async fn networks(&self, node: &str) -> Result<Vec<NetworkIface>, PveError> {
+        self.read(Call::Networks { node }).await
+    }
+
+    /// Firewall rules of the cluster, a node or a guest.
+    pub async fn firewall_rules(
+        &self,
+        level: FirewallLevel<'_>,
+    ) -> Result<Vec<FirewallRule>, PveError> {
+        self.read(Call::FirewallRules { level }).await
     }
 
     /// The `proxmox_api` passthrough: any checked path, parameters as query (GET, DELETE) or

@@ -191,6 +191,12 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(v.as_i64() == Some(1) || v.as_str() == Some("1"))
 }
 
+/// A flag PVE sends as `1`, `"1"` or `true`.
+fn flag_or_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(v.as_i64() == Some(1) || v.as_str() == Some("1") || v.as_bool() == Some(true))
+}
+
 /// A task's status (`/nodes/{node}/tasks/{upid}/status`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TaskStatus {
@@ -226,6 +232,130 @@ pub struct Version {
 pub struct RawResponse {
     /// The `data` of the answer (`null` when PVE sent none).
     pub data: Value,
+}
+
+/// A snapshot, or `current` (`/nodes/{node}/{kind}/{vmid}/snapshot`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    /// The snapshot's name; `current` is the guest's present state.
+    pub name: String,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When it was taken (Unix time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snaptime: Option<Number>,
+    /// The snapshot it was taken on top of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Every other field PVE reports (`vmstate`, `running`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// A backup volume (`/nodes/{node}/storage/{storage}/content?content=backup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BackupVolume {
+    /// The volume id, e.g. `local:backup/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst`.
+    pub volid: String,
+    /// The guest backed up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<Number>,
+    /// When it was written (Unix time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime: Option<Number>,
+    /// Bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Number>,
+    /// Notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Protected from pruning and removal.
+    #[serde(default, deserialize_with = "flag_or_bool")]
+    pub protected: bool,
+    /// Every other field PVE reports (`format`, `subtype`, `verification`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// A storage of a node, with usage (`/nodes/{node}/storage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StorageEntry {
+    /// The storage id.
+    pub storage: String,
+    /// Content types it holds, e.g. `backup,iso,vztmpl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Bytes in total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<Number>,
+    /// Bytes used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used: Option<Number>,
+    /// Bytes free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avail: Option<Number>,
+    /// Every other field PVE reports (`type`, `shared`, `active`, `enabled`, `used_fraction`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// A network interface of a node (`/nodes/{node}/network`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NetworkIface {
+    /// The interface name, e.g. `vmbr0`.
+    pub iface: String,
+    /// `bridge`, `eth`, `bond`, `vlan`, ...
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Every other field PVE reports (`cidr`, `bridge_ports`, `active`, `gateway`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// A firewall rule (`.../firewall/rules`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FirewallRule {
+    /// Position in the rule list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos: Option<Number>,
+    /// `in`, `out` or `group`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+    /// `ACCEPT`, `DROP`, `REJECT` or a security group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Every other field PVE reports (`proto`, `dport`, `source`, `enable`, `macro`, `comment`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// A task as `/nodes/{node}/tasks` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskEntry {
+    /// The task id.
+    pub upid: String,
+    /// The task type, e.g. `vzdump`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
+    /// The object, usually a VMID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Once finished: `OK` or the error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Every other field PVE reports (`node`, `user`, `starttime`, `endtime`, ...), as given.
+    #[serde(flatten)]
+    pub other: Fields,
+}
+
+/// One line of a task log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LogLine {
+    /// Line number.
+    pub n: u64,
+    /// Text.
+    pub t: String,
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! The VMID lists and the protection flag bind every write that names a guest, not only
 //! `vm_action`: the path (`/nodes/N/qemu/100/...`, `/cluster/ha/resources/vm:100`,
 //! `/cluster/replication/100-0`), and the parameters that hold VMIDs (`vmid`, `vms`, `newid`,
-//! `target-vmid`, `guest`, an HA `sid` or `resources`, a replication job `id`). A write that
+//! `target-vmid`, `guest`, an HA `sid` or `resources`, a replication job `id`), and volume ids
+//! (a backup archive `vzdump-qemu-100-...` or a disk `vm-100-disk-0`, in the path of a
+//! storage content call or in `volume`). A write that
 //! names no guest but acts on every guest of a node or of the cluster (`stopall`,
 //! `startall`, `suspendall`, `migrateall`, `bulk-action/guest/*` without `vms`; `vzdump` or a
 //! backup job with `all` or `pool`) is reported as such.
@@ -56,6 +58,25 @@ const NODE_BULK: &[&str] = &["startall", "stopall", "suspendall", "migrateall"];
 
 /// Parameters that hold one VMID or a list of them.
 const VMID_PARAMS: &[&str] = &["vmid", "vms", "newid", "target-vmid", "guest"];
+
+/// Parameters that hold a volume id whose guest a write changes (a disk `vm-100-disk-0`).
+/// Not `archive` or `ostemplate`: restoring a backup reads it, and reaches the guest `vmid`.
+const VOLUME_PARAMS: &[&str] = &["volume"];
+
+/// The VMID a volume id names: `STORAGE:backup/vzdump-KIND-VMID-...`, `STORAGE:vm-VMID-disk-N`,
+/// `STORAGE:VMID/vm-VMID-disk-N.qcow2`, `base-VMID-disk-N`; `None` for volumes of no guest
+/// (an ISO, a template).
+pub fn volume_vmid(volid: &str) -> Option<u32> {
+    let name = volid.rsplit(['/', ':']).next()?;
+    let rest = name
+        .strip_prefix("vzdump-qemu-")
+        .or_else(|| name.strip_prefix("vzdump-lxc-"))
+        .or_else(|| name.strip_prefix("vzdump-openvz-"))
+        .or_else(|| name.strip_prefix("vm-"))
+        .or_else(|| name.strip_prefix("base-"))
+        .or_else(|| name.strip_prefix("subvol-"))?;
+    vmid_of(rest.split('-').next()?)
+}
 
 fn vmid_of(text: &str) -> Option<u32> {
     let t = text.trim();
@@ -146,7 +167,28 @@ pub fn reach(
                 at: None,
             });
         }
+        // A storage volume (a backup, a disk): the guest its name carries.
+        ["nodes", _, "storage", _, "content", volume @ ..] if !volume.is_empty() => {
+            if let Some(vmid) = volume_vmid(&volume.join("/")) {
+                out.named.push(Named {
+                    vmid,
+                    source: at_path(),
+                    at: None,
+                });
+            }
+        }
         _ => {}
+    }
+    for (key, value) in params {
+        if VOLUME_PARAMS.contains(&key.as_str())
+            && let Some(vmid) = volume_vmid(value)
+        {
+            out.named.push(Named {
+                vmid,
+                source: Source::Param(key.clone()),
+                at: None,
+            });
+        }
     }
     for (key, value) in params {
         let key = key.as_str();
@@ -400,6 +442,44 @@ mod tests {
             .every
             .expect("every");
         assert_eq!((e.node, e.source), (None, Source::Param("pool".into())));
+    }
+
+    /// Backup archives and disks name their guest: deleting a protected guest's backup, or
+    /// restoring an archive, reaches that guest.
+    #[test]
+    fn volumes_name_their_guest() {
+        assert_eq!(
+            volume_vmid("local:backup/vzdump-qemu-101-2026_01_01-00_00_00.vma.zst"),
+            Some(101)
+        );
+        assert_eq!(volume_vmid("local-lvm:vm-200-disk-0"), Some(200));
+        assert_eq!(volume_vmid("local:104/vm-104-disk-1.qcow2"), Some(104));
+        assert_eq!(volume_vmid("local:iso/debian.iso"), None);
+        let path = "/nodes/pve1/storage/local/content/local:backup/vzdump-lxc-201-x.tar";
+        assert_eq!(
+            ids(&r(path, &[]).expect("ok")),
+            vec![(201, format!("the path {path}"))]
+        );
+        // Restoring reads the archive; it reaches the guest it creates or replaces.
+        assert_eq!(
+            ids(&r(
+                "/nodes/pve1/qemu",
+                &[
+                    ("archive", "local:backup/vzdump-qemu-101-x.vma"),
+                    ("vmid", "300")
+                ]
+            )
+            .expect("ok")),
+            vec![(300, "`params.vmid`".into())]
+        );
+        assert_eq!(
+            ids(&r(
+                "/nodes/pve1/qemu/100/move_disk",
+                &[("volume", "local-lvm:vm-101-disk-0")]
+            )
+            .expect("ok"))[1],
+            (101, "`params.volume`".into())
+        );
     }
 
     #[test]

@@ -154,12 +154,59 @@ async fn check_protection(
     if guests::starts_only(segments) && reach.named.len() == 1 && reach.every.is_none() {
         return Ok(());
     }
-    let need_cluster = reach.every.is_some() || reach.named.iter().any(|g| g.at.is_none());
+    // PROXMOX_PROTECTED_VMIDS binds a VMID wherever it is named, even one not in the cluster
+    // (a restore or create over it); the tags need the cluster's view of the guests.
+    for g in &reach.named {
+        if s.protected
+            .vmids
+            .as_ref()
+            .is_some_and(|v| v.contains(g.vmid))
+        {
+            return Err(ToolError::denied(format!(
+                "VMID {} is in PROXMOX_PROTECTED_VMIDS; {verb} {path} would reach it ({}). Nothing was changed",
+                g.vmid, g.source
+            )));
+        }
+    }
+    let need_cluster = reach.every.is_some()
+        || reach.named.iter().any(|g| g.at.is_none())
+        || (!s.protected.tags.is_empty() && !reach.named.is_empty());
     let cluster = if need_cluster {
         s.api.guests().await?
     } else {
         Vec::new()
     };
+    let tags_of = |vmid: u32| {
+        cluster
+            .iter()
+            .find(|g| g.vmid == vmid)
+            .and_then(|g| g.other.get("tags").and_then(Value::as_str))
+    };
+    for g in &reach.named {
+        if let Some(why) = s.protected.reason(g.vmid, tags_of(g.vmid)) {
+            return Err(ToolError::denied(format!(
+                "{why}; {verb} {path} would reach it ({}). Nothing was changed",
+                g.source
+            )));
+        }
+    }
+    if let Some(every) = &reach.every {
+        for g in &cluster {
+            if every.node.as_deref().is_none_or(|n| n == g.node)
+                && let Some(why) = s.protected.reason(g.vmid, tags_of(g.vmid))
+            {
+                return Err(ToolError::denied(format!(
+                    "{why}; {verb} {path} acts on every guest{} ({}) and would reach it. Name the guests instead",
+                    every
+                        .node
+                        .as_deref()
+                        .map(|n| format!(" of node {n}"))
+                        .unwrap_or_default(),
+                    every.source
+                )));
+            }
+        }
+    }
     let located = |vmid: u32| {
         cluster
             .iter()

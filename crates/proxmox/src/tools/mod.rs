@@ -1,9 +1,15 @@
 //! The tools, one file per domain, and what they share: the validators and paging.
 
 pub mod api;
+pub mod backups;
 pub mod exec;
+pub mod guard;
+pub mod infra;
+pub mod jobs;
 pub mod nodes;
 pub mod resources;
+pub mod settings;
+pub mod snapshots;
 pub mod vms;
 
 use mcp_core::{PageSpec, Paging, ToolDef, ToolError};
@@ -15,6 +21,10 @@ pub fn all() -> Vec<ToolDef<Proxmox>> {
     t.extend(vms::tools());
     t.extend(nodes::tools());
     t.extend(api::tools());
+    t.extend(snapshots::tools());
+    t.extend(backups::tools());
+    t.extend(settings::tools());
+    t.extend(infra::tools());
     t
 }
 

@@ -1,7 +1,7 @@
 //! Virtual machines and containers: list, status, power actions.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mcp_core::{
     CallCtx, ChangeReport, Confirm, Effect, Gate, Plan, PlannedChange, ToolDef, ToolError, ToolSpec,
@@ -37,7 +37,7 @@ const VM_STATUS: ToolSpec = ToolSpec {
 const VM_ACTION: ToolSpec = ToolSpec {
     name: "vm_action",
     title: "VM power action",
-    description: "Start, stop, shutdown, reboot, suspend, resume or reset (qemu only) a VM or container. Returns the task UPID; with wait=true, waits for the task and returns its exit status. Refuses protected guests for stopping actions and VMIDs outside the configured allowlist.",
+    description: "Start, stop, shutdown, reboot, suspend, resume or reset (qemu only) a VM or container. Returns the task UPID; wait_seconds (or wait=true) waits for the task and returns its exit status, with the log tail on failure. Refuses protected guests (PROXMOX_PROTECTED_VMIDS, PROXMOX_PROTECTED_TAGS, the protection flag) for interrupting actions and VMIDs outside the configured lists.",
     scope: "proxmox:power",
     toolset: "vms",
     effect: Effect::Destructive { idempotent: false },
@@ -136,6 +136,8 @@ pub struct ActionInput {
     pub wait: bool,
     /// With wait: give up after this many seconds (1-600; default 120).
     pub timeout_seconds: Option<u32>,
+    /// Wait up to this many seconds for the task to end, reporting progress (0-600; default 0). Takes precedence over wait and timeout_seconds.
+    pub wait_seconds: Option<u32>,
     /// Show the plan without asking or acting.
     #[serde(default)]
     pub dry_run: bool,
@@ -176,6 +178,9 @@ pub struct ActionOutput {
     /// With wait: whether the task finished with `OK`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
+    /// When the task failed: the last lines of its log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_tail: Option<Vec<String>>,
     /// What was done (or would be, or waits for approval) and how it was confirmed.
     pub change: ChangeReport,
 }
@@ -313,32 +318,18 @@ async fn vm_action(
             "must be between 1 and 600",
         ));
     }
-    if let Some(allow) = &s.vmid_allow
-        && !allow.contains(id)
-    {
-        return Err(ToolError::denied(format!(
-            "VMID {id} is not in PROXMOX_VMID_ALLOWLIST"
-        )));
-    }
-    if let Some(deny) = &s.vmid_deny
-        && deny.contains(id)
-    {
-        return Err(ToolError::denied(format!(
-            "VMID {id} is in PROXMOX_VMID_DENYLIST"
-        )));
-    }
-    let (n, kind) = locate(&s, id, given.as_deref()).await?;
+    let wait_seconds = super::guard::wait_seconds(i.wait_seconds)?;
+    super::guard::lists(&s, id)?;
+    let t = super::guard::locate(&s, id, given.as_deref()).await?;
+    let (n, kind) = (t.node.clone(), t.kind);
     if i.action == Action::Reset && kind != GuestKind::Qemu {
         return Err(ToolError::invalid(
             "action",
             "reset is only for qemu VMs; use reboot or stop for a container",
         ));
     }
-    if i.action.interrupts() && protected(&s, &n, kind, id).await? {
-        return Err(ToolError::denied(format!(
-            "VM {id} has the protection flag set; `{}` is refused. Clear protection in Proxmox first if this is intended",
-            i.action.as_str()
-        )));
+    if i.action.interrupts() {
+        super::guard::destructive(&s, &t, i.action.as_str()).await?;
     }
     let plan = Plan::new(
         VM_ACTION.name,
@@ -360,6 +351,7 @@ async fn vm_action(
         task_status: None,
         exit_status: None,
         ok: None,
+        log_tail: None,
         change: ChangeReport::from_gate(plan, &gate),
     };
     if !matches!(gate, Gate::Proceed(_)) {
@@ -367,24 +359,20 @@ async fn vm_action(
     }
     let upid = s.api.guest_action(&n, kind, id, i.action.as_str()).await?;
     tracing::info!(vmid = id, node = %n, action = i.action.as_str(), upid = %upid, "power action started");
-    out.upid = Some(upid.clone());
-    if !i.wait {
-        return Ok(out);
-    }
-    let deadline = Instant::now() + Duration::from_secs(u64::from(timeout));
-    let mut pause = Duration::from_millis(100);
-    loop {
-        let st = s.api.task_status(&n, &upid).await?;
-        let status = st.status.unwrap_or_else(|| "running".into());
-        if status == "stopped" || Instant::now() + pause > deadline {
-            out.exit_status = st.exitstatus;
-            out.ok = Some(status == "stopped" && out.exit_status.as_deref() == Some("OK"));
-            out.task_status = Some(status);
-            return Ok(out);
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
+    let wait = if wait_seconds > 0 {
+        wait_seconds
+    } else if i.wait {
+        timeout
+    } else {
+        0
+    };
+    let job = super::jobs::follow(&s, &ctx, &n, upid, Duration::from_secs(wait.into())).await?;
+    out.upid = job.upid;
+    out.task_status = job.task_status;
+    out.exit_status = job.exit_status;
+    out.ok = job.ok;
+    out.log_tail = job.log_tail;
+    Ok(out)
 }
 
 #[cfg(test)]

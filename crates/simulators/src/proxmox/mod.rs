@@ -366,6 +366,7 @@ enum Route<'a> {
     StorageContent(&'a str, &'a str),
     Network(&'a str),
     ClusterFirewall,
+    NextId,
     NodeFirewall(&'a str),
     GuestFirewall(&'a str, GuestKind, &'a str),
 }
@@ -429,6 +430,7 @@ impl<'a> Route<'a> {
             ["nodes", n, k, v, "snapshot"] => Self::SnapshotList(n, GuestKind::parse(k)?, v),
             ["nodes", n, "storage", st, "content"] => Self::StorageContent(n, st),
             ["cluster", "firewall", "rules"] => Self::ClusterFirewall,
+            ["cluster", "nextid"] => Self::NextId,
             ["nodes", n, "firewall", "rules"] => Self::NodeFirewall(n),
             ["nodes", n, k, v, "firewall", "rules"] => {
                 Self::GuestFirewall(n, GuestKind::parse(k)?, v)
@@ -446,7 +448,8 @@ impl<'a> Route<'a> {
             | Self::ClusterStatus
             | Self::ClusterResources
             | Self::AccessUsers
-            | Self::ClusterFirewall => None,
+            | Self::ClusterFirewall
+            | Self::NextId => None,
             Self::NodeIndex(n)
             | Self::NodeStatus(n)
             | Self::NodeStorage(n)
@@ -1092,6 +1095,21 @@ impl ProxmoxSim {
                 ops::network(ip.as_deref())
             }
             Route::ClusterFirewall => ops::firewall_rules("cluster"),
+            Route::NextId => {
+                // PVE returns the id as a string; with `vmid`, it checks that one is free.
+                if let Some(want) = p.get("vmid") {
+                    let id = vmid_param(want)?;
+                    if cluster.guests.contains_key(&id) {
+                        return Err(PveError::param("vmid", format!("VM {id} already exists")));
+                    }
+                    json!(id.to_string())
+                } else {
+                    let free = (100u32..)
+                        .find(|id| !cluster.guests.contains_key(id))
+                        .unwrap_or(100);
+                    json!(free.to_string())
+                }
+            }
             Route::NodeFirewall(_) => ops::firewall_rules("node"),
             Route::GuestFirewall(node, kind, vmid) => {
                 let vmid = vmid_param(vmid)?;
