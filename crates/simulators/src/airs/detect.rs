@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::model::{DetectionResult, PromptDetected, ResponseDetected, Verdict};
 
-/// Prompt injection phrases (matched case-insensitively, prompt side only).
+/// Prompt injection phrases (matched case-insensitively, on both sides: in a response they
+/// are indirect prompt injection, text a tool returned that tries to steer the model).
 pub const INJECTION_PHRASES: [&str; 4] = [
     "ignore previous instructions",
     "ignore all previous instructions",
@@ -132,9 +133,9 @@ pub fn scan(side: Side, input: SideInput<'_>) -> Findings {
         let Some(text) = text else { continue };
         f.scanned = true;
         let lower = text.to_ascii_lowercase();
-        if side == Side::Prompt {
-            f.injection |= INJECTION_PHRASES.iter().any(|p| lower.contains(p));
-        }
+        // Both sides: text a tool returns (a rule description, VM notes, command output)
+        // reaches the model too, so an injection there is indirect prompt injection.
+        f.injection |= INJECTION_PHRASES.iter().any(|p| lower.contains(p));
         f.card |= has_card_number(text);
         f.ssn |= has_ssn(text);
         find_urls(text, &mut f);
@@ -181,6 +182,7 @@ impl Findings {
     /// The `response_detected` flags.
     pub fn response_flags(&self) -> ResponseDetected {
         ResponseDetected {
+            injection: self.injection,
             url_cats: self.url_blocked,
             dlp: self.dlp(),
             db_security: self.db_security,

@@ -188,6 +188,8 @@ impl PromptDetected {
 /// `response_detected`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ResponseDetected {
+    /// An injection phrase in the response: indirect prompt injection.
+    pub injection: bool,
     /// A blocklisted URL.
     pub url_cats: bool,
     /// A card number or SSN.
@@ -209,7 +211,8 @@ pub struct ResponseDetected {
 impl ResponseDetected {
     /// Is any flag set?
     pub fn any(&self) -> bool {
-        self.url_cats
+        self.injection
+            || self.url_cats
             || self.dlp
             || self.db_security
             || self.toxic_content
