@@ -745,6 +745,128 @@ case(PVE, API, "params name 65 chars", OVERSIZE, "params." + "k" * 65,
 case(PVE, API, "params as array", TYPE, "params", {**G, "path": "/version", "params": ["a"]})
 case(PVE, API, "unknown argument", UNKNOWN, "headers", {**G, "path": "/version", "headers": {"X": "y"}})
 
+# Day-2 tools (snapshots, backups, config, storage/network/firewall/task reads): every
+# parameter, each refused before Proxmox is asked anything.
+VOLID = "local:backup/vzdump-lxc-200-2026_01_01-00_00_00.tar.zst"
+for tool in ["list_snapshots", "guest_config"]:
+    case(PVE, tool, "vmid 99", NUMBER, "vmid", {"vmid": 99})
+    case(PVE, tool, "vmid as string", TYPE, "vmid", {"vmid": "100"})
+    case(PVE, tool, "node traversal", TRAVERSAL, "node", {"vmid": 100, "node": "../pve1"})
+    case(PVE, tool, "unknown argument keys", UNKNOWN, "keys", {"vmid": 100, "keys": ["cipassword"]})
+SNAP_TOOLS = ["create_snapshot", "rollback_snapshot", "delete_snapshot"]
+for tool in SNAP_TOOLS:
+    S = {"vmid": 100, "name": "pre-upgrade"}
+    case(PVE, tool, "vmid 0", NUMBER, "vmid", {**S, "vmid": 0})
+    case(PVE, tool, "vmid 1e400", NUMBER, "vmid", {**S, "vmid": HUGE_INT})
+    case(PVE, tool, "name traversal", TRAVERSAL, "name", {**S, "name": "../../config"})
+    case(PVE, tool, "name shell metachar", SHELL, "name", {**S, "name": "a;rm"})
+    case(PVE, tool, "name starts with a digit", FORMAT, "name", {**S, "name": "1st"})
+    case(PVE, tool, "name current", FORMAT, "name", {**S, "name": "current"})
+    case(PVE, tool, "name 41 chars", OVERSIZE, "name", {**S, "name": "a" * 41})
+    case(PVE, tool, "name Cyrillic look-alike", UNICODE, "name", {**S, "name": f"pr{CYR_E}"})
+    case(PVE, tool, "name newline", NEWLINE, "name", {**S, "name": "a\nb"})
+    case(PVE, tool, "name null", MISSING, "name", {**S, "name": None})
+    case(PVE, tool, "node query injection", FORMAT, "node", {**S, "node": "pve1?x=1"})
+    case(PVE, tool, "wait_seconds 601", NUMBER, "wait_seconds", {**S, "wait_seconds": 601})
+    case(PVE, tool, "wait_seconds negative", NUMBER, "wait_seconds", {**S, "wait_seconds": -1})
+    case(PVE, tool, "dry_run as string", TYPE, "dry_run", {**S, "dry_run": "yes"})
+    case(PVE, tool, "unknown argument force", UNKNOWN, "force", {**S, "force": True})
+CS = "create_snapshot"
+case(PVE, CS, "description NUL", CONTROL, "description", {"vmid": 100, "name": "a", "description": "x\x00y"})
+case(PVE, CS, "description 1025 chars", OVERSIZE, "description", {"vmid": 100, "name": "a", "description": "d" * 1025})
+case(PVE, CS, "include_ram as string", TYPE, "include_ram", {"vmid": 100, "name": "a", "include_ram": "true"})
+case(PVE, "rollback_snapshot", "start as number", TYPE, "start", {"vmid": 100, "name": "a", "start": 2})
+case(PVE, VA, "wait_seconds 601", NUMBER, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": 601})
+case(PVE, VA, "wait_seconds as string", TYPE, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": "5"})
+
+LB = "list_backups"
+case(PVE, LB, "storage traversal", TRAVERSAL, "storage", {"storage": "../../etc"})
+case(PVE, LB, "storage slash", TRAVERSAL, "storage", {"storage": "local/backup"})
+case(PVE, LB, "storage 65 chars", OVERSIZE, "storage", {"storage": "s" * 65})
+case(PVE, LB, "storage missing", MISSING, "storage", {})
+case(PVE, LB, "node shell metachar", SHELL, "node", {"storage": "local", "node": "pve1|id"})
+case(PVE, LB, "vmid 99", NUMBER, "vmid", {"storage": "local", "vmid": 99})
+case(PVE, LB, "limit 501", NUMBER, "limit", {"storage": "local", "limit": 501})
+case(PVE, LB, "offset negative", NUMBER, "offset", {"storage": "local", "offset": -1})
+
+BG = "backup_guest"
+B = {"vmid": 200}
+case(PVE, BG, "vmid negative", NUMBER, "vmid", {"vmid": -200})
+case(PVE, BG, "storage traversal", TRAVERSAL, "storage", {**B, "storage": "../local"})
+case(PVE, BG, "storage Cyrillic look-alike", UNICODE, "storage", {**B, "storage": f"l{CYR_O}cal"})
+case(PVE, BG, "mode live", ENUM, "mode", {**B, "mode": "live"})
+case(PVE, BG, "mode injection", SHELL, "mode", {**B, "mode": "stop;id"})
+case(PVE, BG, "compress xz", ENUM, "compress", {**B, "compress": "xz"})
+case(PVE, BG, "protected as string", TYPE, "protected", {**B, "protected": "1"})
+case(PVE, BG, "notes escape sequence", CONTROL, "notes", {**B, "notes": "a\x1b[31mred"})
+case(PVE, BG, "notes 1025 chars", OVERSIZE, "notes", {**B, "notes": "n" * 1025})
+case(PVE, BG, "node newline", NEWLINE, "node", {**B, "node": "pve1\n"})
+case(PVE, BG, "wait_seconds 601", NUMBER, "wait_seconds", {**B, "wait_seconds": 601})
+case(PVE, BG, "dry_run as number", TYPE, "dry_run", {**B, "dry_run": 1})
+case(PVE, BG, "unknown argument all", UNKNOWN, "all", {**B, "all": True})
+
+RB = "restore_backup"
+R = {"volid": VOLID}
+case(PVE, RB, "volid traversal", TRAVERSAL, "volid", {"volid": "local:backup/../../etc/pve/priv/authkey.key"})
+case(PVE, RB, "volid not a backup", FORMAT, "volid", {"volid": "local:iso/debian.iso"})
+case(PVE, RB, "volid shell metachar", SHELL, "volid", {"volid": VOLID + ";id"})
+case(PVE, RB, "volid 256 chars", OVERSIZE, "volid", {"volid": VOLID + "x" * (256 - len(VOLID))})
+case(PVE, RB, "volid missing", MISSING, "volid", {})
+case(PVE, RB, "vmid 99", NUMBER, "vmid", {**R, "vmid": 99})
+case(PVE, RB, "overwrite without vmid", POLICY, "overwrite", {**R, "overwrite": True})
+case(PVE, RB, "overwrite as string", TYPE, "overwrite", {**R, "vmid": 300, "overwrite": "yes"})
+case(PVE, RB, "storage traversal", TRAVERSAL, "storage", {**R, "storage": "../x"})
+case(PVE, RB, "node Cyrillic look-alike", UNICODE, "node", {**R, "node": f"pv{CYR_E}1"})
+case(PVE, RB, "wait_seconds 601", NUMBER, "wait_seconds", {**R, "wait_seconds": 601})
+case(PVE, RB, "dry_run as string", TYPE, "dry_run", {**R, "dry_run": "no"})
+case(PVE, RB, "restore over a denied VMID", POLICY, "vmid", {**R, "vmid": 9000, "overwrite": True},
+     names="PROXMOX_VMID_DENYLIST", note="documented: the VMID lists bind restore targets")
+
+SC = "set_guest_config"
+case(PVE, SC, "hookscript", UNKNOWN, "hookscript", {"vmid": 100, "hookscript": "local:snippets/x.pl"})
+case(PVE, SC, "args", UNKNOWN, "args", {"vmid": 100, "args": "-monitor stdio"})
+case(PVE, SC, "PCI passthrough", UNKNOWN, "hostpci0", {"vmid": 100, "hostpci0": "0000:01:00.0"})
+case(PVE, SC, "cipassword", UNKNOWN, "cipassword", {"vmid": 100, "cipassword": "hostile-cfg-pw-6"},
+     secrets=("hostile-cfg-pw-6",))
+case(PVE, SC, "vmid 99", NUMBER, "vmid", {"vmid": 99, "cores": 2})
+case(PVE, SC, "cores 0", NUMBER, "cores", {"vmid": 100, "cores": 0})
+case(PVE, SC, "cores 513", NUMBER, "cores", {"vmid": 100, "cores": 513})
+case(PVE, SC, "cores as string", TYPE, "cores", {"vmid": 100, "cores": "4"})
+case(PVE, SC, "memory 8", NUMBER, "memory", {"vmid": 100, "memory": 8})
+case(PVE, SC, "memory 1e400", NUMBER, "memory", {"vmid": 100, "memory": HUGE_INT})
+case(PVE, SC, "description NUL", CONTROL, "description", {"vmid": 100, "description": "a\x00b"})
+case(PVE, SC, "description 8193 chars", OVERSIZE, "description", {"vmid": 100, "description": "d" * 8193})
+case(PVE, SC, "tags with a space", FORMAT, "tags", {"vmid": 100, "tags": ["a b"]})
+case(PVE, SC, "tags separator smuggling", FORMAT, "tags", {"vmid": 100, "tags": ["web;protected"]})
+case(PVE, SC, "tags as string", TYPE, "tags", {"vmid": 100, "tags": "web"})
+case(PVE, SC, "onboot as string", TYPE, "onboot", {"vmid": 100, "onboot": "1"})
+case(PVE, SC, "nothing to set", MISSING, "cores", {"vmid": 100},
+     note="documented: the refusal names the first settable key")
+case(PVE, SC, "node traversal", TRAVERSAL, "node", {"vmid": 100, "cores": 2, "node": "../pve1"})
+case(PVE, SC, "dry_run as string", TYPE, "dry_run", {"vmid": 100, "cores": 2, "dry_run": "true"})
+
+for tool in ["list_storage", "list_networks"]:
+    case(PVE, tool, "node traversal", TRAVERSAL, "node", {"node": "pve1/../../access"})
+    case(PVE, tool, "node NUL", CONTROL, "node", {"node": "pve1\x00"})
+    case(PVE, tool, "unknown argument type", UNKNOWN, "storage_type", {"storage_type": "dir"})
+FW = "list_firewall_rules"
+case(PVE, FW, "node shell metachar", SHELL, "node", {"node": "pve1`id`"})
+case(PVE, FW, "vmid 99", NUMBER, "vmid", {"vmid": 99})
+case(PVE, FW, "vmid as string", TYPE, "vmid", {"vmid": "100"})
+LT = "list_tasks"
+case(PVE, LT, "node traversal", TRAVERSAL, "node", {"node": "../pve1"})
+case(PVE, LT, "vmid 99", NUMBER, "vmid", {"vmid": 99})
+case(PVE, LT, "type query injection", FORMAT, "type", {"type": "vzdump&userfilter=root"})
+case(PVE, LT, "type 33 chars", OVERSIZE, "type", {"type": "t" * 33})
+case(PVE, LT, "limit 0", NUMBER, "limit", {"limit": 0})
+case(PVE, LT, "limit 501", NUMBER, "limit", {"limit": 501})
+TL = "task_log"
+case(PVE, TL, "upid traversal", TRAVERSAL, "upid", {"upid": "UPID:pve2:../../../etc:x"})
+case(PVE, TL, "upid newline", NEWLINE, "upid", {"upid": UPID + "\n"})
+case(PVE, TL, "upid missing", MISSING, "upid", {})
+case(PVE, TL, "lines 0", NUMBER, "lines", {"upid": UPID, "lines": 0})
+case(PVE, TL, "lines 1001", NUMBER, "lines", {"upid": UPID, "lines": 1001})
+
 # --- aws-whitelist -------------------------------------------------------------------------
 
 SG = "sg-0123456789abcdef0"  # well-formed; never reached, every case is refused before AWS
