@@ -40,9 +40,14 @@ impl App for Proxmox {
 
     fn instructions() -> Option<String> {
         Some(
-            "Proxmox VE: list_vms and vm_status to see guests, vm_action to power them (wait=true to follow \
-             the task), node_status and list_nodes for hosts. execute_command runs only allowlisted \
-             diagnostics, as plain words without shell syntax."
+            "Proxmox VE: list_vms and vm_status to see guests (by VMID; the node is found for you), \
+             guest_config for their configuration, vm_action to power them. Snapshots: list_snapshots, \
+             create_snapshot, rollback_snapshot, delete_snapshot. Backups: list_backups, backup_guest, \
+             restore_backup (to a new VMID by default). Tools that start a task return its UPID; \
+             wait_seconds follows it, task_status, task_log and list_tasks read it later. list_storage, \
+             list_networks and list_firewall_rules read the infrastructure, node_status and list_nodes \
+             the hosts. execute_command runs only allowlisted diagnostics, as plain words without shell \
+             syntax."
                 .into(),
         )
     }
