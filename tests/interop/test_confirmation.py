@@ -379,6 +379,24 @@ async def test_altered_request_state_is_refused(server: ServerHandle) -> None:
     assert [r["outcome"] for r in deletes(server)] == ["input_required"] + ["invalid_input"] * 3 + ["ok"]
 
 
+@all_modes
+async def test_one_yes_is_good_for_one_change(server: ServerHandle) -> None:
+    """A confirmed requestState sent again, for the same plan, is refused: one yes, one change."""
+    key, value = unique_key(), "v"
+    human = Human("accept")
+    async with connect(server, write_token(server), MODERN, human) as session:
+        await store(session, key, value)
+        first = await ask(session, key)
+        done = await answer(session, key, first.request_state)
+        assert isinstance(done, types.CallToolResult)
+        assert_applied(done, key, value, by="input_required")
+        await store(session, key, value)  # the same plan (and digest) as the first time
+        again = await answer(session, key, first.request_state)
+        assert isinstance(again, types.CallToolResult) and again.is_error is True, again
+        assert "already used" in text_of(again), text_of(again)
+        assert await stored(session, key) == value, "the replayed yes deleted nothing"
+
+
 @http_modes
 async def test_request_state_of_another_subject_is_refused(server: ServerHandle) -> None:
     key, value = unique_key(), "stays"

@@ -45,6 +45,11 @@ pub enum ToolError {
     #[error("conflict: {0}")]
     Conflict(String),
 
+    /// The output guard withheld a result, or refused a call's arguments (the text says
+    /// which, and why).
+    #[error("{0}")]
+    Guarded(String),
+
     /// A write that needs a human's confirmation did not get one. Nothing was changed.
     #[error("not applied: {0}")]
     NotConfirmed(String),
@@ -109,6 +114,7 @@ impl ToolError {
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Conflict(_) => "conflict",
+            Self::Guarded(_) => "guard_blocked",
             Self::NotConfirmed(_) => "not_confirmed",
             Self::InputRequired(_) => "input_required",
             Self::Dispatch(_) => "dispatch",

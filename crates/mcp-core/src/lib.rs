@@ -15,6 +15,8 @@ pub mod change;
 mod cli;
 pub mod config;
 pub mod error;
+#[cfg(feature = "airs")]
+pub mod guard;
 pub mod health;
 pub mod limits;
 pub mod page;

@@ -680,11 +680,18 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
     let limits = crate::limits::RateLimits::from_env(env, &tool_names)?;
     let changes = change_control::<A>(env, &s, auth_layer.verifier.is_some())?;
-    let shared = Arc::new(
-        Shared::new(app, &filter, readiness, core.call_timeout)
-            .with_rate_limits(limits)
-            .with_changes(changes),
-    );
+    let shared = Shared::new(app, &filter, readiness, core.call_timeout)
+        .with_rate_limits(limits)
+        .with_changes(changes);
+    #[cfg(feature = "airs")]
+    let shared = {
+        let guard = crate::guard::Guard::from_env(env, meta.name)?;
+        if let Some(g) = &guard {
+            tracing::info!(input = g.input, fail_reads = ?g.fail_reads, fail_writes = ?g.fail_writes, "output guard on: tool results are scanned by Prisma AIRS (MCP_GUARD=airs)");
+        }
+        shared.with_guard(guard)
+    };
+    let shared = Arc::new(shared);
     tracing::info!(
         server = meta.name,
         version = meta.version,
@@ -803,6 +810,8 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
         return Err(e.into());
     }
     change_control::<A>(env, s, layer.verifier.is_some())?;
+    #[cfg(feature = "airs")]
+    crate::guard::Guard::from_env(env, meta.name)?;
     let app = A::build(BuildCtx {
         env,
         check_only: true,

@@ -46,6 +46,9 @@ pub struct Shared<A: App> {
     prompts: Vec<crate::prompt::PromptDef>,
     /// Confirmation and approval settings and the pending-change store.
     changes: Arc<crate::change::ChangeControl>,
+    /// The output guard (`MCP_GUARD=airs`).
+    #[cfg(feature = "airs")]
+    guard: Option<Arc<crate::guard::Guard>>,
 }
 
 impl<A: App> std::fmt::Debug for Shared<A> {
@@ -117,7 +120,23 @@ impl<A: App> Shared<A> {
             changes: Arc::new(crate::change::ChangeControl::in_process(
                 &namespace_of::<A>(),
             )),
+            #[cfg(feature = "airs")]
+            guard: None,
         }
+    }
+
+    /// Scan results (and, with `MCP_GUARD_INPUT`, write tools' arguments) with `guard`.
+    #[cfg(feature = "airs")]
+    #[must_use]
+    pub fn with_guard(mut self, guard: Option<crate::guard::Guard>) -> Self {
+        self.guard = guard.map(Arc::new);
+        self
+    }
+
+    /// The output guard, when on.
+    #[cfg(feature = "airs")]
+    pub fn guard(&self) -> Option<&Arc<crate::guard::Guard>> {
+        self.guard.as_ref()
     }
 
     /// Confirm writes and hold pending changes as `control` says (`MCP_CONFIRM`,
@@ -126,7 +145,8 @@ impl<A: App> Shared<A> {
     /// server is read-only.
     #[must_use]
     pub fn with_changes(mut self, control: crate::change::ChangeControl) -> Self {
-        if control.approvals == crate::change::Approvals::Required && !self.read_only {
+        let writes = A::tools().iter().any(|t| !t.spec().effect.is_read_only());
+        if control.approvals == crate::change::Approvals::Required && !self.read_only && writes {
             let extra = crate::change::tools::tools::<A>(&control.namespace);
             self.declared_scopes
                 .extend(extra.iter().map(|t| t.spec().scope.to_string()));
@@ -326,6 +346,68 @@ fn request_id_of(ctx: &RequestContext<RoleServer>) -> Arc<str> {
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()))
 }
 
+/// What the output guard did to a call.
+#[cfg(feature = "airs")]
+type GuardAudit = crate::guard::GuardOutcome;
+/// Without the guard there is nothing to record.
+#[cfg(not(feature = "airs"))]
+#[derive(Debug, Default)]
+struct GuardAudit {
+    verdict: String,
+    report_id: String,
+}
+
+impl<A: App> McpServer<A> {
+    /// `MCP_GUARD_INPUT`: scan a write tool's (redacted) arguments before it runs.
+    async fn guard_input(
+        &self,
+        spec: &crate::tool::ToolSpec,
+        args: &serde_json::Value,
+        subject: &str,
+    ) -> Option<(ToolError, GuardAudit)> {
+        #[cfg(feature = "airs")]
+        if let Some(g) = &self.shared.guard
+            && g.input
+            && !spec.effect.is_read_only()
+        {
+            return g.check_input(args, subject, spec.name).await.err();
+        }
+        let _ = (spec, args, subject);
+        None
+    }
+
+    /// `MCP_GUARD`: scan a successful result before it is returned.
+    async fn guard_output(
+        &self,
+        r: Result<CallToolResult, ToolError>,
+        spec: &crate::tool::ToolSpec,
+        args: &serde_json::Value,
+        subject: &str,
+        outcome: &mut GuardAudit,
+    ) -> Result<CallToolResult, ToolError> {
+        #[cfg(feature = "airs")]
+        if let (Some(g), Ok(res)) = (&self.shared.guard, &r)
+            && res.is_error != Some(true)
+        {
+            return match g
+                .check_output(res, args, subject, spec.name, !spec.effect.is_read_only())
+                .await
+            {
+                Ok(o) => {
+                    *outcome = o;
+                    r
+                }
+                Err((e, o)) => {
+                    *outcome = o;
+                    Err(e)
+                }
+            };
+        }
+        let _ = (spec, args, subject, &outcome);
+        r
+    }
+}
+
 /// The tool an `apply_change` dispatched and its gate, for the audit event.
 type RanGate = std::sync::Mutex<Option<(&'static str, Arc<crate::change::GateCtx>)>>;
 
@@ -496,6 +578,8 @@ impl<A: App> ServerHandler for McpServer<A> {
         // tool the approved change names.
         let dispatched: Arc<RanGate> = Arc::default();
         let mut own_gate: Option<Arc<crate::change::GateCtx>> = None;
+        // What the output guard did (`MCP_GUARD`), for the audit event.
+        let mut guard_outcome = GuardAudit::default();
 
         let limited = self.shared.rate_limits.check(
             &principal.subject,
@@ -520,6 +604,12 @@ impl<A: App> ServerHandler for McpServer<A> {
                 }),
                 0,
             )
+        } else if let Some((e, o)) = self
+            .guard_input(&spec, &redacted_args, &principal.subject)
+            .await
+        {
+            guard_outcome = o;
+            (Err(e), 0)
         } else {
             let _inflight = self.shared.readiness.inflight();
             metrics::gauge!("mcp_inflight_tool_calls").increment(1.0);
@@ -570,6 +660,15 @@ impl<A: App> ServerHandler for McpServer<A> {
             })
             .await;
             metrics::gauge!("mcp_inflight_tool_calls").decrement(1.0);
+            let r = self
+                .guard_output(
+                    r,
+                    &spec,
+                    &redacted_args,
+                    &principal.subject,
+                    &mut guard_outcome,
+                )
+                .await;
             (r, n)
         };
 
@@ -608,6 +707,8 @@ impl<A: App> ServerHandler for McpServer<A> {
             approver = gate_audit.approver.as_deref().unwrap_or(""),
             change_id = gate_audit.change_id.as_deref().unwrap_or(""),
             applied_tool,
+            guard = %guard_outcome.verdict,
+            guard_report = %guard_outcome.report_id,
             "tool call"
         );
 

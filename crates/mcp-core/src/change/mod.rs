@@ -539,11 +539,14 @@ impl GateCtx {
 /// The key under which the confirmation is asked in an `InputRequiredResult`.
 const CONFIRM_KEY: &str = "confirm";
 
-/// What a sealed `requestState` carries: the digest the human was shown.
+/// What a sealed `requestState` carries: the digest the human was shown, and a nonce that
+/// makes one "yes" good for one change.
 #[derive(Serialize, Deserialize)]
 struct SealedConfirm {
     tool: String,
     digest: String,
+    #[serde(default)]
+    nonce: String,
 }
 
 fn associated_data(subject: &str, tool: &str) -> Vec<u8> {
@@ -572,10 +575,12 @@ fn elicitation_params(plan: &Plan) -> Value {
 /// An elicitation answer: `Ok(true)` for accept with `confirm: true`.
 fn accepted(answer: &Value) -> Result<bool, String> {
     match answer.get("action").and_then(Value::as_str) {
+        // The form asks for `confirm: true`; an accept without it is not a yes.
         Some("accept") => Ok(answer
             .get("content")
             .and_then(|c| c.get("confirm"))
-            .is_none_or(|v| v.as_bool() == Some(true))),
+            .and_then(Value::as_bool)
+            == Some(true)),
         Some("decline") => Err("declined".into()),
         Some("cancel") => Err("cancelled".into()),
         _ => Err("gave no answer".into()),
@@ -683,6 +688,25 @@ impl CallCtx {
                 let answer = responses.get(CONFIRM_KEY).cloned().unwrap_or(Value::Null);
                 return match accepted(&answer) {
                     Ok(true) => {
+                        // One yes, one change: the same sealed answer cannot be sent twice.
+                        let until = SystemTime::now() + g.control.input_ttl;
+                        let first = g
+                            .control
+                            .store
+                            .use_once(&format!("confirm:{}", sealed.nonce), until)
+                            .await
+                            .map_err(|e| ToolError::Unavailable {
+                                upstream: "the change store".into(),
+                                message: e.to_string(),
+                                retry_after: None,
+                            })?;
+                        if sealed.nonce.is_empty() || !first {
+                            g.record(&plan.digest, "replayed", None);
+                            return Err(ToolError::invalid(
+                                "requestState",
+                                "this confirmation was already used for a change; call the tool again without it to be asked again",
+                            ));
+                        }
                         let c = Confirmation {
                             by: "input_required".into(),
                             approver: None,
@@ -724,6 +748,7 @@ impl CallCtx {
                     &SealedConfirm {
                         tool: g.tool.to_string(),
                         digest: plan.digest.clone(),
+                        nonce: uuid::Uuid::new_v4().to_string(),
                     },
                     &SealOptions::new()
                         .associated_data(&ad)

@@ -148,12 +148,16 @@ pub trait ChangeStore: Send + Sync + std::fmt::Debug {
         digest: &'a str,
         now: SystemTime,
     ) -> StoreFuture<'a, PendingChange>;
+    /// Record `token` as used until `until`: `true` the first time, `false` after (a
+    /// confirmation sent twice).
+    fn use_once<'a>(&'a self, token: &'a str, until: SystemTime) -> StoreFuture<'a, bool>;
 }
 
 /// The in-process store (the default). Expired changes are dropped an hour after they lapse.
 #[derive(Debug, Default)]
 pub struct MemoryChangeStore {
     changes: Mutex<HashMap<String, PendingChange>>,
+    used: Mutex<HashMap<String, SystemTime>>,
 }
 
 /// Checks shared by every store: may `approver` approve `c` with `digest` at `now`?
@@ -286,6 +290,18 @@ impl ChangeStore for MemoryChangeStore {
             let approver = c.approver().unwrap_or_default().to_string();
             c.state = ChangeState::Applied { at: now, approver };
             Ok(c.clone())
+        })
+    }
+
+    fn use_once<'a>(&'a self, token: &'a str, until: SystemTime) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut used = self
+                .used
+                .lock()
+                .map_err(|_| ChangeError::Store("the in-memory store is poisoned".into()))?;
+            let now = SystemTime::now();
+            used.retain(|_, t| *t > now);
+            Ok(used.insert(token.to_string(), until).is_none())
         })
     }
 }

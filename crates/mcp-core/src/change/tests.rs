@@ -58,7 +58,15 @@ fn elicitation_answers() {
         accepted(&json!({"action": "accept", "content": {"confirm": false}})),
         Ok(false)
     );
-    assert_eq!(accepted(&json!({"action": "accept"})), Ok(true));
+    assert_eq!(
+        accepted(&json!({"action": "accept"})),
+        Ok(false),
+        "no confirm: not a yes"
+    );
+    assert_eq!(
+        accepted(&json!({"action": "accept", "content": {"confirm": "true"}})),
+        Ok(false)
+    );
     assert_eq!(
         accepted(&json!({"action": "decline"})),
         Err("declined".into())
@@ -173,6 +181,24 @@ async fn two_person_rule_in_the_store() {
 }
 
 #[tokio::test]
+async fn a_token_is_used_once() {
+    let store = MemoryChangeStore::default();
+    let until = SystemTime::now() + Duration::from_secs(60);
+    assert!(store.use_once("confirm:a", until).await.expect("ok"));
+    assert!(
+        !store.use_once("confirm:a", until).await.expect("ok"),
+        "second use"
+    );
+    assert!(store.use_once("confirm:b", until).await.expect("ok"));
+    let past = SystemTime::now() - Duration::from_secs(1);
+    assert!(store.use_once("confirm:c", past).await.expect("ok"));
+    assert!(
+        store.use_once("confirm:c", until).await.expect("ok"),
+        "an expired record is forgotten"
+    );
+}
+
+#[tokio::test]
 async fn an_unapproved_change_expires() {
     let store = MemoryChangeStore::default();
     let now = SystemTime::now();
@@ -204,6 +230,7 @@ fn sealed_state_is_bound_to_subject_and_tool() {
             &SealedConfirm {
                 tool: "t".into(),
                 digest: "d".into(),
+                nonce: "nd".into(),
             },
             &SealOptions::new().associated_data(&associated_data("alice", "t")),
         )
@@ -244,6 +271,7 @@ fn a_rotated_state_key_still_opens_what_the_previous_key_sealed() {
             &SealedConfirm {
                 tool: "t".into(),
                 digest: "d".into(),
+                nonce: "nd".into(),
             },
             &SealOptions::new().associated_data(&ad),
         )
@@ -261,6 +289,7 @@ fn a_rotated_state_key_still_opens_what_the_previous_key_sealed() {
             &SealedConfirm {
                 tool: "t".into(),
                 digest: "e".into(),
+                nonce: "ne".into(),
             },
             &SealOptions::new().associated_data(&ad),
         )

@@ -90,7 +90,12 @@ pub(crate) struct ApplyIn {
 }
 
 fn change_id(id: &str) -> Result<&str, ToolError> {
-    let ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    // A UUID as the write returned it: 8-4-4-4-12 hex digits.
+    let groups: Vec<&str> = id.split('-').collect();
+    let ok = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
     if ok {
         Ok(id)
     } else {
@@ -151,7 +156,8 @@ pub(crate) fn tools<A: Send + Sync + 'static>(ns: &str) -> Vec<ToolDef<A>> {
             },
             |_: Arc<A>, ctx: CallCtx, i: ApproveIn| async move {
                 let id = change_id(&i.change_id)?;
-                if !i.digest.starts_with("sha256:") || i.digest.len() != 71 {
+                let hex = i.digest.strip_prefix("sha256:").unwrap_or("");
+                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                     return Err(ToolError::invalid(
                         "digest",
                         "is not a change digest (`sha256:` and 64 hex digits)",

@@ -502,6 +502,11 @@ fn spawn_health_checks<A: App>(
             for (name, r, took) in app.health_checks().await {
                 health.record(name, &r, took, details);
             }
+            #[cfg(feature = "airs")]
+            if let Some(g) = shared.guard() {
+                let (r, took) = crate::health::timed(READY_PROBE_DEADLINE, g.probe()).await;
+                health.record("guard", &r, took, details);
+            }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 () = stop.cancelled() => return,
