@@ -16,6 +16,8 @@ Example:
   vendor-sim panos --bind 127.0.0.1:0 --config crates/simulators/fixtures/panos/firewall.xml \\
       --api-key KEY --username admin --password admin --latency-ms 5 \\
       --user bob:bob-password:BOB-KEY --job-polls 3 --job-ms 2000
+  vendor-sim panos --config panorama.xml --api-key KEY \\
+      --device 007200000001=fw1.xml --device 007200000002=fw2.xml
   vendor-sim airs --bind 127.0.0.1:0 --api-key KEY --profile default-profile \
       --profile strict --async-delay-ms 200 --rate-limit 50
   vendor-sim proxmox --bind 127.0.0.1:0 --token-id 'root@pam!ci' --token-secret SECRET \\
@@ -52,7 +54,9 @@ pub enum Command {
     /// configuration (config get/show/set/edit/delete/move/rename with an XPath
     /// subset), commit and partial commit as jobs, revert, config and commit
     /// locks, Panorama commit-all, rule hit counts, op `show system info` and
-    /// `test security-policy-match`.
+    /// `test security-policy-match`; sessions, routes, interfaces, HA state and
+    /// log jobs built from the config; managed firewalls (`--device`,
+    /// `target=`) on Panorama.
     Panos(PanosArgs),
     /// Prisma AIRS scan API (/v1/scan/*): sync and async scans with
     /// deterministic detectors, results and reports.
@@ -97,6 +101,20 @@ fn parse_rate(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+fn parse_device(s: &str) -> Result<(String, PathBuf), String> {
+    let (serial, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected SERIAL=FILE, got {s:?}"))?;
+    let serial = serial.trim();
+    if serial.is_empty() || !serial.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(format!("the serial {serial:?} must be letters and digits"));
+    }
+    if file.is_empty() {
+        return Err("the FILE of SERIAL=FILE is empty".to_owned());
+    }
+    Ok((serial.to_owned(), PathBuf::from(file)))
+}
+
 /// Options of `vendor-sim panos`.
 #[derive(Debug, Clone, Args)]
 pub struct PanosArgs {
@@ -120,6 +138,11 @@ pub struct PanosArgs {
     /// ends at the first ':', the key starts after the last one.
     #[arg(long = "user", value_name = "NAME:PASSWORD:KEY")]
     pub users: Vec<User>,
+    /// A firewall managed by this Panorama, as SERIAL=FILE (repeatable): its
+    /// own configuration file, reached with `target=SERIAL` and listed by
+    /// `show devices all|connected`.
+    #[arg(long = "device", value_name = "SERIAL=FILE", value_parser = parse_device)]
+    pub devices: Vec<(String, PathBuf)>,
     /// A commit job is FIN on this `show jobs` look at it.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub job_polls: u32,
@@ -208,6 +231,17 @@ pub async fn run(cli: Cli) -> Result<(), RunError> {
             });
             for user in args.users {
                 sim = sim.with_user(user);
+            }
+            for (serial, file) in &args.devices {
+                let fw = PanosSim::from_file(
+                    file,
+                    PanosAuth {
+                        api_key: String::new(),
+                        username: None,
+                        password: None,
+                    },
+                )?;
+                sim = sim.with_device(serial, fw);
             }
             let ctl = SimControl::new(args.common.fault_config());
             let app = crate::panos::router(Arc::new(sim), ctl);

@@ -2792,3 +2792,618 @@ async fn state_reset_returns_to_the_loaded_config() {
     let stats = sim.stats().await;
     assert_eq!(stats["by_type"].get("none"), None);
 }
+
+// ---- issue 21: managed devices, operational state, log jobs ----
+
+const FW1: &str = "007200006721";
+const FW2: &str = "007100000290";
+
+fn shared_config(name: &str) -> PathBuf {
+    fixtures_dir().join("panos/configs").join(name)
+}
+
+fn shared_sim(name: &str) -> PanosSim {
+    PanosSim::from_file(&shared_config(name), auth(true)).expect("shared fixture loads")
+}
+
+/// Panorama 8.1 (registers FW1, FW2 and 000007777) managing FW1 (the real
+/// 8.0 firewall) and FW2 (iron-skillet 10.1); 000007777 has no file.
+async fn start_panorama_with_devices() -> Sim {
+    let timing = JobTiming {
+        polls: 2,
+        max_age: None,
+    };
+    let sim = shared_sim("panorama-8.1.xml")
+        .with_job_timing(timing)
+        .with_device(FW1, shared_sim("firewall-8.0-vsys1.xml"))
+        .with_device(FW2, shared_sim("iron-skillet-10.1-firewall.xml"));
+    start_sim(sim).await
+}
+
+async fn start_shared_firewall() -> Sim {
+    start_sim(
+        shared_sim("firewall-8.0-vsys1.xml").with_job_timing(JobTiming {
+            polls: 2,
+            max_age: None,
+        }),
+    )
+    .await
+}
+
+/// `(serial, connected, hostname, device-group)` of each `show devices` entry.
+fn device_rows(r: &Reply) -> Vec<(String, String, String, String)> {
+    let doc = r.doc();
+    let kid = |n: roxmltree::Node<'_, '_>, name: &str| {
+        n.children()
+            .find(|c| c.has_tag_name(name))
+            .and_then(|c| c.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    doc.descendants()
+        .filter(|n| {
+            n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("devices"))
+        })
+        .map(|n| {
+            (
+                kid(n, "serial"),
+                kid(n, "connected"),
+                kid(n, "hostname"),
+                kid(n, "device-group"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn panorama_lists_managed_devices() {
+    let sim = start_panorama_with_devices().await;
+    let all = sim.op("<show><devices><all></all></devices></show>").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    let rows = device_rows(&all);
+    assert_eq!(rows.len(), 3, "{}", all.body);
+    assert!(
+        rows.contains(&(FW1.into(), "yes".into(), "PA-200".into(), String::new())),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == FW2 && r.1 == "yes" && r.2 == "panos-01"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&(
+            "000007777".into(),
+            "no".into(),
+            String::new(),
+            "FR Datacenter".into()
+        )),
+        "{rows:?}"
+    );
+    assert!(all.body.contains("<model>PA-VM</model>"));
+    assert!(
+        all.body.contains("<sw-version>8.0.0</sw-version>") || all.body.contains("<sw-version>8.0"),
+        "{}",
+        all.body
+    );
+
+    let connected = sim
+        .op("<show><devices><connected></connected></devices></show>")
+        .await;
+    let serials: Vec<String> = device_rows(&connected).into_iter().map(|r| r.0).collect();
+    assert_eq!(serials, vec![FW1.to_owned(), FW2.to_owned()]);
+
+    // A firewall has no managed devices.
+    let fw = start_shared_firewall().await;
+    let r = fw.op("<show><devices><all></all></devices></show>").await;
+    assert!(r.body.contains("status=\"error\""), "{}", r.body);
+}
+
+#[tokio::test]
+async fn target_routes_every_request_to_that_firewall() {
+    let sim = start_panorama_with_devices().await;
+    let v = sim.api(&[("type", "version"), ("target", FW1)]).await;
+    assert_eq!(v.text("serial"), FW1);
+    assert_eq!(v.text("model"), "PA-VM");
+    let own = sim.api(&[("type", "version")]).await;
+    assert_eq!(own.text("model"), "Panorama");
+    let info = sim
+        .api(&[
+            ("type", "op"),
+            ("cmd", "<show><system><info/></system></show>"),
+            ("target", FW2),
+        ])
+        .await;
+    assert_eq!(info.text("hostname"), "panos-01");
+    assert_eq!(info.text("serial"), FW2);
+
+    let rules = format!("{VSYS1}/rulebase/security/rules");
+    let fw1 = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "get"),
+            ("xpath", &rules),
+            ("target", FW1),
+        ])
+        .await;
+    let fw2 = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "get"),
+            ("xpath", &rules),
+            ("target", FW2),
+        ])
+        .await;
+    let names = |r: &Reply| -> Vec<String> {
+        r.doc()
+            .descendants()
+            .filter(|n| {
+                n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("rules"))
+            })
+            .filter_map(|n| n.attribute("name").map(str::to_owned))
+            .collect()
+    };
+    assert!(!names(&fw1).is_empty(), "{}", fw1.body);
+    assert_ne!(names(&fw1), names(&fw2));
+    // Panorama's own config has no firewall vsys.
+    let pano = sim.get(&rules).await;
+    assert!(names(&pano).is_empty(), "{}", pano.body);
+
+    // A write through target changes that firewall's candidate only.
+    let xpath = format!("{VSYS1}/address");
+    let set = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "set"),
+            ("xpath", &xpath),
+            (
+                "element",
+                "<entry name=\"sim-target-obj\"><ip-netmask>10.9.9.9</ip-netmask></entry>",
+            ),
+            ("target", FW2),
+        ])
+        .await;
+    assert!(set.body.contains("status=\"success\""), "{}", set.body);
+    let obj = format!("{xpath}/entry[@name='sim-target-obj']");
+    let on2 = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "get"),
+            ("xpath", &obj),
+            ("target", FW2),
+        ])
+        .await;
+    assert!(on2.body.contains("10.9.9.9"), "{}", on2.body);
+    let on1 = sim
+        .api(&[
+            ("type", "config"),
+            ("action", "get"),
+            ("xpath", &obj),
+            ("target", FW1),
+        ])
+        .await;
+    assert!(!on1.body.contains("10.9.9.9"), "{}", on1.body);
+
+    // Unknown, disconnected, and target on a firewall.
+    let r = sim.api(&[("type", "version"), ("target", "999")]).await;
+    assert!(r.body.contains("not managed"), "{}", r.body);
+    let r = sim
+        .api(&[("type", "version"), ("target", "000007777")])
+        .await;
+    assert!(r.body.contains("not connected"), "{}", r.body);
+    let fw = start_shared_firewall().await;
+    let r = fw.api(&[("type", "version"), ("target", FW1)]).await;
+    assert!(r.body.contains("Parameter \"target\""), "{}", r.body);
+
+    // Stats name the target.
+    let stats = sim.stats().await;
+    assert!(
+        stats["by_key"].get(format!("version@{FW1}")).is_some(),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn operational_state_from_the_config() {
+    let sim = start_shared_firewall().await;
+    // Interfaces: state, IP, zone, virtual router.
+    let all = sim.op("<show><interface>all</interface></show>").await;
+    let doc = all.doc();
+    let e1 = doc
+        .descendants()
+        .find(|n| {
+            n.has_tag_name("entry")
+                && n.parent().is_some_and(|p| p.has_tag_name("ifnet"))
+                && n.children()
+                    .any(|c| c.has_tag_name("name") && c.text() == Some("ethernet1/1"))
+        })
+        .expect("ethernet1/1 in ifnet");
+    let kid = |name: &str| {
+        e1.children()
+            .find(|c| c.has_tag_name(name))
+            .and_then(|c| c.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(kid("ip"), "192.168.10.2/24");
+    assert_eq!(kid("fwd"), "vr:default");
+    assert!(!kid("zone").is_empty(), "{}", all.body);
+    assert!(all.body.contains("<state>up</state>"));
+    let one = sim
+        .op("<show><interface>ethernet1/1</interface></show>")
+        .await;
+    assert!(
+        one.text("ibytes").parse::<u64>().expect("ibytes") > 0,
+        "{}",
+        one.body
+    );
+    let again = sim
+        .op("<show><interface>ethernet1/1</interface></show>")
+        .await;
+    assert_eq!(one.text("ibytes"), again.text("ibytes"));
+    let bad = sim
+        .op("<show><interface>ethernet9/9</interface></show>")
+        .await;
+    assert!(bad.body.contains("status=\"error\""), "{}", bad.body);
+
+    // Routes: the static default route and a connected one; filters.
+    let routes = sim
+        .op("<show><routing><route></route></routing></show>")
+        .await;
+    assert!(
+        routes
+            .body
+            .contains("<destination>0.0.0.0/0</destination><nexthop>192.168.10.1</nexthop>"),
+        "{}",
+        routes.body
+    );
+    assert!(routes.body.contains("<destination>192.168.10.0/24</destination><nexthop>0.0.0.0</nexthop><metric>0</metric><flags>A C</flags>"), "{}", routes.body);
+    let only = sim
+        .op("<show><routing><route><virtual-router>default</virtual-router><destination>172.16.0.0/12</destination></route></routing></show>")
+        .await;
+    assert_eq!(
+        only.doc()
+            .descendants()
+            .filter(|n| n.has_tag_name("entry"))
+            .count(),
+        1,
+        "{}",
+        only.body
+    );
+    let fib = sim
+        .op("<test><routing><fib-lookup><virtual-router>default</virtual-router><ip>8.8.8.8</ip></fib-lookup></routing></test>")
+        .await;
+    assert_eq!(fib.text("interface"), "ethernet1/1", "{}", fib.body);
+    assert_eq!(fib.text("ip"), "192.168.10.1");
+    let local = sim
+        .op("<test><routing><fib-lookup><virtual-router>default</virtual-router><ip>192.168.10.77</ip></fib-lookup></routing></test>")
+        .await;
+    assert_eq!(local.text("nh"), "local", "{}", local.body);
+    let novr = sim
+        .op("<test><routing><fib-lookup><virtual-router>nope</virtual-router><ip>8.8.8.8</ip></fib-lookup></routing></test>")
+        .await;
+    assert!(novr.body.contains("status=\"error\""), "{}", novr.body);
+
+    // HA: not configured in this file.
+    let ha = sim
+        .op("<show><high-availability><state></state></high-availability></show>")
+        .await;
+    assert_eq!(ha.text("enabled"), "no", "{}", ha.body);
+
+    // Sessions: allowed flows ACTIVE, denied DISCARD; filters narrow.
+    let s = sim.op("<show><session><all></all></session></show>").await;
+    let count = |r: &Reply| {
+        r.doc()
+            .descendants()
+            .filter(|n| n.has_tag_name("entry"))
+            .count()
+    };
+    let total = count(&s);
+    assert!(total >= 2, "{}", s.body);
+    assert!(s.body.contains("<state>ACTIVE</state>") && s.body.contains("<state>DISCARD</state>"));
+    let active = sim
+        .op("<show><session><all><filter><state>active</state></filter></all></session></show>")
+        .await;
+    assert!(count(&active) > 0 && count(&active) < total);
+    assert!(!active.body.contains("DISCARD"));
+    let rule = s.text("security-rule");
+    let by_rule = sim
+        .op(&format!(
+            "<show><session><all><filter><rule>{rule}</rule></filter></all></session></show>"
+        ))
+        .await;
+    assert!(count(&by_rule) >= 1);
+    assert!(
+        by_rule
+            .doc()
+            .descendants()
+            .filter(|n| n.has_tag_name("security-rule"))
+            .all(|n| n.text() == Some(rule.as_str()))
+    );
+    let none = sim
+        .op("<show><session><all><filter><destination-port>65000</destination-port></filter></all></session></show>")
+        .await;
+    assert_eq!(count(&none), 0, "{}", none.body);
+}
+
+impl Sim {
+    /// Submits a log job and returns its id.
+    async fn log_job(&self, params: &[(&str, &str)]) -> String {
+        let mut p = vec![("type", "log")];
+        p.extend_from_slice(params);
+        let r = self.api(&p).await;
+        let id = r.text("job");
+        assert!(!id.is_empty(), "{}", r.body);
+        id
+    }
+
+    /// Polls the job (bounded) until FIN and returns the final answer.
+    async fn log_result(&self, id: &str) -> Reply {
+        for _ in 0..10 {
+            let r = self
+                .api(&[("type", "log"), ("action", "get"), ("job-id", id)])
+                .await;
+            if r.job_text("status") == "FIN" {
+                return r;
+            }
+            assert_eq!(r.job_text("status"), "ACT", "{}", r.body);
+        }
+        panic!("log job {id} never finished");
+    }
+}
+
+fn log_entries(r: &Reply) -> Vec<std::collections::BTreeMap<String, String>> {
+    r.doc()
+        .descendants()
+        .filter(|n| n.has_tag_name("entry") && n.parent().is_some_and(|p| p.has_tag_name("logs")))
+        .map(|e| {
+            e.children()
+                .filter(|c| c.is_element())
+                .map(|c| {
+                    (
+                        c.tag_name().name().to_owned(),
+                        c.text().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn log_jobs_submit_poll_fetch_finish() {
+    let sim = start_shared_firewall().await;
+    let id = sim
+        .log_job(&[("log-type", "traffic"), ("nlogs", "5000")])
+        .await;
+    let first = sim
+        .api(&[("type", "log"), ("action", "get"), ("job-id", &id)])
+        .await;
+    assert_eq!(first.job_text("status"), "ACT", "{}", first.body);
+    assert!(log_entries(&first).is_empty());
+    let done = sim.log_result(&id).await;
+    let all = log_entries(&done);
+    assert_eq!(all.len(), 1500);
+    assert!(
+        all.iter()
+            .all(|e| e["type"] == "TRAFFIC" && !e["rule"].is_empty())
+    );
+    // Newest first.
+    assert!(
+        all.windows(2)
+            .all(|w| w[0]["receive_time"] >= w[1]["receive_time"])
+    );
+    // An allowed and a denied flow per rule.
+    assert!(
+        all.iter()
+            .any(|e| e["action"] == "allow" && e["session_end_reason"] != "policy-deny")
+    );
+    assert!(
+        all.iter()
+            .any(|e| e["action"] == "deny" && e["session_end_reason"] == "policy-deny")
+    );
+    let finish = sim
+        .api(&[("type", "log"), ("action", "finish"), ("job-id", &id)])
+        .await;
+    assert!(
+        finish.body.contains("status=\"success\""),
+        "{}",
+        finish.body
+    );
+    let gone = sim
+        .api(&[("type", "log"), ("action", "get"), ("job-id", &id)])
+        .await;
+    assert!(gone.body.contains("not found"), "{}", gone.body);
+
+    // Paging: skip past 1,000 entries, deterministically.
+    let page = sim
+        .log_job(&[("log-type", "traffic"), ("nlogs", "1000"), ("skip", "1000")])
+        .await;
+    let page = log_entries(&sim.log_result(&page).await);
+    assert_eq!(page.len(), 500);
+    assert_eq!(page[0], all[1000]);
+    let default = sim.log_job(&[("log-type", "traffic")]).await;
+    assert_eq!(log_entries(&sim.log_result(&default).await).len(), 20);
+
+    // Filters.
+    let deny = sim
+        .log_job(&[
+            ("log-type", "traffic"),
+            ("nlogs", "5000"),
+            ("query", "( action eq deny )"),
+        ])
+        .await;
+    let deny = log_entries(&sim.log_result(&deny).await);
+    assert!(!deny.is_empty() && deny.len() < 1500);
+    assert!(deny.iter().all(|e| e["action"] == "deny"));
+    let rule = all[0]["rule"].clone();
+    let q = format!("( rule eq '{rule}' ) and not ( port.dst eq 1 )");
+    let by_rule = sim
+        .log_job(&[("log-type", "traffic"), ("nlogs", "5000"), ("query", &q)])
+        .await;
+    let by_rule = log_entries(&sim.log_result(&by_rule).await);
+    assert!(!by_rule.is_empty());
+    assert!(
+        by_rule
+            .iter()
+            .all(|e| e["rule"] == rule && e["dport"] != "1")
+    );
+    let src = all[0]["src"].clone();
+    let q = format!("(addr.src in {src}/32) or (addr.dst in 203.0.113.0/24)");
+    let by_src = sim
+        .log_job(&[("log-type", "traffic"), ("nlogs", "5000"), ("query", &q)])
+        .await;
+    let by_src = log_entries(&sim.log_result(&by_src).await);
+    assert!(by_src.iter().any(|e| e["src"] == src));
+
+    // Refusals.
+    for (k, v) in [
+        ("nlogs", "5001"),
+        ("nlogs", "0"),
+        ("skip", "-1"),
+        ("query", "(bogus eq 1)"),
+        ("query", "(app eq x"),
+        ("log-type", "nope"),
+    ] {
+        let mut p = vec![("type", "log"), ("log-type", "traffic")];
+        p.retain(|(pk, _)| *pk != k);
+        p.push((k, v));
+        let r = sim.api(&p).await;
+        assert!(r.body.contains("status=\"error\""), "{k}={v}: {}", r.body);
+    }
+    let r = sim.api(&[("type", "log"), ("action", "get")]).await;
+    assert!(r.body.contains("job-id"), "{}", r.body);
+
+    // The other log types.
+    for (ty, want) in [
+        ("threat", "THREAT"),
+        ("url", "THREAT"),
+        ("system", "SYSTEM"),
+        ("config", "CONFIG"),
+    ] {
+        let id = sim.log_job(&[("log-type", ty), ("nlogs", "50")]).await;
+        let rows = log_entries(&sim.log_result(&id).await);
+        assert!(!rows.is_empty(), "{ty}");
+        assert!(rows.iter().all(|e| e["type"] == want), "{ty}");
+    }
+    let id = sim
+        .log_job(&[
+            ("log-type", "threat"),
+            ("query", "( severity eq critical )"),
+            ("nlogs", "5000"),
+        ])
+        .await;
+    let rows = log_entries(&sim.log_result(&id).await);
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|e| e["severity"] == "critical" && !e["threatid"].is_empty())
+    );
+
+    // Stats name submit, get and finish.
+    let stats = sim.stats().await;
+    for key in ["log:traffic", "log:get", "log:finish"] {
+        assert!(stats["by_key"].get(key).is_some(), "{key}: {stats}");
+    }
+}
+
+#[tokio::test]
+async fn log_jobs_through_panorama_target() {
+    let sim = start_panorama_with_devices().await;
+    let r = sim
+        .api(&[
+            ("type", "log"),
+            ("log-type", "traffic"),
+            ("nlogs", "10"),
+            ("target", FW1),
+        ])
+        .await;
+    let id = r.text("job");
+    assert!(!id.is_empty(), "{}", r.body);
+    let mut last = None;
+    for _ in 0..10 {
+        let g = sim
+            .api(&[
+                ("type", "log"),
+                ("action", "get"),
+                ("job-id", &id),
+                ("target", FW1),
+            ])
+            .await;
+        if g.job_text("status") == "FIN" {
+            last = Some(g);
+            break;
+        }
+    }
+    let done = last.expect("job finished");
+    let rows = log_entries(&done);
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter()
+            .all(|e| e["serial"] == FW1 && e["device_name"] == "PA-200")
+    );
+    // The job lives on the firewall, not on Panorama.
+    let on_pano = sim
+        .api(&[("type", "log"), ("action", "get"), ("job-id", &id)])
+        .await;
+    assert!(on_pano.body.contains("not found"), "{}", on_pano.body);
+}
+
+/// The binary's `--device SERIAL=FILE`: listed, reachable with target=.
+#[tokio::test]
+async fn binary_loads_managed_devices() {
+    use tokio::io::AsyncBufReadExt;
+    let dev1 = format!(
+        "{FW1}={}",
+        shared_config("firewall-8.0-vsys1.xml").display()
+    );
+    let dev2 = format!(
+        "{FW2}={}",
+        shared_config("iron-skillet-10.1-firewall.xml").display()
+    );
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vendor-sim"))
+        .args([
+            "panos",
+            "--bind",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--config",
+        ])
+        .arg(shared_config("panorama-8.1.xml"))
+        .args(["--device", &dev1, "--device", &dev2])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn vendor-sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("announced in time")
+        .expect("read")
+        .expect("a line");
+    let sim = Sim {
+        base: first.trim_start_matches("listening on ").to_owned(),
+        http: reqwest::Client::new(),
+    };
+    let r = sim.op("<show><devices><connected/></devices></show>").await;
+    let serials: Vec<String> = device_rows(&r).into_iter().map(|r| r.0).collect();
+    assert_eq!(serials, vec![FW1.to_owned(), FW2.to_owned()], "{}", r.body);
+    let v = sim.api(&[("type", "version"), ("target", FW2)]).await;
+    assert_eq!(v.text("serial"), FW2);
+    child.kill().await.expect("kill");
+
+    // A malformed --device is refused before serving.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vendor-sim"))
+        .args(["panos", "--api-key", KEY, "--config"])
+        .arg(shared_config("panorama-8.1.xml"))
+        .args(["--device", "no-equals-sign"])
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SERIAL=FILE"));
+}

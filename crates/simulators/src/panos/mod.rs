@@ -1,6 +1,7 @@
 //! PAN-OS XML API simulator: `/api/` with keygen, version, `type=config`
 //! (get and show, set, edit, delete, move, rename), `type=commit` (commit,
-//! partial commit, Panorama commit-all) and op commands, backed by a
+//! partial commit, Panorama commit-all), op commands, log jobs
+//! (`type=log`) and, on Panorama, managed firewalls (`target=`), backed by a
 //! configuration XML file that becomes both the running and the candidate
 //! configuration. See `docs/servers/paloalto-ngfw.md` (reads, policy match,
 //! faults) and `docs/simulators.md` (change management) for what is simulated.
@@ -9,10 +10,13 @@ pub mod dom;
 mod hitcount;
 pub mod jobs;
 mod locks;
+pub mod logs;
+pub mod netstate;
 pub mod ops;
 pub mod policy_match;
 pub mod refs;
 mod state;
+pub mod traffic;
 pub mod tree;
 pub mod users;
 pub mod xpath;
@@ -92,6 +96,18 @@ pub struct PanosSim {
     users: Users,
     timing: JobTiming,
     started: Instant,
+    serial: String,
+    devices: Vec<Managed>,
+    log_jobs: Mutex<logs::LogJobs>,
+}
+
+/// A firewall managed by a simulated Panorama, reached with `target=SERIAL`.
+#[derive(Debug)]
+pub struct Managed {
+    /// Its serial number.
+    pub serial: String,
+    /// The firewall itself (its own configuration, jobs and locks).
+    pub sim: Arc<PanosSim>,
 }
 
 impl PanosSim {
@@ -112,7 +128,51 @@ impl PanosSim {
             users,
             timing: JobTiming::default(),
             started: Instant::now(),
+            serial: SERIAL.to_owned(),
+            devices: Vec::new(),
+            log_jobs: Mutex::new(logs::LogJobs::default()),
         }
+    }
+
+    /// Sets the serial number the device reports (default [`SERIAL`]).
+    pub fn with_serial(mut self, serial: &str) -> Self {
+        self.serial = serial.to_owned();
+        self
+    }
+
+    /// Adds a managed firewall (Panorama only answers for it): requests with
+    /// `target=SERIAL` go to `sim`, which reports `serial`. Its jobs take as
+    /// long as this device's.
+    pub fn with_device(mut self, serial: &str, sim: PanosSim) -> Self {
+        let sim = sim.with_serial(serial).with_job_timing(self.timing);
+        self.devices.retain(|d| d.serial != serial);
+        self.devices.push(Managed {
+            serial: serial.to_owned(),
+            sim: Arc::new(sim),
+        });
+        self
+    }
+
+    /// The serial number this device reports.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
+
+    /// The managed firewalls loaded with [`PanosSim::with_device`].
+    pub fn devices(&self) -> &[Managed] {
+        &self.devices
+    }
+
+    /// Log jobs not yet finished (`action=finish`) by a client.
+    pub fn open_log_jobs(&self) -> usize {
+        self.log_jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    pub(crate) fn log_jobs(&self) -> MutexGuard<'_, logs::LogJobs> {
+        self.log_jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds an administrator (one with the same name or key is replaced).
@@ -121,9 +181,15 @@ impl PanosSim {
         self
     }
 
-    /// Sets how long jobs take (default: three looks or two seconds).
+    /// Sets how long jobs take (default: three looks or two seconds), here
+    /// and on the managed firewalls added before.
     pub fn with_job_timing(mut self, timing: JobTiming) -> Self {
         self.timing = timing;
+        for d in &mut self.devices {
+            if let Some(sim) = Arc::get_mut(&mut d.sim) {
+                sim.timing = timing;
+            }
+        }
         self
     }
 
@@ -162,6 +228,11 @@ impl PanosSim {
     pub fn reset_state(&self) {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         *st = DeviceState::new(self.loaded.clone());
+        drop(st);
+        self.log_jobs().clear();
+        for d in &self.devices {
+            d.sim.reset_state();
+        }
     }
 
     /// The running configuration (what `action=show` reads).
@@ -326,7 +397,18 @@ async fn api_handler(
                 _ => "op:malformed".to_owned(),
             },
         ),
+        "log" => (
+            "log".to_owned(),
+            match get("action") {
+                Some(a) => format!("log:{a}"),
+                None => format!("log:{}", get("log-type").unwrap_or_default()),
+            },
+        ),
         other => (other.to_owned(), other.to_owned()),
+    };
+    let key = match get("target") {
+        Some(t) => format!("{key}@{t}"),
+        None => key,
     };
     app.ctl.stats.record(&kind, &key);
     tracing::debug!(%method, %key, "api request");
@@ -359,22 +441,83 @@ async fn api_handler(
     };
     let admin = user.name.as_str();
 
+    let sim = match get("target") {
+        None => &app.sim,
+        Some(serial) => match managed(&app.sim, serial) {
+            Ok(sim) => sim,
+            Err(body) => return ok(body),
+        },
+    };
+    ok(dispatch(sim, admin, ty, &p))
+}
+
+/// The firewall `target=SERIAL` names, or the error body to answer.
+fn managed<'a>(sim: &'a Arc<PanosSim>, serial: &str) -> Result<&'a Arc<PanosSim>, String> {
+    if !is_panorama(&sim.config()) {
+        return Err(bad_param(
+            "target",
+            "invalid: only Panorama forwards to managed devices",
+        ));
+    }
+    if let Some(d) = sim.devices.iter().find(|d| d.serial == serial) {
+        return Ok(&d.sim);
+    }
+    if ops::registered_serials(&sim.config())
+        .iter()
+        .any(|s| s == serial)
+    {
+        return Err(error_line(&format!("Device {serial} is not connected")));
+    }
+    Err(error_line(&format!(
+        "Device {serial} is not managed by this Panorama"
+    )))
+}
+
+/// Answers one authenticated request on `sim`.
+fn dispatch(sim: &PanosSim, admin: &str, ty: &str, p: &BTreeMap<String, String>) -> String {
+    let get = |k: &str| p.get(k).map(String::as_str);
     match ty {
         "version" => {
-            let config = app.sim.config();
-            ok(format!(
-                "<response status=\"success\"><result><sw-version>{}</sw-version><multi-vsys>off</multi-vsys><model>{}</model><serial>{SERIAL}</serial></result></response>",
+            let config = sim.config();
+            format!(
+                "<response status=\"success\"><result><sw-version>{}</sw-version><multi-vsys>off</multi-vsys><model>{}</model><serial>{}</serial></result></response>",
                 escape_text(&sw_version(&config)),
-                model(&config)
-            ))
+                model(&config),
+                escape_text(&sim.serial)
+            )
         }
-        "config" => ok(config_request(&app.sim, admin, &p)),
-        "op" => match cmd {
-            Some(Ok(c)) => ok(ops::run(&app.sim, admin, &c, get("vsys"))),
-            _ => ok(error_line("malformed command")),
+        "config" => config_request(sim, admin, p),
+        "op" => match get("cmd").map(Element::parse) {
+            Some(Ok(c)) => ops::run(sim, admin, &c, get("vsys")),
+            _ => error_line("malformed command"),
         },
-        "commit" => ok(commit_request(&app.sim, admin, &p)),
-        _ => ok(BAD_TYPE),
+        "commit" => commit_request(sim, admin, p),
+        "log" => log_request(sim, p),
+        _ => BAD_TYPE.to_owned(),
+    }
+}
+
+/// `type=log`: submit a log job, or `action=get|finish|delete` one.
+fn log_request(sim: &PanosSim, p: &BTreeMap<String, String>) -> String {
+    let get = |k: &str| p.get(k).map(String::as_str);
+    match get("action") {
+        None => {
+            let config = sim.config();
+            let id = sim.state().next_job_id();
+            let name = ops::hostname(&config);
+            sim.log_jobs().submit(id, &config, p, &sim.serial, &name)
+        }
+        Some(a @ ("get" | "finish" | "delete")) => {
+            let Some(id) = get("job-id").filter(|j| !j.is_empty()) else {
+                return bad_param("job-id", "required");
+            };
+            if a == "get" {
+                sim.log_jobs().get(id, sim.timing)
+            } else {
+                sim.log_jobs().finish(id)
+            }
+        }
+        Some(_) => bad_param("action", "invalid"),
     }
 }
 

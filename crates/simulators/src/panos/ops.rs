@@ -45,12 +45,159 @@ pub fn run(sim: &PanosSim, admin: &str, cmd: &Element, vsys: Option<&str>) -> St
     if let Some(answer) = change_management(sim, admin, cmd, vsys) {
         return answer;
     }
+    if let Some(answer) = operational_state(sim, cmd) {
+        return answer;
+    }
     if cmd.name == "test"
         && let Some(spm) = cmd.child("security-policy-match")
     {
         return security_policy_match(sim, spm, vsys.unwrap_or("vsys1"));
     }
     unexpected(&cmd.name)
+}
+
+/// Devices, sessions, routes, interfaces and HA state.
+fn operational_state(sim: &PanosSim, cmd: &Element) -> Option<String> {
+    let config = sim.config();
+    let panorama = super::is_panorama(&config);
+    if cmd.name == "test" {
+        let q = cmd.path(&["routing", "fib-lookup"])?;
+        if panorama {
+            return Some(error_line(
+                "test routing fib-lookup is not supported on Panorama",
+            ));
+        }
+        return Some(super::netstate::fib_lookup(&config, q));
+    }
+    if cmd.name != "show" {
+        return None;
+    }
+    if let Some(which) = cmd.child("devices") {
+        if !panorama {
+            return Some(unexpected("devices"));
+        }
+        let connected_only = match which.text().trim() {
+            "" if which.child("connected").is_some() => true,
+            "" if which.child("all").is_some() => false,
+            "connected" => true,
+            "all" => false,
+            _ => return None,
+        };
+        return Some(show_devices(sim, &config, connected_only));
+    }
+    if cmd
+        .child("high-availability")
+        .and_then(|h| h.child("state"))
+        .is_some()
+    {
+        return Some(super::netstate::show_ha(&config));
+    }
+    if panorama {
+        return None;
+    }
+    if let Some(session) = cmd.child("session") {
+        let all = session.child("all")?;
+        return Some(super::traffic::show_sessions(&config, all.child("filter")));
+    }
+    if let Some(route) = cmd.path(&["routing", "route"]) {
+        return Some(super::netstate::show_routes(&config, Some(route)));
+    }
+    if let Some(iface) = cmd.child("interface") {
+        let which = iface.text().trim().to_owned();
+        if which.is_empty() {
+            return None;
+        }
+        return Some(super::netstate::show_interface(&config, &which));
+    }
+    None
+}
+
+/// The serials Panorama's configuration registers (`mgt-config/devices`).
+pub fn registered_serials(config: &Element) -> Vec<String> {
+    config
+        .path(&["mgt-config", "devices"])
+        .into_iter()
+        .flat_map(|d| d.elements().filter(|e| e.name == "entry"))
+        .filter_map(|e| e.name_attr().map(str::to_owned))
+        .collect()
+}
+
+/// The device's hostname (`deviceconfig/system/hostname`, else `sim-fw`).
+pub fn hostname(config: &Element) -> String {
+    system_value(config, "hostname", "sim-fw")
+}
+
+/// The entry names of `kind` (`device-group`, `template-stack`) on Panorama
+/// that list `serial` under `devices`.
+fn containing(config: &Element, kind: &str, serial: &str) -> Option<String> {
+    config
+        .child("devices")?
+        .elements()
+        .filter(|e| e.name == "entry")
+        .filter_map(|d| d.child(kind))
+        .flat_map(|k| k.elements().filter(|e| e.name == "entry"))
+        .find(|g| {
+            g.child("devices")
+                .is_some_and(|d| d.entry(serial).is_some())
+        })
+        .and_then(|g| g.name_attr().map(str::to_owned))
+}
+
+/// `show devices all` / `show devices connected` on Panorama: every managed
+/// firewall loaded with `--device` (connected), then every other serial the
+/// configuration registers (not connected).
+fn show_devices(sim: &PanosSim, config: &Element, connected_only: bool) -> String {
+    let mut out = String::from("<response status=\"success\"><result><devices>");
+    let mut listed: Vec<String> = Vec::new();
+    for d in sim.devices() {
+        listed.push(d.serial.clone());
+        let fw = d.sim.config();
+        let ha = if super::netstate::show_ha(&fw).contains("<enabled>yes</enabled>") {
+            "<ha><state>active</state></ha>"
+        } else {
+            ""
+        };
+        let ip = system_value(&fw, "ip-address", "127.0.0.1");
+        let _ = write!(
+            out,
+            "<entry name=\"{s}\"><serial>{s}</serial><connected>yes</connected><unsupported-version>no</unsupported-version><hostname>{h}</hostname><ip-address>{ip}</ip-address><model>{m}</model><sw-version>{v}</sw-version><app-version>8700-1234</app-version><threat-version>8700-1234</threat-version><multi-vsys>no</multi-vsys>{ha}",
+            s = escape_text(&d.serial),
+            h = escape_text(&hostname(&fw)),
+            ip = escape_text(&ip),
+            m = super::model(&fw),
+            v = escape_text(&super::sw_version(&fw)),
+        );
+        write_groups(&mut out, config, &d.serial);
+        out.push_str(
+            "<vsys><entry name=\"vsys1\"><display-name>vsys1</display-name></entry></vsys></entry>",
+        );
+    }
+    if !connected_only {
+        for serial in registered_serials(config) {
+            if listed.contains(&serial) {
+                continue;
+            }
+            let _ = write!(
+                out,
+                "<entry name=\"{s}\"><serial>{s}</serial><connected>no</connected><unsupported-version>no</unsupported-version>",
+                s = escape_text(&serial)
+            );
+            write_groups(&mut out, config, &serial);
+            out.push_str("</entry>");
+            listed.push(serial);
+        }
+    }
+    out.push_str("</devices></result></response>");
+    out
+}
+
+fn write_groups(out: &mut String, config: &Element, serial: &str) {
+    if let Some(g) = containing(config, "device-group", serial) {
+        let _ = write!(out, "<device-group>{}</device-group>", escape_text(&g));
+    }
+    if let Some(t) = containing(config, "template-stack", serial) {
+        let _ = write!(out, "<template-stack>{}</template-stack>", escape_text(&t));
+    }
 }
 
 fn unexpected(name: &str) -> String {
@@ -189,7 +336,7 @@ fn show_system_info(sim: &PanosSim) -> String {
         ("devicename", hostname),
         ("family", if panorama { "m" } else { "vm" }.to_owned()),
         ("model", super::model(&config).to_owned()),
-        ("serial", super::SERIAL.to_owned()),
+        ("serial", sim.serial().to_owned()),
         ("sw-version", super::sw_version(&config)),
         ("app-version", "8700-1234".to_owned()),
         ("threat-version", "8700-1234".to_owned()),

@@ -156,6 +156,13 @@ impl DeviceState {
         }
     }
 
+    /// A new job id (log jobs share the numbering with commit jobs).
+    pub(crate) fn next_job_id(&mut self) -> u64 {
+        let id = self.next_job;
+        self.next_job += 1;
+        id
+    }
+
     /// `show jobs id N`: one more look at job `id`.
     pub(crate) fn show_job(&mut self, id: &str, timing: JobTiming) -> String {
         let found = id
