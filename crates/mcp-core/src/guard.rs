@@ -50,6 +50,17 @@ impl FailPolicy {
     }
 }
 
+/// What a block does to a result (`MCP_GUARD_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardMode {
+    /// Withhold the whole result.
+    Block,
+    /// Withhold only the flagged items of a paged result (`items`), each scanned on its own;
+    /// a result without items is withheld whole. AIRS does not say where in a text it found
+    /// an injection, so an item is the finest part this server can hold back.
+    Redact,
+}
+
 /// A verdict on one piece of content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -79,6 +90,8 @@ pub struct Guard {
     client: AirsClient,
     profile: AiProfile,
     server: &'static str,
+    /// `MCP_GUARD_MODE`.
+    pub mode: GuardMode,
     /// Scan write tools' arguments before they run.
     pub input: bool,
     /// AIRS unavailable, for reads.
@@ -148,10 +161,24 @@ impl Guard {
         };
         let client = AirsClient::new(&settings)
             .map_err(|e| ConfigError::invalid("PANW_AI_SEC_API_ENDPOINT", e.to_string()))?;
+        let mode = match env.get("MCP_GUARD_MODE")?.as_deref().map(str::trim) {
+            None | Some("block") => GuardMode::Block,
+            Some("redact") => GuardMode::Redact,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "MCP_GUARD_MODE",
+                    format!(
+                        "`{}` is not block or redact",
+                        crate::validate::excerpt(other, 20)
+                    ),
+                ));
+            }
+        };
         Ok(Some(Self {
             client,
             profile,
             server,
+            mode,
             input: env.flag("MCP_GUARD_INPUT")?.unwrap_or(false),
             fail_reads: policy("MCP_GUARD_FAIL_READS", FailPolicy::Open)?,
             fail_writes: policy("MCP_GUARD_FAIL_WRITES", FailPolicy::Closed)?,
@@ -293,10 +320,11 @@ impl Guard {
         }))
     }
 
-    /// Check a successful result: `Ok(outcome)` lets it through, `Err` replaces it.
+    /// Check a successful result: `Ok(outcome)` lets it through (in redact mode, possibly
+    /// with flagged items replaced), `Err` replaces it.
     pub async fn check_output(
         &self,
-        result: &CallToolResult,
+        result: &mut CallToolResult,
         arguments: &Value,
         subject: &str,
         tool: &'static str,
@@ -308,7 +336,57 @@ impl Guard {
         }
         let prompt = arguments.to_string();
         let verdict = self.scan_response(&prompt, &text, subject, tool).await;
+        let blocked = matches!(&verdict, Ok(v) if v.block);
+        if blocked
+            && self.mode == GuardMode::Redact
+            && let Some(outcome) = self.redact_items(result, &prompt, subject, tool).await
+        {
+            return Ok(outcome);
+        }
         self.decide(verdict, tool, write, "output")
+    }
+
+    /// Redact mode: scan each item of the result's `items` on its own and replace the
+    /// flagged ones. `None` when the result has no items, an item cannot be scanned, or no
+    /// single item is flagged (the whole result is then withheld).
+    async fn redact_items(
+        &self,
+        result: &mut CallToolResult,
+        prompt: &str,
+        subject: &str,
+        tool: &'static str,
+    ) -> Option<GuardOutcome> {
+        let mut structured = result.structured_content.clone()?;
+        let items = structured.get_mut("items")?.as_array_mut()?;
+        let mut flagged = Vec::new();
+        for item in items.iter_mut() {
+            let v = self
+                .scan_response(prompt, &item.to_string(), subject, tool)
+                .await
+                .ok()?;
+            if v.block {
+                let report = v.report_id.clone().unwrap_or_default();
+                *item = serde_json::json!({
+                    "withheld": format!(
+                        "Prisma AIRS flagged {} in this item (report id {}); none of it is shown",
+                        v.detected.join(", ").replace('_', " "),
+                        if report.is_empty() { "none" } else { &report }
+                    )
+                });
+                flagged.push(report);
+            }
+        }
+        if flagged.is_empty() {
+            return None;
+        }
+        let text = serde_json::to_string(&structured).ok()?;
+        result.content = vec![ContentBlock::text(text)];
+        result.structured_content = Some(structured);
+        metrics::counter!("mcp_guard_verdicts_total", "tool" => tool, "side" => "output", "verdict" => "redact", "category" => "injection").increment(flagged.len() as u64);
+        Some(GuardOutcome {
+            verdict: "redact".into(),
+            report_id: flagged.join(","),
+        })
     }
 
     /// Check a write tool's arguments before it runs.

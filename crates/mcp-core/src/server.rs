@@ -386,16 +386,25 @@ impl<A: App> McpServer<A> {
         outcome: &mut GuardAudit,
     ) -> Result<CallToolResult, ToolError> {
         #[cfg(feature = "airs")]
-        if let (Some(g), Ok(res)) = (&self.shared.guard, &r)
-            && res.is_error != Some(true)
+        if let Some(g) = &self.shared.guard
+            && let Ok(mut res) = r
         {
+            if res.is_error == Some(true) {
+                return Ok(res);
+            }
             return match g
-                .check_output(res, args, subject, spec.name, !spec.effect.is_read_only())
+                .check_output(
+                    &mut res,
+                    args,
+                    subject,
+                    spec.name,
+                    !spec.effect.is_read_only(),
+                )
                 .await
             {
                 Ok(o) => {
                     *outcome = o;
-                    r
+                    Ok(res)
                 }
                 Err((e, o)) => {
                     *outcome = o;

@@ -23,6 +23,14 @@ async fn airs() -> SimProcess {
 }
 
 async fn server(panos: &SimProcess, airs: Option<&SimProcess>) -> (ServerProcess, RpcClient) {
+    server_with(panos, airs, &[]).await
+}
+
+async fn server_with(
+    panos: &SimProcess,
+    airs: Option<&SimProcess>,
+    extra: &[(&str, &str)],
+) -> (ServerProcess, RpcClient) {
     let mut spec = ServerSpec::http(BIN)
         .env("MCP_STATELESS", "true")
         .env("PANOS_HOST", panos.base.clone())
@@ -34,6 +42,7 @@ async fn server(panos: &SimProcess, airs: Option<&SimProcess>) -> (ServerProcess
             .env("PANW_AI_SEC_API_KEY", AIRS_KEY)
             .env("PANW_AI_PROFILE_NAME", "secops-guard");
     }
+    let spec = spec.env_overrides(extra);
     let server = ServerProcess::start(&spec).await;
     let mut c = RpcClient::new(
         format!("{}/mcp", server.base()),
@@ -89,4 +98,35 @@ async fn a_benign_config_passes_unchanged() {
     );
     let scans = guard.stats().await["by_type"]["sync"].as_u64().unwrap_or(0);
     assert!(scans >= 1, "the result was scanned");
+}
+
+/// `MCP_GUARD_MODE=redact`: only the flagged rule is held back; the model still gets the
+/// others.
+#[tokio::test]
+async fn redact_mode_withholds_only_the_flagged_rule() {
+    let sim = panos("firewall-injected.xml").await;
+    let guard = airs().await;
+    let (_s, mut c) = server_with(&sim, Some(&guard), &[("MCP_GUARD_MODE", "redact")]).await;
+    let page = ok(&mut c, "retrieve_security_policies", json!({})).await;
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let withheld: Vec<_> = items
+        .iter()
+        .filter(|i| i.get("withheld").is_some())
+        .collect();
+    assert_eq!(withheld.len(), 1, "{page}");
+    assert!(
+        withheld[0]["withheld"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("Prisma AIRS flagged injection in this item")),
+        "{page}"
+    );
+    let text = page.to_string();
+    assert!(
+        !text.contains("legacy-allow-any") && !text.to_lowercase().contains("ignore previous"),
+        "{text}"
+    );
+    assert!(
+        text.contains("allow-web-inbound"),
+        "the other rules are served: {text}"
+    );
 }
