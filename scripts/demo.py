@@ -216,22 +216,60 @@ async def confirm(_ctx, params: types.ElicitRequestParams) -> types.ElicitResult
     return types.ElicitResult(action="accept", content={"confirm": True})
 
 
-async def session(base: str, tok: str, script: Script) -> None:
+async def session(base: str, tok: str, script: Script, list_tools: bool = True) -> None:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {tok}"}, timeout=30)
     async with http, streamable_http_client(f"{base}/mcp", http_client=http) as (read, write, *_):
         async with ClientSession(read, write, elicitation_callback=confirm) as s:
             init = await s.initialize()
             print(f"  connected: {init.server_info.name} {init.server_info.version}, protocol {init.protocol_version}")
-            tools = (await s.list_tools()).tools
-            print(f"  {len(tools)} tools visible with scopes {script.scopes}:")
-            for t in tools:
-                hint = "read-only" if t.annotations and t.annotations.read_only_hint else "write"
-                print(f"    - {t.name:<34} {hint}")
+            if list_tools:
+                tools = (await s.list_tools()).tools
+                print(f"  {len(tools)} tools visible with scopes {script.scopes}:")
+                for t in tools:
+                    hint = "read-only" if t.annotations and t.annotations.read_only_hint else "write"
+                    print(f"    - {t.name:<34} {hint}")
             for name, args in script.calls:
                 if isinstance(args, Later):
                     args = args.resolve()
                 r = await s.call_tool(name, args)
                 print(f"  call {name}({json.dumps(args)})\n    -> {show(r)[:400]}")
+
+
+def start_sim(kind: str, *args: str) -> tuple[subprocess.Popen, str]:
+    sim = start([str(BIN / "vendor-sim"), kind, *args, "--bind", "127.0.0.1:0"], {})
+    assert sim.stdout is not None
+    first = sim.stdout.readline().decode().strip()
+    m = re.match(r"listening on (http://\S+)", first)
+    if not m:
+        raise SystemExit(f"simulator said {first!r}")
+    return sim, m.group(1)
+
+
+def guard_demo(procs: list[subprocess.Popen]) -> None:
+    """The output guard (docs/guard.md): a firewall whose rule description carries a prompt
+    injection, read once with MCP_GUARD=airs against vendor-sim airs (withheld), once without
+    (served as it is)."""
+    print("\n== output guard: a rule description that tries to steer the model")
+    airs, airs_url = start_sim("airs", "--api-key", "demo-airs-key", "--profile", "secops-guard")
+    fixture = ROOT / "crates/simulators/fixtures/panos/firewall-injected.xml"
+    panos, panos_url = start_sim("panos", "--config", str(fixture), "--api-key", "sim-key")
+    procs.extend([airs, panos])
+    print(f"  simulators: vendor-sim panos (firewall-injected.xml) {panos_url}, vendor-sim airs {airs_url}")
+    for label, guard in (("guard on (MCP_GUARD=airs)", True), ("guard off", False)):
+        env = {"MCP_TRANSPORT": "http", "MCP_BIND": "127.0.0.1:0", "MCP_JWT_SECRET": SECRET,
+               "MCP_LOG_FORMAT": "json", "RUST_LOG": "warn,mcp_core=info",
+               "PANOS_HOST": panos_url, "PANOS_API_KEY": "sim-key"}
+        if guard:
+            env.update({"MCP_GUARD": "airs", "PANW_AI_SEC_API_ENDPOINT": airs_url,
+                        "PANW_AI_SEC_API_KEY": "demo-airs-key", "PANW_AI_PROFILE_NAME": "secops-guard"})
+        proc = start([str(BIN / "paloalto-ngfw"), "serve"], env)
+        procs.append(proc)
+        base = wait_for_line(proc, r"listening on (http://[0-9.:]+)", "paloalto-ngfw").group(1)
+        wait_ready(base)
+        print(f"  -- {label}")
+        script = Script(title="", scopes=["ngfw:read"],
+                        calls=[("retrieve_security_policies", {"name_filter": "legacy"})])
+        asyncio.run(session(base, token("paloalto-ngfw", script.scopes), script, list_tools=False))
 
 
 def main() -> int:
@@ -265,6 +303,7 @@ def main() -> int:
             wait_ready(base)
             print(f"  server {spec.binary}: {base} (Streamable HTTP, JWT auth)")
             asyncio.run(session(base, token(spec.binary, script.scopes), script))
+        guard_demo(procs)
     finally:
         procs.extend(EXTRA_PROCS)
         for p in reversed(procs):
