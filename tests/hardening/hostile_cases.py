@@ -763,6 +763,7 @@ for tool in SNAP_TOOLS:
     case(PVE, tool, "name starts with a digit", FORMAT, "name", {**S, "name": "1st"})
     case(PVE, tool, "name current", FORMAT, "name", {**S, "name": "current"})
     case(PVE, tool, "name 41 chars", OVERSIZE, "name", {**S, "name": "a" * 41})
+    case(PVE, tool, "name one character", FORMAT, "name", {**S, "name": "a"})
     case(PVE, tool, "name Cyrillic look-alike", UNICODE, "name", {**S, "name": f"pr{CYR_E}"})
     case(PVE, tool, "name newline", NEWLINE, "name", {**S, "name": "a\nb"})
     case(PVE, tool, "name null", MISSING, "name", {**S, "name": None})
@@ -772,10 +773,10 @@ for tool in SNAP_TOOLS:
     case(PVE, tool, "dry_run as string", TYPE, "dry_run", {**S, "dry_run": "yes"})
     case(PVE, tool, "unknown argument force", UNKNOWN, "force", {**S, "force": True})
 CS = "create_snapshot"
-case(PVE, CS, "description NUL", CONTROL, "description", {"vmid": 100, "name": "a", "description": "x\x00y"})
-case(PVE, CS, "description 1025 chars", OVERSIZE, "description", {"vmid": 100, "name": "a", "description": "d" * 1025})
-case(PVE, CS, "include_ram as string", TYPE, "include_ram", {"vmid": 100, "name": "a", "include_ram": "true"})
-case(PVE, "rollback_snapshot", "start as number", TYPE, "start", {"vmid": 100, "name": "a", "start": 2})
+case(PVE, CS, "description NUL", CONTROL, "description", {"vmid": 100, "name": "ab", "description": "x\x00y"})
+case(PVE, CS, "description 1025 chars", OVERSIZE, "description", {"vmid": 100, "name": "ab", "description": "d" * 1025})
+case(PVE, CS, "include_ram as string", TYPE, "include_ram", {"vmid": 100, "name": "ab", "include_ram": "true"})
+case(PVE, "rollback_snapshot", "start as number", TYPE, "start", {"vmid": 100, "name": "ab", "start": 2})
 case(PVE, VA, "wait_seconds 601", NUMBER, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": 601})
 case(PVE, VA, "wait_seconds as string", TYPE, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": "5"})
 

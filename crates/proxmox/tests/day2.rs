@@ -157,7 +157,7 @@ async fn snapshots_create_list_rollback_delete() {
     let e = err(
         &mut c,
         "create_snapshot",
-        json!({"vmid": 200, "name": "x", "include_ram": true}),
+        json!({"vmid": 200, "name": "xy", "include_ram": true}),
     )
     .await;
     assert!(e.contains("include_ram"), "{e}");
@@ -379,32 +379,32 @@ async fn protected_guests_are_refused_by_every_tool_with_no_write() {
     let cases = [
         (
             "rollback_snapshot",
-            json!({"vmid": 100, "name": "a"}),
+            json!({"vmid": 100, "name": "snap-a"}),
             "PROXMOX_PROTECTED_VMIDS",
         ),
         (
             "delete_snapshot",
-            json!({"vmid": 100, "name": "a"}),
+            json!({"vmid": 100, "name": "snap-a"}),
             "PROXMOX_PROTECTED_VMIDS",
         ),
         (
             "rollback_snapshot",
-            json!({"vmid": 200, "name": "a"}),
+            json!({"vmid": 200, "name": "snap-a"}),
             "PROXMOX_PROTECTED_TAGS",
         ),
         (
             "delete_snapshot",
-            json!({"vmid": 200, "name": "a"}),
+            json!({"vmid": 200, "name": "snap-a"}),
             "PROXMOX_PROTECTED_TAGS",
         ),
         (
             "rollback_snapshot",
-            json!({"vmid": 101, "name": "a"}),
+            json!({"vmid": 101, "name": "snap-a"}),
             "protection flag",
         ),
         (
             "delete_snapshot",
-            json!({"vmid": 101, "name": "a"}),
+            json!({"vmid": 101, "name": "snap-a"}),
             "protection flag",
         ),
         (
@@ -444,12 +444,12 @@ async fn protected_guests_are_refused_by_every_tool_with_no_write() {
         ),
         (
             "proxmox_api",
-            json!({"method": "POST", "path": "/nodes/pve1/qemu/100/snapshot/a/rollback"}),
+            json!({"method": "POST", "path": "/nodes/pve1/qemu/100/snapshot/snap-a/rollback"}),
             "PROXMOX_PROTECTED_VMIDS",
         ),
         (
             "proxmox_api",
-            json!({"method": "DELETE", "path": "/nodes/pve1/lxc/200/snapshot/a"}),
+            json!({"method": "DELETE", "path": "/nodes/pve1/lxc/200/snapshot/snap-a"}),
             "PROXMOX_PROTECTED_TAGS",
         ),
         (
@@ -699,12 +699,12 @@ async fn write_tools_refuse_bad_input_before_any_request() {
         ),
         (
             "create_snapshot",
-            json!({"vmid": 100, "name": "a", "description": "x\u{0}"}),
+            json!({"vmid": 100, "name": "snap-a", "description": "x\u{0}"}),
             "description",
         ),
         (
             "create_snapshot",
-            json!({"vmid": 100, "name": "a", "wait_seconds": 601}),
+            json!({"vmid": 100, "name": "snap-a", "wait_seconds": 601}),
             "wait_seconds",
         ),
         (
@@ -764,4 +764,123 @@ async fn write_tools_refuse_bad_input_before_any_request() {
         assert!(e.contains(field), "{tool}({args}): {e}");
     }
     assert_eq!(requests(&sim).await, n, "no request for refused input");
+}
+
+/// fakepve, started by tests/peers/fakepve_launcher.py: (child, url, fingerprint).
+async fn fakepve(dir: &std::path::Path, privs: &str) -> (tokio::process::Child, String, String) {
+    use tokio::io::AsyncBufReadExt;
+    let repo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let py = repo.join(".venv/bin/python");
+    let mut child = tokio::process::Command::new(&py)
+        .arg(repo.join("tests/peers/fakepve_launcher.py"))
+        .args([
+            "--token-id",
+            TOKEN_ID,
+            "--token-secret",
+            SECRET,
+            "--privs",
+            privs,
+            "--seed",
+            "--cert-out",
+        ])
+        .arg(dir.join("pve.pem"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start fakepve via {} ({e}); `make deps` installs it",
+                py.display()
+            )
+        });
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .ok()
+        .and_then(|l| l.ok())
+        .flatten()
+        .unwrap_or_default();
+    let rest = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("fakepve said {first:?}"));
+    let (url, fp) = rest
+        .split_once(" sha256=")
+        .unwrap_or_else(|| panic!("no fingerprint in {first:?}"));
+    (child, url.to_string(), fp.to_string())
+}
+
+/// The snapshot, firewall and task calls against fakepve, an independent PVE fake written
+/// by others: our requests are what a PVE-shaped server accepts, not only our simulator.
+#[tokio::test]
+async fn snapshots_and_reads_against_fakepve() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The documented roles of proxmox:read and proxmox:snapshot, and nothing more.
+    let (_pve, url, fp) = fakepve(
+        dir.path(),
+        "VM.Audit,Sys.Audit,Datastore.Audit,VM.Snapshot,VM.Snapshot.Rollback",
+    )
+    .await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(
+        &spec(&url).env("PROXMOX_TLS_FINGERPRINT", fp),
+        &["proxmox:read", "proxmox:snapshot"],
+    )
+    .await;
+    let created = ok(
+        &mut c,
+        "create_snapshot",
+        json!({"vmid": 100, "name": "fake-pre", "description": "via fakepve", "wait_seconds": 60}),
+    )
+    .await;
+    assert_eq!(created["ok"], true, "{created}");
+    let list = ok(&mut c, "list_snapshots", json!({"vmid": 100})).await;
+    assert!(names(&list["snapshots"]).contains(&"fake-pre"), "{list}");
+    assert!(names(&list["snapshots"]).contains(&"current"), "{list}");
+    let rb = ok(
+        &mut c,
+        "rollback_snapshot",
+        json!({"vmid": 100, "name": "fake-pre", "wait_seconds": 60}),
+    )
+    .await;
+    assert_eq!(rb["ok"], true, "{rb}");
+    let del = ok(
+        &mut c,
+        "delete_snapshot",
+        json!({"vmid": 100, "name": "fake-pre", "wait_seconds": 60}),
+    )
+    .await;
+    assert_eq!(del["ok"], true, "{del}");
+    let list = ok(&mut c, "list_snapshots", json!({"vmid": 100})).await;
+    assert!(!names(&list["snapshots"]).contains(&"fake-pre"), "{list}");
+    let tasks = ok(&mut c, "list_tasks", json!({"vmid": 100})).await;
+    assert!(
+        tasks["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|n| n["items"].as_array().into_iter().flatten())
+            .any(|t| t["upid"] == del["upid"]),
+        "{tasks}"
+    );
+    let log = ok(&mut c, "task_log", json!({"upid": del["upid"]})).await;
+    assert!(
+        log["lines"].as_array().is_some_and(|l| !l.is_empty()),
+        "{log}"
+    );
+    let cfg = ok(&mut c, "guest_config", json!({"vmid": 100})).await;
+    assert!(
+        cfg["config"].as_object().is_some_and(|o| !o.is_empty()),
+        "{cfg}"
+    );
+    let fw = ok(&mut c, "list_firewall_rules", json!({})).await;
+    assert!(fw["rules"].is_array(), "{fw}");
+    let st = ok(&mut c, "list_storage", json!({})).await;
+    assert!(
+        st["nodes"].as_array().is_some_and(|n| !n.is_empty()),
+        "{st}"
+    );
 }

@@ -1865,6 +1865,9 @@ async fn snapshots_tree_rollback_delete_and_locks() {
             "snapname",
             "invalid format - invalid configuration ID '1bad'",
         );
+    sim.form("POST", &format!("{base}/snapshot"), "snapname=x")
+        .await
+        .assert_param_error("snapname", "invalid format - invalid configuration ID 'x'");
     sim.form("POST", &format!("{base}/snapshot"), "")
         .await
         .assert_param_error("snapname", "property is missing and it is not optional");
@@ -1872,7 +1875,7 @@ async fn snapshots_tree_rollback_delete_and_locks() {
     sim.form(
         "POST",
         "/nodes/pve1/lxc/200/snapshot",
-        "snapname=x&vmstate=1",
+        "snapname=xy&vmstate=1",
     )
     .await
     .assert_param_error(
@@ -1927,7 +1930,7 @@ async fn snapshots_tree_rollback_delete_and_locks() {
     assert_eq!(text.first().copied(), Some("snapshot 'after' of VM 100"));
     assert_eq!(text.last().copied(), Some("TASK OK"));
     // Privileges: VM 104 grants nothing.
-    sim.form("POST", "/nodes/pve2/qemu/104/snapshot", "snapname=a")
+    sim.form("POST", "/nodes/pve2/qemu/104/snapshot", "snapname=ab")
         .await
         .assert_error(403, "Permission check failed (/vms/104, VM.Snapshot)");
 }

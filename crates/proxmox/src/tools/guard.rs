@@ -87,17 +87,17 @@ pub async fn destructive(s: &Proxmox, t: &Target, action: &str) -> Result<(), To
     Ok(())
 }
 
-/// A snapshot name as PVE allows it: a letter, then letters, digits, `-` and `_`, at most
-/// 40 characters; `current` is PVE's name for the present state.
+/// A snapshot name as PVE's `pve-configid` allows it: a letter, then one or more letters,
+/// digits, `-` and `_`, at most 40 characters; `current` is PVE's name for the present state.
 pub fn snapname(v: &str) -> Result<String, ToolError> {
-    let ok = v.len() <= 40
+    let ok = (2..=40).contains(&v.len())
         && v.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(ToolError::invalid(
             "name",
-            "must be a snapshot name: a letter, then letters, digits, `-` and `_`, at most 40 characters",
+            "must be a snapshot name: a letter, then one or more letters, digits, `-` and `_`, 2 to 40 characters",
         ));
     }
     if v == "current" {
@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn names_and_waits() {
         assert!(snapname("pre-upgrade_1").is_ok());
-        for bad in ["", "1a", "a b", "current", "a/b", &"a".repeat(41)] {
+        for bad in ["", "a", "1a", "a b", "current", "a/b", &"a".repeat(41)] {
             assert!(snapname(bad).is_err(), "{bad}");
         }
         assert!(storage("storage", "local-lvm").is_ok());

@@ -74,7 +74,7 @@ pub struct ListInput {
 pub struct CreateInput {
     /// VMID, 100-999999999.
     pub vmid: i64,
-    /// Snapshot name: a letter, then letters, digits, `-` and `_`, at most 40 characters.
+    /// Snapshot name: a letter, then one or more letters, digits, `-` and `_`; 2 to 40 characters.
     pub name: String,
     /// Description, at most 1024 characters.
     pub description: Option<String>,

@@ -214,10 +214,10 @@ pub fn vzdump_stamp(t: u64) -> String {
     )
 }
 
-/// A snapshot name as PVE's `pve-configid` allows: a letter, then letters, digits, `-`
-/// and `_`, at most 40 characters.
+/// A snapshot name as PVE's `pve-configid` allows: a letter, then one or more letters,
+/// digits, `-` and `_` (at least two characters); at most 40 characters.
 pub fn check_snapname(field: &str, name: &str) -> Result<(), PveError> {
-    let ok = name.len() <= 40
+    let ok = (2..=40).contains(&name.len())
         && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && name
             .chars()
