@@ -779,6 +779,9 @@ case(PVE, CS, "include_ram as string", TYPE, "include_ram", {"vmid": 100, "name"
 case(PVE, "rollback_snapshot", "start as number", TYPE, "start", {"vmid": 100, "name": "ab", "start": 2})
 case(PVE, VA, "wait_seconds 601", NUMBER, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": 601})
 case(PVE, VA, "wait_seconds as string", TYPE, "wait_seconds", {"vmid": 102, "action": "start", "wait_seconds": "5"})
+case(PVE, VA, "dry_run as string", TYPE, "dry_run", {"vmid": 102, "action": "start", "dry_run": "true"})
+case(PVE, EX, "dry_run as string", TYPE, "dry_run", {**C, "command": "uptime", "dry_run": "yes"})
+case(PVE, API, "dry_run as number", TYPE, "dry_run", {"method": "POST", "path": "/nodes/pve1/qemu/100/status/start", "dry_run": 1})
 
 LB = "list_backups"
 case(PVE, LB, "storage traversal", TRAVERSAL, "storage", {"storage": "../../etc"})
