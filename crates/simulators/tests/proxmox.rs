@@ -1763,8 +1763,19 @@ async fn shared_fixture_shapes() {
                 problems.extend(shape_problems(&format!("{k}-config"), first, &ours, &name));
                 format!("GET /nodes/{{node}}/{k}/{{vmid}}/config")
             }
+            ("GET", ["cluster", "firewall", "rules"], 200) => {
+                let ours = sim.get("/cluster/firewall/rules").await.data();
+                problems.extend(shape_problems("firewall", first, &ours[0], &name));
+                "GET /cluster/firewall/rules".into()
+            }
+            ("GET", ["nodes", _, "firewall", "rules"], 200) => {
+                let ours = sim.get("/nodes/pve1/firewall/rules").await.data();
+                problems.extend(shape_problems("firewall", first, &ours[0], &name));
+                "GET /nodes/{node}/firewall/rules".into()
+            }
             _ => {
-                // Firewall rules, config updates: not simulated; parsed only.
+                // Rule and config writes (go-proxmox's mocks answer PUT lxc config with a
+                // UPID where PVE's schema returns null): parsed only.
                 continue;
             }
         };
@@ -1785,6 +1796,8 @@ async fn shared_fixture_shapes() {
         "GET /nodes/{node}/status",
         "GET /cluster/resources",
         "GET /nodes/{node}/qemu/{vmid}/status/current",
+        "GET /cluster/firewall/rules",
+        "GET /nodes/{node}/firewall/rules",
     ] {
         assert!(
             compared.iter().any(|(k, _)| k == required),

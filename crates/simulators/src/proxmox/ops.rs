@@ -511,20 +511,23 @@ pub fn network(ip: Option<&str>) -> Value {
     ])
 }
 
-/// `GET .../firewall/rules` of the cluster, a node or a guest.
+/// `GET .../firewall/rules` of the cluster, a node or a guest (keys as in the shared
+/// fixtures of real PVE answers: `pos`, `type`, `action`, `enable`, `iface`, `source`,
+/// `dest`, `proto`, `dport`, `comment`, `macro`, `log`).
 pub fn firewall_rules(level: &str) -> Value {
     match level {
         "cluster" => json!([
-            {"pos": 0, "type": "in", "action": "ACCEPT", "macro": "SSH", "source": "10.0.0.0/24", "enable": 1, "comment": "admin network", "ipversion": 4},
-            {"pos": 1, "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "enable": 1, "comment": "web UI"},
+            {"pos": 0, "type": "in", "action": "ACCEPT", "enable": 1, "proto": "tcp", "dport": "8006", "source": "10.0.0.0/24", "comment": "web UI"},
+            {"pos": 1, "type": "in", "action": "ACCEPT", "enable": 1, "macro": "SSH", "source": "10.0.0.0/24", "comment": "admin network"},
             {"pos": 2, "type": "in", "action": "DROP", "enable": 1, "log": "nolog"},
         ]),
         "node" => json!([
-            {"pos": 0, "type": "in", "action": "ACCEPT", "proto": "icmp", "enable": 1},
+            {"pos": 0, "type": "in", "action": "ACCEPT", "enable": 1, "iface": "vmbr0", "source": "10.0.0.0/24", "dest": "10.0.0.11", "proto": "tcp", "dport": "22", "comment": "SSH from the admin network"},
+            {"pos": 1, "type": "in", "action": "ACCEPT", "enable": 1, "proto": "icmp"},
         ]),
         _ => json!([
-            {"pos": 0, "type": "in", "action": "ACCEPT", "proto": "tcp", "dport": "443", "enable": 1, "comment": "https"},
-            {"pos": 1, "type": "out", "action": "REJECT", "proto": "tcp", "dport": "25", "enable": 0},
+            {"pos": 0, "type": "in", "action": "ACCEPT", "enable": 1, "proto": "tcp", "dport": "443", "comment": "https"},
+            {"pos": 1, "type": "out", "action": "REJECT", "enable": 0, "proto": "tcp", "dport": "25"},
         ]),
     }
 }
