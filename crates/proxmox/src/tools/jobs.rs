@@ -26,7 +26,7 @@ pub struct Job {
     /// Once stopped: `OK` or the task's error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_status: Option<String>,
-    /// Once stopped: whether the task finished with `OK`.
+    /// With wait_seconds: `true` only for a task that stopped with `OK` (`false` when it failed or still runs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
     /// When the task failed: the last lines of its log.
@@ -82,6 +82,7 @@ pub async fn follow(
         }
         if now >= deadline {
             job.task_status = Some(status);
+            job.ok = Some(false);
             return Ok(job);
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
