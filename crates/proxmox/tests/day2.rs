@@ -884,3 +884,52 @@ async fn snapshots_and_reads_against_fakepve() {
         "{st}"
     );
 }
+
+/// wait_seconds is a bound: a task that outlasts it comes back `running`, `ok: false`, with
+/// its UPID to follow; the call does not wait longer.
+#[tokio::test]
+async fn wait_seconds_is_a_bound() {
+    let sim = SimProcess::start(&[
+        "proxmox",
+        "--token-id",
+        TOKEN_ID,
+        "--token-secret",
+        SECRET,
+        "--task-ms",
+        "20000",
+    ])
+    .await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(&spec(&sim.base), &["proxmox:read", "proxmox:snapshot"]).await;
+    let started = std::time::Instant::now();
+    let r = ok(
+        &mut c,
+        "create_snapshot",
+        json!({"vmid": 100, "name": "slow", "wait_seconds": 1}),
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(
+        (r["task_status"].as_str(), r["ok"].as_bool()),
+        (Some("running"), Some(false)),
+        "{r}"
+    );
+    assert!(
+        r["upid"].is_string() && r.get("exit_status").is_none(),
+        "{r}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "returned after {took:?}"
+    );
+    let st = ok(
+        &mut c,
+        "task_status",
+        json!({"node": "pve1", "upid": r["upid"]}),
+    )
+    .await;
+    assert_eq!(st["data"]["status"], "running");
+}
