@@ -2168,6 +2168,12 @@ async fn config_network_and_firewall() {
     assert_eq!(cfg["description"], "dns");
     assert_eq!(cfg["onboot"], "1");
     assert_eq!(cfg["cipassword"], "s3cret");
+    // A VM's cloud-init password is masked, as PVE's config GET does.
+    sim.form("PUT", "/nodes/pve1/qemu/100/config", "cipassword=s3cret")
+        .await
+        .data();
+    let vm = sim.get("/nodes/pve1/qemu/100/config").await.data();
+    assert_eq!(vm["cipassword"], "**********");
     sim.form("PUT", "/nodes/pve1/lxc/200/config", "memory=lots")
         .await
         .assert_param_error("memory", "type check ('integer') failed - got 'lots'");

@@ -766,6 +766,11 @@ impl Guest {
             o.insert("lock".into(), json!(lock));
         }
         for (k, v) in &s.config {
+            // PVE never returns the cloud-init password, only that one is set.
+            if k == "cipassword" && s.kind == GuestKind::Qemu {
+                o.insert(k.clone(), json!("**********"));
+                continue;
+            }
             o.insert(k.clone(), v.clone());
         }
         let text = serde_json::to_string(&o).unwrap_or_default();
