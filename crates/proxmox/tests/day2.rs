@@ -933,3 +933,86 @@ async fn wait_seconds_is_a_bound() {
     .await;
     assert_eq!(st["data"]["status"], "running");
 }
+
+/// With the confirmation gate on and a client that cannot answer it: what the docs say asks
+/// is refused with nothing written, what does not ask runs, and dry_run plans.
+#[tokio::test]
+async fn what_asks_for_confirmation() {
+    let sim = sim_with(&[]).await;
+    let Rig {
+        server: _server,
+        client: mut c,
+        ..
+    } = start(&spec(&sim.base).without_env("MCP_CONFIRM"), EVERY).await;
+    let volid = "local:backup/vzdump-qemu-102-2026_01_01-00_00_00.vma.zst";
+    let asks = [
+        ("rollback_snapshot", json!({"vmid": 102, "name": "ab"})),
+        ("delete_snapshot", json!({"vmid": 102, "name": "ab"})),
+        ("backup_guest", json!({"vmid": 102, "mode": "stop"})),
+        ("backup_guest", json!({"vmid": 102, "mode": "suspend"})),
+        (
+            "restore_backup",
+            json!({"volid": volid, "vmid": 102, "overwrite": true}),
+        ),
+        ("set_guest_config", json!({"vmid": 102, "cores": 8})),
+        ("set_guest_config", json!({"vmid": 102, "memory": 1024})),
+    ];
+    // The snapshot the rollback and delete name exists (created without asking).
+    let made = ok(
+        &mut c,
+        "create_snapshot",
+        json!({"vmid": 102, "name": "ab", "wait_seconds": 30}),
+    )
+    .await;
+    assert_eq!(made["ok"], true, "{made}");
+    let before = writes(&sim).await;
+    for (tool, args) in asks {
+        let e = err(&mut c, tool, args.clone()).await;
+        assert!(
+            e.contains("needs a human's confirmation"),
+            "{tool}({args}): {e}"
+        );
+        let mut dry = args.clone();
+        dry["dry_run"] = json!(true);
+        let plan = ok(&mut c, tool, dry).await;
+        assert_eq!(plan["change"]["status"], "planned", "{tool}: {plan}");
+        assert!(plan.get("upid").is_none(), "{plan}");
+    }
+    assert_eq!(writes(&sim).await, before, "nothing asked for was written");
+    // What does not ask runs.
+    let b = ok(
+        &mut c,
+        "backup_guest",
+        json!({"vmid": 102, "storage": "local", "wait_seconds": 30}),
+    )
+    .await;
+    assert_eq!(b["ok"], true, "{b}");
+    let s = ok(
+        &mut c,
+        "set_guest_config",
+        json!({"vmid": 102, "description": "no question", "cores": null}),
+    )
+    .await;
+    assert_eq!(s["changed"], json!(["description"]), "{s}");
+    let vols = ok(
+        &mut c,
+        "list_backups",
+        json!({"storage": "local", "vmid": 102}),
+    )
+    .await;
+    let vol = vols["items"][0]["volid"]
+        .as_str()
+        .expect("volid")
+        .to_string();
+    let r = ok(
+        &mut c,
+        "restore_backup",
+        json!({"volid": vol, "wait_seconds": 30}),
+    )
+    .await;
+    assert_eq!(
+        (r["ok"].as_bool(), r["overwrite"].as_bool()),
+        (Some(true), Some(false)),
+        "{r}"
+    );
+}

@@ -109,7 +109,11 @@ pub fn tools() -> Vec<ToolDef<Proxmox>> {
     vec![
         ToolDef::new(GUEST_CONFIG, guest_config),
         ToolDef::new(SET_GUEST_CONFIG, set_guest_config).confirm(Confirm::When {
-            when: |args| args.get("cores").is_some() || args.get("memory").is_some(),
+            when: |args| {
+                ["cores", "memory"]
+                    .iter()
+                    .any(|k| args.get(*k).is_some_and(|v| !v.is_null()))
+            },
             doc: "when `cores` or `memory` is given",
         }),
     ]
