@@ -36,6 +36,8 @@ pub struct Ngfw {
     /// One write at a time from this process: the config lock is per administrator, and
     /// every replica and call of this server is the same administrator.
     pub writes: tokio::sync::Mutex<()>,
+    /// Whether the host is Panorama (from the readiness probe or the first call that needs it).
+    pub panorama: tokio::sync::OnceCell<bool>,
 }
 
 impl App for Ngfw {
@@ -89,11 +91,15 @@ impl App for Ngfw {
             device,
             admin: std::sync::Mutex::new(admin),
             writes: tokio::sync::Mutex::new(()),
+            panorama: tokio::sync::OnceCell::new(),
         })
     }
 
     async fn probe(&self) -> Result<String, String> {
         let fields = self.client.version().await.map_err(|e| e.to_string())?;
+        if let Some(model) = fields.get("model") {
+            let _ = self.panorama.set(model.eq_ignore_ascii_case("Panorama"));
+        }
         Ok(format!(
             "PAN-OS {} on {}",
             fields.get("sw-version").map_or("?", String::as_str),

@@ -79,7 +79,9 @@ async fn lists_every_tool_with_read_scope_only() {
             "commit_status",
             "get_system_info",
             "list_device_groups",
+            "list_managed_devices",
             "preview_changes",
+            "query_logs",
             "retrieve_address_groups",
             "retrieve_address_objects",
             "retrieve_nat_policies",
@@ -471,8 +473,8 @@ async fn panorama_locations_rulebases_templates_and_device_groups() {
     let e = err(&mut r.client, "test_security_policy_match", json!({
         "from_zone": "a", "to_zone": "b", "source": "10.0.0.1", "destination": "10.0.0.2", "destination_port": 80})).await;
     assert!(
-        e.starts_with("PAN-OS said: "),
-        "Panorama's refusal reaches the model: {e}"
+        e.contains("`device`") && e.contains("list_managed_devices"),
+        "on Panorama the match needs a managed firewall: {e}"
     );
 }
 

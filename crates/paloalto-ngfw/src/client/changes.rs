@@ -276,11 +276,13 @@ impl PanosClient {
     /// A form POST that changes something: never retried after it may have arrived, and
     /// every cached read is dropped afterwards.
     async fn post_write(&self, form: &[(&str, &str)]) -> Result<Option<String>, PanosError> {
+        let target = self.current_target().await?;
+        let form = Self::targeted(form, target.as_deref());
         let rb = self
             .upstream
             .request(reqwest::Method::POST, "/api/")
             .header("X-PAN-KEY", self.key.expose_secret())
-            .form(form);
+            .form(&form);
         let sent = self.upstream.send(rb, Idempotency::NonIdempotent).await;
         if let Some(c) = &self.cache {
             c.invalidate_all();

@@ -49,6 +49,10 @@ pub enum PanosError {
     /// A commit or push job finished with result FAIL.
     #[error("job {job} failed: {}", details.join("; "))]
     JobFailed { job: u64, details: Vec<String> },
+    /// The `device` a call names cannot be reached through Panorama (unknown, ambiguous,
+    /// not connected).
+    #[error("{0}")]
+    Device(String),
     /// A `<result>` the normalisers could not read.
     #[error("the configuration could not be parsed: {0}")]
     Parse(String),
@@ -129,6 +133,7 @@ impl From<&PanosError> for ToolError {
                     }
                 ),
             ),
+            PanosError::Device(m) => ToolError::invalid("device", m.clone()),
             PanosError::Parse(m) => ToolError::upstream(
                 UPSTREAM,
                 format!("the configuration could not be parsed: {m}"),

@@ -10,9 +10,12 @@ pub mod diff;
 pub mod element;
 pub mod entry;
 pub mod error;
+pub mod logfilter;
+pub mod logs;
 pub mod model;
 pub mod refs;
 pub mod tagfilter;
+pub mod target;
 pub mod xml;
 pub mod xpath;
 
@@ -57,11 +60,14 @@ enum CacheKey {
     Op(String, Option<String>),
 }
 
+/// Cached reads, keyed by the managed firewall they went to (`None`: the host) and the read.
+type ReadCache = moka::future::Cache<(Option<String>, CacheKey), Arc<Option<String>>>;
+
 /// A connected client.
 pub struct PanosClient {
     upstream: Upstream,
     key: SecretString,
-    cache: Option<moka::future::Cache<CacheKey, Arc<Option<String>>>>,
+    cache: Option<ReadCache>,
 }
 
 impl std::fmt::Debug for PanosClient {
@@ -132,12 +138,37 @@ impl PanosClient {
         Ok(SecretString::from(key.to_string()))
     }
 
+    /// A request of the current tool call: sent to its `device` through Panorama when it
+    /// names one ([`target::scope`]).
     async fn post(&self, form: &[(&str, &str)]) -> Result<Option<String>, PanosError> {
+        let target = self.current_target().await?;
+        self.post_to(form, target.as_deref()).await
+    }
+
+    /// `form`, plus `target=SERIAL` when `target` names a managed firewall.
+    pub(crate) fn targeted<'a>(
+        form: &[(&'a str, &'a str)],
+        target: Option<&'a str>,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut out = form.to_vec();
+        if let Some(t) = target {
+            out.push(("target", t));
+        }
+        out
+    }
+
+    /// One idempotent request, to `target` when given.
+    async fn post_to(
+        &self,
+        form: &[(&str, &str)],
+        target: Option<&str>,
+    ) -> Result<Option<String>, PanosError> {
+        let form = Self::targeted(form, target);
         let rb = self
             .upstream
             .request(reqwest::Method::POST, "/api/")
             .header("X-PAN-KEY", self.key.expose_secret())
-            .form(form);
+            .form(&form);
         let resp = self
             .upstream
             .send(rb, Idempotency::Idempotent)
@@ -151,14 +182,15 @@ impl PanosClient {
         key: CacheKey,
         form: Vec<(&'static str, String)>,
     ) -> Result<Option<String>, PanosError> {
+        let target = self.current_target().await?;
         let fetch = async {
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            self.post(&pairs).await.map(Arc::new)
+            self.post_to(&pairs, target.as_deref()).await.map(Arc::new)
         };
         match &self.cache {
             None => fetch.await.map(|v| (*v).clone()),
             Some(cache) => cache
-                .try_get_with(key, fetch)
+                .try_get_with((target.clone(), key), fetch)
                 .await
                 .map(|v| (*v).clone())
                 .map_err(|e| (*e).clone()),

@@ -119,14 +119,38 @@ const DELETE_TAG: ToolSpec = ToolSpec {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(SET_ADDRESS_OBJECT, set_address_object).confirm(Confirm::Never),
-        ToolDef::new(DELETE_ADDRESS_OBJECT, delete_address_object).confirm(Confirm::Never),
-        ToolDef::new(SET_ADDRESS_GROUP, set_address_group).confirm(Confirm::Never),
-        ToolDef::new(DELETE_ADDRESS_GROUP, delete_address_group).confirm(Confirm::Never),
-        ToolDef::new(SET_SERVICE_OBJECT, set_service_object).confirm(Confirm::Never),
-        ToolDef::new(DELETE_SERVICE_OBJECT, delete_service_object).confirm(Confirm::Never),
-        ToolDef::new(SET_TAG, set_tag).confirm(Confirm::Never),
-        ToolDef::new(DELETE_TAG, delete_tag).confirm(Confirm::Never),
+        ToolDef::new(
+            SET_ADDRESS_OBJECT,
+            super::device::on_device(set_address_object),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            DELETE_ADDRESS_OBJECT,
+            super::device::on_device(delete_address_object),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            SET_ADDRESS_GROUP,
+            super::device::on_device(set_address_group),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            DELETE_ADDRESS_GROUP,
+            super::device::on_device(delete_address_group),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            SET_SERVICE_OBJECT,
+            super::device::on_device(set_service_object),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            DELETE_SERVICE_OBJECT,
+            super::device::on_device(delete_service_object),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(SET_TAG, super::device::on_device(set_tag)).confirm(Confirm::Never),
+        ToolDef::new(DELETE_TAG, super::device::on_device(delete_tag)).confirm(Confirm::Never),
     ]
 }
 
@@ -169,7 +193,7 @@ pub(crate) fn write_target(
 
 /// What a plan calls the place it changes.
 pub(crate) fn plan_target(s: &Ngfw, label: &str) -> String {
-    format!("{} candidate configuration, {label}", s.device)
+    format!("{} candidate configuration, {label}", s.device_label())
 }
 
 /// An entry as it is and as the write will make it.
@@ -484,6 +508,8 @@ pub(crate) async fn delete_entry(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetAddressInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Object name: letters, digits, spaces, `_ - . :`, at most 63 characters.
     pub name: String,
     /// `ip-netmask`, `ip-range`, `ip-wildcard` or `fqdn`. Required when creating; when updating, leave out to keep the kind (then `value` is of that kind).
@@ -510,6 +536,8 @@ pub struct SetAddressInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// The name to delete.
     pub name: String,
     /// `vsys` (default), `shared`, or `device-group` (Panorama).
@@ -667,6 +695,8 @@ async fn delete_address_object(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetGroupInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Group name: letters, digits, spaces, `_ - . :`, at most 63 characters.
     pub name: String,
     /// The exact static members (address object or group names); makes the group static.
@@ -897,6 +927,8 @@ impl ServiceProtocol {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetServiceInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Service name: letters, digits, spaces, `_ - . :`, at most 63 characters.
     pub name: String,
     /// `tcp`, `udp` or `sctp`. Required when creating.
@@ -1037,6 +1069,8 @@ async fn delete_service_object(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetTagInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Tag name: letters, digits, spaces, `_ - . :`, at most 127 characters.
     pub name: String,
     /// `color1` to `color42`; `""` removes the color.
@@ -1099,6 +1133,8 @@ async fn set_tag(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteTagInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// The tag to delete.
     pub name: String,
     /// `vsys` (default), `shared`, or `device-group` (Panorama).
@@ -1142,3 +1178,12 @@ async fn delete_tag(
     )
     .await
 }
+
+crate::on_device_inputs!(
+    SetAddressInput,
+    DeleteInput,
+    SetGroupInput,
+    SetServiceInput,
+    SetTagInput,
+    DeleteTagInput
+);

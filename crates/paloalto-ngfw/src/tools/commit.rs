@@ -81,10 +81,12 @@ const PUSH_TO_DEVICES: ToolSpec = ToolSpec {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(PREVIEW_CHANGES, preview_changes),
-        ToolDef::new(COMMIT_CHANGES, commit_changes).confirm(Confirm::Always),
-        ToolDef::new(COMMIT_STATUS, commit_status),
-        ToolDef::new(REVERT_CHANGES, revert_changes).confirm(Confirm::Always),
+        ToolDef::new(PREVIEW_CHANGES, super::device::on_device(preview_changes)),
+        ToolDef::new(COMMIT_CHANGES, super::device::on_device(commit_changes))
+            .confirm(Confirm::Always),
+        ToolDef::new(COMMIT_STATUS, super::device::on_device(commit_status)),
+        ToolDef::new(REVERT_CHANGES, super::device::on_device(revert_changes))
+            .confirm(Confirm::Always),
         ToolDef::new(PUSH_TO_DEVICES, push_to_devices).confirm(Confirm::Always),
     ]
 }
@@ -147,6 +149,8 @@ fn planned(d: &Diff, revert: bool) -> Vec<PlannedChange> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Only this location: `vsys`, `shared`, `device-group` or `pushed`; default every location (and device settings).
     pub location: Option<Location>,
     /// Virtual system for `vsys`; default `vsys1`.
@@ -356,6 +360,8 @@ fn finished_status(job: &Job, done: &str) -> Result<String, ToolError> {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommitInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Why: a change ticket or a sentence, 1-256 characters. Goes into the commit description with your name.
     pub reason: String,
     /// How long to wait for the commit job, 0-110 seconds; default 60. A job still running is reported as `running`.
@@ -374,7 +380,7 @@ async fn commit_changes(
     let wait = wait_of(input.wait_seconds, 60)?;
     let description = description(&reason, &ctx.principal.subject);
     let d = current_diff(&s).await?;
-    let target = format!("{} running configuration", s.device);
+    let target = format!("{} running configuration", s.device_label());
     if d.total == 0 {
         let plan = Plan::new(
             COMMIT_CHANGES.name,
@@ -393,7 +399,7 @@ async fn commit_changes(
     }
     let mut changes = planned(&d, false);
     changes.push(
-        PlannedChange::new("commit", "configuration", s.device.as_str()).after(json!({
+        PlannedChange::new("commit", "configuration", s.device_label().as_str()).after(json!({
             "description": description,
             "partial": "the changes of this server's PAN-OS administrator",
         })),
@@ -461,6 +467,8 @@ async fn commit_changes(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// The job id commit_changes or push_to_devices returned.
     pub job_id: u64,
 }
@@ -501,6 +509,8 @@ async fn commit_status(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevertInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Return the plan (the changes that would be discarded) without asking or reverting.
     #[serde(default)]
     pub dry_run: bool,
@@ -512,7 +522,7 @@ async fn revert_changes(
     input: RevertInput,
 ) -> Result<JobOutput, ToolError> {
     let d = current_diff(&s).await?;
-    let target = format!("{} candidate configuration", s.device);
+    let target = format!("{} candidate configuration", s.device_label());
     if d.total == 0 {
         let plan = Plan::new(
             REVERT_CHANGES.name,
@@ -526,7 +536,12 @@ async fn revert_changes(
     }
     let mut changes = planned(&d, true);
     changes.push(
-        PlannedChange::new("revert", "candidate configuration", s.device.as_str()).after(json!({
+        PlannedChange::new(
+            "revert",
+            "candidate configuration",
+            s.device_label().as_str(),
+        )
+        .after(json!({
             "partial": "the changes of this server's PAN-OS administrator",
         })),
     );
@@ -646,7 +661,7 @@ async fn push_to_devices(
     .map_err(|e| ToolError::from(PanosError::Parse(e)))?;
     let plan = Plan::new(
         PUSH_TO_DEVICES.name,
-        format!("{} firewalls of {kind} `{name}`", s.device),
+        format!("{} firewalls of {kind} `{name}`", s.device_label()),
         format!(
             "push {kind} `{name}` to {} firewall{}: {reason}",
             devices.len(),
@@ -698,3 +713,5 @@ async fn push_to_devices(
         warnings: Vec::new(),
     })
 }
+
+crate::on_device_inputs!(PreviewInput, CommitInput, StatusInput, RevertInput);

@@ -2,8 +2,10 @@
 
 pub mod changes;
 pub mod commit;
+pub mod device;
 pub mod nat;
 pub mod objects;
+pub mod operations;
 pub mod policies;
 pub mod resources;
 pub mod rules;
@@ -28,6 +30,7 @@ pub fn all() -> Vec<ToolDef<Ngfw>> {
     t.extend(changes::tools());
     t.extend(rules::tools());
     t.extend(commit::tools());
+    t.extend(operations::tools());
     t
 }
 

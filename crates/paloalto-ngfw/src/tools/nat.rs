@@ -45,9 +45,18 @@ const RETRIEVE_RULE_HIT_COUNTS: ToolSpec = ToolSpec {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(RETRIEVE_NAT_POLICIES, retrieve_nat_policies),
-        ToolDef::new(TEST_NAT_POLICY_MATCH, test_nat_policy_match),
-        ToolDef::new(RETRIEVE_RULE_HIT_COUNTS, retrieve_rule_hit_counts),
+        ToolDef::new(
+            RETRIEVE_NAT_POLICIES,
+            super::device::on_device(retrieve_nat_policies),
+        ),
+        ToolDef::new(
+            TEST_NAT_POLICY_MATCH,
+            super::device::on_device(test_nat_policy_match),
+        ),
+        ToolDef::new(
+            RETRIEVE_RULE_HIT_COUNTS,
+            super::device::on_device(retrieve_rule_hit_counts),
+        ),
     ]
 }
 
@@ -94,6 +103,8 @@ async fn retrieve_nat_policies(
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NatMatchInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Source zone.
     pub from_zone: String,
     /// Destination zone (before translation).
@@ -159,6 +170,7 @@ async fn test_nat_policy_match(
         to_interface,
         vsys,
     };
+    s.require_device("a NAT policy match").await?;
     let (command, rule) = s.client.test_nat_policy_match(&query).await?;
     Ok(NatMatchOutput {
         matched: rule.is_some(),
@@ -181,6 +193,8 @@ pub enum RuleType {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HitCountsInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// `vsys` (default, a firewall's rules), or on Panorama `shared` or `device-group`.
     #[serde(default)]
     pub location: Location,
@@ -269,3 +283,5 @@ async fn retrieve_rule_hit_counts(
         ConfigSource::Running,
     ))
 }
+
+crate::on_device_inputs!(NatMatchInput, HitCountsInput);

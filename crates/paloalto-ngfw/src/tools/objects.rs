@@ -46,6 +46,8 @@ const RETRIEVE_SERVICE_OBJECTS: ToolSpec = ToolSpec {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectsInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// `vsys` (default), `shared`, `device-group` (Panorama) or `pushed` (what Panorama pushed to this firewall).
     #[serde(default)]
     pub location: Location,
@@ -67,6 +69,8 @@ pub struct ObjectsInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupsInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// `vsys` (default), `shared`, `device-group` (Panorama) or `pushed` (what Panorama pushed to this firewall).
     #[serde(default)]
     pub location: Location,
@@ -89,9 +93,18 @@ pub struct GroupsInput {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(RETRIEVE_ADDRESS_OBJECTS, retrieve_address_objects),
-        ToolDef::new(RETRIEVE_ADDRESS_GROUPS, retrieve_address_groups),
-        ToolDef::new(RETRIEVE_SERVICE_OBJECTS, retrieve_service_objects),
+        ToolDef::new(
+            RETRIEVE_ADDRESS_OBJECTS,
+            super::device::on_device(retrieve_address_objects),
+        ),
+        ToolDef::new(
+            RETRIEVE_ADDRESS_GROUPS,
+            super::device::on_device(retrieve_address_groups),
+        ),
+        ToolDef::new(
+            RETRIEVE_SERVICE_OBJECTS,
+            super::device::on_device(retrieve_service_objects),
+        ),
     ]
 }
 
@@ -220,3 +233,5 @@ async fn retrieve_service_objects(
         .collect();
     Ok(Page::of(all, paging, label, source))
 }
+
+crate::on_device_inputs!(ObjectsInput, GroupsInput);

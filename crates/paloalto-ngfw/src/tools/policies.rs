@@ -46,6 +46,8 @@ pub enum Rulebase {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoliciesInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// `vsys` (default, the firewall's local rules), `shared` or `device-group` (Panorama), or `pushed` (rules Panorama pushed to this firewall).
     #[serde(default)]
     pub location: Location,
@@ -78,6 +80,8 @@ pub enum FlowProtocol {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatchInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Source zone.
     pub from_zone: String,
     /// Destination zone.
@@ -117,8 +121,14 @@ pub struct MatchOutput {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(RETRIEVE_SECURITY_POLICIES, retrieve_security_policies),
-        ToolDef::new(TEST_SECURITY_POLICY_MATCH, test_security_policy_match),
+        ToolDef::new(
+            RETRIEVE_SECURITY_POLICIES,
+            super::device::on_device(retrieve_security_policies),
+        ),
+        ToolDef::new(
+            TEST_SECURITY_POLICY_MATCH,
+            super::device::on_device(test_security_policy_match),
+        ),
     ]
 }
 
@@ -216,6 +226,7 @@ async fn test_security_policy_match(
         application,
         vsys,
     };
+    s.require_device("a security policy match").await?;
     let found = s.client.test_security_policy_match(&query).await?;
     let MatchedRule {
         name: rule,
@@ -246,3 +257,5 @@ async fn test_security_policy_match(
         command: found.command,
     })
 }
+
+crate::on_device_inputs!(PoliciesInput, MatchInput);

@@ -72,6 +72,7 @@ pub fn resources() -> Vec<ResourceDef<Ngfw>> {
                     limit: None,
                     offset: None,
                     config: None,
+                    device: None,
                 },
             )
             .await
@@ -99,6 +100,7 @@ pub fn resources() -> Vec<ResourceDef<Ngfw>> {
                         limit: Some(200),
                         offset: Some(offset),
                         config: None,
+                        device: None,
                     },
                 )
                 .await?;

@@ -58,9 +58,21 @@ const MOVE_SECURITY_RULE: ToolSpec = ToolSpec {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(SET_SECURITY_RULE, set_security_rule).confirm(Confirm::Never),
-        ToolDef::new(DELETE_SECURITY_RULE, delete_security_rule).confirm(Confirm::Never),
-        ToolDef::new(MOVE_SECURITY_RULE, move_security_rule).confirm(Confirm::Never),
+        ToolDef::new(
+            SET_SECURITY_RULE,
+            super::device::on_device(set_security_rule),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            DELETE_SECURITY_RULE,
+            super::device::on_device(delete_security_rule),
+        )
+        .confirm(Confirm::Never),
+        ToolDef::new(
+            MOVE_SECURITY_RULE,
+            super::device::on_device(move_security_rule),
+        )
+        .confirm(Confirm::Never),
     ]
 }
 
@@ -113,6 +125,8 @@ pub struct RuleProfiles {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRuleInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// Rule name: letters, digits, spaces, `_ - . :`, at most 63 characters.
     pub name: String,
     /// Source zones (or `any`). Required when creating.
@@ -171,6 +185,8 @@ pub struct SetRuleInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteRuleInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// The rule to delete.
     pub name: String,
     /// `vsys` (default), `shared` or `device-group` (Panorama).
@@ -201,6 +217,8 @@ pub enum Where {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRuleInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// The rule to move.
     pub name: String,
     /// `top`, `bottom`, `before` or `after` (the last two need `other`).
@@ -635,3 +653,5 @@ mod tests {
         assert!(reordered(&order, "a", &MoveTo::After(n("zz"))).is_err());
     }
 }
+
+crate::on_device_inputs!(SetRuleInput, DeleteRuleInput, MoveRuleInput);

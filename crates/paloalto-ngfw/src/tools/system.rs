@@ -34,7 +34,10 @@ const LIST_DEVICE_GROUPS: ToolSpec = ToolSpec {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NoInput {}
+pub struct NoInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
+}
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SystemInfo {
@@ -59,7 +62,7 @@ pub struct DeviceGroupsInput {
 
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
-        ToolDef::new(GET_SYSTEM_INFO, get_system_info),
+        ToolDef::new(GET_SYSTEM_INFO, super::device::on_device(get_system_info)),
         ToolDef::new(LIST_DEVICE_GROUPS, list_device_groups),
     ]
 }
@@ -113,3 +116,5 @@ async fn list_device_groups(
     }
     Ok(Page::of(groups, paging, "panorama".into(), source))
 }
+
+crate::on_device_inputs!(NoInput);

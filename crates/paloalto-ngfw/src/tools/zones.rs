@@ -35,6 +35,8 @@ pub enum ZoneLocation {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ZonesInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
     /// `vsys` (default) on a firewall, or `template` on Panorama.
     #[serde(default)]
     pub location: ZoneLocation,
@@ -53,7 +55,7 @@ pub struct ZonesInput {
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![ToolDef::new(
         RETRIEVE_SECURITY_ZONES,
-        retrieve_security_zones,
+        super::device::on_device(retrieve_security_zones),
     )]
 }
 
@@ -92,3 +94,5 @@ async fn retrieve_security_zones(
     let zones = s.client.zones(source, &base, &vsys, &label).await?;
     Ok(Page::of(zones, paging, label, source))
 }
+
+crate::on_device_inputs!(ZonesInput);

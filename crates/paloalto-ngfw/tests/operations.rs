@@ -1,0 +1,458 @@
+//! Operations end to end (issue 21): the server binary, an MCP client holding `ngfw:read`
+//! (or `ngfw:write` where a change is routed), and `vendor-sim panos` as a Panorama managing
+//! two firewalls built from the shared real-world configurations, or as one firewall.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use test_support::{ServerSpec, SimProcess, shared_fixtures};
+use test_support::{call_err as err, call_ok as ok};
+
+const BIN: &str = env!("CARGO_BIN_EXE_paloalto-ngfw");
+const KEY: &str = "sim-api-key-0123456789";
+/// The real PAN-OS 8.0 firewall (hostname PA-200), registered in panorama-8.1.xml.
+const FW1: &str = "007200006721";
+/// iron-skillet 10.1 (hostname panos-01), registered in panorama-8.1.xml.
+const FW2: &str = "007100000290";
+/// Registered in panorama-8.1.xml, no file: not connected.
+const OFFLINE: &str = "000007777";
+
+type Rig = test_support::Rig<SimProcess>;
+
+fn config(name: &str) -> String {
+    shared_fixtures()
+        .join("panos/configs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+async fn sim(extra: &[&str], panorama: bool) -> SimProcess {
+    let mut args: Vec<String> = vec!["panos".into(), "--api-key".into(), KEY.into()];
+    if !extra.contains(&"--job-polls") {
+        args.extend(["--job-polls".into(), "2".into()]);
+    }
+    if panorama {
+        args.extend([
+            "--config".into(),
+            config("panorama-8.1.xml"),
+            "--device".into(),
+            format!("{FW1}={}", config("firewall-8.0-vsys1.xml")),
+            "--device".into(),
+            format!("{FW2}={}", config("iron-skillet-10.1-firewall.xml")),
+        ]);
+    } else {
+        args.extend(["--config".into(), config("firewall-8.0-vsys1.xml")]);
+    }
+    args.extend(extra.iter().map(|s| (*s).to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    SimProcess::start(&refs).await
+}
+
+async fn rig_on(sim: SimProcess, scopes: &[&str]) -> Rig {
+    let spec = ServerSpec::http(BIN)
+        .env("MCP_STATELESS", "true")
+        .env("PANOS_HOST", sim.base.clone())
+        .env("PANOS_API_KEY", KEY)
+        .env("PANOS_CACHE_TTL", "0s")
+        .env("MCP_CONFIRM", "off");
+    Rig::start(sim, &spec, "analyst", scopes, true).await
+}
+
+async fn panorama() -> Rig {
+    rig_on(sim(&[], true).await, &["ngfw:read"]).await
+}
+
+async fn firewall() -> Rig {
+    rig_on(sim(&[], false).await, &["ngfw:read"]).await
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn list_managed_devices_lists_both_firewalls() {
+    let mut r = panorama().await;
+    let all = ok(&mut r.client, "list_managed_devices", json!({})).await;
+    assert_eq!(all["total"], 3, "{all}");
+    let rows = items(&all);
+    let by = |serial: &str| {
+        rows.iter()
+            .find(|d| d["serial"] == serial)
+            .cloned()
+            .unwrap_or_else(|| panic!("{serial} missing: {all}"))
+    };
+    assert_eq!(by(FW1)["hostname"], "PA-200");
+    assert_eq!(by(FW1)["connected"], true);
+    assert_eq!(by(FW1)["model"], "PA-VM");
+    assert_eq!(by(FW2)["hostname"], "panos-01");
+    assert_eq!(by(OFFLINE)["connected"], false);
+    assert_eq!(by(OFFLINE)["device_group"], "FR Datacenter");
+    let connected = ok(
+        &mut r.client,
+        "list_managed_devices",
+        json!({"connected_only": true}),
+    )
+    .await;
+    assert_eq!(connected["total"], 2);
+
+    let mut fw = firewall().await;
+    let e = err(&mut fw.client, "list_managed_devices", json!({})).await;
+    assert!(e.contains("Panorama"), "{e}");
+}
+
+#[tokio::test]
+async fn device_routes_reads_to_one_managed_firewall() {
+    let mut r = panorama().await;
+    let fw1 = ok(
+        &mut r.client,
+        "retrieve_security_policies",
+        json!({"device": FW1, "limit": 200}),
+    )
+    .await;
+    let fw2 = ok(
+        &mut r.client,
+        "retrieve_security_policies",
+        json!({"device": "panos-01", "limit": 200}),
+    )
+    .await;
+    assert!(!names(&fw1).is_empty(), "{fw1}");
+    // iron-skillet's firewall has no security rules of its own.
+    assert!(names(&fw2).is_empty(), "{fw2}");
+    // Every read of those calls went to the firewall with target=.
+    let stats = r.peer.stats().await;
+    let keys = stats["by_key"].as_object().cloned().unwrap_or_default();
+    assert!(
+        keys.keys()
+            .any(|k| k.starts_with("config:show:") && k.ends_with(&format!("@{FW1}"))),
+        "{stats}"
+    );
+    assert!(
+        keys.keys().any(|k| k.ends_with(&format!("@{FW2}"))),
+        "{stats}"
+    );
+    let info = ok(&mut r.client, "get_system_info", json!({"device": FW2})).await;
+    assert_eq!(info["hostname"], "panos-01");
+    assert_eq!(info["serial"], FW2);
+
+    // The firewall's own policy match needs a device on Panorama; with one it answers.
+    let before = r.peer.total().await;
+    let flow = json!({"from_zone": "trust", "to_zone": "untrust", "source": "10.0.0.5",
+                      "destination": "8.8.8.8", "destination_port": 443});
+    let e = err(&mut r.client, "test_security_policy_match", flow.clone()).await;
+    assert!(
+        e.contains("device") && e.contains("list_managed_devices"),
+        "{e}"
+    );
+    assert_eq!(r.peer.total().await, before, "refused before any request");
+    let mut with = flow.clone();
+    with["device"] = json!(FW1);
+    let m = ok(&mut r.client, "test_security_policy_match", with).await;
+    assert!(m["rule"].as_str().is_some_and(|s| !s.is_empty()), "{m}");
+
+    // Unknown, ambiguous-free hostname miss, offline and malformed devices.
+    let e = err(
+        &mut r.client,
+        "retrieve_security_zones",
+        json!({"device": "nope-fw"}),
+    )
+    .await;
+    assert!(
+        e.contains("nope-fw") && e.contains("list_managed_devices"),
+        "{e}"
+    );
+    let e = err(
+        &mut r.client,
+        "retrieve_security_zones",
+        json!({"device": OFFLINE}),
+    )
+    .await;
+    assert!(e.contains("not connected"), "{e}");
+    let before = r.peer.total().await;
+    for bad in ["fw1;rm", "", "../x", "a b", "x".repeat(64).as_str(), "<x/>"] {
+        let e = err(
+            &mut r.client,
+            "retrieve_security_zones",
+            json!({"device": bad}),
+        )
+        .await;
+        assert!(e.contains("device"), "{bad}: {e}");
+    }
+    assert_eq!(
+        r.peer.total().await,
+        before,
+        "malformed devices reach nothing"
+    );
+}
+
+#[tokio::test]
+async fn device_on_a_firewall_is_refused_without_a_request() {
+    let mut r = firewall().await;
+    // The readiness probe has told the server this is a firewall.
+    let before = r.peer.total().await;
+    let e = err(
+        &mut r.client,
+        "retrieve_address_objects",
+        json!({"device": FW1}),
+    )
+    .await;
+    assert!(
+        e.contains("firewall") && e.contains("leave `device` out"),
+        "{e}"
+    );
+    let e = err(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "device": FW1}),
+    )
+    .await;
+    assert!(e.contains("device"), "{e}");
+    assert_eq!(r.peer.total().await, before);
+}
+
+#[tokio::test]
+async fn a_change_with_device_goes_to_that_firewall_only() {
+    let mut r = rig_on(sim(&[], true).await, &["ngfw:write"]).await;
+    let set = ok(
+        &mut r.client,
+        "set_address_object",
+        json!({"name": "routed-obj", "kind": "ip-netmask", "value": "10.77.0.1", "device": FW2}),
+    )
+    .await;
+    assert!(
+        set.to_string().contains(FW2),
+        "the plan names the firewall: {set}"
+    );
+    let on2 = ok(
+        &mut r.client,
+        "retrieve_address_objects",
+        json!({"device": FW2, "config": "candidate", "name_filter": "routed-obj"}),
+    )
+    .await;
+    assert_eq!(names(&on2), vec!["routed-obj"]);
+    let on1 = ok(
+        &mut r.client,
+        "retrieve_address_objects",
+        json!({"device": FW1, "config": "candidate", "name_filter": "routed-obj"}),
+    )
+    .await;
+    assert!(names(&on1).is_empty(), "{on1}");
+}
+
+#[tokio::test]
+async fn query_logs_pages_past_a_thousand_traffic_entries() {
+    let mut r = firewall().await;
+    let all = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "limit": 5000}),
+    )
+    .await;
+    assert_eq!(all["count"], 1500, "{}", all["count"]);
+    assert!(all.get("next_offset").is_none(), "a short page is the last");
+    let rows = items(&all);
+    let first = &rows[0];
+    for field in [
+        "time",
+        "rule",
+        "source",
+        "destination",
+        "destination_port",
+        "application",
+        "action",
+        "session_end_reason",
+        "bytes",
+    ] {
+        assert!(first.get(field).is_some(), "{field} in {first}");
+    }
+    // Page by page: 1000, then 500 more, the same rows.
+    let p1 = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "limit": 1000}),
+    )
+    .await;
+    assert_eq!(p1["count"], 1000);
+    assert_eq!(p1["next_offset"], 1000);
+    let p2 = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "limit": 1000, "offset": 1000}),
+    )
+    .await;
+    assert_eq!(p2["count"], 500);
+    assert_eq!(items(&p2)[0], rows[1000]);
+    assert_eq!(items(&p1)[999], rows[999]);
+
+    // A filter: denied flows only, in a time range.
+    let deny = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "limit": 5000, "query": "( action eq deny ) and not ( rule eq interzone-default )",
+               "since": "2026-11-20T00:00:00Z", "until": "2026/11/21 00:00:00"}),
+    )
+    .await;
+    let deny_rows = items(&deny);
+    assert!(!deny_rows.is_empty(), "the 8.0 config has deny rules");
+    assert!(
+        deny_rows
+            .iter()
+            .all(|e| e["action"] == "deny" && e["rule"] != "interzone-default")
+    );
+    assert!(
+        deny["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("receive_time geq '2026/11/20 00:00:00'")),
+        "{deny}"
+    );
+
+    // Threats carry name and severity.
+    let threats = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "threat", "limit": 10, "query": "(severity eq critical)"}),
+    )
+    .await;
+    assert!(
+        items(&threats)
+            .iter()
+            .all(|t| t["severity"] == "critical" && t["threat"].as_str().is_some())
+    );
+    assert!(threats["count"].as_u64().is_some_and(|n| n > 0));
+}
+
+#[tokio::test]
+async fn query_logs_refuses_bad_filters_before_any_request() {
+    let mut r = firewall().await;
+    let before = r.peer.total().await;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"log_type": "traffic", "query": "(app eq x) ; rm -rf /"}),
+            "';'",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(app eq x) or 1=1"}),
+            "'='",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(bogus eq 1)"}),
+            "bogus",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(app like x)"}),
+            "like",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(app eq 'x)"}),
+            "not closed",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(app eq x]]><x/>)"}),
+            "']'",
+        ),
+        (
+            json!({"log_type": "traffic", "query": "(app eq x) and"}),
+            "ends",
+        ),
+        (json!({"log_type": "traffic", "limit": 5001}), "limit"),
+        (json!({"log_type": "traffic", "limit": 0}), "limit"),
+        (json!({"log_type": "traffic", "offset": 100001}), "offset"),
+        (
+            json!({"log_type": "traffic", "since": "yesterday"}),
+            "since",
+        ),
+        (
+            json!({"log_type": "traffic", "since": "2026/11/21 00:00:00", "until": "2026/11/20 00:00:00"}),
+            "until",
+        ),
+        (
+            json!({"log_type": "traffic", "wait_seconds": 0}),
+            "wait_seconds",
+        ),
+        (json!({"log_type": "data"}), "log_type"),
+        (json!({"log_type": "traffic", "extra": 1}), "extra"),
+    ];
+    for (args, needle) in cases {
+        let e = err(&mut r.client, "query_logs", args.clone()).await;
+        assert!(e.contains(needle), "{args}: {e}");
+    }
+    assert_eq!(r.peer.total().await, before, "0 upstream requests");
+}
+
+#[tokio::test]
+async fn query_logs_reports_progress_and_reads_through_panorama() {
+    let mut r = panorama().await;
+    let resp = r
+        .client
+        .request(
+            "tools/call",
+            json!({"name": "query_logs", "arguments": {"log_type": "traffic", "limit": 20, "device": "PA-200"},
+                   "_meta": {"progressToken": "logs-1"}}),
+        )
+        .await;
+    let progress: Vec<&str> = resp
+        .raw
+        .lines()
+        .filter(|l| l.contains("notifications/progress") && l.contains("logs-1"))
+        .collect();
+    assert!(
+        progress.iter().any(|l| l.contains("\"progress\":100")),
+        "{}",
+        resp.raw
+    );
+    let body = resp.body.expect("a result");
+    let out = &body["result"]["structuredContent"];
+    assert_eq!(out["count"], 20, "{body}");
+    assert!(items(out).iter().all(|e| e["device_name"] == "PA-200"));
+    let stats = r.peer.stats().await;
+    assert!(
+        stats["by_key"].get(format!("log:traffic@{FW1}")).is_some(),
+        "{stats}"
+    );
+    assert!(
+        stats["by_key"].get(format!("log:get@{FW1}")).is_some(),
+        "{stats}"
+    );
+}
+
+#[tokio::test]
+async fn an_abandoned_log_job_is_finished_on_the_device() {
+    // Jobs never finish by themselves here: the call times out and stops its job.
+    let mut r = rig_on(
+        sim(&["--job-polls", "100000", "--job-ms", "0"], false).await,
+        &["ngfw:read"],
+    )
+    .await;
+    let e = err(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "wait_seconds": 1}),
+    )
+    .await;
+    assert!(
+        e.contains("did not finish") && e.contains("wait_seconds"),
+        "{e}"
+    );
+    let mut finished = 0;
+    for _ in 0..50 {
+        let stats = r.peer.stats().await;
+        finished = stats["by_key"]["log:finish"].as_u64().unwrap_or(0);
+        if finished > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(finished, 1, "the job was finished");
+}
