@@ -62,7 +62,8 @@ pub enum Command {
     /// deterministic detectors, results and reports.
     Airs(AirsArgs),
     /// Proxmox VE REST API (/api2/json): API-token auth, nodes, guests,
-    /// power tasks with UPIDs, errors in the HTTP reason phrase.
+    /// power tasks with UPIDs, snapshots, vzdump backups and restore, guest
+    /// config, storage content, errors in the HTTP reason phrase.
     Proxmox(ProxmoxArgs),
 }
 
@@ -194,7 +195,7 @@ pub struct ProxmoxArgs {
     /// same as crates/simulators/fixtures/proxmox/cluster.json.
     #[arg(long)]
     pub state: Option<PathBuf>,
-    /// How long a power task runs before the guest changes state, in milliseconds.
+    /// How long a task (power action, snapshot, backup, restore) runs before its effect applies, in milliseconds.
     #[arg(long, default_value_t = 200)]
     pub task_ms: u64,
 }
