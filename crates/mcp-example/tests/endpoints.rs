@@ -350,7 +350,11 @@ async fn the_rest_facade_calls_tools_like_mcp() {
     // A write that needs a human's confirmation is refused over REST: nobody can be asked.
     let body = call("delete_item", serde_json::json!({"key": "k1"}));
     let (code, v) = rest(&server, "/api/mcp/tools/call", Some(&writer), Some(&body)).await;
-    assert_eq!((code, &v["isError"]), (200, &serde_json::json!(true)), "{v}");
+    assert_eq!(
+        (code, &v["isError"]),
+        (200, &serde_json::json!(true)),
+        "{v}"
+    );
     let text = v["content"][0]["text"].as_str().unwrap_or_default();
     assert!(text.contains("needs a human's confirmation"), "{text}");
     let body = call("get_item", serde_json::json!({"key": "k1"}));
