@@ -71,7 +71,9 @@ SSE_STREAMS = 200
 NOFILE_WANTED = 4 * (POOL + SSE_STREAMS) + 1024
 PHASE_TIMEOUT_S = 180.0  # bound for one phase of 1,000 sessions (a hang fails, it times nothing)
 GAUGE = "mcp_active_sessions"
-READ_TOOLS = {"list_vms", "vm_status", "list_nodes", "node_status", "task_status", "proxmox_api"}
+READ_TOOLS = {"list_vms", "vm_status", "list_nodes", "node_status", "task_status", "proxmox_api", "list_snapshots",
+              "list_backups", "guest_config", "list_storage", "list_networks", "list_firewall_rules", "list_tasks",
+              "task_log"}
 
 
 def raise_nofile() -> str:
