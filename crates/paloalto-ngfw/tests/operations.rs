@@ -456,3 +456,138 @@ async fn an_abandoned_log_job_is_finished_on_the_device() {
     }
     assert_eq!(finished, 1, "the job was finished");
 }
+
+#[tokio::test]
+async fn sessions_routes_interfaces_and_ha_state() {
+    let mut r = firewall().await;
+    // Interfaces: state, IP, zone, virtual router; one with counters.
+    let all = ok(&mut r.client, "show_interfaces", json!({"limit": 200})).await;
+    let e1 = items(&all)
+        .into_iter()
+        .find(|i| i["name"] == "ethernet1/1")
+        .unwrap_or_else(|| panic!("{all}"));
+    assert_eq!(e1["ip"], "192.168.10.2/24");
+    assert_eq!(e1["virtual_router"], "default");
+    assert_eq!(e1["state"], "up");
+    assert!(e1["zone"].as_str().is_some_and(|z| !z.is_empty()), "{e1}");
+    assert!(e1.get("counters").is_none());
+    let one = ok(
+        &mut r.client,
+        "show_interfaces",
+        json!({"name": "ethernet1/1"}),
+    )
+    .await;
+    assert!(
+        items(&one)[0]["counters"]["ibytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0),
+        "{one}"
+    );
+
+    // Routes: the table, and which route an address takes.
+    let routes = ok(
+        &mut r.client,
+        "show_routes",
+        json!({"virtual_router": "default", "destination": "8.8.8.8", "limit": 200}),
+    )
+    .await;
+    assert!(
+        items(&routes)
+            .iter()
+            .all(|x| x["virtual_router"] == "default")
+    );
+    assert_eq!(
+        routes["lookup"]["route"]["destination"], "0.0.0.0/0",
+        "{routes}"
+    );
+    assert_eq!(routes["lookup"]["egress_interface"], "ethernet1/1");
+    let local = ok(
+        &mut r.client,
+        "show_routes",
+        json!({"virtual_router": "default", "destination": "192.168.10.50"}),
+    )
+    .await;
+    assert_eq!(
+        local["lookup"]["route"]["destination"], "192.168.10.0/24",
+        "{local}"
+    );
+
+    // Sessions: all, then filtered by state and rule.
+    let all = ok(&mut r.client, "show_sessions", json!({"limit": 200})).await;
+    let total = all["total"].as_u64().unwrap_or(0);
+    assert!(total >= 2, "{all}");
+    let active = ok(
+        &mut r.client,
+        "show_sessions",
+        json!({"state": "active", "limit": 200}),
+    )
+    .await;
+    assert!(active["total"].as_u64().unwrap_or(0) < total);
+    assert!(items(&active).iter().all(|s| s["state"] == "ACTIVE"));
+    let rule = items(&all)[0]["rule"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let by_rule = ok(
+        &mut r.client,
+        "show_sessions",
+        json!({"rule": rule, "limit": 200}),
+    )
+    .await;
+    assert!(
+        items(&by_rule).iter().all(|s| s["rule"] == rule.as_str())
+            && by_rule["total"].as_u64() > Some(0)
+    );
+
+    // HA: not configured.
+    let ha = ok(&mut r.client, "show_ha_state", json!({})).await;
+    assert_eq!(ha["enabled"], false, "{ha}");
+
+    // Bad arguments reach nothing.
+    let before = r.peer.total().await;
+    for (tool, args, needle) in [
+        ("show_sessions", json!({"source": "10.0.0.0/8"}), "source"),
+        ("show_sessions", json!({"port": 0}), "port"),
+        ("show_sessions", json!({"state": "bogus"}), "state"),
+        ("show_sessions", json!({"rule": "a<b"}), "rule"),
+        (
+            "show_routes",
+            json!({"destination": "not-an-ip"}),
+            "destination",
+        ),
+        (
+            "show_routes",
+            json!({"virtual_router": "vr'1"}),
+            "virtual_router",
+        ),
+        ("show_interfaces", json!({"name": "eth0; ls"}), "name"),
+        ("show_ha_state", json!({"verbose": true}), "verbose"),
+    ] {
+        let e = err(&mut r.client, tool, args.clone()).await;
+        assert!(e.contains(needle), "{tool} {args}: {e}");
+    }
+    assert_eq!(r.peer.total().await, before);
+}
+
+#[tokio::test]
+async fn operational_tools_need_a_device_on_panorama() {
+    let mut r = panorama().await;
+    let before = r.peer.total().await;
+    for tool in ["show_sessions", "show_routes", "show_interfaces"] {
+        let e = err(&mut r.client, tool, json!({})).await;
+        assert!(e.contains("`device`"), "{tool}: {e}");
+    }
+    assert_eq!(r.peer.total().await, before);
+    let s = ok(
+        &mut r.client,
+        "show_interfaces",
+        json!({"device": FW1, "limit": 200}),
+    )
+    .await;
+    assert!(items(&s).iter().any(|i| i["name"] == "ethernet1/1"), "{s}");
+    // Panorama answers its own HA state; a firewall's through device.
+    let own = ok(&mut r.client, "show_ha_state", json!({})).await;
+    assert_eq!(own["enabled"], false);
+    let fw = ok(&mut r.client, "show_ha_state", json!({"device": FW2})).await;
+    assert_eq!(fw["enabled"], false);
+}

@@ -89,6 +89,10 @@ async fn lists_every_tool_with_read_scope_only() {
             "retrieve_security_policies",
             "retrieve_security_zones",
             "retrieve_service_objects",
+            "show_ha_state",
+            "show_interfaces",
+            "show_routes",
+            "show_sessions",
             "test_nat_policy_match",
             "test_security_policy_match"
         ]

@@ -56,6 +56,10 @@ fn paloalto_ngfw() {
             ("set_security_rule", "ngfw:write"),
             ("set_service_object", "ngfw:write"),
             ("set_tag", "ngfw:write"),
+            ("show_ha_state", "ngfw:read"),
+            ("show_interfaces", "ngfw:read"),
+            ("show_routes", "ngfw:read"),
+            ("show_sessions", "ngfw:read"),
             ("test_nat_policy_match", "ngfw:read"),
             ("test_security_policy_match", "ngfw:read"),
         ]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod logfilter;
 pub mod logs;
 pub mod model;
+pub mod opstate;
 pub mod refs;
 pub mod tagfilter;
 pub mod target;

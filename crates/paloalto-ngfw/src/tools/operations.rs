@@ -10,9 +10,15 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use std::net::IpAddr;
+
 use super::device::on_device;
+use super::policies::{FlowProtocol, host};
+use super::values;
 use crate::Ngfw;
+use crate::client::Name;
 use crate::client::logfilter;
+use crate::client::opstate::{HaState, Interface, Route, Session, SessionFilter};
 use crate::client::target::ManagedDevice;
 
 const LIST_MANAGED_DEVICES: ToolSpec = ToolSpec {
@@ -35,10 +41,54 @@ const QUERY_LOGS: ToolSpec = ToolSpec {
     open_world: true,
 };
 
+const SHOW_SESSIONS: ToolSpec = ToolSpec {
+    name: "show_sessions",
+    title: "Sessions",
+    description: "The firewall's current sessions (`show session all`), filtered by source, destination, destination port, protocol, application, rule and state: zones, ports, application, rule, state, bytes, ingress/egress and NAT. Paged.",
+    scope: "ngfw:read",
+    toolset: "operations",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
+const SHOW_ROUTES: ToolSpec = ToolSpec {
+    name: "show_routes",
+    title: "Routes",
+    description: "The firewall's routing table (`show routing route`), optionally for one virtual router. With `destination` (an IP address) it also answers which route (longest prefix) and egress interface that address takes. Paged.",
+    scope: "ngfw:read",
+    toolset: "operations",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
+const SHOW_INTERFACES: ToolSpec = ToolSpec {
+    name: "show_interfaces",
+    title: "Interfaces",
+    description: "The firewall's interfaces (`show interface all`): state, IP, zone, virtual router, vsys, MAC and speed. Name one interface to get its counters (bytes, packets, errors, drops) too. Paged.",
+    scope: "ngfw:read",
+    toolset: "operations",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
+const SHOW_HA_STATE: ToolSpec = ToolSpec {
+    name: "show_ha_state",
+    title: "HA state",
+    description: "High availability (`show high-availability state`): whether HA is enabled, the mode, this device's and the peer's state, the peer connection and config sync.",
+    scope: "ngfw:read",
+    toolset: "operations",
+    effect: Effect::ReadOnly,
+    open_world: true,
+};
+
 pub fn tools() -> Vec<ToolDef<Ngfw>> {
     vec![
         ToolDef::new(LIST_MANAGED_DEVICES, list_managed_devices),
         ToolDef::new(QUERY_LOGS, on_device(query_logs)),
+        ToolDef::new(SHOW_SESSIONS, on_device(show_sessions)),
+        ToolDef::new(SHOW_ROUTES, on_device(show_routes)),
+        ToolDef::new(SHOW_INTERFACES, on_device(show_interfaces)),
+        ToolDef::new(SHOW_HA_STATE, on_device(show_ha_state)),
     ]
 }
 
@@ -415,4 +465,220 @@ async fn query_logs(s: Arc<Ngfw>, ctx: CallCtx, input: LogsInput) -> Result<Logs
         next_offset,
         job_id,
     })
+}
+
+// --- operational state ---------------------------------------------------------------------
+
+/// Session states PAN-OS filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    Active,
+    Discard,
+    Init,
+    Opening,
+    Closing,
+    Closed,
+}
+
+impl SessionState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Discard => "discard",
+            Self::Init => "init",
+            Self::Opening => "opening",
+            Self::Closing => "closing",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsInput {
+    /// Source IP address (a single host).
+    pub source: Option<String>,
+    /// Destination IP address (a single host).
+    pub destination: Option<String>,
+    /// Destination port, 1-65535.
+    pub port: Option<u16>,
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: Option<FlowProtocol>,
+    /// App-ID name, e.g. `ssl`.
+    pub application: Option<String>,
+    /// Security rule name.
+    pub rule: Option<String>,
+    /// `active`, `discard`, `init`, `opening`, `closing` or `closed`.
+    pub state: Option<SessionState>,
+    /// Page size, 1-200; default 50.
+    pub limit: Option<u32>,
+    /// Items to skip; default 0.
+    pub offset: Option<u32>,
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesInput {
+    /// Only this virtual router.
+    pub virtual_router: Option<String>,
+    /// An IP address: also answer which route and egress interface it takes.
+    pub destination: Option<String>,
+    /// Page size, 1-200; default 50.
+    pub limit: Option<u32>,
+    /// Items to skip; default 0.
+    pub offset: Option<u32>,
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterfacesInput {
+    /// One interface (e.g. `ethernet1/1`), with its counters.
+    pub name: Option<String>,
+    /// Page size, 1-200; default 50.
+    pub limit: Option<u32>,
+    /// Items to skip; default 0.
+    pub offset: Option<u32>,
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HaInput {
+    /// A firewall managed by Panorama (serial, or hostname from list_managed_devices) when the server points at Panorama; the request goes to that firewall. Refused when the server points at a firewall.
+    pub device: Option<String>,
+}
+
+crate::on_device_inputs!(SessionsInput, RoutesInput, InterfacesInput, HaInput);
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RoutesOutput {
+    #[serde(flatten)]
+    pub page: mcp_core::Page<Route>,
+    /// With `destination`: the route it takes (longest prefix, then lowest metric), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<RouteLookup>,
+}
+
+/// Which route an address takes.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RouteLookup {
+    pub destination: String,
+    /// The route, or none when no route covers the address.
+    pub route: Option<Route>,
+    /// Egress interface of that route.
+    pub egress_interface: Option<String>,
+}
+
+fn optional_name(field: &str, v: Option<&str>) -> Result<Option<String>, ToolError> {
+    v.map(|v| Name::parse(field, v).map(|n| n.as_str().to_string()))
+        .transpose()
+}
+
+async fn show_sessions(
+    s: Arc<Ngfw>,
+    _ctx: CallCtx,
+    input: SessionsInput,
+) -> Result<mcp_core::Page<Session>, ToolError> {
+    let paging = super::paging(input.limit, input.offset)?;
+    let source = input
+        .source
+        .as_deref()
+        .map(|v| host("source", v).map(|a| a.to_string()))
+        .transpose()?;
+    let destination = input
+        .destination
+        .as_deref()
+        .map(|v| host("destination", v).map(|a| a.to_string()))
+        .transpose()?;
+    if input.port == Some(0) {
+        return Err(ToolError::invalid("port", "must be 1-65535"));
+    }
+    let filter = SessionFilter {
+        source,
+        destination,
+        destination_port: input.port,
+        application: optional_name("application", input.application.as_deref())?,
+        rule: optional_name("rule", input.rule.as_deref())?,
+        state: input.state.map(|s| s.as_str().to_string()),
+        protocol: input.protocol.map(|p| match p {
+            FlowProtocol::Tcp => 6,
+            FlowProtocol::Udp => 17,
+            FlowProtocol::Icmp => 1,
+        }),
+    };
+    s.require_device("the session table").await?;
+    let all = s.client.sessions(&filter).await?;
+    Ok(mcp_core::Page::of(all, paging))
+}
+
+/// The longest-prefix route for `ip` among `routes` (lowest metric on a tie).
+pub fn route_for(routes: &[Route], ip: IpAddr) -> Option<&Route> {
+    routes
+        .iter()
+        .filter_map(|r| {
+            let c = mcp_core::validate::parse_cidr("destination", &r.destination).ok()?;
+            c.net.contains(&ip).then_some((c.prefix_len(), r))
+        })
+        .max_by(|(la, ra), (lb, rb)| {
+            la.cmp(lb).then(
+                rb.metric
+                    .unwrap_or(u32::MAX)
+                    .cmp(&ra.metric.unwrap_or(u32::MAX)),
+            )
+        })
+        .map(|(_, r)| r)
+}
+
+async fn show_routes(
+    s: Arc<Ngfw>,
+    _ctx: CallCtx,
+    input: RoutesInput,
+) -> Result<RoutesOutput, ToolError> {
+    let paging = super::paging(input.limit, input.offset)?;
+    let vr = optional_name("virtual_router", input.virtual_router.as_deref())?;
+    let dest = input
+        .destination
+        .as_deref()
+        .map(|d| host("destination", d))
+        .transpose()?;
+    s.require_device("the routing table").await?;
+    let routes = s.client.routes(vr.as_deref()).await?;
+    let lookup = dest.map(|ip| {
+        let route = route_for(&routes, ip).cloned();
+        RouteLookup {
+            destination: ip.to_string(),
+            egress_interface: route.as_ref().and_then(|r| r.interface.clone()),
+            route,
+        }
+    });
+    Ok(RoutesOutput {
+        page: mcp_core::Page::of(routes, paging),
+        lookup,
+    })
+}
+
+async fn show_interfaces(
+    s: Arc<Ngfw>,
+    _ctx: CallCtx,
+    input: InterfacesInput,
+) -> Result<mcp_core::Page<Interface>, ToolError> {
+    let paging = super::paging(input.limit, input.offset)?;
+    let name = input
+        .name
+        .as_deref()
+        .map(|n| values::interface("name", n))
+        .transpose()?;
+    s.require_device("the interface list").await?;
+    let all = s.client.interfaces(name.as_deref()).await?;
+    Ok(mcp_core::Page::of(all, paging))
+}
+
+async fn show_ha_state(s: Arc<Ngfw>, _ctx: CallCtx, _input: HaInput) -> Result<HaState, ToolError> {
+    s.client.ha_state().await.map_err(Into::into)
 }
