@@ -88,6 +88,9 @@ SECRET = secrets.token_hex(32)
 # those with a bench tool against a vendor-sim peer (throughput, latency, coalescing).
 SPECS = {name: spec for name, spec in servers_toml.load().items() if spec.bench is not None}
 LOAD = [name for name, spec in SPECS.items() if spec.bench.get("tool") and spec.peer_kind == "vendor-sim"]
+# The server whose bench tool also runs with the output guard on (MCP_GUARD=airs, against the
+# AIRS simulator that panw-airs's bench uses): the guard's own rows.
+GUARD_OF = "paloalto-ngfw"
 # The FastMCP comparison is a Python equivalent of this server's bench tool, against the same simulator.
 FASTMCP_OF = "proxmox"
 # The representative read tool of each server (and of the FastMCP equivalent), and its token's scopes.
@@ -381,6 +384,20 @@ def payload_check(sims: dict[str, Sim], servers: dict[str, Proc], tokens: dict[s
             line += f"; through the server: {via_server}, errors {r1.get('errors')}/{r2.get('errors')}"
         note(line)
         out.append(line)
+    airs = sims.get("airs")
+    for name, proc in servers.items():
+        if "-guard-" not in name or airs is None:
+            continue
+        server = name.split("-guard-")[0]
+        airs.reset()
+        r = mcp_bench(tool_args(server, proc.base, "stateless", tokens[server])
+                      + ["--concurrency", "1", "--calls", "1", "--duration", "30s"])
+        scans = airs.stats()["by_type"].get("sync", 0)
+        airs.reset()
+        line = (f"{name}: one call made {scans} AIRS scan(s) (at most one round trip per uncached result), "
+                f"errors {r.get('errors')}")
+        note(line)
+        out.append(line)
     return out
 
 
@@ -423,6 +440,17 @@ def run_load(sims: dict[str, Sim], fastmcp: bool) -> dict[str, Any]:
             targets.append(Target(server, f"{server} {TOOLS[server][0]}: {labels['stateless']} "
                                           f"({default_label})", "stateless", cached,
                                   tool_args(server, cached.base, "stateless", tokens[server]), cached=True))
+        if server == GUARD_OF and "airs" in sims:
+            # The output guard (docs/guard.md) against the AIRS simulator: every result scanned
+            # (MCP_GUARD_CACHE_TTL=0: one AIRS round trip per call, coalesced in flight), and
+            # with its default verdict cache (identical results reuse the verdict).
+            guard_env = {**env, **upstream_env("panw-airs", sims), "MCP_GUARD": "airs"}
+            for ttl, what in (("0", "every result scanned"), ("60s", "verdict cache")):
+                g = start_server(f"{server}-guard-{ttl}", server, True, {**guard_env, "MCP_GUARD_CACHE_TTL": ttl})
+                procs[f"{server}-guard-{ttl}"] = g
+                targets.append(Target(server, f"{server} {TOOLS[server][0]}: {labels['stateless']}{suffix} "
+                                              f"+ MCP_GUARD=airs ({what})", "stateless", g,
+                                      tool_args(server, g.base, "stateless", tokens[server])))
     if fastmcp and want("fastmcp"):
         env = upstream_env("fastmcp", sims)
         sl = start_server("fastmcp-stateless", "fastmcp", True, env)
