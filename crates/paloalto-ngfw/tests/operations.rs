@@ -591,3 +591,123 @@ async fn operational_tools_need_a_device_on_panorama() {
     let fw = ok(&mut r.client, "show_ha_state", json!({"device": FW2})).await;
     assert_eq!(fw["enabled"], false);
 }
+
+/// A traffic log row of FW1 with `action`, from a named rule (not a default one).
+async fn flow_from_logs(r: &mut Rig, action: &str) -> Value {
+    let q = format!(
+        "( action eq {action} ) and not ( rule eq interzone-default ) and not ( rule eq intrazone-default )"
+    );
+    let logs = ok(
+        &mut r.client,
+        "query_logs",
+        json!({"log_type": "traffic", "limit": 200, "query": q, "device": FW1}),
+    )
+    .await;
+    items(&logs)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {action} flow: {logs}"))
+}
+
+#[tokio::test]
+async fn explain_traffic_names_the_rule_and_shows_the_logs() {
+    let mut r = panorama().await;
+    // A flow the loaded rules deny.
+    let deny = flow_from_logs(&mut r, "deny").await;
+    let args = json!({
+        "source": deny["source"], "destination": deny["destination"], "port": deny["destination_port"],
+        "from_zone": deny["from_zone"], "to_zone": deny["to_zone"], "device": FW1, "log_entries": 5});
+    let out = ok(&mut r.client, "explain_traffic", args).await;
+    assert_eq!(out["security"]["rule"], deny["rule"], "{out}");
+    assert_eq!(out["security"]["allowed"], false);
+    assert!(
+        out["verdict"].as_str().is_some_and(
+            |v| v.starts_with("BLOCKED") && v.contains(deny["rule"].as_str().unwrap_or("?"))
+        ),
+        "{out}"
+    );
+    let logs = items(&json!({"items": out["logs"]}));
+    assert!(
+        !logs.is_empty()
+            && logs
+                .iter()
+                .all(|l| l["action"] == "deny" && l["session_end_reason"] == "policy-deny"),
+        "{out}"
+    );
+    assert_eq!(out["from_zone"]["how"], "given");
+    // The simulator has no test nat-policy-match: the NAT part is named missing, not guessed.
+    assert_eq!(out["nat_checked"], false);
+    assert!(
+        out["missing"].as_array().is_some_and(|m| m
+            .iter()
+            .any(|x| x.as_str().is_some_and(|s| s.starts_with("NAT rule")))),
+        "{out}"
+    );
+
+    // An allowed flow.
+    let allow = flow_from_logs(&mut r, "allow").await;
+    let args = json!({
+        "source": allow["source"], "destination": allow["destination"], "port": allow["destination_port"],
+        "application": allow["application"],
+        "from_zone": allow["from_zone"], "to_zone": allow["to_zone"], "device": "PA-200"});
+    let out = ok(&mut r.client, "explain_traffic", args).await;
+    assert_eq!(out["security"]["rule"], allow["rule"], "{out}");
+    assert_eq!(out["security"]["allowed"], true);
+    assert!(
+        out["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("ALLOWED")),
+        "{out}"
+    );
+
+    // Zones from the routes and interfaces when not given.
+    let out = ok(&mut r.client, "explain_traffic", json!({"source": "192.168.10.50", "destination": "8.8.8.8", "port": 443, "device": FW1, "log_entries": 0})).await;
+    assert_eq!(out["to_zone"]["how"], "route", "{out}");
+    assert_eq!(out["to_zone"]["interface"], "ethernet1/1");
+    assert_eq!(out["to_zone"]["route"], "0.0.0.0/0");
+    assert_eq!(out["from_zone"]["route"], "192.168.10.0/24");
+    assert!(out["security"]["rule"].as_str().is_some(), "{out}");
+    // An address no route covers is named missing.
+    let out = ok(&mut r.client, "explain_traffic", json!({"source": "192.168.10.50", "destination": "8.8.8.8", "port": 443, "device": FW2, "log_entries": 0})).await;
+    assert!(out["security"].is_null(), "{out}");
+    assert!(
+        out["verdict"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("UNKNOWN")),
+        "{out}"
+    );
+    assert!(out["missing"].as_array().is_some_and(|m| !m.is_empty()));
+
+    // Bad arguments reach nothing; a device is needed on Panorama.
+    let before = r.peer.total().await;
+    for (args, needle) in [
+        (
+            json!({"source": "10.0.0.1", "destination": "10.0.0.2", "port": 443}),
+            "`device`",
+        ),
+        (
+            json!({"source": "10.0.0.0/8", "destination": "10.0.0.2", "port": 443, "device": FW1}),
+            "source",
+        ),
+        (
+            json!({"source": "10.0.0.1", "destination": "x", "port": 443, "device": FW1}),
+            "destination",
+        ),
+        (
+            json!({"source": "10.0.0.1", "destination": "10.0.0.2", "device": FW1}),
+            "port",
+        ),
+        (
+            json!({"source": "10.0.0.1", "destination": "10.0.0.2", "port": 1, "from_zone": "a'b", "device": FW1}),
+            "from_zone",
+        ),
+        (
+            json!({"source": "10.0.0.1", "destination": "10.0.0.2", "port": 1, "log_entries": 101, "device": FW1}),
+            "log_entries",
+        ),
+    ] {
+        let e = err(&mut r.client, "explain_traffic", args.clone()).await;
+        assert!(e.contains(needle), "{args}: {e}");
+    }
+    assert_eq!(r.peer.total().await, before);
+}

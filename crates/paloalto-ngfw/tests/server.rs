@@ -77,6 +77,7 @@ async fn lists_every_tool_with_read_scope_only() {
         tools,
         vec![
             "commit_status",
+            "explain_traffic",
             "get_system_info",
             "list_device_groups",
             "list_managed_devices",

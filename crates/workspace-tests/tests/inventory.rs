@@ -36,6 +36,7 @@ fn paloalto_ngfw() {
             ("delete_security_rule", "ngfw:write"),
             ("delete_service_object", "ngfw:write"),
             ("delete_tag", "ngfw:write"),
+            ("explain_traffic", "ngfw:read"),
             ("get_system_info", "ngfw:read"),
             ("list_device_groups", "ngfw:read"),
             ("list_managed_devices", "ngfw:read"),

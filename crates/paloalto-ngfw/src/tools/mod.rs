@@ -3,6 +3,7 @@
 pub mod changes;
 pub mod commit;
 pub mod device;
+pub mod explain;
 pub mod nat;
 pub mod objects;
 pub mod operations;
@@ -31,6 +32,7 @@ pub fn all() -> Vec<ToolDef<Ngfw>> {
     t.extend(rules::tools());
     t.extend(commit::tools());
     t.extend(operations::tools());
+    t.extend(explain::tools());
     t
 }
 
