@@ -438,6 +438,127 @@ case(NGFW, HITS, "name_filter wildcard", XPATH, "name_filter", {"name_filter": "
 case(NGFW, HITS, "limit 201", NUMBER, "limit", {"limit": 201})
 case(NGFW, HITS, "offset as string", TYPE, "offset", {"offset": "5"})
 
+# paloalto-ngfw operations (issue 21, ngfw:read, toolset operations) and `device` on every tool
+# that takes it. Malformed devices are refused before the host kind is even asked.
+
+BAD_DEVICES = [
+    ("device XPath quote", XPATH, "fw1']/../x"),
+    ("device markup", OPCMD, "fw1</target><x>"),
+    ("device shell", SHELL, "fw1;id"),
+    ("device newline", NEWLINE, "fw1\nx"),
+    ("device NUL", CONTROL, "fw1\x00"),
+    ("device Cyrillic look-alike", UNICODE, f"p{CYR_A}nos-01"),
+    ("device 64 chars", OVERSIZE, "f" * 64),
+    ("device empty", FORMAT, ""),
+]
+
+
+def ngfw_device(tool: str, base: dict, all_kinds: bool = False) -> None:
+    """Hostile `device` values for a tool (every kind, or two)."""
+    for name, cat, value in (BAD_DEVICES if all_kinds else BAD_DEVICES[:2]):
+        case(NGFW, tool, name, cat, "device", {**base, "device": value})
+    if all_kinds:
+        case(NGFW, tool, "device as number", TYPE, "device", {**base, "device": 7200006721})
+
+
+for _tool, _base in [(AO, {}), (AG, {}), (SO, {}), (ZONES, {}), (POL, {}), (TSPM, MATCH), (SYS, {}),
+                     (NAT, {}), (TNPM, NM), (HITS, {}), (PRV, {}), (CST, {"job_id": 1}),
+                     (CMT, {"reason": "x"}), (REV, {}), (SAO, A_OK), (SAG, G_OK), (SSO, S_OK),
+                     (STAG, T_OK), (SSR, R_OK), (DSR, {"name": "x"}), (MSR, M_OK),
+                     ("delete_address_object", {"name": "x"}), ("delete_address_group", {"name": "x"}),
+                     ("delete_service_object", {"name": "x"}), ("delete_tag", {"name": "x"})]:
+    ngfw_device(_tool, _base)
+case(NGFW, DGS, "unknown argument device (Panorama-level)", UNKNOWN, "device", {"device": "fw1"})
+case(NGFW, PUSH, "unknown argument device (Panorama-level)", UNKNOWN, "device", {**P_OK, "device": "fw1"})
+
+LMD = "list_managed_devices"
+case(NGFW, LMD, "connected_only as string", TYPE, "connected_only", {"connected_only": "yes"})
+case(NGFW, LMD, "unknown argument device", UNKNOWN, "device", {"device": "fw1"})
+case(NGFW, LMD, "unknown argument cmd", UNKNOWN, "cmd", {"cmd": "<show><devices><all/></devices></show>"})
+
+QL = "query_logs"
+L_OK = {"log_type": "traffic"}
+ngfw_device(QL, L_OK, all_kinds=True)
+case(NGFW, QL, "log_type unknown", ENUM, "log_type", {"log_type": "data"})
+case(NGFW, QL, "log_type missing", MISSING, "log_type", {})
+case(NGFW, QL, "query injected token", SHELL, "query", {**L_OK, "query": "(app eq ssl) ; rm -rf /"})
+case(NGFW, QL, "query markup", OPCMD, "query", {**L_OK, "query": "(app eq x]]><x/>)"})
+case(NGFW, QL, "query XPath", XPATH, "query", {**L_OK, "query": "(rule eq x') or ('1'='1)"})
+case(NGFW, QL, "query unknown field", FORMAT, "query", {**L_OK, "query": "(password eq x)"})
+case(NGFW, QL, "query unknown operator", FORMAT, "query", {**L_OK, "query": "(app like ssl)"})
+case(NGFW, QL, "query unclosed quote", FORMAT, "query", {**L_OK, "query": "(rule eq 'allow)"})
+case(NGFW, QL, "query unbalanced", FORMAT, "query", {**L_OK, "query": "((app eq ssl)"})
+case(NGFW, QL, "query newline", NEWLINE, "query", {**L_OK, "query": "(app eq ssl)\n(app eq x)"})
+case(NGFW, QL, "query NUL in quotes", CONTROL, "query", {**L_OK, "query": "(rule eq 'a\x00b')"})
+case(NGFW, QL, "query bidi override", UNICODE, "query", {**L_OK, "query": "(rule eq 'a\u202eb')"})
+case(NGFW, QL, "query Cyrillic field", UNICODE, "query", {**L_OK, "query": f"({CYR_A}pp eq ssl)"})
+case(NGFW, QL, "query 3000 chars", OVERSIZE, "query", {**L_OK, "query": "(app eq ssl) or " * 200 + "(app eq x)"})
+case(NGFW, QL, "query as array", TYPE, "query", {**L_OK, "query": ["(app eq ssl)"]})
+case(NGFW, QL, "since free text", FORMAT, "since", {**L_OK, "since": "yesterday"})
+case(NGFW, QL, "since with quote", FORMAT, "since", {**L_OK, "since": "2026/11/20 10:00:00' or 1"})
+case(NGFW, QL, "until offset zone", FORMAT, "until", {**L_OK, "until": "2026-11-20T10:00:00+02:00"})
+case(NGFW, QL, "until before since", POLICY, "until",
+     {**L_OK, "since": "2026/11/21 00:00:00", "until": "2026/11/20 00:00:00"})
+case(NGFW, QL, "limit 5001", NUMBER, "limit", {**L_OK, "limit": 5001})
+case(NGFW, QL, "limit 0", NUMBER, "limit", {**L_OK, "limit": 0})
+case(NGFW, QL, "limit as string", TYPE, "limit", {**L_OK, "limit": "100"})
+case(NGFW, QL, "offset beyond 100000", NUMBER, "offset", {**L_OK, "offset": 100001})
+case(NGFW, QL, "offset negative", NUMBER, "offset", {**L_OK, "offset": -1})
+case(NGFW, QL, "wait_seconds 0", NUMBER, "wait_seconds", {**L_OK, "wait_seconds": 0})
+case(NGFW, QL, "wait_seconds 301", NUMBER, "wait_seconds", {**L_OK, "wait_seconds": 301})
+case(NGFW, QL, "unknown argument nlogs", UNKNOWN, "nlogs", {**L_OK, "nlogs": 10})
+
+SHS = "show_sessions"
+ngfw_device(SHS, {}, all_kinds=True)
+case(NGFW, SHS, "source network", CIDR, "source", {"source": "10.0.0.0/8"})
+case(NGFW, SHS, "destination host name", FORMAT, "destination", {"destination": "evil.example.com"})
+case(NGFW, SHS, "port 0", NUMBER, "port", {"port": 0})
+case(NGFW, SHS, "port 70000", NUMBER, "port", {"port": 70000})
+case(NGFW, SHS, "protocol unknown", ENUM, "protocol", {"protocol": "gre"})
+case(NGFW, SHS, "application markup", OPCMD, "application", {"application": "ssl</application><x>"})
+case(NGFW, SHS, "rule quote", XPATH, "rule", {"rule": "r'x"})
+case(NGFW, SHS, "state unknown", ENUM, "state", {"state": "established"})
+case(NGFW, SHS, "limit 201", NUMBER, "limit", {"limit": 201})
+case(NGFW, SHS, "offset as string", TYPE, "offset", {"offset": "1"})
+
+SHR = "show_routes"
+ngfw_device(SHR, {}, all_kinds=True)
+case(NGFW, SHR, "virtual_router markup", OPCMD, "virtual_router", {"virtual_router": "default</virtual-router>"})
+case(NGFW, SHR, "virtual_router NUL", CONTROL, "virtual_router", {"virtual_router": "default\x00"})
+case(NGFW, SHR, "destination network", CIDR, "destination", {"destination": "10.0.0.0/8"})
+case(NGFW, SHR, "destination shell", SHELL, "destination", {"destination": "8.8.8.8;id"})
+case(NGFW, SHR, "limit 0", NUMBER, "limit", {"limit": 0})
+case(NGFW, SHR, "offset negative", NUMBER, "offset", {"offset": -1})
+
+SHI = "show_interfaces"
+ngfw_device(SHI, {}, all_kinds=True)
+case(NGFW, SHI, "name markup", OPCMD, "name", {"name": "ethernet1/1</interface><x>"})
+case(NGFW, SHI, "name traversal", TRAVERSAL, "name", {"name": "../../etc"})
+case(NGFW, SHI, "name shell", SHELL, "name", {"name": "eth1;id"})
+case(NGFW, SHI, "limit 201", NUMBER, "limit", {"limit": 201})
+case(NGFW, SHI, "offset as string", TYPE, "offset", {"offset": "0"})
+
+SHA = "show_ha_state"
+ngfw_device(SHA, {}, all_kinds=True)
+case(NGFW, SHA, "unknown argument cmd", UNKNOWN, "cmd", {"cmd": "<show><high-availability><all/></high-availability></show>"})
+
+EXP = "explain_traffic"
+E_OK = {"source": "198.51.100.7", "destination": "10.10.1.10", "port": 443}
+ngfw_device(EXP, E_OK, all_kinds=True)
+case(NGFW, EXP, "source network", CIDR, "source", {**E_OK, "source": "10.0.0.0/8"})
+case(NGFW, EXP, "source missing", MISSING, "source", {k: v for k, v in E_OK.items() if k != "source"})
+case(NGFW, EXP, "destination host name", FORMAT, "destination", {**E_OK, "destination": "evil.example.com"})
+case(NGFW, EXP, "port 0", NUMBER, "port", {**E_OK, "port": 0})
+case(NGFW, EXP, "port missing for tcp", MISSING, "port", {k: v for k, v in E_OK.items() if k != "port"})
+case(NGFW, EXP, "protocol unknown", ENUM, "protocol", {**E_OK, "protocol": "sctp"})
+case(NGFW, EXP, "application markup", OPCMD, "application", {**E_OK, "application": "ssl</application>"})
+case(NGFW, EXP, "from_zone XPath", XPATH, "from_zone", {**E_OK, "from_zone": "trust' or '1'='1"})
+case(NGFW, EXP, "to_zone NUL", CONTROL, "to_zone", {**E_OK, "to_zone": "untrust\x00"})
+case(NGFW, EXP, "vsys quote", XPATH, "vsys", {**E_OK, "vsys": "vsys1'"})
+case(NGFW, EXP, "log_entries 101", NUMBER, "log_entries", {**E_OK, "log_entries": 101})
+case(NGFW, EXP, "log_entries negative", NUMBER, "log_entries", {**E_OK, "log_entries": -1})
+case(NGFW, EXP, "unknown argument query", UNKNOWN, "query", {**E_OK, "query": "(app eq ssl)"})
+
 # --- panw-airs -----------------------------------------------------------------------------
 
 INLINE = "pan_inline_scan"
