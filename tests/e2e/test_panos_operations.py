@@ -9,8 +9,8 @@ high-level `Client` on protocol 2026-07-28 with a token holding `ngfw:read`.
 - `list_managed_devices` lists both firewalls;
 - `retrieve_security_policies` with `device` reads one firewall's rules;
 - `explain_traffic` for a flow the loaded rules deny names the rule and shows deny log
-  entries; for an allowed flow it names the allowing rule (and says the NAT part could not
-  be answered: the simulator has no `test nat-policy-match`);
+  entries; for an allowed flow it names the allowing rule and the NAT rule, if any (a flow
+  into zone `tv` hits the real config's NAT rule `tv`);
 - `query_logs` pages through more than 1,000 traffic entries, and a filter with an injected
   token is refused with 0 upstream requests.
 """
@@ -140,10 +140,15 @@ async def test_panorama_managed_firewalls_and_explain_traffic(stack: Stack) -> N
         assert out["security"]["rule"] == allow["rule"], out
         assert out["security"]["allowed"] is True
         assert out["verdict"].startswith("ALLOWED"), out["verdict"]
-        if out["nat_checked"]:
-            assert "NAT" in out["verdict"] or "no NAT" in out["verdict"]
-        else:
-            assert any(m.startswith("NAT rule") for m in out["missing"]), out["missing"]
+        assert out["nat_checked"] is True, out
+        assert ("NAT rule" in out["verdict"]) == (out["nat_rule"] is not None), out["verdict"]
+        assert "no NAT" in out["verdict"] or out["nat_rule"] is not None
+
+        # A flow into zone tv: the real config's NAT rule `tv` is named.
+        out = await ok(c, "explain_traffic", {"source": "10.0.0.5", "destination": "192.0.2.10", "port": 443,
+                                              "from_zone": "trust", "to_zone": "tv", "device": FW1, "log_entries": 0})
+        assert out["nat_rule"] == "tv", out
+        assert "NAT rule `tv`" in out["verdict"], out["verdict"]
 
         # A device is needed on Panorama for the flow tools.
         msg = await refused(c, "explain_traffic", {"source": "10.0.0.1", "destination": "10.0.0.2", "port": 443})

@@ -635,12 +635,25 @@ async fn explain_traffic_names_the_rule_and_shows_the_logs() {
         "{out}"
     );
     assert_eq!(out["from_zone"]["how"], "given");
-    // The simulator has no test nat-policy-match: the NAT part is named missing, not guessed.
-    assert_eq!(out["nat_checked"], false);
+    assert_eq!(out["nat_checked"], true, "{out}");
     assert!(
-        out["missing"].as_array().is_some_and(|m| m
-            .iter()
-            .any(|x| x.as_str().is_some_and(|s| s.starts_with("NAT rule")))),
+        out["missing"].as_array().is_some_and(|m| m.is_empty()),
+        "{out}"
+    );
+
+    // A flow into zone tv hits the real config's NAT rule `tv`.
+    let out = ok(
+        &mut r.client,
+        "explain_traffic",
+        json!({"source": "10.0.0.5", "destination": "192.0.2.10", "port": 443,
+        "from_zone": "trust", "to_zone": "tv", "device": FW1, "log_entries": 0}),
+    )
+    .await;
+    assert_eq!(out["nat_rule"], "tv", "{out}");
+    assert!(
+        out["verdict"]
+            .as_str()
+            .is_some_and(|v| v.contains("NAT rule `tv`")),
         "{out}"
     );
 

@@ -3407,3 +3407,26 @@ async fn binary_loads_managed_devices() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SERIAL=FILE"));
 }
+
+#[tokio::test]
+async fn nat_policy_match_on_the_real_config() {
+    let sim = start_shared_firewall().await;
+    let nat = |from: &str, to: &str, port: u16| {
+        format!(
+            "<test><nat-policy-match><from>{from}</from><to>{to}</to><source>10.0.0.5</source><destination>192.0.2.10</destination><protocol>6</protocol><destination-port>{port}</destination-port></nat-policy-match></test>"
+        )
+    };
+    let r = sim.op(&nat("trust", "tv", 443)).await;
+    let doc = r.doc();
+    let entry = doc
+        .descendants()
+        .find(|n| n.has_tag_name("entry"))
+        .unwrap_or_else(|| panic!("{}", r.body));
+    assert_eq!(entry.attribute("name"), Some("tv"), "{}", r.body);
+    assert_eq!(r.text("index"), "1");
+    let none = sim.op(&nat("trust", "no-such-zone", 443)).await;
+    assert!(none.body.contains("<rules/>"), "{}", none.body);
+    let pano = start_panorama_with_devices().await;
+    let r = pano.op(&nat("trust", "tv", 443)).await;
+    assert!(r.body.contains("not supported on Panorama"), "{}", r.body);
+}

@@ -53,6 +53,11 @@ pub fn run(sim: &PanosSim, admin: &str, cmd: &Element, vsys: Option<&str>) -> St
     {
         return security_policy_match(sim, spm, vsys.unwrap_or("vsys1"));
     }
+    if cmd.name == "test"
+        && let Some(npm) = cmd.child("nat-policy-match")
+    {
+        return nat_policy_match(sim, npm, vsys.unwrap_or("vsys1"));
+    }
     unexpected(&cmd.name)
 }
 
@@ -300,6 +305,24 @@ fn security_policy_match(sim: &PanosSim, spm: &Element, vsys: &str) -> String {
     };
     let verdict = evaluate(&config, vsys, &q);
     render(&verdict, &q)
+}
+
+fn nat_policy_match(sim: &PanosSim, npm: &Element, vsys: &str) -> String {
+    let config = sim.config();
+    if super::is_panorama(&config) {
+        return error_line("test nat-policy-match is not supported on Panorama");
+    }
+    let q = match MatchQuery::from_element(npm) {
+        Ok(q) => q,
+        Err(e) => return error_line(&e),
+    };
+    let to_interface = npm.child_text("to-interface").filter(|i| !i.is_empty());
+    super::policy_match::render_nat(super::policy_match::evaluate_nat(
+        &config,
+        vsys,
+        &q,
+        to_interface.as_deref(),
+    ))
 }
 
 fn system_value(config: &Element, name: &str, default: &str) -> String {

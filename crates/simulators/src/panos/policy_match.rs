@@ -406,6 +406,59 @@ pub fn render(verdict: &Verdict<'_>, q: &MatchQuery) -> String {
     out
 }
 
+/// `test nat-policy-match`: the first enabled NAT rule of `vsys` whose zones, addresses,
+/// service (`any` or a service name) and `to-interface` (when both name one) match, with
+/// its 1-based position.
+pub fn evaluate_nat<'a>(
+    config: &'a Element,
+    vsys: &str,
+    q: &MatchQuery,
+    to_interface: Option<&str>,
+) -> Option<(usize, &'a Element)> {
+    let vsys_el = find_vsys(config, vsys);
+    let scope = Scope {
+        vsys: vsys_el,
+        shared: config.child("shared"),
+    };
+    let rules = vsys_el.and_then(|v| v.path(&["rulebase", "nat", "rules"]))?;
+    rules
+        .elements()
+        .filter(|e| e.name == "entry")
+        .enumerate()
+        .find(|(_, rule)| {
+            if yes(rule, "disabled")
+                || !zones_match(&rule.members("from"), q.from.as_deref())
+                || !zones_match(&rule.members("to"), q.to.as_deref())
+                || !addresses_match(scope, &rule.members("source"), q.source)
+                || !addresses_match(scope, &rule.members("destination"), q.destination)
+            {
+                return false;
+            }
+            let service = rule
+                .child_text("service")
+                .unwrap_or_else(|| "any".to_owned());
+            if !service.is_empty() && !service_matches(scope, &service, q, &mut HashSet::new()) {
+                return false;
+            }
+            match (rule.child_text("to-interface"), to_interface) {
+                (Some(want), Some(given)) if !want.is_empty() && want != "any" => want == given,
+                _ => true,
+            }
+        })
+        .map(|(i, rule)| (i + 1, rule))
+}
+
+/// The answer to `test nat-policy-match`: the rule as PAN-OS names it, or no rules.
+pub fn render_nat(found: Option<(usize, &Element)>) -> String {
+    match found {
+        Some((index, rule)) => format!(
+            "<response status=\"success\"><result><rules><entry name=\"{}\"><index>{index}</index></entry></rules></result></response>",
+            escape_attr(rule.name_attr().unwrap_or_default())
+        ),
+        None => "<response status=\"success\"><result><rules/></result></response>".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
