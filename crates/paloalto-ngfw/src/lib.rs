@@ -58,7 +58,9 @@ impl App for Ngfw {
              go to the candidate configuration (set_*, delete_*, move_security_rule; read them back with \
              config=candidate), preview_changes shows what differs from running, and commit_changes \
              (with a reason) makes the firewall enforce them after the user confirms. Use dry_run to show \
-             a plan first."
+             a plan first. To answer why traffic is allowed or blocked, use explain_traffic (zones, NAT and \
+             security rule, recent traffic logs, verdict); query_logs reads logs with a PAN-OS filter. On \
+             Panorama, name a managed firewall with `device` (list_managed_devices lists them)."
                 .into(),
         )
     }
