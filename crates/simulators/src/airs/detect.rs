@@ -497,7 +497,9 @@ mod tests {
                 tool: Some("exfiltrate"),
             },
         );
-        assert!(!r.injection && !r.agent);
+        // Injection is flagged on the response side too (indirect prompt injection); the
+        // agent detector stays prompt-side only.
+        assert!(r.injection && !r.agent);
         assert!(r.ungrounded && r.db_security && r.malicious_code);
         assert!(!prompt("rm -rf / in prose").malicious_code);
         assert!(!prompt("DROP TABLE users").db_security);
