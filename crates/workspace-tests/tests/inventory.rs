@@ -68,7 +68,12 @@ fn paloalto_ngfw() {
     // Reads are read-only; every write needs ngfw:write and declares when it asks a human.
     for t in &tools {
         let read = t.spec().scope == "ngfw:read";
-        assert_eq!(t.spec().effect == Effect::ReadOnly, read, "{}", t.spec().name);
+        assert_eq!(
+            t.spec().effect == Effect::ReadOnly,
+            read,
+            "{}",
+            t.spec().name
+        );
         assert_eq!(t.confirm_policy().is_some(), !read, "{}", t.spec().name);
     }
 }
