@@ -113,6 +113,10 @@ def start_target(stack: Stack, server: str) -> Target:
     elif spec.peer_kind == "vendor-sim":
         counters["vendor-sim"] = upstream.requests
     env = dict(spec.hardening_env)
+    # The background /health checks probe the upstream every MCP_HEALTH_INTERVAL (15 s by
+    # default); one landing between a case's before and after counts would read as a request
+    # the case made. They run once at start, then not again during the suite.
+    env["MCP_HEALTH_INTERVAL"] = "1h"
     if any(t["name"] == "approve_change" for t in tool_inventory(server)):
         # A server with write tools has the two-person-rule tools (list_changes, approve_change,
         # apply_change) in its inventory; mcp-core serves them only under MCP_APPROVALS=required,
