@@ -174,3 +174,37 @@ async fn airs_down_reads_open_writes_closed() {
     let ev = audit(&r, "get_item");
     assert_eq!(ev[0]["guard"], "error_open", "{ev:?}");
 }
+
+/// Identical results asked for at once: one AIRS scan serves them all (coalesced in flight,
+/// then cached).
+#[tokio::test]
+async fn identical_scans_in_flight_are_coalesced() {
+    let sim = airs().await;
+    let spec = spec(&sim.base, &[]);
+    let mut r = Rig::start(sim, &spec, "alice", &["example:write"], true).await;
+    ok(
+        &mut r.client,
+        "set_item",
+        json!({"key": "burst", "value": "allow 443 from the office"}),
+    )
+    .await;
+    let before = scans(&r.peer).await;
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(r.client("alice", &["example:read"]).await);
+    }
+    let calls = clients
+        .iter_mut()
+        .map(|c| ok(c, "get_item", json!({"key": "burst"})));
+    let answers = futures::future::join_all(calls).await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a["value"] == "allow 443 from the office")
+    );
+    assert_eq!(
+        scans(&r.peer).await - before,
+        1,
+        "ten identical results, one scan"
+    );
+}
