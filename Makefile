@@ -66,8 +66,11 @@ $(CLAUDE_DIR)/node_modules/.installed: $(CLAUDE_DIR)/package.json $(CLAUDE_DIR)/
 
 deps: $(VENV)/.installed $(VENV)/.peers-installed $(VENV)/.e2e-installed $(CONFORMANCE)/node_modules/.installed $(CLAUDE_DIR)/node_modules/.installed sshd buildah ## Install the venv (MCP SDK, fakepve), npm packages, openssh-server and buildah the tests use
 
-build: ## Build every binary (debug)
-	$(CARGO) build --workspace --bins
+# --all-targets: the binaries are built with the feature set `cargo test` resolves (dev-only
+# features such as aws-smithy-runtime's test-util are unified in), so the test run reuses every
+# artifact instead of compiling the AWS SDK crates a second time (1.5 GB of target/ and minutes).
+build: ## Build every binary and test target (debug), with the features the tests use
+	$(CARGO) build --workspace --all-targets
 
 demo: $(VENV)/.installed $(VENV)/.peers-installed sshd ## Start the servers on loopback against their simulators and run a scripted client session
 	$(CARGO) build --workspace --bins
