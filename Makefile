@@ -20,7 +20,7 @@ SERVERS     := $(shell python3 scripts/servers.py list --deployable)
 EXAMPLES    := $(shell python3 scripts/servers.py list --example)
 $(if $(SERVERS),,$(error servers.toml lists no deployable server, or cannot be read: run python3 scripts/servers.py check))
 
-.PHONY: help deps sshd buildah image test-image build demo test test-rust test-interop test-panos-sdk test-conformance test-deploy test-e2e test-claude test-hardening test-template fuzz test-fuzz lint fmt bench docs clean-deps
+.PHONY: help deps sshd redis buildah image test-image build demo test test-rust test-interop test-panos-sdk test-conformance test-deploy test-e2e test-claude test-hardening test-template fuzz test-fuzz lint fmt bench docs clean-deps
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,14 @@ sshd:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openssh-server >/dev/null; \
 	fi
 
+# A real redis-server for the shared-state tests (MCP_STATE_URL; started privately on 127.0.0.1
+# with a password and no persistence by test-support's RedisServer).
+redis:
+	@if ! command -v redis-server >/dev/null; then \
+	  echo "installing redis-server (apt)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; \
+	fi
+
 # buildah builds and runs the container images without a daemon or a registry (make test-image).
 buildah:
 	@if ! command -v buildah >/dev/null; then \
@@ -64,7 +72,7 @@ $(CLAUDE_DIR)/node_modules/.installed: $(CLAUDE_DIR)/package.json $(CLAUDE_DIR)/
 	npm ci --prefix $(CLAUDE_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
-deps: $(VENV)/.installed $(VENV)/.peers-installed $(VENV)/.e2e-installed $(CONFORMANCE)/node_modules/.installed $(CLAUDE_DIR)/node_modules/.installed sshd buildah ## Install the venv (MCP SDK, fakepve), npm packages, openssh-server and buildah the tests use
+deps: $(VENV)/.installed $(VENV)/.peers-installed $(VENV)/.e2e-installed $(CONFORMANCE)/node_modules/.installed $(CLAUDE_DIR)/node_modules/.installed sshd redis buildah ## Install the venv (MCP SDK, fakepve), npm packages, openssh-server, redis-server and buildah the tests use
 
 # --all-targets: the binaries are built with the feature set `cargo test` resolves (dev-only
 # features such as aws-smithy-runtime's test-util are unified in), so the test run reuses every

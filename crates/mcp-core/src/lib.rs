@@ -28,6 +28,7 @@ pub mod resource;
 mod run;
 pub mod secrets;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod tool;
 pub mod transport;

@@ -679,10 +679,24 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     .await?;
     let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
     let limits = crate::limits::RateLimits::from_env(env, &tool_names)?;
-    let changes = change_control::<A>(env, &s, auth_layer.verifier.is_some())?;
+    let mut changes = change_control::<A>(env, &s, auth_layer.verifier.is_some())?;
+    let state = crate::state::from_env(env, meta.name)?;
+    if let Some(st) = &state {
+        changes.store = Arc::new(crate::state::SharedChangeStore::new(st.clone()));
+        if !changes.shared_key {
+            tracing::warn!(
+                "MCP_STATE_URL is set but MCP_STATE_KEY is not: a confirmation asked by one replica cannot be resumed by another; set the same MCP_STATE_KEY on every replica"
+            );
+        }
+        tracing::info!(
+            store = st.kind(),
+            "shared state (MCP_STATE_URL): pending changes, approvals and single-use confirmations are shared by every replica"
+        );
+    }
     let shared = Shared::new(app, &filter, readiness, core.call_timeout)
         .with_rate_limits(limits)
-        .with_changes(changes);
+        .with_changes(changes)
+        .with_state(state);
     #[cfg(feature = "airs")]
     let shared = {
         let guard = crate::guard::Guard::from_env(env, meta.name)?;
@@ -810,6 +824,11 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
         return Err(e.into());
     }
     change_control::<A>(env, s, layer.verifier.is_some())?;
+    if let Some(st) = crate::state::from_env(env, meta.name)? {
+        st.ping()
+            .await
+            .map_err(|e| StartupError::Refused(format!("MCP_STATE_URL: {e}")))?;
+    }
     #[cfg(feature = "airs")]
     crate::guard::Guard::from_env(env, meta.name)?;
     let app = A::build(BuildCtx {

@@ -47,6 +47,8 @@ pub struct Shared<A: App> {
     /// Confirmation and approval settings and the pending-change store.
     changes: Arc<crate::change::ChangeControl>,
     /// The output guard (`MCP_GUARD=airs`).
+    /// The store shared by replicas (`MCP_STATE_URL`), when set.
+    state: Option<Arc<dyn crate::state::StateStore>>,
     #[cfg(feature = "airs")]
     guard: Option<Arc<crate::guard::Guard>>,
 }
@@ -120,9 +122,23 @@ impl<A: App> Shared<A> {
             changes: Arc::new(crate::change::ChangeControl::in_process(
                 &namespace_of::<A>(),
             )),
+            state: None,
             #[cfg(feature = "airs")]
             guard: None,
         }
+    }
+
+    /// The store shared with the other replicas (`MCP_STATE_URL`), checked by `/health`. The
+    /// features that keep state there are given it when they are built.
+    #[must_use]
+    pub fn with_state(mut self, state: Option<Arc<dyn crate::state::StateStore>>) -> Self {
+        self.state = state;
+        self
+    }
+
+    /// The shared state store, when `MCP_STATE_URL` is set.
+    pub fn state(&self) -> Option<&Arc<dyn crate::state::StateStore>> {
+        self.state.as_ref()
     }
 
     /// Scan results (and, with `MCP_GUARD_INPUT`, write tools' arguments) with `guard`.

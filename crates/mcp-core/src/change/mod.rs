@@ -38,7 +38,10 @@ use crate::config::{ConfigError, Env};
 use crate::error::ToolError;
 use crate::tool::CallCtx;
 
-pub use store::{ChangeError, ChangeState, ChangeStore, MemoryChangeStore, PendingChange};
+pub use store::{
+    ChangeError, ChangeState, ChangeStore, MemoryChangeStore, PendingChange, StoreFuture,
+    check_approve, check_consume,
+};
 
 /// When a write tool asks a human before it acts.
 #[derive(Clone, Copy)]

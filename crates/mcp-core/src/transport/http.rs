@@ -502,6 +502,17 @@ fn spawn_health_checks<A: App>(
             for (name, r, took) in app.health_checks().await {
                 health.record(name, &r, took, details);
             }
+            if let Some(st) = shared.state() {
+                let (r, took) = crate::health::timed(READY_PROBE_DEADLINE, async {
+                    st.ping()
+                        .await
+                        .map(|()| format!("{} store answers", st.kind()))
+                        .map_err(|e| e.to_string())
+                })
+                .await;
+                metrics::gauge!("mcp_state_up").set(if r.is_ok() { 1.0 } else { 0.0 });
+                health.record("state", &r, took, details);
+            }
             #[cfg(feature = "airs")]
             if let Some(g) = shared.guard() {
                 let (r, took) = crate::health::timed(READY_PROBE_DEADLINE, g.probe()).await;
