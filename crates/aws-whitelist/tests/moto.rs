@@ -1684,3 +1684,123 @@ async fn check_subcommand() {
     drop(dead);
     check_fails(BIN, &pairs(&closed), "upstream check failed").await;
 }
+
+/// Three replicas share one moto and one real redis-server (`MCP_STATE_URL`) and nothing
+/// else: alice's change submitted on A is approved by bob on B and applied by alice on C, once.
+/// With Redis killed, a write that needs an approval is refused with a clear error and nothing
+/// is written; when Redis returns, the rule works again.
+#[tokio::test]
+async fn an_approval_given_on_one_replica_is_applied_on_another() {
+    let moto = MotoProcess::start().await;
+    let mut redis = test_support::RedisServer::start().await;
+    let spec = aws_env(ServerSpec::http(BIN), &moto.endpoint)
+        .without_env("MCP_CONFIRM")
+        .env("MCP_APPROVALS", "required")
+        .env("MCP_STATE_URL", redis.url())
+        .env("MCP_STATE_KEY", "replicas-share-this-key-0123456789abcdef")
+        .env("MCP_HEALTH_INTERVAL", "1s");
+    let a = ServerProcess::start(&spec).await;
+    let b = ServerProcess::start(&spec).await;
+    let c = ServerProcess::start(&spec).await;
+    let client = |s: &ServerProcess, sub: &str, scopes: &[&str]| {
+        let mut cl = test_support::RpcClient::new(
+            format!("{}/mcp", s.base()),
+            Some(test_support::tokens::token(sub, scopes)),
+        );
+        async move {
+            let init = cl.initialize().await;
+            assert_eq!(init.status, 200, "initialize: {}", init.raw);
+            cl
+        }
+    };
+    let sdk = ec2(&moto).await;
+    let sg = group(&sdk, "replicas").await;
+    let args = json!({"cidr": "203.0.113.10", "target": sg, "port": 443, "description": "vendor"});
+    let mut alice_a = client(&a, "alice", &["aws:write"]).await;
+    let pending = ok(&mut alice_a, "whitelist", args.clone()).await;
+    assert_eq!(pending["change"]["status"], "pending_approval", "{pending}");
+    let id = pending["change"]["pending"]["change_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let digest = pending["change"]["pending"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    let mut bob_b = client(&b, "bob", &["aws:approve"]).await;
+    let listed = ok(&mut bob_b, "list_changes", json!({})).await;
+    assert_eq!(
+        listed["changes"][0]["change_id"],
+        id.as_str(),
+        "B sees the change A stored: {listed}"
+    );
+    let approved = ok(
+        &mut bob_b,
+        "approve_change",
+        json!({"change_id": id, "digest": digest}),
+    )
+    .await;
+    assert_eq!(approved["status"], "approved", "{approved}");
+    assert!(
+        sources(&sdk, &sg).await.is_empty(),
+        "approval writes nothing"
+    );
+    let mut alice_c = client(&c, "alice", &["aws:write"]).await;
+    let applied = ok(&mut alice_c, "apply_change", json!({"change_id": id})).await;
+    assert_eq!(applied["groups"][0]["status"], "added", "{applied}");
+    assert_eq!(
+        applied["change"]["confirmation"]["approver"], "bob",
+        "{applied}"
+    );
+    assert_eq!(
+        sources(&sdk, &sg).await,
+        vec!["203.0.113.10/32".to_string()]
+    );
+    // Used up everywhere: not on A, not on C again.
+    for cl in [&mut alice_a, &mut alice_c] {
+        let e = err(cl, "apply_change", json!({"change_id": id})).await;
+        assert!(e.contains("already applied"), "{e}");
+    }
+    // Each replica's /health reports the store.
+    let (_, h) = b
+        .health_until(|h| h["checks"]["state"]["status"] == "ok")
+        .await;
+    assert_eq!(h["checks"]["state"]["status"], "ok", "{h}");
+
+    // Redis dies: a write that needs an approval is refused, clearly, and nothing is written.
+    redis.kill().await;
+    let other = json!({"cidr": "203.0.113.11", "target": sg, "port": 443, "description": "vendor"});
+    let e = err(&mut alice_a, "whitelist", other.clone()).await;
+    assert!(e.contains("shared state store is unreachable"), "{e}");
+    assert!(
+        !e.contains(test_support::redis::REDIS_PASSWORD),
+        "the store's password never reaches a caller: {e}"
+    );
+    assert_eq!(
+        sources(&sdk, &sg).await,
+        vec!["203.0.113.10/32".to_string()]
+    );
+    let (_, h) = a
+        .health_until(|h| h["checks"]["state"]["status"] == "down")
+        .await;
+    assert_eq!(h["checks"]["state"]["status"], "down", "{h}");
+
+    // Redis returns (empty): the two-person rule works again, through any replica.
+    redis.restart().await;
+    let mut pending = Value::Null;
+    for _ in 0..50 {
+        let r = alice_a.call("whitelist", other.clone()).await;
+        if r["result"]["isError"] == false {
+            pending = r["result"]["structuredContent"].clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(pending["change"]["status"], "pending_approval", "{pending}");
+    let id2 = pending["change"]["pending"]["change_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let listed = ok(&mut bob_b, "list_changes", json!({})).await;
+    assert_eq!(listed["changes"][0]["change_id"], id2.as_str(), "{listed}");
+}
