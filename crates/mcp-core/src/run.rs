@@ -694,7 +694,7 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
         );
     }
     let shared = Shared::new(app, &filter, readiness, core.call_timeout)
-        .with_rate_limits(limits)
+        .with_rate_limits(limits.shared(state.clone()))
         .with_changes(changes)
         .with_state(state);
     #[cfg(feature = "airs")]

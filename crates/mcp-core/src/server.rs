@@ -606,11 +606,11 @@ impl<A: App> ServerHandler for McpServer<A> {
         // What the output guard did (`MCP_GUARD`), for the audit event.
         let mut guard_outcome = GuardAudit::default();
 
-        let limited = self.shared.rate_limits.check(
-            &principal.subject,
-            spec.name,
-            !spec.effect.is_read_only(),
-        );
+        let limited = self
+            .shared
+            .rate_limits
+            .admit(&principal.subject, spec.name, !spec.effect.is_read_only())
+            .await;
         let (result, upstream_calls) = if self.shared.readiness.is_draining() {
             (
                 Err(ToolError::Unavailable {
@@ -620,12 +620,23 @@ impl<A: App> ServerHandler for McpServer<A> {
                 }),
                 0,
             )
-        } else if let Err(wait) = limited {
+        } else if let Err(crate::limits::Refusal::Wait(wait)) = limited {
             metrics::counter!("mcp_rate_limited_total", "tool" => spec.name).increment(1);
             (
                 Err(ToolError::RateLimited {
                     upstream: "this server".into(),
                     retry_after: Some(Duration::from_secs(wait.as_secs_f64().ceil() as u64)),
+                }),
+                0,
+            )
+        } else if let Err(crate::limits::Refusal::StoreDown(e)) = limited {
+            (
+                Err(ToolError::Unavailable {
+                    upstream: "the shared state store".into(),
+                    message: format!(
+                        "{e}; the write's rate budget cannot be checked, so nothing was changed"
+                    ),
+                    retry_after: Some(Duration::from_secs(5)),
                 }),
                 0,
             )

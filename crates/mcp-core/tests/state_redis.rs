@@ -162,3 +162,40 @@ async fn a_killed_redis_gives_clear_errors_and_the_store_recovers_when_it_return
     );
     assert_eq!(s.get("k2").await.expect("ok").as_deref(), Some(&b"v"[..]));
 }
+
+#[tokio::test]
+async fn a_rate_limit_in_redis_is_one_budget_for_every_replica() {
+    let redis = RedisServer::start().await;
+    let env = mcp_core::config::Env::from_pairs([("MCP_RATE_LIMIT", "5/h")]);
+    let replicas: Vec<mcp_core::limits::RateLimits> = (0..3)
+        .map(|_| {
+            mcp_core::limits::RateLimits::from_env(&env, &["get_item"])
+                .expect("limits")
+                .shared(Some(store(&redis, "srv")))
+        })
+        .collect();
+    // 5 + 4 calls spread over three replicas: exactly 4 refused, each told to wait.
+    let mut refused = Vec::new();
+    for i in 0..9 {
+        if let Err(r) = replicas[i % 3].admit("alice", "get_item", false).await {
+            refused.push(r);
+        }
+    }
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    for r in &refused {
+        match r {
+            mcp_core::limits::Refusal::Wait(w) => {
+                // One call is earned back every 12 minutes.
+                assert!(
+                    *w >= Duration::from_secs(1) && *w <= Duration::from_secs(12 * 60),
+                    "{w:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        replicas[1].admit("bob", "get_item", false).await.is_ok(),
+        "another subject has its own budget"
+    );
+}

@@ -468,3 +468,82 @@ async fn rate_limits_hold_per_subject_and_tool() {
     .await;
     assert!(stderr.contains("`get_itme` is not a tool"), "{stderr}");
 }
+
+/// With `MCP_STATE_URL` (a real redis-server) three replicas share one budget per subject and
+/// tool: 5 calls an hour allowed, then 8 more spread over the replicas give exactly 8
+/// refusals, and the refused calls never run. A write that needs a budget is refused while
+/// Redis is down, and a read falls back to the replica's own limit.
+#[tokio::test]
+async fn a_rate_limit_holds_across_replicas_sharing_redis() {
+    let mut redis = test_support::RedisServer::start().await;
+    let spec = ServerSpec::http(BIN)
+        .env("MCP_REST", "true")
+        .env("MCP_RATE_LIMIT", "5/h")
+        .env("MCP_STATE_URL", redis.url());
+    let replicas = [
+        ServerProcess::start(&spec).await,
+        ServerProcess::start(&spec).await,
+        ServerProcess::start(&spec).await,
+    ];
+    let alice = token("alice", &["example:write"]);
+    let get = r#"{"name": "get_item", "arguments": {"key": "k"}}"#;
+    let mut refused = 0;
+    for i in 0..13 {
+        let (code, v) = rest(
+            &replicas[i % 3],
+            "/api/mcp/tools/call",
+            Some(&alice),
+            Some(get),
+        )
+        .await;
+        assert_eq!(code, 200, "{v}");
+        if v["isError"] == true {
+            let text = v["content"][0]["text"].as_str().unwrap_or_default();
+            assert!(text.contains("rate limiting"), "{text}");
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 8,
+        "5 of 13 calls allowed across the three replicas"
+    );
+    let mut counted = 0.0;
+    for r in &replicas {
+        counted += r
+            .metric("mcp_rate_limited_total{tool=\"get_item\"}")
+            .await
+            .unwrap_or(0.0);
+    }
+    assert_eq!(
+        counted, 8.0,
+        "each refusal counted once, by the replica that refused"
+    );
+
+    // Redis down: a write is refused (its budget cannot be checked), a read is served under
+    // the replica's own limit.
+    redis.kill().await;
+    let set = r#"{"name": "set_item", "arguments": {"key": "k", "value": "v"}}"#;
+    let (_, v) = rest(&replicas[0], "/api/mcp/tools/call", Some(&alice), Some(set)).await;
+    assert_eq!(v["isError"], true, "{v}");
+    let text = v["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("shared state store") && text.contains("nothing was changed"),
+        "{text}"
+    );
+    let bob = token("bob", &["example:read"]);
+    let (_, v) = rest(&replicas[0], "/api/mcp/tools/call", Some(&bob), Some(get)).await;
+    assert_eq!(
+        v["isError"], false,
+        "a read falls back to the local limit: {v}"
+    );
+    assert_eq!(
+        v["structuredContent"]["found"], false,
+        "the write never ran: {v}"
+    );
+    let fallbacks = replicas[0]
+        .wait_metric("mcp_state_fallback_total{use=\"rate_limits\"}", |n| {
+            n >= 1.0
+        })
+        .await;
+    assert_eq!(fallbacks, 1.0);
+}

@@ -159,6 +159,36 @@ impl StateStore for MemoryStore {
         })
     }
 
+    fn throttle<'a>(
+        &'a self,
+        key: &'a str,
+        interval: Duration,
+        burst: u32,
+    ) -> StateFuture<'a, Option<Duration>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            let now_ms = super::epoch_ms();
+            let interval_ms = super::ttl_ms(interval);
+            let mut m = self.lock()?;
+            let tat = Self::live(&m, key, now)
+                .and_then(|e| std::str::from_utf8(&e.value).ok()?.parse::<u64>().ok());
+            match super::gcra(tat, now_ms, interval_ms, burst) {
+                Err(wait) => Ok(Some(Duration::from_millis(wait))),
+                Ok(next) => {
+                    Self::sweep(&mut m, now);
+                    m.insert(
+                        key.to_string(),
+                        Entry {
+                            value: next.to_string().into_bytes(),
+                            until: now + Duration::from_millis(next - now_ms + interval_ms),
+                        },
+                    );
+                    Ok(None)
+                }
+            }
+        })
+    }
+
     fn keys<'a>(&'a self, prefix: &'a str, limit: usize) -> StateFuture<'a, Vec<String>> {
         Box::pin(async move {
             let now = Instant::now();

@@ -74,6 +74,15 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn delete_if<'a>(&'a self, key: &'a str, expected: &'a [u8]) -> StateFuture<'a, bool>;
     /// Add one to the counter `key` and return the new count; a new counter lives `ttl`.
     fn incr<'a>(&'a self, key: &'a str, ttl: Duration) -> StateFuture<'a, u64>;
+    /// One event under a GCRA limit of `burst` events, then one per `interval`: `None` if it
+    /// is allowed (and counted), or how long until one would be. The check and the count are
+    /// one atomic step, so replicas sharing the store share the budget.
+    fn throttle<'a>(
+        &'a self,
+        key: &'a str,
+        interval: Duration,
+        burst: u32,
+    ) -> StateFuture<'a, Option<Duration>>;
     /// The keys that start with `prefix` (at most `limit`), relative to the namespace.
     fn keys<'a>(&'a self, prefix: &'a str, limit: usize) -> StateFuture<'a, Vec<String>>;
     /// One round trip, for health checks.
@@ -94,6 +103,26 @@ fn check_value(value: &[u8]) -> Result<(), StateError> {
 /// The TTL in milliseconds, at least 1 (a zero TTL would mean "forever" to some commands).
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Milliseconds since the Unix epoch.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// GCRA on a theoretical arrival time `tat` (ms) at `now` (ms): the new `tat` if allowed,
+/// or the wait in ms.
+fn gcra(tat: Option<u64>, now: u64, interval_ms: u64, burst: u32) -> Result<u64, u64> {
+    let tat = tat.unwrap_or(now).max(now);
+    let tolerance = interval_ms.saturating_mul(u64::from(burst.saturating_sub(1)));
+    if tat - now > tolerance {
+        Err((tat - now - tolerance).max(1))
+    } else {
+        Ok(tat + interval_ms)
+    }
 }
 
 /// `MCP_STATE_URL` (or `MCP_STATE_URL_FILE`): the shared store of `server`'s replicas, or

@@ -38,6 +38,25 @@ if redis.call('PTTL', KEYS[1]) < 0 then
 end
 return n";
 
+/// GCRA on the store's own clock (`TIME`), so replicas' clocks do not matter: `KEYS[1]`
+/// holds the theoretical arrival time in ms; `ARGV[1]` is the interval in ms, `ARGV[2]` the
+/// burst. Returns 0 when allowed (and counted), else the wait in ms.
+const THROTTLE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > tolerance then
+  local wait = tat - now - tolerance
+  if wait < 1 then wait = 1 end
+  return wait
+end
+local next = tat + interval
+redis.call('SET', KEYS[1], string.format('%.0f', next), 'PX', string.format('%.0f', next - now + interval))
+return 0";
+
 /// The shared store of one server's replicas.
 pub struct RedisStore {
     client: redis::Client,
@@ -49,6 +68,7 @@ pub struct RedisStore {
     swap_if: Arc<redis::Script>,
     delete_if: Arc<redis::Script>,
     incr: Arc<redis::Script>,
+    throttle: Arc<redis::Script>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -99,6 +119,7 @@ impl RedisStore {
             swap_if: Arc::new(redis::Script::new(SWAP_IF)),
             delete_if: Arc::new(redis::Script::new(DELETE_IF)),
             incr: Arc::new(redis::Script::new(INCR)),
+            throttle: Arc::new(redis::Script::new(THROTTLE)),
         })
     }
 
@@ -301,6 +322,32 @@ impl StateStore for RedisStore {
                 })
                 .await?;
             u64::try_from(n).map_err(|_| StateError::Corrupt(format!("{key} went negative")))
+        })
+    }
+
+    fn throttle<'a>(
+        &'a self,
+        key: &'a str,
+        interval: Duration,
+        burst: u32,
+    ) -> StateFuture<'a, Option<Duration>> {
+        Box::pin(async move {
+            let k = self.key(key);
+            let script = self.throttle.clone();
+            let wait: i64 = self
+                .run(|mut c| async move {
+                    script
+                        .key(&k)
+                        .arg(ttl_ms(interval))
+                        .arg(burst.max(1))
+                        .invoke_async::<i64>(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(u64::try_from(wait)
+                .ok()
+                .filter(|w| *w > 0)
+                .map(Duration::from_millis))
         })
     }
 
