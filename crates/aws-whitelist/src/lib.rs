@@ -72,7 +72,12 @@ impl App for Whitelist {
                     instance = %settings.instance,
                     "expired rules are swept on a schedule"
                 );
-                tools::rules::spawn_sweeper(settings.clone(), clients.clone(), every);
+                tools::rules::spawn_sweeper(
+                    settings.clone(),
+                    clients.clone(),
+                    every,
+                    ctx.state.clone(),
+                );
             }
             (None, false) => {
                 tracing::warn!(

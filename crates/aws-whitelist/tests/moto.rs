@@ -1804,3 +1804,74 @@ async fn an_approval_given_on_one_replica_is_applied_on_another() {
     let listed = ok(&mut bob_b, "list_changes", json!({})).await;
     assert_eq!(listed["changes"][0]["change_id"], id2.as_str(), "{listed}");
 }
+
+/// With a shared store the scheduled sweep runs on one replica at a time (a lease in a real
+/// redis-server), and when that replica is SIGKILLed another takes the lease and sweeps.
+#[tokio::test]
+async fn the_sweep_runs_on_one_replica_and_moves_when_its_holder_is_killed() {
+    let moto = MotoProcess::start().await;
+    let redis = test_support::RedisServer::start().await;
+    let spec = aws_env(ServerSpec::http(BIN), &moto.endpoint)
+        .env("AWSWL_SWEEP_INTERVAL", "1s")
+        .env("MCP_STATE_URL", redis.url());
+    let mut replicas = vec![
+        Some(ServerProcess::start(&spec).await),
+        Some(ServerProcess::start(&spec).await),
+        Some(ServerProcess::start(&spec).await),
+    ];
+    let sweeps = |s: &Option<ServerProcess>| {
+        s.as_ref().map_or(0, |s| {
+            s.logs()
+                .iter()
+                .filter(|l| l.contains("scheduled sweep started"))
+                .count()
+        })
+    };
+    // Bounded polling for the replicas' own log lines (the sweep runs every second).
+    let wait_total = |replicas: &Vec<Option<ServerProcess>>, at_least: usize| {
+        let total: usize = replicas.iter().map(sweeps).sum();
+        total >= at_least
+    };
+    let mut ok = false;
+    for _ in 0..300 {
+        if wait_total(&replicas, 4) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "four sweeps never ran");
+    let counts: Vec<usize> = replicas.iter().map(sweeps).collect();
+    let holders: Vec<usize> = (0..3).filter(|i| counts[*i] > 0).collect();
+    assert_eq!(holders.len(), 1, "one replica sweeps: {counts:?}");
+    let holder = holders[0];
+    // SIGKILL the holder (the process is killed on drop): it cannot give the lease up.
+    drop(replicas[holder].take());
+    let before: Vec<usize> = replicas.iter().map(sweeps).collect();
+    let mut ok = false;
+    for _ in 0..300 {
+        let after: usize = replicas.iter().map(sweeps).sum();
+        if after >= before.iter().sum::<usize>() + 3 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "no replica took the sweep over");
+    let after: Vec<usize> = replicas.iter().map(sweeps).collect();
+    let new_holders: Vec<usize> = (0..3).filter(|i| after[*i] > before[*i]).collect();
+    assert_eq!(
+        new_holders.len(),
+        1,
+        "one survivor sweeps: before {before:?} after {after:?}"
+    );
+    assert_ne!(new_holders[0], holder);
+    // The lease names its holder in the log when it is taken.
+    let s = replicas[new_holders[0]].as_ref().expect("alive");
+    assert!(
+        s.logs()
+            .iter()
+            .any(|l| l.contains("this replica now holds the lease")),
+        "the takeover is logged"
+    );
+}

@@ -34,6 +34,9 @@ pub struct BuildCtx<'a> {
     pub env: &'a Env,
     /// Whether the server is started for `check` (build, probe once, exit).
     pub check_only: bool,
+    /// The store shared by the replicas (`MCP_STATE_URL`), for jobs that one replica runs
+    /// ([`crate::state::every_on_one_replica`]).
+    pub state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
 }
 
 /// A server: its tool inventory plus the state its handlers share.

@@ -672,15 +672,16 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     // Over stdio nothing verifies tokens and there is no /readyz: nothing to wait for.
     let jwks_pending = jwks_pending.filter(|_| s.transport == TransportKind::Http);
     let jwks_guard = jwks_pending.as_ref().map(|_| readiness.guard("jwks"));
+    let state = crate::state::from_env(env, meta.name)?;
     let app = A::build(BuildCtx {
         env,
         check_only: false,
+        state: state.clone(),
     })
     .await?;
     let tool_names: Vec<&str> = A::tools().iter().map(|t| t.spec().name).collect();
     let limits = crate::limits::RateLimits::from_env(env, &tool_names)?;
     let mut changes = change_control::<A>(env, &s, auth_layer.verifier.is_some())?;
-    let state = crate::state::from_env(env, meta.name)?;
     if let Some(st) = &state {
         changes.store = Arc::new(crate::state::SharedChangeStore::new(st.clone()));
         if !changes.shared_key {
@@ -834,6 +835,7 @@ async fn check<A: App>(env: &Env, s: &ServeArgs) -> Result<(), StartupError> {
     let app = A::build(BuildCtx {
         env,
         check_only: true,
+        state: None,
     })
     .await?;
     match app.probe().await {

@@ -695,14 +695,19 @@ pub async fn sweep_everywhere(settings: &Settings, cache: &ClientCache) {
     }
 }
 
-/// The sweep the server runs by itself every `AWSWL_SWEEP_INTERVAL`.
-pub fn spawn_sweeper(settings: Arc<Settings>, cache: Arc<ClientCache>, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
+/// The sweep the server runs by itself every `AWSWL_SWEEP_INTERVAL`: with a shared state
+/// store (`MCP_STATE_URL`) on the one replica that holds the `sweeper` lease, else on each.
+pub fn spawn_sweeper(
+    settings: Arc<Settings>,
+    cache: Arc<ClientCache>,
+    every: Duration,
+    state: Option<Arc<dyn mcp_core::state::StateStore>>,
+) {
+    mcp_core::state::every_on_one_replica(state, "sweeper", every, move || {
+        let settings = settings.clone();
+        let cache = cache.clone();
+        async move {
+            tracing::info!("scheduled sweep started");
             sweep_everywhere(&settings, &cache).await;
         }
     });

@@ -7,10 +7,12 @@
 //! behaves the same. Keys are namespaced by the server (`secops:<server>:`), so the releases of
 //! several servers may share one Redis.
 //!
-//! What uses it today: pending changes and approvals ([`SharedChangeStore`]) and confirmation
-//! tokens used once. See `docs/state.md` for what is kept there and what is not yet.
+//! What uses it today: pending changes and approvals ([`SharedChangeStore`]), confirmation
+//! tokens used once, rate limits (`crate::limits`), and leases for jobs that one replica runs
+//! ([`every_on_one_replica`]). See `docs/state.md` for what is kept there and what is not yet.
 
 mod changes;
+mod lease;
 mod memory;
 mod redis;
 
@@ -20,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use changes::SharedChangeStore;
+pub use lease::{Lease, every_on_one_replica};
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 

@@ -179,3 +179,30 @@ async fn an_unreachable_redis_is_a_clear_error_not_a_hang_and_never_shows_the_pa
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_lease_has_one_holder_is_renewed_and_is_taken_over_when_it_lapses() {
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+    let a = Lease::new(store.clone(), "job", Duration::from_millis(50));
+    let b = Lease::new(store.clone(), "job", Duration::from_millis(50));
+    assert!(a.hold().await.expect("ok"), "a takes it");
+    assert!(!b.hold().await.expect("ok"), "b cannot while a holds it");
+    assert!(a.hold().await.expect("ok"), "a renews");
+    // a stops renewing (it died): b gets it once the lease lapses. Bounded polling.
+    let mut taken = false;
+    for _ in 0..200 {
+        if b.hold().await.expect("ok") {
+            taken = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(taken, "b never took over");
+    assert!(!a.hold().await.expect("ok"), "a lost it");
+    assert!(
+        !a.release().await.expect("ok"),
+        "a cannot release b's lease"
+    );
+    assert!(b.release().await.expect("ok"));
+    assert!(a.hold().await.expect("ok"), "free again");
+}
