@@ -77,7 +77,8 @@ impl App for Ngfw {
         let settings = PanosSettings::from_env(ctx.env)?;
         let client = PanosClient::connect(&settings)
             .await
-            .map_err(|e| StartupError::App(format!("PAN-OS: {e}")))?;
+            .map_err(|e| StartupError::App(format!("PAN-OS: {e}")))?
+            .with_shared_cache(ctx.state.clone(), &settings);
         let host = settings.upstream.base_url.host_str().unwrap_or("?");
         let device = match settings.upstream.base_url.port() {
             Some(p) => format!("PAN-OS {host}:{p}"),

@@ -1166,3 +1166,41 @@ async fn a_commit_reports_progress_to_a_client_that_asked() {
         "{body}"
     );
 }
+
+/// Replicas that share a cache (`MCP_STATE_URL`, a real redis-server) never serve a read
+/// from before another replica's write: the write starts a new cache generation, which every
+/// replica's own cache is keyed by.
+#[tokio::test]
+async fn a_write_on_one_replica_is_seen_by_a_cached_read_on_another() {
+    let sim = simulator(&real_firewall()).await;
+    let redis = test_support::RedisServer::start().await;
+    let spec = spec(
+        &sim,
+        &[("PANOS_CACHE_TTL", "60s"), ("MCP_STATE_URL", &redis.url())],
+    );
+    let a = test_support::ServerProcess::start(&spec).await;
+    let b = test_support::ServerProcess::start(&spec).await;
+    let client = |s: &test_support::ServerProcess| {
+        RpcClient::new(
+            format!("{}/mcp", s.base()),
+            Some(test_support::tokens::token("alice", &["ngfw:write"])),
+        )
+    };
+    let (mut ca, mut cb) = (client(&a), client(&b));
+    let q = json!({"name_filter": "mcp-replica", "config": "candidate"});
+    let before = ok(&mut ca, "retrieve_address_objects", q.clone()).await;
+    assert_eq!(before["total"], 0, "{before}");
+    // Cached on A (and in the store): a second read asks the firewall nothing.
+    sim.reset().await;
+    ok(&mut ca, "retrieve_address_objects", q.clone()).await;
+    assert_eq!(sim.stats().await["by_type"]["config"], Value::Null);
+    let set = ok(
+        &mut cb,
+        "set_address_object",
+        json!({"name": "mcp-replica-01", "kind": "ip-netmask", "value": "198.51.100.90"}),
+    )
+    .await;
+    assert_eq!(status(&set), "applied", "{set}");
+    let after = ok(&mut ca, "retrieve_address_objects", q).await;
+    assert_eq!(after["total"], 1, "A sees B's write at once: {after}");
+}

@@ -750,3 +750,62 @@ async fn rules_and_objects_are_resources() {
         );
     }
 }
+
+/// With `MCP_STATE_URL` (a real redis-server) the read cache is shared: 100 identical
+/// concurrent reads spread over three replicas ask the firewall once, as one call does on a
+/// cold cache. A write on one replica drops the entry for all of them.
+#[tokio::test]
+async fn identical_reads_across_replicas_make_one_upstream_request() {
+    let sim = simulator("firewall.xml").await;
+    let redis = test_support::RedisServer::start().await;
+    let spec = spec(
+        &sim,
+        &[
+            ("PANOS_CACHE_TTL", "30s"),
+            ("MCP_HEALTH_INTERVAL", "1h"),
+            ("MCP_STATE_URL", &redis.url()),
+        ],
+    );
+    let replicas = [
+        test_support::ServerProcess::start(&spec).await,
+        test_support::ServerProcess::start(&spec).await,
+        test_support::ServerProcess::start(&spec).await,
+    ];
+    let tok = token("analyst", &["ngfw:read"]);
+    // What one call asks on a cold cache, measured on another location (its own cache keys).
+    sim.reset().await;
+    let mut one = RpcClient::new(format!("{}/mcp", replicas[0].base()), Some(tok.clone()));
+    ok(
+        &mut one,
+        "retrieve_address_objects",
+        json!({"location": "shared"}),
+    )
+    .await;
+    let cold = sim.stats().await["total"].as_u64().expect("total");
+    assert_eq!(cold, 1, "a cold read asks the firewall once");
+
+    sim.reset().await;
+    let calls = (0..100).map(|i| {
+        let url = format!("{}/mcp", replicas[i % 3].base());
+        let mut c = RpcClient::new(&url, Some(tok.clone()));
+        async move { c.call("retrieve_address_objects", json!({})).await }
+    });
+    let results = futures::future::join_all(calls).await;
+    assert!(
+        results.iter().all(|r| r["result"]["isError"] == false),
+        "every call answered"
+    );
+    let first = &results[0]["result"]["structuredContent"];
+    assert!(
+        results
+            .iter()
+            .all(|r| &r["result"]["structuredContent"] == first),
+        "every replica gave the same answer"
+    );
+    let stats = sim.stats().await;
+    assert_eq!(
+        stats["total"].as_u64(),
+        Some(cold),
+        "100 identical reads over 3 replicas ask what one cold read asks: {stats}"
+    );
+}

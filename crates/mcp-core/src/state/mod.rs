@@ -8,9 +8,11 @@
 //! several servers may share one Redis.
 //!
 //! What uses it today: pending changes and approvals ([`SharedChangeStore`]), confirmation
-//! tokens used once, rate limits (`crate::limits`), and leases for jobs that one replica runs
+//! tokens used once, rate limits (`crate::limits`), read caches with a single-flight lock
+//! ([`SharedCache`]: paloalto-ngfw's reads), and leases for jobs that one replica runs
 //! ([`every_on_one_replica`]). See `docs/state.md` for what is kept there and what is not yet.
 
+mod cache;
 mod changes;
 mod lease;
 mod memory;
@@ -21,6 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use cache::{SharedCache, Source};
 pub use changes::SharedChangeStore;
 pub use lease::{Lease, every_on_one_replica};
 pub use memory::MemoryStore;

@@ -206,3 +206,65 @@ async fn a_lease_has_one_holder_is_renewed_and_is_taken_over_when_it_lapses() {
     assert!(b.release().await.expect("ok"));
     assert!(a.hold().await.expect("ok"), "free again");
 }
+
+#[tokio::test]
+async fn a_shared_cache_fetches_once_for_every_replica_and_never_files_an_answer_across_a_write() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+    let replica = |_: usize| SharedCache::new(store.clone(), "t", T, Duration::from_secs(5));
+    let caches: Vec<SharedCache> = (0..3).map(replica).collect();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let calls = (0..30).map(|i| {
+        let c = caches[i % 3].clone();
+        let n = fetches.clone();
+        async move {
+            c.get_or_fetch("k", || async move {
+                n.fetch_add(1, Ordering::SeqCst);
+                // A slow upstream, so that the others arrive while it is asked.
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok::<_, String>(b"v1".to_vec())
+            })
+            .await
+        }
+    });
+    let out = futures::future::join_all(calls).await;
+    assert!(
+        out.iter()
+            .all(|r| r.as_ref().map(|(v, _)| v.as_slice()) == Ok(&b"v1"[..]))
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "one fetch for 30 calls");
+    let sources: Vec<Source> = out.into_iter().map(|r| r.expect("ok").1).collect();
+    assert_eq!(sources.iter().filter(|s| **s == Source::Fetched).count(), 1);
+
+    // An error is not cached.
+    let e = caches[0]
+        .get_or_fetch("e", || async { Err::<Vec<u8>, _>("down".to_string()) })
+        .await;
+    assert_eq!(e, Err("down".to_string()));
+    let (v, s) = caches[1]
+        .get_or_fetch("e", || async { Ok::<_, String>(b"up".to_vec()) })
+        .await
+        .expect("ok");
+    assert_eq!((v.as_slice(), s), (&b"up"[..], Source::Fetched));
+
+    // A write (invalidate) while an answer is fetched: that answer is not served afterwards.
+    let writer = caches[2].clone();
+    let (v, _) = caches[0]
+        .get_or_fetch("w", || async move {
+            writer.invalidate().await;
+            Ok::<_, String>(b"old".to_vec())
+        })
+        .await
+        .expect("ok");
+    assert_eq!(v, b"old");
+    let (v, s) = caches[1]
+        .get_or_fetch("w", || async { Ok::<_, String>(b"new".to_vec()) })
+        .await
+        .expect("ok");
+    assert_eq!((v.as_slice(), s), (&b"new"[..], Source::Fetched));
+    let (v, s) = caches[2]
+        .get_or_fetch("w", || async { Ok::<_, String>(b"newer".to_vec()) })
+        .await
+        .expect("ok");
+    assert_eq!((v.as_slice(), s), (&b"new"[..], Source::Hit), "cached now");
+}

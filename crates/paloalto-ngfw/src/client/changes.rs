@@ -284,9 +284,7 @@ impl PanosClient {
             .header("X-PAN-KEY", self.key.expose_secret())
             .form(&form);
         let sent = self.upstream.send(rb, Idempotency::NonIdempotent).await;
-        if let Some(c) = &self.cache {
-            c.invalidate_all();
-        }
+        self.invalidate_cache().await;
         let resp = sent.map_err(|e| PanosError::Transport(std::sync::Arc::new(e)))?;
         interpret(&resp).map_err(classify)
     }

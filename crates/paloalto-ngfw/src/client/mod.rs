@@ -61,14 +61,38 @@ enum CacheKey {
     Op(String, Option<String>),
 }
 
-/// Cached reads, keyed by the managed firewall they went to (`None`: the host) and the read.
-type ReadCache = moka::future::Cache<(Option<String>, CacheKey), Arc<Option<String>>>;
+/// Cached reads, keyed by the managed firewall they went to (`None`: the host), the shared
+/// cache's generation (with `MCP_STATE_URL`: a write on any replica starts a new one) and the
+/// read.
+type ReadCache = moka::future::Cache<(Option<String>, Option<u64>, CacheKey), Arc<Option<String>>>;
+
+/// A cached answer as bytes for the shared cache: `0` for nothing there, `1` and the text.
+fn encode_cached(v: Option<&str>) -> Vec<u8> {
+    match v {
+        None => vec![0],
+        Some(t) => {
+            let mut out = Vec::with_capacity(t.len() + 1);
+            out.push(1);
+            out.extend_from_slice(t.as_bytes());
+            out
+        }
+    }
+}
+
+fn decode_cached(b: &[u8]) -> Option<String> {
+    match b.split_first() {
+        Some((1, rest)) => Some(String::from_utf8_lossy(rest).into_owned()),
+        _ => None,
+    }
+}
 
 /// A connected client.
 pub struct PanosClient {
     upstream: Upstream,
     key: SecretString,
     cache: Option<ReadCache>,
+    /// The cache shared by the replicas (`MCP_STATE_URL`), behind the local one.
+    shared: Option<mcp_core::state::SharedCache>,
 }
 
 impl std::fmt::Debug for PanosClient {
@@ -94,6 +118,7 @@ impl PanosClient {
             upstream,
             key: SecretString::from(String::new()),
             cache,
+            shared: None,
         };
         client.key = match &settings.credentials {
             Credentials::ApiKey(k) => k.clone(),
@@ -102,6 +127,28 @@ impl PanosClient {
             }
         };
         Ok(client)
+    }
+
+    /// Share cached reads with the other replicas through `state`, with the same TTL as the
+    /// local cache (none when the cache is off): one replica asks PAN-OS, the others wait for
+    /// its answer.
+    #[must_use]
+    pub fn with_shared_cache(
+        mut self,
+        state: Option<std::sync::Arc<dyn mcp_core::state::StateStore>>,
+        settings: &PanosSettings,
+    ) -> Self {
+        if self.cache.is_some() {
+            self.shared = state.map(|s| {
+                mcp_core::state::SharedCache::new(
+                    s,
+                    "panos",
+                    settings.cache_ttl,
+                    settings.upstream.total_timeout,
+                )
+            });
+        }
+        self
     }
 
     async fn keygen(
@@ -184,17 +231,50 @@ impl PanosClient {
         form: Vec<(&'static str, String)>,
     ) -> Result<Option<String>, PanosError> {
         let target = self.current_target().await?;
+        // With a shared cache, the local entry is only good for the generation it was read in:
+        // a write on another replica is seen here at once. Store down: local behaviour.
+        let generation = match (&self.shared, &self.cache) {
+            (Some(s), Some(_)) => s.generation().await.ok(),
+            _ => None,
+        };
+        let shared_key = self
+            .shared
+            .as_ref()
+            .map(|_| format!("{target:?}|{key:?}"))
+            .unwrap_or_default();
         let fetch = async {
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            self.post_to(&pairs, target.as_deref()).await.map(Arc::new)
+            match &self.shared {
+                None => self.post_to(&pairs, target.as_deref()).await.map(Arc::new),
+                Some(shared) => {
+                    let (bytes, _) = shared
+                        .get_or_fetch(&shared_key, || async {
+                            self.post_to(&pairs, target.as_deref())
+                                .await
+                                .map(|v| encode_cached(v.as_deref()))
+                        })
+                        .await?;
+                    Ok(Arc::new(decode_cached(&bytes)))
+                }
+            }
         };
         match &self.cache {
             None => fetch.await.map(|v| (*v).clone()),
             Some(cache) => cache
-                .try_get_with((target.clone(), key), fetch)
+                .try_get_with((target.clone(), generation, key), fetch)
                 .await
                 .map(|v| (*v).clone())
                 .map_err(|e| (*e).clone()),
+        }
+    }
+
+    /// Drop every cached read, here and (with a shared cache) on every replica.
+    pub(crate) async fn invalidate_cache(&self) {
+        if let Some(c) = &self.cache {
+            c.invalidate_all();
+        }
+        if let Some(s) = &self.shared {
+            s.invalidate().await;
         }
     }
 
