@@ -62,7 +62,7 @@ pub enum GuardMode {
 }
 
 /// A verdict on one piece of content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// AIRS said `block`.
     pub block: bool,
@@ -101,6 +101,8 @@ pub struct Guard {
     ttl: Duration,
     cache: Mutex<HashMap<[u8; 32], (Instant, Verdict)>>,
     inflight: Mutex<HashMap<[u8; 32], Cell>>,
+    /// Verdicts shared by the replicas (`MCP_STATE_URL`): one scan for all of them.
+    shared: Option<crate::state::SharedCache>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -187,7 +189,19 @@ impl Guard {
                 .unwrap_or(Duration::from_secs(60)),
             cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
+            shared: None,
         }))
+    }
+
+    /// Share verdicts with the other replicas through `state`, for the same TTL.
+    #[must_use]
+    pub fn with_state(
+        mut self,
+        state: Option<std::sync::Arc<dyn crate::state::StateStore>>,
+    ) -> Self {
+        self.shared = state
+            .map(|s| crate::state::SharedCache::new(s, "guard", self.ttl, Duration::from_secs(30)));
+        self
     }
 
     /// Reachability, for `/health`.
@@ -247,37 +261,50 @@ impl Guard {
                 tool_event: None,
             }],
         };
+        let scan_now = || async {
+            let r = self
+                .client
+                .sync_scan(&req)
+                .await
+                .map_err(|e| e.to_string())?;
+            let flags = |v: &Option<crate::airs::model::DetectionFlags>| -> Vec<String> {
+                serde_json::to_value(v)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .map(|m| {
+                        m.into_iter()
+                            .filter(|(_, v)| v == &Value::Bool(true))
+                            .map(|(k, _)| k)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let mut detected = flags(&r.response_detected);
+            for f in flags(&r.prompt_detected) {
+                if !detected.contains(&f) {
+                    detected.push(f);
+                }
+            }
+            Ok::<_, String>(Verdict {
+                block: r.action.as_deref() == Some("block"),
+                category: r.category.unwrap_or_else(|| "unknown".into()),
+                detected,
+                report_id: r.report_id,
+            })
+        };
         let result = cell
             .get_or_init(|| async {
-                let r = self
-                    .client
-                    .sync_scan(&req)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let flags = |v: &Option<crate::airs::model::DetectionFlags>| -> Vec<String> {
-                    serde_json::to_value(v)
-                        .ok()
-                        .and_then(|v| v.as_object().cloned())
-                        .map(|m| {
-                            m.into_iter()
-                                .filter(|(_, v)| v == &Value::Bool(true))
-                                .map(|(k, _)| k)
-                                .collect()
-                        })
-                        .unwrap_or_default()
+                let Some(shared) = &self.shared else {
+                    return scan_now().await;
                 };
-                let mut detected = flags(&r.response_detected);
-                for f in flags(&r.prompt_detected) {
-                    if !detected.contains(&f) {
-                        detected.push(f);
-                    }
-                }
-                Ok(Verdict {
-                    block: r.action.as_deref() == Some("block"),
-                    category: r.category.unwrap_or_else(|| "unknown".into()),
-                    detected,
-                    report_id: r.report_id,
-                })
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                let (bytes, _) = shared
+                    .get_or_fetch(&hex, || async {
+                        let v = scan_now().await?;
+                        serde_json::to_vec(&v).map_err(|e| e.to_string())
+                    })
+                    .await?;
+                serde_json::from_slice::<Verdict>(&bytes).map_err(|e| e.to_string())
             })
             .await
             .clone();

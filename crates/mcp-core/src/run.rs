@@ -697,10 +697,11 @@ async fn serve<A: App>(env: &Env, s: ServeArgs) -> Result<(), StartupError> {
     let shared = Shared::new(app, &filter, readiness, core.call_timeout)
         .with_rate_limits(limits.shared(state.clone()))
         .with_changes(changes)
-        .with_state(state);
+        .with_state(state.clone());
     #[cfg(feature = "airs")]
     let shared = {
-        let guard = crate::guard::Guard::from_env(env, meta.name)?;
+        let guard =
+            crate::guard::Guard::from_env(env, meta.name)?.map(|g| g.with_state(state.clone()));
         if let Some(g) = &guard {
             tracing::info!(input = g.input, fail_reads = ?g.fail_reads, fail_writes = ?g.fail_writes, "output guard on: tool results are scanned by Prisma AIRS (MCP_GUARD=airs)");
         }

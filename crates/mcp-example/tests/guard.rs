@@ -208,3 +208,33 @@ async fn identical_scans_in_flight_are_coalesced() {
         "ten identical results, one scan"
     );
 }
+
+/// With `MCP_STATE_URL` (a real redis-server) verdicts are shared: the same result served by
+/// three replicas at once is scanned by AIRS once.
+#[tokio::test]
+async fn replicas_sharing_redis_scan_an_identical_result_once() {
+    let sim = airs().await;
+    let redis = test_support::RedisServer::start().await;
+    let spec = spec(&sim.base, &[("MCP_STATE_URL", &redis.url())]);
+    let replicas = [
+        test_support::ServerProcess::start(&spec).await,
+        test_support::ServerProcess::start(&spec).await,
+        test_support::ServerProcess::start(&spec).await,
+    ];
+    let before = scans(&sim).await;
+    let tok = test_support::tokens::token("alice", &["example:read"]);
+    let calls = (0..30).map(|i| {
+        let mut c = test_support::RpcClient::new(
+            format!("{}/mcp", replicas[i % 3].base()),
+            Some(tok.clone()),
+        );
+        async move { ok(&mut c, "get_item", json!({"key": "nothing-here"})).await }
+    });
+    let answers = futures::future::join_all(calls).await;
+    assert!(answers.iter().all(|a| a["found"] == false), "{answers:?}");
+    assert_eq!(
+        scans(&sim).await - before,
+        1,
+        "thirty identical results over three replicas, one scan"
+    );
+}
