@@ -224,3 +224,65 @@ async fn legacy_sse_with_rmcp_client() {
     exercise(&client).await;
     client.cancel().await.expect("close");
 }
+
+/// Legacy SSE across replicas with no sticky routing (`MCP_STATE_URL`, a real redis-server):
+/// the stream is held by A, messages are posted to B and C, and every answer arrives on A's
+/// stream. Another subject cannot post to the session through any replica; once A is gone a
+/// post through B is 404 (the client opens a new session) and no answer goes anywhere else.
+#[tokio::test]
+async fn legacy_sse_messages_posted_to_any_replica_reach_the_session() {
+    let redis = test_support::RedisServer::start().await;
+    let spec = ServerSpec::http(BIN).env("MCP_STATE_URL", redis.url());
+    let a = ServerProcess::start(&spec).await;
+    let b = ServerProcess::start(&spec).await;
+    let c = ServerProcess::start(&spec).await;
+    let alice = token("alice", &["example:write"]);
+    let mut sse = test_support::SseClient::connect(&a.base(), Some(&alice))
+        .await
+        .expect("SSE opens on A");
+    sse.post_via(&b.base());
+    let init = sse.initialize().await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "mcp-example",
+        "{init}"
+    );
+    sse.post_via(&c.base());
+    assert!(sse.tool_names().await.contains(&"get_item".to_string()));
+    for (i, base) in [a.base(), b.base(), c.base()].iter().enumerate() {
+        sse.post_via(base);
+        let r = sse
+            .call("set_item", json!({"key": format!("k{i}"), "value": "v"}))
+            .await;
+        assert_eq!(r["result"]["isError"], false, "{r}");
+    }
+    // The session lives on A: everything set above is in A's store, asked through C.
+    sse.post_via(&c.base());
+    for i in 0..3 {
+        let r = sse.call("get_item", json!({"key": format!("k{i}")})).await;
+        assert_eq!(r["result"]["structuredContent"]["found"], true, "{r}");
+    }
+    let relayed = b.metric("mcp_sse_relayed_total").await.unwrap_or(0.0)
+        + c.metric("mcp_sse_relayed_total").await.unwrap_or(0.0);
+    assert!(relayed >= 8.0, "posts to B and C were relayed: {relayed}");
+
+    // Bob cannot post into alice's session, through the holder or through another replica.
+    let bob = token("bob", &["example:write"]);
+    let ping = json!({"jsonrpc": "2.0", "id": 99, "method": "ping"});
+    for base in [a.base(), b.base()] {
+        sse.post_via(&base);
+        assert_eq!(sse.post_as(&ping, Some(&bob)).await, 404, "{base}");
+    }
+
+    // A dies (SIGKILL): the session is gone; a post through B says so.
+    drop(a);
+    sse.post_via(&b.base());
+    let mut status = 0;
+    for _ in 0..50 {
+        status = sse.post(&ping).await;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 404, "a session whose replica is gone is not found");
+}

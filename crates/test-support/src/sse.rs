@@ -115,6 +115,17 @@ impl SseClient {
         })
     }
 
+    /// POST from now on to another replica at `base` (same path and session id), as a load
+    /// balancer without sticky sessions would.
+    pub fn post_via(&mut self, base: &str) {
+        let path = self
+            .endpoint
+            .find("/messages")
+            .map(|i| self.endpoint[i..].to_string())
+            .unwrap_or_default();
+        self.endpoint = format!("{base}{path}");
+    }
+
     /// POST one message; returns the HTTP status.
     pub async fn post(&self, msg: &Value) -> u16 {
         self.post_as(msg, self.token.as_deref()).await

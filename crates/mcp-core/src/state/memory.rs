@@ -16,6 +16,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     map: Mutex<HashMap<String, Entry>>,
+    channels: Mutex<HashMap<String, Vec<tokio::sync::mpsc::Sender<Vec<u8>>>>>,
 }
 
 impl MemoryStore {
@@ -206,5 +207,33 @@ impl StateStore for MemoryStore {
 
     fn ping(&self) -> StateFuture<'_, ()> {
         Box::pin(async move { self.lock().map(|_| ()) })
+    }
+
+    fn publish<'a>(&'a self, channel: &'a str, payload: &'a [u8]) -> StateFuture<'a, u64> {
+        Box::pin(async move {
+            let mut c = self
+                .channels
+                .lock()
+                .map_err(|_| StateError::Unavailable("the in-memory store is poisoned".into()))?;
+            let Some(listeners) = c.get_mut(channel) else {
+                return Ok(0);
+            };
+            listeners.retain(|tx| !tx.is_closed());
+            let mut got = 0;
+            for tx in listeners.iter() {
+                if tx.try_send(payload.to_vec()).is_ok() {
+                    got += 1;
+                }
+            }
+            Ok(got)
+        })
+    }
+
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        if let Ok(mut c) = self.channels.lock() {
+            c.entry(channel.to_string()).or_default().push(tx);
+        }
+        rx
     }
 }

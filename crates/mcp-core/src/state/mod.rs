@@ -93,6 +93,12 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn keys<'a>(&'a self, prefix: &'a str, limit: usize) -> StateFuture<'a, Vec<String>>;
     /// One round trip, for health checks.
     fn ping(&self) -> StateFuture<'_, ()>;
+    /// Send `payload` to every current listener of `channel`: how many got it (0: nobody
+    /// listens, for example because the replica that did has died). Fire and forget.
+    fn publish<'a>(&'a self, channel: &'a str, payload: &'a [u8]) -> StateFuture<'a, u64>;
+    /// Listen on `channel` until the receiver is dropped. The subscription is made again
+    /// after the store comes back; what is published in between is not received.
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>>;
 }
 
 fn check_value(value: &[u8]) -> Result<(), StateError> {

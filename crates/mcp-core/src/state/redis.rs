@@ -398,6 +398,76 @@ impl StateStore for RedisStore {
         })
     }
 
+    fn publish<'a>(&'a self, channel: &'a str, payload: &'a [u8]) -> StateFuture<'a, u64> {
+        Box::pin(async move {
+            let ch = self.key(channel);
+            let n: i64 = self
+                .run(|mut c| async move {
+                    redis::cmd("PUBLISH")
+                        .arg(&ch)
+                        .arg(payload)
+                        .query_async::<i64>(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let client = self.client.clone();
+        let ch = self.key(channel);
+        let password = self.password.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            // Until the receiver is dropped: subscribe, forward, and subscribe again after
+            // the connection is lost.
+            while !tx.is_closed() {
+                let sub = async {
+                    let mut ps = client.get_async_pubsub().await?;
+                    ps.subscribe(&ch).await?;
+                    Ok::<_, redis::RedisError>(ps)
+                };
+                match tokio::time::timeout(DEADLINE * 2, sub).await {
+                    Ok(Ok(ps)) => {
+                        backoff = Duration::from_millis(100);
+                        tracing::debug!(channel = %ch, "subscribed");
+                        let mut stream = ps.into_on_message();
+                        loop {
+                            tokio::select! {
+                                m = futures::StreamExt::next(&mut stream) => match m {
+                                    Some(m) => {
+                                        let payload: Vec<u8> = m.get_payload_bytes().to_vec();
+                                        if tx.send(payload).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                    None => break,
+                                },
+                                () = tx.closed() => return,
+                            }
+                        }
+                        tracing::warn!(channel = %ch, "the shared state store dropped a subscription; subscribing again");
+                    }
+                    Ok(Err(e)) => {
+                        let mut text = crate::redact::redact_text(&e.to_string());
+                        if let Some(p) = &password {
+                            text = text.replace(p.as_str(), "[redacted]");
+                        }
+                        tracing::warn!(channel = %ch, error = %text, "cannot subscribe to the shared state store; retrying");
+                    }
+                    Err(_) => {
+                        tracing::warn!(channel = %ch, "subscribing to the shared state store timed out; retrying");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        });
+        rx
+    }
+
     fn ping(&self) -> StateFuture<'_, ()> {
         Box::pin(async move {
             let pong: String = self

@@ -182,6 +182,7 @@ pub fn build_router<A: App>(
         settings.sse_keep_alive,
         shutdown.child_token(),
     ));
+    sse_state.spawn_relay_listener();
     let request_timeout = tower_http::timeout::TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         settings.http_request_timeout,

@@ -6,6 +6,14 @@
 //! session and answers 202. A session belongs to the subject that opened it; a POST from
 //! anybody else is answered as if the session did not exist. Closing the stream ends the
 //! session; the number of open sessions is capped.
+//!
+//! With a shared state store (`MCP_STATE_URL`) a session works across replicas without a
+//! sticky cookie: the replica that holds the stream records the session (its replica id and
+//! owner) in the store and listens on its own channel. A `POST /messages/` that lands on
+//! another replica is checked there (the caller's token, the session's owner, the JSON-RPC
+//! body) and published to the holder's channel with the caller's verified subject and scopes;
+//! the holder hands it to the session, and the answer flows back on the stream. If the holder
+//! is gone nobody receives it: the POST gets 404 and the client opens a new session.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -33,6 +41,41 @@ struct Session {
     owner: String,
 }
 
+/// Sessions shared through the state store: this replica's id and the store.
+struct Relay {
+    store: Arc<dyn crate::state::StateStore>,
+    replica: String,
+}
+
+/// Where a session lives, in the store (`sse:<id>`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SessionRecord {
+    replica: String,
+    owner: String,
+}
+
+/// A message relayed to the replica that holds the session.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Relayed {
+    session: String,
+    subject: String,
+    /// `None`: every scope (authentication off).
+    scopes: Option<Vec<String>>,
+    request_id: Option<String>,
+    message: serde_json::Value,
+}
+
+/// How long a session's record lives in the store (it is deleted when the stream closes).
+const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn record_key(id: &str) -> String {
+    format!("sse:{id}")
+}
+
+fn channel(replica: &str) -> String {
+    format!("sse-replica:{replica}")
+}
+
 /// State of the SSE endpoints.
 pub(crate) struct SseState<A: App> {
     pub(crate) shared: Arc<Shared<A>>,
@@ -41,6 +84,7 @@ pub(crate) struct SseState<A: App> {
     max_per_subject: usize,
     keep_alive: Duration,
     shutdown: CancellationToken,
+    relay: Option<Relay>,
 }
 
 impl<A: App> SseState<A> {
@@ -51,6 +95,10 @@ impl<A: App> SseState<A> {
         keep_alive: Duration,
         shutdown: CancellationToken,
     ) -> Self {
+        let relay = shared.state().map(|store| Relay {
+            store: store.clone(),
+            replica: uuid::Uuid::new_v4().simple().to_string(),
+        });
         Self {
             shared,
             sessions: Mutex::new(HashMap::new()),
@@ -58,7 +106,101 @@ impl<A: App> SseState<A> {
             max_per_subject,
             keep_alive,
             shutdown,
+            relay,
         }
+    }
+
+    /// With a shared store: listen on this replica's channel and hand what other replicas
+    /// relay to the sessions held here.
+    pub(crate) fn spawn_relay_listener(self: &Arc<Self>) {
+        let Some(relay) = &self.relay else {
+            return;
+        };
+        let mut rx = relay.store.subscribe(&channel(&relay.replica));
+        let state = self.clone();
+        let stop = self.shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                let payload = tokio::select! {
+                    p = rx.recv() => match p { Some(p) => p, None => return },
+                    () = stop.cancelled() => return,
+                };
+                state.deliver_relayed(&payload).await;
+            }
+        });
+        tracing::info!(
+            replica = %relay.replica,
+            "legacy SSE sessions are shared through the state store: a message may be posted to any replica"
+        );
+    }
+
+    async fn deliver_relayed(&self, payload: &[u8]) {
+        let Ok(r) = serde_json::from_slice::<Relayed>(payload) else {
+            tracing::warn!("SSE relay: an unreadable message was dropped");
+            return;
+        };
+        let sender = match self.sessions.lock() {
+            Ok(sessions) => match sessions.get(&r.session) {
+                Some(s) if s.owner == r.subject => Some(s.to_server.clone()),
+                Some(_) => {
+                    tracing::warn!(session = %r.session, "SSE relay: a message from another subject was dropped");
+                    None
+                }
+                None => {
+                    tracing::debug!(session = %r.session, "SSE relay: the session is no longer here");
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let Some(sender) = sender else {
+            return;
+        };
+        let Ok(mut message) = serde_json::from_value::<ClientJsonRpcMessage>(r.message) else {
+            tracing::warn!(session = %r.session, "SSE relay: a message that is not JSON-RPC was dropped");
+            return;
+        };
+        let principal = Principal {
+            subject: r.subject,
+            scopes: match r.scopes {
+                None => crate::policy::ScopeSet::All,
+                Some(v) => crate::policy::ScopeSet::granted(v),
+            },
+        };
+        let Ok(req) = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("/messages/")
+            .body(())
+        else {
+            return;
+        };
+        let (mut parts, ()) = req.into_parts();
+        parts.extensions.insert(Arc::new(principal));
+        if let Some(id) = r.request_id {
+            parts
+                .extensions
+                .insert(super::RequestId(Arc::from(id.as_str())));
+        }
+        attach(&mut message, parts);
+        if tokio::time::timeout(Duration::from_secs(10), sender.send(message))
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            tracing::warn!(session = %r.session, "SSE relay: the session did not take the message");
+        }
+    }
+}
+
+/// Hand the request's parts (principal, request id) to the handler with the message.
+fn attach(message: &mut ClientJsonRpcMessage, parts: http::request::Parts) {
+    match message {
+        ClientJsonRpcMessage::Request(req) => {
+            req.request.extensions_mut().insert(parts);
+        }
+        ClientJsonRpcMessage::Notification(n) => {
+            n.notification.extensions_mut().insert(parts);
+        }
+        _ => {}
     }
 }
 
@@ -73,6 +215,21 @@ impl<A: App> Drop for Cleanup<A> {
     fn drop(&mut self) {
         if let Ok(mut s) = self.state.sessions.lock() {
             s.remove(&self.id);
+        }
+        if let Some(relay) = &self.state.relay
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let store = relay.store.clone();
+            let key = record_key(&self.id);
+            let me = relay.replica.clone();
+            rt.spawn(async move {
+                // Only this replica's record (a session id is never reused, but be exact).
+                if let Ok(Some(v)) = store.get(&key).await
+                    && serde_json::from_slice::<SessionRecord>(&v).is_ok_and(|r| r.replica == me)
+                {
+                    let _ = store.delete_if(&key, &v).await;
+                }
+            });
         }
         self.stop.cancel();
         tracing::debug!(session = %self.id, "SSE session closed");
@@ -126,6 +283,21 @@ pub(crate) async fn open<A: App>(
                 owner: principal.subject.clone(),
             },
         );
+    }
+    if let Some(relay) = &state.relay {
+        let record = SessionRecord {
+            replica: relay.replica.clone(),
+            owner: principal.subject.clone(),
+        };
+        let stored = match serde_json::to_vec(&record) {
+            Ok(v) => relay.store.put(&record_key(&id), &v, RECORD_TTL).await,
+            Err(e) => Err(crate::state::StateError::Corrupt(e.to_string())),
+        };
+        if let Err(e) = stored {
+            // The session still works through this replica (a sticky route), not others.
+            metrics::counter!("mcp_state_fallback_total", "use" => "sse").increment(1);
+            tracing::warn!(session = %id, error = %e, "SSE session not shared: the state store failed; messages must reach this replica");
+        }
     }
     let stop = state.shutdown.child_token();
     let handler = McpServer::session(state.shared.clone(), "sse", Some(principal.subject.clone()));
@@ -198,13 +370,17 @@ pub(crate) async fn post<A: App>(
             );
         };
         match sessions.get(&id) {
-            Some(s) if Some(&s.owner) == subject.as_ref() => s.to_server.clone(),
+            Some(s) if Some(&s.owner) == subject.as_ref() => Some(s.to_server.clone()),
             Some(_) => {
                 tracing::warn!(session = %id, "SSE message refused: caller is not the session owner");
                 return json_error(StatusCode::NOT_FOUND, "session not found");
             }
+            None if state.relay.is_some() => None,
             None => return json_error(StatusCode::NOT_FOUND, "session not found"),
         }
+    };
+    let Some(sender) = sender else {
+        return relay_post(&state, &id, parts, body).await;
     };
     let bytes: Bytes = match super::jsonrpc::read_body(body).await {
         Ok(b) => b,
@@ -215,18 +391,102 @@ pub(crate) async fn post<A: App>(
         Err(resp) => return *resp,
     };
     parts.extensions.remove::<axum::extract::MatchedPath>();
-    match &mut message {
-        ClientJsonRpcMessage::Request(req) => {
-            req.request.extensions_mut().insert(parts);
-        }
-        ClientJsonRpcMessage::Notification(n) => {
-            n.notification.extensions_mut().insert(parts);
-        }
-        _ => {}
-    }
+    attach(&mut message, parts);
     match tokio::time::timeout(Duration::from_secs(10), sender.send(message)).await {
         Ok(Ok(())) => StatusCode::ACCEPTED.into_response(),
         Ok(Err(_)) => json_error(StatusCode::NOT_FOUND, "session not found"),
         Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "session is busy; retry"),
+    }
+}
+
+/// A message for a session held by another replica: checked here, then published to it.
+async fn relay_post<A: App>(
+    state: &SseState<A>,
+    id: &str,
+    parts: http::request::Parts,
+    body: axum::body::Body,
+) -> Response {
+    let Some(relay) = &state.relay else {
+        return json_error(StatusCode::NOT_FOUND, "session not found");
+    };
+    let Some(principal) = parts.extensions.get::<Arc<Principal>>().cloned() else {
+        return json_error(StatusCode::NOT_FOUND, "session not found");
+    };
+    let record = match relay.store.get(&record_key(id)).await {
+        Ok(Some(v)) => match serde_json::from_slice::<SessionRecord>(&v) {
+            Ok(r) => r,
+            Err(_) => return json_error(StatusCode::NOT_FOUND, "session not found"),
+        },
+        Ok(None) => return json_error(StatusCode::NOT_FOUND, "session not found"),
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "SSE message: the state store failed; the session cannot be found from this replica");
+            return json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the session is held by another replica and the shared state store is unreachable; retry",
+            );
+        }
+    };
+    if record.owner != principal.subject {
+        tracing::warn!(session = %id, "SSE message refused: caller is not the session owner");
+        return json_error(StatusCode::NOT_FOUND, "session not found");
+    }
+    let bytes: Bytes = match super::jsonrpc::read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return *resp,
+    };
+    // Parsed here, so a malformed body gets the same answer on every replica.
+    if let Err(resp) = super::jsonrpc::parse_message(&bytes) {
+        return *resp;
+    }
+    let Ok(message) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return json_error(StatusCode::BAD_REQUEST, "the body is not JSON");
+    };
+    let relayed = Relayed {
+        session: id.to_string(),
+        subject: principal.subject.clone(),
+        scopes: match &principal.scopes {
+            crate::policy::ScopeSet::All => None,
+            crate::policy::ScopeSet::Granted(s) => Some(s.iter().cloned().collect()),
+        },
+        request_id: parts
+            .extensions
+            .get::<super::RequestId>()
+            .map(|r| r.0.to_string()),
+        message,
+    };
+    let Ok(payload) = serde_json::to_vec(&relayed) else {
+        return json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot relay the message",
+        );
+    };
+    match relay
+        .store
+        .publish(&channel(&record.replica), &payload)
+        .await
+    {
+        Ok(0) => {
+            // Its replica is gone: forget the session; the client opens a new one.
+            let _ = relay
+                .store
+                .delete_if(
+                    &record_key(id),
+                    &serde_json::to_vec(&record).unwrap_or_default(),
+                )
+                .await;
+            tracing::info!(session = %id, "SSE message: the replica that held the session is gone");
+            json_error(StatusCode::NOT_FOUND, "session not found")
+        }
+        Ok(_) => {
+            metrics::counter!("mcp_sse_relayed_total").increment(1);
+            StatusCode::ACCEPTED.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(session = %id, error = %e, "SSE message: cannot relay it through the state store");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the session is held by another replica and the shared state store is unreachable; retry",
+            )
+        }
     }
 }
