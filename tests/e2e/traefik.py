@@ -206,6 +206,7 @@ class Route:
     replicas: int = 2
     stateless: bool = True
     sse: bool = False  # also route /sse and /messages/ (sticky cookie when replicas > 1)
+    sticky: bool = True  # False: no sticky cookie on /sse (replicas that share MCP_STATE_URL)
     env: dict[str, str] = field(default_factory=dict)
     rate_limit: dict[str, Any] | None = None  # None: TEST_RATE_LIMIT
     ssh: bool = False
@@ -216,6 +217,7 @@ class _Routed:
     deployment: Deployment
     port: int
     sse: bool
+    sticky: bool
     rate_limit: dict[str, Any]
     retry: dict[str, Any] | None
 
@@ -276,10 +278,10 @@ class Edge:
     # --- routing -------------------------------------------------------------------------------
 
     def add(self, server: str, deployment: Deployment, sse: bool = False, rate_limit: dict[str, Any] | None = None,
-            retry: dict[str, Any] | None | bool = True) -> None:
+            retry: dict[str, Any] | None | bool = True, sticky: bool = True) -> None:
         """Routes `server` to `deployment`'s replicas (call `start()` or `apply()` afterwards)."""
         self.deployments[server] = deployment
-        self.routes[server] = _Routed(deployment=deployment, port=self.port(server), sse=sse,
+        self.routes[server] = _Routed(deployment=deployment, port=self.port(server), sse=sse, sticky=sticky,
                                       rate_limit=dict(rate_limit or TEST_RATE_LIMIT),
                                       retry=dict(RETRY) if retry is True else (retry or None))
 
@@ -330,7 +332,7 @@ class Edge:
                                                 "passHostHeader": True}}
             if routed.sse:
                 lb: dict[str, Any] = {"servers": servers, "healthCheck": dict(HEALTH_CHECK), "passHostHeader": True}
-                if len(servers) > 1:  # the chart's secops-mcp.sseSticky
+                if len(servers) > 1 and routed.sticky:  # the chart's secops-mcp.sseSticky
                     lb["sticky"] = {"cookie": {"name": SSE_COOKIE, "secure": True, "httpOnly": True,
                                                "sameSite": "strict"}}
                 services[f"{short}-sse"] = {"loadBalancer": lb}
@@ -465,5 +467,5 @@ def start_traefik(stack: Stack, routes: dict[str, Route | Deployment], hostname:
             continue
         env = {**edge.server_env(server), **spec.env}
         dep = stack.deploy(server, replicas=spec.replicas, stateless=spec.stateless, env=env, ssh=spec.ssh)
-        edge.add(server, dep, sse=spec.sse, rate_limit=spec.rate_limit)
+        edge.add(server, dep, sse=spec.sse, rate_limit=spec.rate_limit, sticky=spec.sticky)
     return edge.start()

@@ -37,6 +37,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import shutil
 import tempfile
 import threading
 import time
@@ -397,6 +398,30 @@ class Stack:
                        timeout=60)
         self._sshd_dirs.append(d)
         return dict(l.split("=", 1) for l in (d / "env").read_text().splitlines() if "=" in l)
+
+    def redis(self) -> str:
+        """A private redis-server on 127.0.0.1 (Debian's package, `make deps`): a password, no
+        persistence, its files in the stack's directory. Returns its `redis://` URL, for
+        `MCP_STATE_URL`."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server missing: run `make deps`")
+        password = secrets.token_hex(16)
+        for _ in range(3):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            d = Path(tempfile.mkdtemp(prefix="redis-", dir=self.tmp))
+            proc = self._spawn([binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
+                                "--save", "", "--appendonly", "no", "--dir", str(d), "--loglevel", "notice"],
+                               {}, "redis-server")
+            try:
+                proc.wait_line("Ready to accept connections", 20)
+            except Exception:
+                proc.stop()
+                continue
+            return f"redis://:{password}@127.0.0.1:{port}"
+        raise RuntimeError("redis-server did not start")
 
     def peer(self, server: str) -> Simulator | Moto | None:
         """Starts the upstream servers.toml names for `server` (`[server.peer] kind`)."""
