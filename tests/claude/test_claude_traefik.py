@@ -6,7 +6,10 @@ sticky cookie. Two edges run here, over the same upstreams:
 
 - "two": two stateless replicas per server (the chart's default shape);
 - "one": one stateful replica per server (what deploy.md recommends for SSE clients that do
-  not keep cookies).
+  not keep cookies and no shared store);
+- "shared": three stateless replicas per server sharing a real redis-server (MCP_STATE_URL)
+  and no sticky cookie: a POST /messages/ that reaches a replica without the stream is relayed
+  to the one holding it.
 
 The doc's tokens, HTTP and SSE blocks run unchanged with `$NGFW_URL` etc. set to the
 https:// public URLs and `NODE_EXTRA_CA_CERTS` set to the test CA. Besides the CLI's verdict,
@@ -46,13 +49,18 @@ def edges():
     with Stack() as st:
         upstreams = {s: st.upstream_env(s) for s in SERVERS}
         out: dict[str, Edge] = {}
-        for label, replicas, stateless in (("two", 2, True), ("one", 1, False)):
+        state_url = st.redis()
+        for label, replicas, stateless, shared in (("two", 2, True, False), ("one", 1, False, False),
+                                                   ("shared", 3, True, True)):
             edge = Edge(st)
             for server in SERVERS:
                 upstream, upstream_vars = upstreams[server]
-                dep = st.deploy(server, replicas=replicas, stateless=stateless, env=edge.server_env(server),
+                env = edge.server_env(server)
+                if shared:
+                    env = {**env, "MCP_STATE_URL": state_url}
+                dep = st.deploy(server, replicas=replicas, stateless=stateless, env=env,
                                 upstream=upstream, upstream_vars=upstream_vars)
-                edge.add(server, dep, sse=True)
+                edge.add(server, dep, sse=True, sticky=not shared)
             out[label] = edge.start()
         yield out
 
@@ -165,3 +173,33 @@ def test_sse_through_traefik_to_two_replicas_loses_the_session(edges, shims, tmp
         # each lost POST went to a replica other than one holding a stream
         for r in lost:
             assert streams - {r.get("ServiceURL", "").rstrip("/")}, f"{server}: {records}"
+
+
+def test_sse_through_traefik_to_three_replicas_sharing_a_store_connects(edges, shims, tmp_path):
+    """#19: with MCP_STATE_URL the replicas act as one, so Claude Code's SSE transport works
+    through Traefik with three replicas and no sticky cookie. Each POST /messages/ is answered
+    202 by whichever replica Traefik picks; those without the stream relay it through Redis."""
+    edge = edges["shared"]
+    services = edge.dynamic_config()["http"]["services"]
+    home = home_for(edge, shims, tmp_path)
+    home.bash(doc_blocks()["sse"])
+    start = len(edge.access_log())
+    relayed_before = {s: sum(r.metric("mcp_sse_relayed_total") for r in edge.deployments[s].replicas)
+                      for s in SERVERS}
+    lines = home.mcp_list()
+    for server in SERVERS:
+        assert len(edge.deployments[server].replicas) == 3
+        assert "sticky" not in services[f"{_SHORT[server]}-sse"]["loadBalancer"], "no sticky cookie here"
+        target, status = lines[server]
+        assert target == f"https://{edge.hostname}:{edge.port(server)}/sse (SSE)"
+        assert status == CONNECTED, f"{server}: {status}"
+        records = access_records(edge, start, server)
+        streams = {r.get("ServiceURL", "").rstrip("/") for r in records
+                   if r.get("RequestPath") == "/sse" and r.get("DownstreamStatus") == 200}
+        posts = [r for r in records if r.get("RequestPath", "").startswith("/messages/")]
+        assert streams and posts, f"{server}: {records}"
+        assert all(r.get("DownstreamStatus") == 202 for r in posts), f"{server}: {posts}"
+        relayed = sum(r.metric("mcp_sse_relayed_total") for r in edge.deployments[server].replicas)
+        # Traefik round-robins the posts; any that reached a replica without the stream was relayed.
+        elsewhere = [r for r in posts if r.get("ServiceURL", "").rstrip("/") not in streams]
+        assert relayed - relayed_before[server] >= max(1, len(elsewhere)), f"{server}: {relayed} {elsewhere}"

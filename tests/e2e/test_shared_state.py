@@ -10,7 +10,8 @@ own replica (the example's items live in one replica's memory, so reading one ba
 from __future__ import annotations
 
 import pytest
-from mcp import ClientSession
+from mcp import ClientSession, types
+from mcp.client.streamable_http import streamable_http_client
 from mcp.client.sse import sse_client
 
 from secops_stack import Stack
@@ -67,3 +68,53 @@ async def test_200_sse_calls_over_three_replicas_without_a_sticky_cookie(edge: E
     assert sum(posts) >= 200, posts
     assert all(p > 0 for p in posts), f"the posts were not spread over all replicas: {posts}"
     assert relayed >= 100, f"most posts reach a replica without the stream: {relayed}"
+
+
+class Yes:
+    """An elicitation callback standing in for the user: says yes, and records each question."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def __call__(self, _ctx, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.asked.append(params.message)
+        return types.ElicitResult(action="accept", content={"confirm": True})
+
+
+async def test_a_stateful_session_works_through_every_replica_without_a_sticky_cookie(edge: Edge):
+    """Streamable HTTP before 2026-07-28: the session lives on the replica that answered its
+    initialize; Traefik round-robins /mcp, and the other replicas relay each request to it.
+    A confirmation asked mid-call (the server's elicitation request on the call's stream) is
+    answered by a POST that lands on another replica, and still reaches the waiting call."""
+    dep = edge.deployments[SERVER]
+    token = dep.token(["example:read", "example:write"])
+    posts_before = [r.metric("mcp_http_requests_total", route="/mcp") for r in dep.replicas]
+    relayed_before = sum(r.metric("mcp_session_relayed_total") for r in dep.replicas)
+    human = Yes()
+    errors = 0
+    async with edge.http_client(token) as http:
+        async with streamable_http_client(edge.https_url(SERVER), http_client=http) as (read, write, *_):
+            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S,
+                                     elicitation_callback=human) as session:
+                init = await session.initialize()
+                assert init.protocol_version < "2026-07-28", init.protocol_version
+                res = await session.call_tool("set_item", {"key": "stateful", "value": "v"})
+                errors += res.is_error
+                for _ in range(60):
+                    res = await session.call_tool("get_item", {"key": "stateful"})
+                    # The item is in the memory of the replica holding the session only.
+                    if res.is_error or (res.structured_content or {}).get("value") != "v":
+                        errors += 1
+                for i in range(3):
+                    await session.call_tool("set_item", {"key": f"gone-{i}", "value": "x"})
+                    res = await session.call_tool("delete_item", {"key": f"gone-{i}"})
+                    errors += res.is_error
+                    res = await session.call_tool("get_item", {"key": f"gone-{i}"})
+                    errors += res.is_error or (res.structured_content or {}).get("found") is not False
+    assert errors == 0
+    assert len(human.asked) == 3, human.asked
+    posts = [r.metric("mcp_http_requests_total", route="/mcp") - b for r, b in zip(dep.replicas, posts_before)]
+    relayed = sum(r.metric("mcp_session_relayed_total") for r in dep.replicas) - relayed_before
+    print(f"POST /mcp per replica: {posts}; relayed through Redis: {relayed}")
+    assert all(p > 0 for p in posts), f"the requests were not spread over all replicas: {posts}"
+    assert relayed >= 40, f"most requests reach a replica without the session: {relayed}"

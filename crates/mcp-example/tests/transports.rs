@@ -286,3 +286,147 @@ async fn legacy_sse_messages_posted_to_any_replica_reach_the_session() {
     }
     assert_eq!(status, 404, "a session whose replica is gone is not found");
 }
+
+/// Stateful Streamable HTTP across replicas with no sticky routing (`MCP_STATE_URL`, a real
+/// redis-server): the session is opened on A, and requests naming it through B and C are run
+/// by A (the items live in A's memory). The standalone GET stream works through another
+/// replica too. Another subject gets 404 through any replica; a session deleted through C is
+/// gone everywhere; once A is gone a request through B is 404 (the client opens a new one).
+#[tokio::test]
+async fn stateful_sessions_answer_through_any_replica() {
+    let redis = test_support::RedisServer::start().await;
+    let spec = ServerSpec::http(BIN).env("MCP_STATE_URL", redis.url());
+    let a = ServerProcess::start(&spec).await;
+    let b = ServerProcess::start(&spec).await;
+    let c = ServerProcess::start(&spec).await;
+    let alice = token("alice", &["example:write"]);
+    let mut client =
+        test_support::rpc::RpcClient::new(format!("{}/mcp", a.base()), Some(alice.clone()));
+    let init = client.initialize().await;
+    assert_eq!(init.status, 200, "{}", init.raw);
+    let session = client.session.clone().expect("a stateful session");
+
+    for (i, base) in [a.base(), b.base(), c.base()].iter().enumerate() {
+        client.url = format!("{base}/mcp");
+        let r = client
+            .request(
+                "tools/call",
+                json!({"name": "set_item", "arguments": {"key": format!("k{i}"), "value": "v"}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{base}: {}", r.raw);
+        assert_eq!(
+            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/event-stream"),
+            "{base}"
+        );
+        let body = r.body.expect("a JSON-RPC answer");
+        assert_eq!(body["result"]["isError"], false, "{body}");
+    }
+    client.url = format!("{}/mcp", c.base());
+    for i in 0..3 {
+        let r = client
+            .request(
+                "tools/call",
+                json!({"name": "get_item", "arguments": {"key": format!("k{i}")}}),
+            )
+            .await;
+        let body = r.body.expect("a JSON-RPC answer");
+        assert_eq!(
+            body["result"]["structuredContent"]["found"], true,
+            "k{i} is in A's memory: {body}"
+        );
+    }
+    client.url = format!("{}/mcp", b.base());
+    let listed = client
+        .request("tools/list", json!({}))
+        .await
+        .body
+        .expect("tools");
+    assert!(
+        listed["result"]["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == "get_item")),
+        "{listed}"
+    );
+    let relayed = b.metric("mcp_session_relayed_total").await.unwrap_or(0.0)
+        + c.metric("mcp_session_relayed_total").await.unwrap_or(0.0);
+    assert!(
+        relayed >= 6.0,
+        "requests through B and C were relayed to A: {relayed}"
+    );
+    assert_eq!(
+        a.metric("mcp_session_relayed_total").await.unwrap_or(0.0),
+        0.0
+    );
+
+    // The standalone server-to-client stream, opened through C.
+    let get = reqwest::Client::new()
+        .get(format!("{}/mcp", c.base()))
+        .bearer_auth(&alice)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .expect("GET /mcp through C");
+    assert_eq!(get.status(), 200);
+    assert_eq!(
+        get.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    drop(get);
+
+    // Bob cannot use alice's session, through the holder or through another replica.
+    let mut bob = test_support::rpc::RpcClient::new(
+        format!("{}/mcp", b.base()),
+        Some(token("bob", &["example:write"])),
+    );
+    bob.session = Some(session.clone());
+    for base in [a.base(), b.base(), c.base()] {
+        bob.url = format!("{base}/mcp");
+        assert_eq!(bob.request("ping", json!({})).await.status, 404, "{base}");
+    }
+
+    // Deleted through C: gone on every replica.
+    let del = reqwest::Client::new()
+        .delete(format!("{}/mcp", c.base()))
+        .bearer_auth(&alice)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-06-18")
+        .send()
+        .await
+        .expect("DELETE through C");
+    assert_eq!(del.status(), 204);
+    for base in [a.base(), b.base()] {
+        client.url = format!("{base}/mcp");
+        assert_eq!(
+            client.request("ping", json!({})).await.status,
+            404,
+            "{base}"
+        );
+    }
+
+    // A new session on A, then A dies (SIGKILL): a request through B says the session is gone.
+    client.url = format!("{}/mcp", a.base());
+    client.session = None;
+    assert_eq!(client.initialize().await.status, 200);
+    client.url = format!("{}/mcp", b.base());
+    assert_eq!(
+        client.request("ping", json!({})).await.status,
+        200,
+        "relayed while A lives"
+    );
+    drop(a);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = client.request("ping", json!({})).await.status;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 404, "a session whose replica is gone is not found");
+}

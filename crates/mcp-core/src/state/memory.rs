@@ -229,7 +229,11 @@ impl StateStore for MemoryStore {
         })
     }
 
-    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    fn subscribe(
+        &self,
+        channel: &str,
+        _until_tried: Option<crate::readiness::ReadyGuard>,
+    ) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         if let Ok(mut c) = self.channels.lock() {
             c.entry(channel.to_string()).or_default().push(tx);

@@ -98,7 +98,13 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     fn publish<'a>(&'a self, channel: &'a str, payload: &'a [u8]) -> StateFuture<'a, u64>;
     /// Listen on `channel` until the receiver is dropped. The subscription is made again
     /// after the store comes back; what is published in between is not received.
-    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>>;
+    /// `until_tried` (a readiness guard) is dropped once the first attempt to subscribe has
+    /// succeeded or failed, so that a replica is not ready before it can hear its peers.
+    fn subscribe(
+        &self,
+        channel: &str,
+        until_tried: Option<crate::readiness::ReadyGuard>,
+    ) -> tokio::sync::mpsc::Receiver<Vec<u8>>;
 }
 
 fn check_value(value: &[u8]) -> Result<(), StateError> {

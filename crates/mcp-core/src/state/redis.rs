@@ -414,12 +414,17 @@ impl StateStore for RedisStore {
         })
     }
 
-    fn subscribe(&self, channel: &str) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+    fn subscribe(
+        &self,
+        channel: &str,
+        until_tried: Option<crate::readiness::ReadyGuard>,
+    ) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         let client = self.client.clone();
         let ch = self.key(channel);
         let password = self.password.clone();
         tokio::spawn(async move {
+            let mut until_tried = until_tried;
             let mut backoff = Duration::from_millis(100);
             // Until the receiver is dropped: subscribe, forward, and subscribe again after
             // the connection is lost.
@@ -429,7 +434,9 @@ impl StateStore for RedisStore {
                     ps.subscribe(&ch).await?;
                     Ok::<_, redis::RedisError>(ps)
                 };
-                match tokio::time::timeout(DEADLINE * 2, sub).await {
+                let attempt = tokio::time::timeout(DEADLINE * 2, sub).await;
+                drop(until_tried.take());
+                match attempt {
                     Ok(Ok(ps)) => {
                         backoff = Duration::from_millis(100);
                         tracing::debug!(channel = %ch, "subscribed");

@@ -158,17 +158,24 @@ pub fn build_router<A: App>(
             max: settings.max_sessions,
             per_subject: settings.max_sessions_per_subject,
         });
+        let relay = shared.state().map(|store| {
+            super::session_relay::SessionRelay::new(store.clone(), settings.sse_keep_alive)
+        });
         let owners = Arc::new(SessionOwners {
             manager,
             owners: std::sync::Mutex::new(std::collections::HashMap::new()),
+            relay: relay.clone(),
         });
-        Router::new()
+        let inner = Router::new()
             .nest_service("/mcp", svc)
-            .layer(axum::middleware::from_fn_with_state(owners, session_owner))
-            .layer(axum::middleware::from_fn_with_state(
-                limit,
-                session_cap::<A>,
-            ))
+            .layer(axum::middleware::from_fn_with_state(owners, session_owner));
+        if let Some(relay) = &relay {
+            relay.spawn(inner.clone(), &shared.readiness, shutdown.child_token());
+        }
+        inner.layer(axum::middleware::from_fn_with_state(
+            limit,
+            session_cap::<A>,
+        ))
     };
 
     // Bodies that are too large, not JSON or not one JSON-RPC message get the JSON-RPC
@@ -339,6 +346,8 @@ async fn session_cap<A: App>(
 struct SessionOwners {
     manager: Arc<LocalSessionManager>,
     owners: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// With a shared store: sessions recorded there, requests for others' relayed.
+    relay: Option<Arc<super::session_relay::SessionRelay>>,
 }
 
 fn subject_of(req: &axum::extract::Request) -> String {
@@ -380,7 +389,10 @@ async fn session_owner(
                 if owners.len() >= 2 * live.len() + 64 {
                     owners.retain(|k, _| live.contains_key(k.as_str()));
                 }
-                owners.insert(new_id.to_string(), subject);
+                owners.insert(new_id.to_string(), subject.clone());
+            }
+            if let Some(relay) = &state.relay {
+                relay.record(new_id, &subject).await;
             }
         }
         return resp;
@@ -392,6 +404,22 @@ async fn session_owner(
         .await
         .contains_key(id.as_str());
     let owner = state.owners.lock().ok().and_then(|o| o.get(&id).cloned());
+    if !known && let Some(relay) = &state.relay {
+        if req
+            .extensions()
+            .get::<super::session_relay::RelayedHere>()
+            .is_some()
+        {
+            // Relayed here for a session that has ended here.
+            relay.forget(&id).await;
+        } else if let Some(principal) = req
+            .extensions()
+            .get::<Arc<crate::policy::Principal>>()
+            .cloned()
+        {
+            return relay.forward(&id, &principal, req).await;
+        }
+    }
     if !known || !owner_matches(owner.as_deref(), &subject) {
         if known {
             tracing::warn!(
@@ -407,6 +435,9 @@ async fn session_owner(
     let is_delete = req.method() == axum::http::Method::DELETE;
     let resp = next.run(req).await;
     if is_delete && resp.status() == StatusCode::ACCEPTED {
+        if let Some(relay) = &state.relay {
+            relay.forget(&id).await;
+        }
         return StatusCode::NO_CONTENT.into_response();
     }
     resp

@@ -6,6 +6,7 @@ pub(crate) mod guard;
 mod http;
 mod jsonrpc;
 mod rest;
+mod session_relay;
 mod sse;
 mod stdio;
 

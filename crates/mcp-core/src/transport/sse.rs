@@ -116,7 +116,10 @@ impl<A: App> SseState<A> {
         let Some(relay) = &self.relay else {
             return;
         };
-        let mut rx = relay.store.subscribe(&channel(&relay.replica));
+        let mut rx = relay.store.subscribe(
+            &channel(&relay.replica),
+            Some(self.shared.readiness.guard("state: SSE relay subscription")),
+        );
         let state = self.clone();
         let stop = self.shutdown.clone();
         tokio::spawn(async move {
