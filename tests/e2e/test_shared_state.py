@@ -14,8 +14,8 @@ from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.client.sse import sse_client
 
-from secops_stack import Stack
-from traefik import Edge, Route, start_traefik
+from secops_stack import SERVERS, Stack
+from traefik import Edge, Route, read_call, start_traefik
 
 pytestmark = pytest.mark.anyio
 
@@ -25,10 +25,12 @@ SERVER = "mcp-example"
 
 @pytest.fixture(scope="module")
 def edge():
+    """Three stateful replicas of mcp-example and of every server of servers.toml, all sharing
+    one redis-server (each server under its own key prefix), SSE routed with no sticky cookie."""
     with Stack() as stack:
         url = stack.redis()
-        routes = {SERVER: Route(replicas=3, stateless=False, sse=True, sticky=False,
-                                env={"MCP_STATE_URL": url})}
+        routes = {server: Route(replicas=3, stateless=False, sse=True, sticky=False, env={"MCP_STATE_URL": url})
+                  for server in [SERVER, *SERVERS]}
         yield start_traefik(stack, routes)
 
 
@@ -118,3 +120,34 @@ async def test_a_stateful_session_works_through_every_replica_without_a_sticky_c
     print(f"POST /mcp per replica: {posts}; relayed through Redis: {relayed}")
     assert all(p > 0 for p in posts), f"the requests were not spread over all replicas: {posts}"
     assert relayed >= 40, f"most requests reach a replica without the session: {relayed}"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+async def test_every_server_answers_sse_calls_through_any_replica(edge: Edge, server: str):
+    """Each server's read smoke call (servers.toml), 100 times over SSE sessions through Traefik
+    to its 3 replicas: every answer carries the upstream's data, and posts that reach a replica
+    without the stream are relayed."""
+    dep = edge.deployments[server]
+    scopes, tool, args, expected = read_call(server, dep.upstream)
+    token = dep.token(scopes)
+    posts_before = [r.metric("mcp_http_requests_total", route="/messages/") for r in dep.replicas]
+    relayed_before = sum(r.metric("mcp_sse_relayed_total") for r in dep.replicas)
+    calls = errors = 0
+    for _ in range(2):
+        async with sse_client(edge.sse_url(server), httpx_client_factory=edge.client_factory(token),
+                              timeout=CALL_TIMEOUT_S) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=CALL_TIMEOUT_S) as session:
+                await session.initialize()
+                for _ in range(50):
+                    res = await session.call_tool(tool, args)
+                    calls += 1
+                    body = text(res) + str(res.structured_content)
+                    if res.is_error or not all(e in body for e in expected):
+                        errors += 1
+    assert calls == 100
+    assert errors == 0
+    posts = [r.metric("mcp_http_requests_total", route="/messages/") - b for r, b in zip(dep.replicas, posts_before)]
+    relayed = sum(r.metric("mcp_sse_relayed_total") for r in dep.replicas) - relayed_before
+    print(f"{server}: POST /messages/ per replica: {posts}; relayed: {relayed}")
+    assert all(p > 0 for p in posts), f"the posts were not spread over all replicas: {posts}"
+    assert relayed >= 50, f"most posts reach a replica without the stream: {relayed}"

