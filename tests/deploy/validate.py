@@ -63,6 +63,7 @@ CRD_SCHEMAS = FIXTURES / "k8s-crd-schemas"
 
 KUBE_VERSION = "1.33.0"
 NAMESPACE = "secops-mcp"
+STATE_MOUNT = "/var/run/secrets/secops-mcp-state"  # where the chart mounts state.existingSecret
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import servers as servers_toml  # noqa: E402 - scripts/servers.py: the one list of servers (servers.toml)
@@ -301,12 +302,43 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
         assert dep["spec"]["replicas"] == values.get("replicaCount", 2)
     if len(by_kind.get("PodDisruptionBudget", [])):
         assert by_kind["PodDisruptionBudget"][0]["spec"]["minAvailable"] == 1
-    # NetworkPolicy: DNS plus the configured upstreams, nothing else.
+    # Shared state (state.existingSecret or state.url): the URL reaches the server as
+    # MCP_STATE_URL_FILE on its own Secret volume, or as a plain MCP_STATE_URL; never both.
+    state = values.get("state", {})
+    state_secret = state.get("existingSecret", {}).get("name")
+    state_url = state.get("url")
+    shared = bool(state_secret or state_url)
+    state_vols = [v for v in pod["volumes"] if v["name"] == "state"]
+    if state_secret:
+        key = state["existingSecret"].get("key", "url")
+        assert env["MCP_STATE_URL_FILE"]["value"] == f"{STATE_MOUNT}/{key}", env.get("MCP_STATE_URL_FILE")
+        assert "MCP_STATE_URL" not in env, "MCP_STATE_URL and MCP_STATE_URL_FILE both set"
+        (vol,) = state_vols
+        assert vol["secret"]["secretName"] == state_secret, vol
+        assert vol["secret"]["items"] == [{"key": key, "path": key}], vol
+        (mount,) = [m for m in c["volumeMounts"] if m["name"] == "state"]
+        assert mount["mountPath"] == STATE_MOUNT and mount["readOnly"] is True, mount
+    elif state_url:
+        assert env["MCP_STATE_URL"]["value"] == state_url, env.get("MCP_STATE_URL")
+        assert "MCP_STATE_URL_FILE" not in env and not state_vols
+    else:
+        assert not {"MCP_STATE_URL", "MCP_STATE_URL_FILE"} & env.keys() and not state_vols
+    # Stateful /mcp over more than one replica only with a shared store.
+    multi = values.get("autoscaling", {}).get("enabled", True) or values.get("replicaCount", 2) > 1
+    if env["MCP_STATELESS"]["value"] == "false" and multi:
+        assert shared, "stateful /mcp with more than one replica and no shared state store"
+    # NetworkPolicy: DNS, the configured upstreams and, with shared state, the store; nothing else.
     (np,) = by_kind["NetworkPolicy"]
     egress = np["spec"]["egress"]
     assert {(p["port"], p["protocol"]) for p in egress[0]["ports"]} == {(53, "UDP"), (53, "TCP")}
-    assert len(egress) == 1 + len(values.get("upstream", {}).get("egress", []))
-    assert all("ipBlock" in t for rule in egress[1:] for t in rule["to"])
+    upstreams = len(values.get("upstream", {}).get("egress", []))
+    assert len(egress) == 1 + upstreams + shared, f"{len(egress)} egress rules"
+    assert all("ipBlock" in t for rule in egress[1:1 + upstreams] for t in rule["to"])
+    if shared:
+        store = egress[-1]
+        port = state.get("networkPolicy", {}).get("port", 6379)
+        assert store["ports"] == [{"port": port, "protocol": "TCP"}], store["ports"]
+        assert store["to"] == state["networkPolicy"]["to"] and store["to"], store["to"]
     # ServiceAccount without a token.
     (sa,) = by_kind["ServiceAccount"]
     assert sa["automountServiceAccountToken"] is False
@@ -320,23 +352,31 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
         if wi:
             assert wi["serviceAccountRef"]["name"] == sa["metadata"]["name"], wi
             assert gsa, "a gcpsm workloadIdentity store without serviceAccount.gcpServiceAccount"
-    # Routing: /mcp never sticky; SSE sticky with more than one replica.
+    # Routing: /mcp never sticky; SSE sticky with more than one replica and no shared state
+    # store (with one, a POST /messages/ is relayed to the stream's replica).
     sse = values.get("sse", {}).get("enabled", False)
-    multi = values.get("autoscaling", {}).get("enabled", True) or values.get("replicaCount", 2) > 1
+    sticky_sse = sse and multi and not shared
     for ir in by_kind.get("IngressRoute", []):
         for route in ir["spec"]["routes"]:
             sticky = any("sticky" in s for s in route["services"])
             if "/mcp" in route["match"]:
                 assert not sticky, "/mcp must not be sticky"
             if "/sse" in route["match"]:
-                assert sticky == multi, f"SSE stickiness {sticky} with more than one replica: {multi}"
+                assert sticky == sticky_sse, f"SSE stickiness {sticky}; more than one replica {multi}, shared state {shared}"
         assert "tls" in ir["spec"]
     for ing in by_kind.get("Ingress", []):
         paths = {p["path"]: p for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
         assert "/metrics" not in paths and "/healthz" not in paths
-        if sse and multi:
-            assert paths["/sse"]["backend"]["service"]["name"].endswith("-sse")
-            assert paths["/mcp"]["backend"]["service"]["name"] == dep["metadata"]["name"]
+        assert paths["/mcp"]["backend"]["service"]["name"] == dep["metadata"]["name"]
+        if sse:
+            want = dep["metadata"]["name"] + ("-sse" if sticky_sse else "")
+            for path in ("/sse", "/messages"):
+                assert paths[path]["backend"]["service"]["name"] == want, (path, paths[path]["backend"])
+    sse_services = [s["metadata"]["name"] for s in by_kind["Service"] if s["metadata"]["name"].endswith("-sse")]
+    assert bool(sse_services) == bool(sticky_sse and by_kind.get("Ingress")), sse_services
+    if not sticky_sse:
+        # No sticky cookie anywhere: no IngressRoute `sticky`, no sticky Service annotation.
+        assert "sticky" not in json.dumps(docs), "a sticky cookie is rendered where none is needed"
     # The retry middleware (on by default) is on every published route, for both ingress kinds.
     retry = values.get("ingress", {}).get("retry", {}).get("enabled", True)
     if retry and (by_kind.get("IngressRoute") or by_kind.get("Ingress")):
@@ -347,9 +387,71 @@ def check_invariants(name: str, docs: list[dict[str, Any]], values: dict[str, An
         for ing in by_kind.get("Ingress", []):
             chain = ing["metadata"]["annotations"].get("traefik.ingress.kubernetes.io/router.middlewares", "")
             assert "-retry@kubernetescrd" in chain, chain
-    if sse and multi and by_kind.get("Ingress"):
+    if sticky_sse and by_kind.get("Ingress"):
         svc = [s for s in by_kind["Service"] if s["metadata"]["name"].endswith("-sse")]
         assert svc and svc[0]["metadata"]["annotations"]["traefik.ingress.kubernetes.io/service.sticky.cookie"] == "true"
+
+
+def check_shared_state(rendered: dict[str, list[dict[str, Any]]]) -> str:
+    """The releases that share state in Redis or Valkey render what they should, spelled out per
+    variant (check_invariants checks the same rules for every variant, from its values): the URL
+    from a Secret file or in plain text, the egress rule to the store on 6379, SSE with no sticky
+    cookie; panw-airs as its values file says (3 replicas, HPA 2..10, SSE, state from a Secret);
+    and, without state, SSE over several replicas still sticky."""
+    def parts(name: str) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+        docs = rendered.get(name)
+        assert docs, f"variant {name} did not render"
+        (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+        pod = dep["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for c in pod["containers"] for e in c["env"]}
+        (np,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+        store = [r for r in np["spec"]["egress"] if r["ports"] == [{"port": 6379, "protocol": "TCP"}]]
+        return dep, env, store, docs
+
+    def services(docs: list[dict[str, Any]]) -> set[str]:
+        return {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+
+    # state.existingSecret (on paloalto-ngfw): HPA, stateful /mcp, SSE behind a standard Ingress.
+    dep, env, store, docs = parts("state-existing-secret")
+    assert env["MCP_STATE_URL_FILE"] == f"{STATE_MOUNT}/redis-url" and "MCP_STATE_URL" not in env, env
+    vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+    assert vols["state"]["secret"]["secretName"] == "secops-mcp-state", vols.get("state")
+    assert env["MCP_STATELESS"] == "false" and "replicas" not in dep["spec"]
+    assert len(store) == 1 and "podSelector" in store[0]["to"][0], store
+    (ing,) = [d for d in docs if d["kind"] == "Ingress"]
+    backends = {p["path"]: p["backend"]["service"]["name"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
+    assert backends["/sse"] == backends["/messages"] == backends["/mcp"] == "ngfw", backends
+    assert services(docs) == {"ngfw"} and "sticky" not in json.dumps(docs)
+    # state.url (on proxmox): three fixed replicas, stateful /mcp, SSE on an IngressRoute.
+    dep, env, store, docs = parts("state-url")
+    assert env["MCP_STATE_URL"] == "redis://valkey.secops-mcp.svc:6379/0" and "MCP_STATE_URL_FILE" not in env, env
+    assert dep["spec"]["replicas"] == 3 and env["MCP_STATELESS"] == "false"
+    assert len(store) == 1 and store[0]["to"] == [{"ipBlock": {"cidr": "10.20.0.5/32"}}], store
+    (ir,) = [d for d in docs if d["kind"] == "IngressRoute"]
+    (sse_route,) = [r for r in ir["spec"]["routes"] if "/sse" in r["match"]]
+    assert not any("sticky" in s for s in sse_route["services"]), sse_route
+    assert "sticky" not in json.dumps(docs)
+    # panw-airs as released: 3 replicas (HPA off), HPA 2..10, SSE on, state from a Secret.
+    airs = yaml.safe_load(SPECS["panw-airs"].values_path.read_text())
+    assert airs["replicaCount"] == 3 and airs["sse"]["enabled"] is True, airs
+    dep, env, store, docs = parts("panw-airs")
+    (hpa,) = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10), hpa["spec"]
+    assert env["MCP_STATE_URL_FILE"] == f"{STATE_MOUNT}/url", env
+    assert len(store) == 1, store
+    (ing,) = [d for d in docs if d["kind"] == "Ingress"]
+    paths = {p["path"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]}
+    assert {"/sse", "/messages"} <= paths, paths
+    assert services(docs) == {"airs"} and "sticky" not in json.dumps(docs)
+    # Without state, SSE over several replicas stays sticky (both ingress kinds).
+    _, env, store, docs = parts("sse-ingress")
+    assert not store and not {"MCP_STATE_URL", "MCP_STATE_URL_FILE"} & env.keys()
+    assert services(docs) == {"airs", "airs-sse"}, services(docs)
+    _, env, store, docs = parts("sse-2-replicas")
+    (ir,) = [d for d in docs if d["kind"] == "IngressRoute"]
+    (sse_route,) = [r for r in ir["spec"]["routes"] if "/sse" in r["match"]]
+    assert not store and sse_route["services"][0]["sticky"]["cookie"]["name"] == "secops_mcp_sse", sse_route
+    return "state-existing-secret, state-url, panw-airs (shared, not sticky); sse-ingress, sse-2-replicas (sticky)"
 
 
 # ---------------------------------------------------------------- schemas
@@ -607,9 +709,27 @@ def check_gcp_secretstores() -> str:
 
 def check_compose() -> None:
     doc = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    services = doc["services"]
+    services = dict(doc["services"])
+    # The shared state store (profile `state`): hardened too, on the Compose network only,
+    # its image pinned by a tag.
+    store = services.pop("valkey", None)
+    assert store is not None, "no valkey service (the shared state store)"
+    assert store["profiles"] == ["state"], store.get("profiles")
+    assert re.fullmatch(r"\$\{VALKEY_IMAGE:-valkey/valkey:[0-9][0-9.]*\}", store["image"]), store["image"]
+    assert store["read_only"] is True and store["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in store["security_opt"]
+    assert store["user"] == "65532:65532", store["user"]
+    assert "ports" not in store, "the state store is published beyond the Compose network"
+    assert store["healthcheck"]["test"][0] == "CMD"
+    # Its users (and their passwords) come from an ACL file, a secret.
+    cmd = store["command"]
+    assert cmd[cmd.index("--aclfile") + 1] == "/run/secrets/valkey-acl" and store["secrets"] == ["valkey-acl"], cmd
+    # The servers read its URL from a secret, only when MCP_STATE_URL_SECRET names the file.
+    assert doc["secrets"]["mcp-state-url"]["file"] == "${MCP_STATE_URL_SECRET:-/dev/null}"
     assert set(services) == set(SERVERS), sorted(services)
     for name, svc in services.items():
+        assert svc["environment"]["MCP_STATE_URL_FILE"] == "${MCP_STATE_URL_SECRET:+/run/secrets/mcp-state-url}", name
+        assert "MCP_STATE_URL" not in svc["environment"], f"{name}: the state URL may hold a password"
         assert svc["read_only"] is True, name
         assert svc["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in svc["security_opt"], name
@@ -621,7 +741,8 @@ def check_compose() -> None:
             assert not re.search(r"(KEY|SECRET|PASSWORD|TOKEN)$", key) or key == "PROXMOX_TOKEN_ID", \
                 f"{name}: {key} is a secret in the environment; use {key}_FILE"
             if key.endswith("_FILE") or str(value).startswith("/run/secrets/"):
-                secret = str(value).rsplit("/", 1)[1]
+                # A path, or `${VAR:+path}` (set only when VAR is).
+                secret = re.sub(r"^\$\{\w+:\+(.*)\}$", r"\1", str(value)).rsplit("/", 1)[1]
                 assert secret in svc["secrets"], f"{name}: {key} points at {secret}, which is not mounted"
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name}: {port} is published beyond loopback"
@@ -685,6 +806,10 @@ def main() -> int:
                 "Secret", "ExternalSecret", "SecretStore", "ConfigMap"}
         assert want <= kinds, f"no variant renders {sorted(want - kinds)}"
     results.check("variants cover every template", coverage)
+    summary = results.check("shared state: URL from a Secret or plain, egress to the store, SSE sticky only without it",
+                            lambda: check_shared_state(rendered))
+    if summary:
+        print(f"     {summary}")
 
     # 2. negative cases
     cases = results.check("bad values files are well-formed", bad_cases) or []

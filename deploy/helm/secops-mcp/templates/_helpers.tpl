@@ -90,9 +90,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $hosts | uniq | join "," }}
 {{- end }}
 
-{{/* Legacy SSE needs a sticky route when more than one replica may serve it. */}}
+{{/* "true" when the replicas share a state store (state.existingSecret.name or state.url). */}}
+{{- define "secops-mcp.stateEnabled" -}}
+{{- if or .Values.state.existingSecret.name .Values.state.url }}true{{ end }}
+{{- end }}
+
+{{/* Where the state Secret's key is mounted (MCP_STATE_URL_FILE). */}}
+{{- define "secops-mcp.stateMountPath" -}}
+/var/run/secrets/secops-mcp-state
+{{- end }}
+
+{{/* Legacy SSE needs a sticky route when more than one replica may serve it, unless
+the replicas share a state store (a POST /messages/ is then relayed to the stream's replica). */}}
 {{- define "secops-mcp.sseSticky" -}}
-{{- if and .Values.sse.enabled (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) }}true{{ end }}
+{{- if and .Values.sse.enabled (or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1)) (not (include "secops-mcp.stateEnabled" .)) }}true{{ end }}
 {{- end }}
 
 {{- define "secops-mcp.tlsSecretName" -}}
