@@ -69,6 +69,7 @@ MOTO = ROOT / ".venv" / "bin" / "moto_server"
 FIXTURES = ROOT / "crates" / "simulators" / "fixtures"
 LOGDIR = ROOT / "target" / "bench"
 OUT = Path(os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md")))
+CHART = OUT.with_name(OUT.stem + "-targets.svg")
 
 DURATION = os.environ.get("BENCH_DURATION", "4s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -102,6 +103,9 @@ if FASTMCP_OF in LOAD:
 # Every simulator kind a benchmarked server needs.
 SIM_KINDS = sorted({spec.sim for spec in SPECS.values() if spec.peer_kind == "vendor-sim"})
 MOTO_SERVERS = [name for name, spec in SPECS.items() if spec.peer_kind == "moto"]
+# The core ceiling: mcp-example against a bare rmcp server (crates/mcp-bench/src/bin/rmcp-echo.rs).
+CORE = "mcp-example"
+ECHO_LABEL = "bare rmcp echo (no auth, no audit log): Streamable HTTP stateless"
 PANOS_XPATH = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']/address/entry"
 
 _LISTENING = re.compile(r"listening on (http://[0-9.:]+)")
@@ -414,6 +418,21 @@ def run_load(sims: dict[str, Sim], fastmcp: bool) -> dict[str, Any]:
         if want("ceiling") and kind in CEILINGS:
             targets.append(Target("ceiling", CEILINGS[kind], "raw", sims[kind].proc, ceiling_args(kind, sims[kind]),
                                   sim=kind))
+
+    if want("core") and CORE in SPECS:
+        # The cost of mcp-core: a bare rmcp server (no auth, no audit) against mcp-example, whose
+        # get_item reads an in-memory map (JWT and the audit log on, like every server row).
+        echo = Proc("rmcp-echo", [str(BIN / "rmcp-echo"), "--bind", "127.0.0.1:0"], {})
+        echo.wait_listening()
+        echo.wait_ready()
+        procs["rmcp-echo"] = echo
+        core_args = ["--tool", "get_item", "--args", json.dumps({"key": "bench"})]
+        targets.append(Target("core", ECHO_LABEL, "stateless", echo,
+                              ["--url", echo.base, "--transport", "stateless", *core_args]))
+        ex = start_server(f"{CORE}-stateless", CORE, True, {})
+        procs[CORE] = ex
+        targets.append(Target("core", f"{CORE} get_item: Streamable HTTP stateless (JWT, audit log)", "stateless", ex,
+                              ["--url", ex.base, "--transport", "stateless", "--token", token(CORE), *core_args]))
 
     note("starting the servers")
     for server in LOAD:
@@ -900,6 +919,9 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
                     L.append(f"- {server} {SPECS[server].bench.get('default_label', 'defaults')} / "
                              + ", ".join(f"{k}={v}" for k, v in SPECS[server].bench["load_env"].items())
                              + f" (stateless): {ratio(rps(cached, conc), rps(by[(server, 'stateless', False)], conc))}")
+    gs = goals(load, cold, idle)
+    if gs:
+        L += [""] + goals_section(gs, CHART.name)
     if cold:
         L += ["", "## Cold start and idle memory", "",
               f"Exec to the first 200 from `/readyz` (which calls the upstream once), median of {COLD_STARTS} "
@@ -965,6 +987,121 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
     return "\n".join(L)
 
 
+# --- the targets of issue 20, as ratios of this run ---------------------------------------------
+
+
+@dataclass
+class Goal:
+    name: str
+    what: str
+    value: float | None  # None: not measured in this run
+    goal: float
+    at_least: bool = True  # False: the value must be at most the goal
+    unit: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value >= self.goal if self.at_least else self.value <= self.goal
+
+    @property
+    def score(self) -> float:
+        """How far along the goal is: 1.0 is the goal, more is better, whichever way it points."""
+        if not self.value:
+            return 0.0
+        return self.value / self.goal if self.at_least else self.goal / self.value
+
+
+def goals(load: dict | None, cold: list[dict], idle: list[dict]) -> list[Goal]:
+    targets: list[Target] = (load or {}).get("targets", [])
+    by = {(t.group, t.transport, t.cached): t for t in targets}
+    ceiling_of = {t.sim: t for t in targets if t.group == "ceiling"}
+    echo = next((t for t in targets if t.label == ECHO_LABEL), None)
+    core = next((t for t in targets if t.group == "core" and t.label != ECHO_LABEL), None)
+
+    def rps(t: Target | None, conc: int = 100) -> float | None:
+        r = best(t, conc).get("rps") if t else None
+        return r or None
+
+    def div(a: float | None, b: float | None) -> float | None:
+        return a / b if a and b else None
+
+    out = [Goal("core", f"{CORE} `get_item` (JWT, audit log) / bare rmcp echo, stateless, 100 clients",
+                div(rps(core), rps(echo)), 0.8)]
+    for server in LOAD:
+        out.append(Goal(f"uncached {server}", f"{server} `{TOOLS[server][0]}` stateless"
+                        + (" (" + ", ".join(f"{k}={v}" for k, v in SPECS[server].bench.get("load_env", {}).items()) + ")"
+                           if SPECS[server].bench.get("load_env") else "")
+                        + " / its simulator called directly, 100 clients",
+                        div(rps(by.get((server, "stateless", False))), rps(ceiling_of.get(SIM_OF[server]))), 0.25))
+    for server in LOAD:
+        cached = by.get((server, "stateless", True))
+        if cached:
+            out.append(Goal(f"cached {server}", f"{server} `{TOOLS[server][0]}` with its default cache / bare rmcp "
+                            "echo, stateless, 100 clients", div(rps(cached), rps(echo)), 0.6))
+    out.append(Goal("vs FastMCP", f"{FASTMCP_OF} `{TOOLS.get(FASTMCP_OF, ('?',))[0]}` / the FastMCP equivalent, "
+                    "stateless, 100 clients",
+                    div(rps(by.get((FASTMCP_OF, "stateless", False))), rps(by.get(("fastmcp", "stateless", False)))), 30))
+    for server in LOAD:
+        cached = by.get((server, "stateless", True))
+        if cached and 1000 in CONCURRENCY:
+            b = best(cached, 1000)
+            out.append(Goal(f"tail {server}", f"{server} with its default cache, 1,000 clients: p99.9 / p50",
+                            div(b.get("p999_ms"), b.get("p50_ms")), 5, at_least=False, unit="x"))
+    ours = [r for r in idle if r["server"] != "fastmcp" and r["transport"] == "stateful" and not r["stream"]]
+    out.append(Goal("sessions", f"KiB per idle stateful session ({IDLE_SESSIONS:,} held)",
+                    ours[0]["per_session_kb"] if ours else None, 30, at_least=False, unit=" KiB"))
+    for r in cold:
+        if r["server"] == "fastmcp":
+            continue
+        out.append(Goal(f"idle RSS {r['server']}", f"{r['server']} idle RSS", r["idle_rss_kb"] / 1024, 15,
+                        at_least=False, unit=" MiB"))
+        out.append(Goal(f"cold start {r['server']}", f"{r['server']} exec to ready", r["cold_ms"], 50,
+                        at_least=False, unit=" ms"))
+    return out
+
+
+def goals_section(gs: list[Goal], chart: str) -> list[str]:
+    L = ["## Targets", "",
+         "The targets of issue 20, each a figure of this run (ratios of req/s at 100 clients unless said). "
+         f"The chart ([{chart}]({chart})) shows each as a share of its goal: 1.0 is the goal, longer is better.", "",
+         f"![targets as a share of their goal]({chart})", "",
+         "| target | measured | goal | met |", "|---|---:|---:|---|"]
+    for g in gs:
+        v = "not measured" if g.value is None else (f"{g.value:.2f}{g.unit}" if g.unit else f"{g.value:.2f}")
+        goal = ("at least " if g.at_least else "at most ") + (f"{g.goal:g}{g.unit}" if g.unit else f"{g.goal:g}")
+        met = {True: "met", False: "**not met**", None: "n/a"}[g.met]
+        L.append(f"| {g.what} | {v} | {goal} | {met} |")
+    return L
+
+
+def goals_svg(gs: list[Goal]) -> str:
+    """A horizontal bar per target: its share of the goal (a line at 1.0), in plain SVG."""
+    row, left, width, top = 22, 330, 420, 30
+    scale_max = max(2.0, *(min(g.score, 4.0) for g in gs)) if gs else 2.0
+    h = top + row * len(gs) + 30
+    x1 = left + width / scale_max
+    esc = (lambda t: t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{h}" '
+           'font-family="sans-serif" font-size="12">',
+           f'<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{left}" y="16" font-weight="bold">share of the goal (1.0 = goal met; bars capped at {scale_max:g})</text>']
+    for i, g in enumerate(gs):
+        y = top + i * row
+        frac = min(g.score, scale_max) / scale_max
+        colour = "#999999" if g.value is None else ("#2e7d32" if g.met else "#c62828")
+        label = "not measured" if g.value is None else f"{g.score:.2f}"
+        out.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{esc(g.name)}</text>')
+        out.append(f'<rect x="{left}" y="{y + 3}" width="{width * frac:.1f}" height="{row - 8}" fill="{colour}"/>')
+        out.append(f'<text x="{left + width * frac + 4:.1f}" y="{y + 14}">{label}</text>')
+    out.append(f'<line x1="{x1:.1f}" y1="{top - 4}" x2="{x1:.1f}" y2="{top + row * len(gs)}" stroke="black" '
+               'stroke-dasharray="4,3"/>')
+    out.append(f'<text x="{x1:.1f}" y="{h - 10}" text-anchor="middle">goal</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
 def fastmcp_version() -> str:
     try:
         return subprocess.run([str(FASTMCP_PY), "-c", "import fastmcp; print(fastmcp.__version__)"],
@@ -1014,7 +1151,7 @@ def main() -> int:
     want = hard if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # inherited by every child
-    missing = [b for b in ("vendor-sim", "mcp-bench", *(n for n in SPECS if n not in MOTO_SERVERS))
+    missing = [b for b in ("vendor-sim", "mcp-bench", "rmcp-echo", *(n for n in SPECS if n not in MOTO_SERVERS))
                if not (BIN / b).is_file()]
     if missing:
         raise SystemExit(f"missing in {BIN}: {', '.join(missing)} (make bench builds them)")
@@ -1066,6 +1203,7 @@ def main() -> int:
     (LOGDIR / "results.json").write_text(json.dumps(raw, indent=1))
     text = report(load, cold, idle, coalesce, ssh, fastmcp, notes)
     OUT.write_text(text)
+    CHART.write_text(goals_svg(goals(load, cold, idle)))
     print("\n" + text)
     note(f"wrote {OUT.relative_to(ROOT) if OUT.is_relative_to(ROOT) else OUT}; raw figures and logs in "
          f"{LOGDIR.relative_to(ROOT)}/")

@@ -7,10 +7,16 @@
 //!
 //! See `docs/architecture.md` for how the pieces fit.
 
+/// The allocator of every server binary (the `mimalloc` feature, on by default).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[cfg(feature = "airs")]
 pub mod airs;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod change;
 mod cli;
 pub mod config;

@@ -14,11 +14,18 @@ pub enum LogFormat {
 }
 
 /// Install the global tracing subscriber. Logs go to stderr, never stdout: stdout carries the
-/// stdio transport. `RUST_LOG` sets the filter; without it, `default_level` (`LOG_LEVEL`).
+/// stdio transport. Each line is written whole, at once, before the call that logged it
+/// answers: an answered call's audit record is never lost to a crash. (A queue and a writer
+/// thread were measured: about 5% more calls a second, not worth that guarantee; see
+/// docs/benchmarks.md#profile.) `RUST_LOG` sets the filter; without it, `default_level` (`LOG_LEVEL`).
 /// Safe to call more than once (later calls do nothing).
 pub fn init_logging(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default_level.to_string());
+    let filter = EnvFilter::try_new(quiet_rmcp(&directives))
+        .unwrap_or_else(|_| EnvFilter::new(quiet_rmcp(default_level)));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Json => registry
@@ -40,6 +47,17 @@ pub fn init_logging(format: LogFormat, default_level: &str) {
             .try_init(),
     };
     let _ = result;
+}
+
+/// rmcp logs three lines at info for every stateless request and every session's end
+/// ("Service initialized", "input stream terminated", "serve finished"): noise next to our one
+/// audit line a call. They are kept at warn unless the filter names `rmcp` itself.
+fn quiet_rmcp(directives: &str) -> String {
+    if directives.contains("rmcp") {
+        directives.to_string()
+    } else {
+        format!("{directives},rmcp=warn")
+    }
 }
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -77,6 +95,7 @@ pub fn describe_metrics() {
         "HTTP request latency by route"
     );
     describe_counter!("mcp_tool_calls_total", "Tool calls by tool and outcome");
+
     describe_histogram!(
         "mcp_tool_call_duration_seconds",
         "Tool call latency by tool"

@@ -64,7 +64,13 @@ enum CacheKey {
 /// Cached reads, keyed by the managed firewall they went to (`None`: the host), the shared
 /// cache's generation (with `MCP_STATE_URL`: a write on any replica starts a new one) and the
 /// read.
-type ReadCache = moka::future::Cache<(Option<String>, Option<u64>, CacheKey), Arc<Option<String>>>;
+/// Fresh for `PANOS_CACHE_TTL`, then served stale while one call refreshes it (at most twice
+/// the TTL old), identical misses coalesced ([`mcp_core::cache`]).
+type ReadCache = mcp_core::cache::ReadCache<
+    (Option<String>, Option<u64>, CacheKey),
+    Arc<Option<String>>,
+    PanosError,
+>;
 
 /// A cached answer as bytes for the shared cache: `0` for nothing there, `1` and the text.
 fn encode_cached(v: Option<&str>) -> Vec<u8> {
@@ -108,12 +114,8 @@ impl PanosClient {
     pub async fn connect(settings: &PanosSettings) -> Result<Self, PanosError> {
         let upstream = Upstream::new(settings.upstream.clone())
             .map_err(|e| PanosError::Transport(Arc::new(e)))?;
-        let cache = (!settings.cache_ttl.is_zero()).then(|| {
-            moka::future::Cache::builder()
-                .time_to_live(settings.cache_ttl)
-                .max_capacity(10_000)
-                .build()
-        });
+        let cache = (!settings.cache_ttl.is_zero())
+            .then(|| ReadCache::new("panos", settings.cache_ttl, 10_000));
         let mut client = Self {
             upstream,
             key: SecretString::from(String::new()),
@@ -261,10 +263,9 @@ impl PanosClient {
         match &self.cache {
             None => fetch.await.map(|v| (*v).clone()),
             Some(cache) => cache
-                .try_get_with((target.clone(), generation, key), fetch)
+                .get_or_fetch((target.clone(), generation, key), || fetch)
                 .await
-                .map(|v| (*v).clone())
-                .map_err(|e| (*e).clone()),
+                .map(|v| (*v).clone()),
         }
     }
 
