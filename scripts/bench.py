@@ -70,6 +70,7 @@ FIXTURES = ROOT / "crates" / "simulators" / "fixtures"
 LOGDIR = ROOT / "target" / "bench"
 OUT = Path(os.environ.get("BENCH_OUT", str(ROOT / "docs" / "benchmarks.md")))
 CHART = OUT.with_name(OUT.stem + "-targets.svg")
+PROFILE = ROOT / "scripts" / "bench" / "profile.md"
 
 DURATION = os.environ.get("BENCH_DURATION", "4s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -981,6 +982,9 @@ def report(load: dict | None, cold: list[dict], idle: list[dict], coalesce: list
                   f"{ref['fresh_ms']:.1f} ms on a fresh connection, median {statistics.median(ref['mux_ms']):.1f} ms "
                   "over a multiplexed master connection (`ControlMaster`). What a pooled call costs is mostly the "
                   "sshd side: a new session process and the command itself."]
+    if PROFILE.is_file():
+        # The hand-written summary of the profile that guided the work (perf, not this run).
+        L += [""] + PROFILE.read_text().rstrip().splitlines()
     L += ["", "## Not measured here", ""]
     L += [f"- {n}" for n in notes]
     L.append("")

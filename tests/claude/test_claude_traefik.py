@@ -24,6 +24,8 @@ import pytest
 
 from claude_support import (
     PREFIX,
+    log_mark,
+    new_log_lines,
     ROOT,
     SERVERS,
     Home,
@@ -57,7 +59,8 @@ def edges():
                 upstream, upstream_vars = upstreams[server]
                 env = edge.server_env(server)
                 if shared:
-                    env = {**env, "MCP_STATE_URL": state_url}
+                    # rmcp logs each request it receives at debug: proof of what the CLI asked.
+                    env = {**env, "MCP_STATE_URL": state_url, "RUST_LOG": "info,rmcp::service=debug"}
                 dep = st.deploy(server, replicas=replicas, stateless=stateless, env=env,
                                 upstream=upstream, upstream_vars=upstream_vars)
                 edge.add(server, dep, sse=True, sticky=not shared)
@@ -186,6 +189,7 @@ def test_sse_through_traefik_to_three_replicas_sharing_a_store_connects(edges, s
     start = len(edge.access_log())
     relayed_before = {s: sum(r.metric("mcp_sse_relayed_total") for r in edge.deployments[s].replicas)
                       for s in SERVERS}
+    marks = {s: log_mark(edge.deployments[s]) for s in SERVERS}
     lines = home.mcp_list()
     for server in SERVERS:
         assert len(edge.deployments[server].replicas) == 3
@@ -203,3 +207,10 @@ def test_sse_through_traefik_to_three_replicas_sharing_a_store_connects(edges, s
         # Traefik round-robins the posts; any that reached a replica without the stream was relayed.
         elsewhere = [r for r in posts if r.get("ServiceURL", "").rstrip("/") not in streams]
         assert relayed - relayed_before[server] >= max(1, len(elsewhere)), f"{server}: {relayed} {elsewhere}"
+        # The session's replica received the CLI's initialize and its tools/list, whichever
+        # replica Traefik sent each POST to.
+        records = new_log_lines(edge.deployments[server], marks[server])
+        assert any(r.get("message") == "Service initialized as server" and 'name: "claude-code"' in r.get("peer_info", "")
+                   for r in records), f"{server}: no initialize from claude-code in the replicas' logs"
+        received = [r.get("request", "") for r in records if r.get("message") == "received request"]
+        assert any("ListToolsRequest" in q for q in received), f"{server}: the CLI listed no tools: {received[:5]}"
