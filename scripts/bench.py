@@ -1057,7 +1057,7 @@ def goals(load: dict | None, cold: list[dict], idle: list[dict]) -> list[Goal]:
     out.append(Goal("sessions", f"KiB per idle stateful session ({IDLE_SESSIONS:,} held)",
                     ours[0]["per_session_kb"] if ours else None, 30, at_least=False, unit=" KiB"))
     for r in cold:
-        if r["server"] == "fastmcp":
+        if r["server"] not in SPECS:  # FastMCP's row: a comparison, not a target of ours
             continue
         out.append(Goal(f"idle RSS {r['server']}", f"{r['server']} idle RSS", r["idle_rss_kb"] / 1024, 15,
                         at_least=False, unit=" MiB"))

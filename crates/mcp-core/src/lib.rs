@@ -7,7 +7,8 @@
 //!
 //! See `docs/architecture.md` for how the pieces fit.
 
-/// The allocator of every server binary (the `mimalloc` feature, on by default).
+/// mimalloc as the allocator of every server binary (the `mimalloc` feature, off by default:
+/// it trades memory for speed, see docs/benchmarks.md#profile).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
