@@ -54,7 +54,9 @@ FAILED = "✘ Failed to connect"
 def deps():
     require_cli()
     with Stack() as st:
-        yield {s: st.deploy(s) for s in SERVERS}
+        # rmcp's own info lines (kept at warn by default) carry the client's clientInfo, which
+        # the SSE test reads; `RUST_LOG` naming rmcp brings them back.
+        yield {s: st.deploy(s, env={"RUST_LOG": "info,rmcp::service=info"}) for s in SERVERS}
 
 
 @pytest.fixture(scope="module")
