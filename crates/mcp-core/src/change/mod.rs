@@ -40,7 +40,7 @@ use crate::tool::CallCtx;
 
 pub use store::{
     ChangeError, ChangeState, ChangeStore, MemoryChangeStore, PendingChange, StoreFuture,
-    check_approve, check_consume,
+    approve_in_place, check_approve, check_consume, consume_in_place,
 };
 
 /// When a write tool asks a human before it acts.

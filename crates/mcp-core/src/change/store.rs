@@ -185,6 +185,34 @@ pub fn check_approve(
     Ok(())
 }
 
+/// The approval of `c` by `approver`, checked and recorded (every store's `approve`).
+pub fn approve_in_place(
+    c: &mut PendingChange,
+    approver: &str,
+    digest: &str,
+    now: SystemTime,
+) -> Result<(), ChangeError> {
+    check_approve(c, approver, digest, now)?;
+    c.state = ChangeState::Approved {
+        by: approver.to_string(),
+        at: now,
+        until: now + c.approval_ttl,
+    };
+    Ok(())
+}
+
+/// The approval of `c` used for `digest`, checked and recorded (every store's `consume`).
+pub fn consume_in_place(
+    c: &mut PendingChange,
+    digest: &str,
+    now: SystemTime,
+) -> Result<(), ChangeError> {
+    check_consume(c, digest, now)?;
+    let approver = c.approver().unwrap_or_default().to_string();
+    c.state = ChangeState::Applied { at: now, approver };
+    Ok(())
+}
+
 /// Checks shared by every store: may the approval of `c` be used for `digest` at `now`?
 pub fn check_consume(c: &PendingChange, digest: &str, now: SystemTime) -> Result<(), ChangeError> {
     match c.status(now) {
@@ -265,12 +293,7 @@ impl ChangeStore for MemoryChangeStore {
             let c = m
                 .get_mut(id)
                 .ok_or_else(|| ChangeError::NotFound(crate::validate::excerpt(id, 64)))?;
-            check_approve(c, approver, digest, now)?;
-            c.state = ChangeState::Approved {
-                by: approver.to_string(),
-                at: now,
-                until: now + c.approval_ttl,
-            };
+            approve_in_place(c, approver, digest, now)?;
             Ok(c.clone())
         })
     }
@@ -286,9 +309,7 @@ impl ChangeStore for MemoryChangeStore {
             let c = m
                 .get_mut(id)
                 .ok_or_else(|| ChangeError::NotFound(crate::validate::excerpt(id, 64)))?;
-            check_consume(c, digest, now)?;
-            let approver = c.approver().unwrap_or_default().to_string();
-            c.state = ChangeState::Applied { at: now, approver };
+            consume_in_place(c, digest, now)?;
             Ok(c.clone())
         })
     }

@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use super::{StateError, StateStore};
 use crate::change::{
-    ChangeError, ChangeState, ChangeStore, PendingChange, StoreFuture, check_approve, check_consume,
+    ChangeError, ChangeState, ChangeStore, PendingChange, StoreFuture, approve_in_place,
+    consume_in_place,
 };
 
 /// How long a change is kept after it lapses or is applied (as the in-memory store does).
@@ -168,16 +169,8 @@ impl ChangeStore for SharedChangeStore {
         now: SystemTime,
     ) -> StoreFuture<'a, PendingChange> {
         Box::pin(async move {
-            self.update(id, now, |c| {
-                check_approve(c, approver, digest, now)?;
-                c.state = ChangeState::Approved {
-                    by: approver.to_string(),
-                    at: now,
-                    until: now + c.approval_ttl,
-                };
-                Ok(())
-            })
-            .await
+            self.update(id, now, |c| approve_in_place(c, approver, digest, now))
+                .await
         })
     }
 
@@ -188,13 +181,8 @@ impl ChangeStore for SharedChangeStore {
         now: SystemTime,
     ) -> StoreFuture<'a, PendingChange> {
         Box::pin(async move {
-            self.update(id, now, |c| {
-                check_consume(c, digest, now)?;
-                let approver = c.approver().unwrap_or_default().to_string();
-                c.state = ChangeState::Applied { at: now, approver };
-                Ok(())
-            })
-            .await
+            self.update(id, now, |c| consume_in_place(c, digest, now))
+                .await
         })
     }
 

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use crate::policy::{Principal, ScopeSet};
-use crate::state::StateStore;
+use crate::state::{StateError, StateStore};
 
 /// How long a session's record lives in the store (deleted when the session is deleted).
 const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -131,10 +131,6 @@ impl Frame {
     }
 }
 
-fn record_key(id: &str) -> String {
-    format!("mcp-session:{id}")
-}
-
 fn calls_channel(replica: &str) -> String {
     format!("mcp-replica:{replica}")
 }
@@ -152,10 +148,78 @@ fn plain(status: StatusCode, msg: &'static str) -> Response {
 const UNREACHABLE: &str =
     "the session is held by another replica and the shared state store is unreachable; retry";
 
+/// Where the sessions of one transport live, in the store: each record names the replica
+/// holding the session and the subject that opened it. Used by the legacy SSE relay
+/// (`sse:<id>`) and by the stateful `/mcp` relay (`mcp-session:<id>`).
+pub(crate) struct Directory {
+    pub(crate) store: Arc<dyn StateStore>,
+    /// This replica's id, as written in the records of the sessions it holds.
+    pub(crate) replica: String,
+    prefix: &'static str,
+}
+
+/// A session's record as read from the store (`raw`: its bytes, to delete exactly it).
+pub(crate) struct Held {
+    pub(crate) replica: String,
+    pub(crate) owner: String,
+    raw: Vec<u8>,
+}
+
+impl Directory {
+    pub(crate) fn new(store: Arc<dyn StateStore>, prefix: &'static str) -> Self {
+        Self {
+            store,
+            replica: uuid::Uuid::new_v4().simple().to_string(),
+            prefix,
+        }
+    }
+
+    fn key(&self, id: &str) -> String {
+        format!("{}:{id}", self.prefix)
+    }
+
+    /// Record a session held here, opened by `owner`.
+    pub(crate) async fn record(&self, id: &str, owner: &str) -> Result<(), StateError> {
+        let record = SessionRecord {
+            replica: self.replica.clone(),
+            owner: owner.to_string(),
+        };
+        let v = serde_json::to_vec(&record).map_err(|e| StateError::Corrupt(e.to_string()))?;
+        self.store.put(&self.key(id), &v, RECORD_TTL).await
+    }
+
+    /// The record of session `id`; `None` when there is none or it is unreadable.
+    pub(crate) async fn lookup(&self, id: &str) -> Result<Option<Held>, StateError> {
+        Ok(self.store.get(&self.key(id)).await?.and_then(|raw| {
+            serde_json::from_slice::<SessionRecord>(&raw)
+                .ok()
+                .map(|r| Held {
+                    replica: r.replica,
+                    owner: r.owner,
+                    raw,
+                })
+        }))
+    }
+
+    /// Delete exactly this record (its holder is gone), not one written since.
+    pub(crate) async fn forget_held(&self, id: &str, held: &Held) {
+        let _ = self.store.delete_if(&self.key(id), &held.raw).await;
+    }
+
+    /// Forget a session of this replica (closed, or found gone); another replica's record of
+    /// the same id is left alone.
+    pub(crate) async fn forget(&self, id: &str) {
+        if let Ok(Some(held)) = self.lookup(id).await
+            && held.replica == self.replica
+        {
+            self.forget_held(id, &held).await;
+        }
+    }
+}
+
 /// Stateful sessions shared through the state store.
 pub(crate) struct SessionRelay {
-    store: Arc<dyn StateStore>,
-    replica: String,
+    dir: Directory,
     /// Relayed requests waiting here for their answer, by call id.
     pending: Mutex<HashMap<String, mpsc::Sender<Frame>>>,
     /// Relayed requests served here, by call id.
@@ -167,8 +231,7 @@ pub(crate) struct SessionRelay {
 impl SessionRelay {
     pub(crate) fn new(store: Arc<dyn StateStore>, keep_alive: Duration) -> Arc<Self> {
         Arc::new(Self {
-            store,
-            replica: uuid::Uuid::new_v4().simple().to_string(),
+            dir: Directory::new(store, "mcp-session"),
             pending: Mutex::new(HashMap::new()),
             serving: Mutex::new(HashMap::new()),
             idle: (keep_alive * 3).max(Duration::from_secs(60)),
@@ -177,14 +240,7 @@ impl SessionRelay {
 
     /// Record a session opened here, so that other replicas can relay to it.
     pub(crate) async fn record(&self, id: &str, owner: &str) {
-        let record = SessionRecord {
-            replica: self.replica.clone(),
-            owner: owner.to_string(),
-        };
-        let Ok(v) = serde_json::to_vec(&record) else {
-            return;
-        };
-        if let Err(e) = self.store.put(&record_key(id), &v, RECORD_TTL).await {
+        if let Err(e) = self.dir.record(id, owner).await {
             tracing::warn!(session = %id, error = %e, "session not shared: the state store failed; its requests must reach this replica");
             metrics::counter!("mcp_state_fallback_total", "use" => "sessions").increment(1);
         }
@@ -192,12 +248,7 @@ impl SessionRelay {
 
     /// Forget a session of this replica (deleted, or found gone).
     pub(crate) async fn forget(&self, id: &str) {
-        let key = record_key(id);
-        if let Ok(Some(v)) = self.store.get(&key).await
-            && serde_json::from_slice::<SessionRecord>(&v).is_ok_and(|r| r.replica == self.replica)
-        {
-            let _ = self.store.delete_if(&key, &v).await;
-        }
+        self.dir.forget(id).await;
     }
 
     /// Listen for requests relayed to this replica (run through `inner`, the `/mcp` service)
@@ -208,12 +259,12 @@ impl SessionRelay {
         readiness: &crate::readiness::Readiness,
         shutdown: CancellationToken,
     ) {
-        let mut calls = self.store.subscribe(
-            &calls_channel(&self.replica),
+        let mut calls = self.dir.store.subscribe(
+            &calls_channel(&self.dir.replica),
             Some(readiness.guard("state: session relay subscription")),
         );
-        let mut frames = self.store.subscribe(
-            &reply_channel(&self.replica),
+        let mut frames = self.dir.store.subscribe(
+            &reply_channel(&self.dir.replica),
             Some(readiness.guard("state: session reply subscription")),
         );
         let me = self.clone();
@@ -233,7 +284,7 @@ impl SessionRelay {
             }
         });
         tracing::info!(
-            replica = %self.replica,
+            replica = %self.dir.replica,
             "stateful /mcp sessions are shared through the state store: a request may reach any replica"
         );
     }
@@ -357,7 +408,7 @@ impl SessionRelay {
         let Ok(payload) = serde_json::to_vec(frame) else {
             return false;
         };
-        match self.store.publish(channel, &payload).await {
+        match self.dir.store.publish(channel, &payload).await {
             Ok(0) => false,
             Ok(_) => true,
             Err(e) => {
@@ -373,7 +424,7 @@ impl SessionRelay {
             return true;
         };
         !matches!(
-            self.store.publish(&calls_channel(holder), &probe).await,
+            self.dir.store.publish(&calls_channel(holder), &probe).await,
             Ok(0)
         )
     }
@@ -418,11 +469,8 @@ impl SessionRelay {
         principal: &Principal,
         request: axum::extract::Request,
     ) -> Response {
-        let record = match self.store.get(&record_key(session)).await {
-            Ok(Some(v)) => match serde_json::from_slice::<SessionRecord>(&v) {
-                Ok(r) => r,
-                Err(_) => return plain(StatusCode::NOT_FOUND, "session not found"),
-            },
+        let record = match self.dir.lookup(session).await {
+            Ok(Some(r)) => r,
             Ok(None) => return plain(StatusCode::NOT_FOUND, "session not found"),
             Err(e) => {
                 tracing::warn!(session = %session, error = %e, "session request: the state store failed; the session cannot be found from this replica");
@@ -433,7 +481,7 @@ impl SessionRelay {
             tracing::warn!(session = %session, "request refused: the session belongs to another subject");
             return plain(StatusCode::NOT_FOUND, "session not found");
         }
-        if record.replica == self.replica {
+        if record.replica == self.dir.replica {
             // Recorded here but gone from here: it ended.
             self.forget(session).await;
             return plain(StatusCode::NOT_FOUND, "session not found");
@@ -446,7 +494,7 @@ impl SessionRelay {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let call = ToHolder::Call(Call {
             id: id.clone(),
-            reply_to: self.replica.clone(),
+            reply_to: self.dir.replica.clone(),
             subject: principal.subject.clone(),
             scopes: match &principal.scopes {
                 ScopeSet::All => None,
@@ -486,6 +534,7 @@ impl SessionRelay {
             ended: false,
         };
         match self
+            .dir
             .store
             .publish(&calls_channel(&record.replica), &payload)
             .await
@@ -493,9 +542,7 @@ impl SessionRelay {
             Ok(0) => {
                 // Its replica is gone: forget the session; the client opens a new one.
                 guard.ended = true;
-                if let Ok(v) = serde_json::to_vec(&record) {
-                    let _ = self.store.delete_if(&record_key(session), &v).await;
-                }
+                self.dir.forget_held(session, &record).await;
                 tracing::info!(session = %session, "session request: the replica that held the session is gone");
                 return plain(StatusCode::NOT_FOUND, "session not found");
             }
@@ -528,9 +575,7 @@ impl SessionRelay {
                 Err(_) => {
                     if !self.holder_alive(&record.replica).await {
                         guard.ended = true;
-                        if let Ok(v) = serde_json::to_vec(&record) {
-                            let _ = self.store.delete_if(&record_key(session), &v).await;
-                        }
+                        self.dir.forget_held(session, &record).await;
                         tracing::info!(session = %session, "session request: the replica that held the session died before answering");
                         return plain(StatusCode::NOT_FOUND, "session not found");
                     }
@@ -617,7 +662,7 @@ impl Drop for Pending {
         }) else {
             return;
         };
-        let store = self.relay.store.clone();
+        let store = self.relay.dir.store.clone();
         let channel = calls_channel(&self.holder);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {

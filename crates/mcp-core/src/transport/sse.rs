@@ -41,17 +41,9 @@ struct Session {
     owner: String,
 }
 
-/// Sessions shared through the state store: this replica's id and the store.
+/// Sessions shared through the state store (`sse:<id>`): which replica holds each.
 struct Relay {
-    store: Arc<dyn crate::state::StateStore>,
-    replica: String,
-}
-
-/// Where a session lives, in the store (`sse:<id>`).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SessionRecord {
-    replica: String,
-    owner: String,
+    dir: super::session_relay::Directory,
 }
 
 /// A message relayed to the replica that holds the session.
@@ -63,13 +55,6 @@ struct Relayed {
     scopes: Option<Vec<String>>,
     request_id: Option<String>,
     message: serde_json::Value,
-}
-
-/// How long a session's record lives in the store (it is deleted when the stream closes).
-const RECORD_TTL: Duration = Duration::from_secs(24 * 3600);
-
-fn record_key(id: &str) -> String {
-    format!("sse:{id}")
 }
 
 fn channel(replica: &str) -> String {
@@ -96,8 +81,7 @@ impl<A: App> SseState<A> {
         shutdown: CancellationToken,
     ) -> Self {
         let relay = shared.state().map(|store| Relay {
-            store: store.clone(),
-            replica: uuid::Uuid::new_v4().simple().to_string(),
+            dir: super::session_relay::Directory::new(store.clone(), "sse"),
         });
         Self {
             shared,
@@ -116,8 +100,8 @@ impl<A: App> SseState<A> {
         let Some(relay) = &self.relay else {
             return;
         };
-        let mut rx = relay.store.subscribe(
-            &channel(&relay.replica),
+        let mut rx = relay.dir.store.subscribe(
+            &channel(&relay.dir.replica),
             Some(self.shared.readiness.guard("state: SSE relay subscription")),
         );
         let state = self.clone();
@@ -132,7 +116,7 @@ impl<A: App> SseState<A> {
             }
         });
         tracing::info!(
-            replica = %relay.replica,
+            replica = %relay.dir.replica,
             "legacy SSE sessions are shared through the state store: a message may be posted to any replica"
         );
     }
@@ -219,18 +203,14 @@ impl<A: App> Drop for Cleanup<A> {
         if let Ok(mut s) = self.state.sessions.lock() {
             s.remove(&self.id);
         }
-        if let Some(relay) = &self.state.relay
+        if self.state.relay.is_some()
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
-            let store = relay.store.clone();
-            let key = record_key(&self.id);
-            let me = relay.replica.clone();
+            let state = self.state.clone();
+            let id = self.id.clone();
             rt.spawn(async move {
-                // Only this replica's record (a session id is never reused, but be exact).
-                if let Ok(Some(v)) = store.get(&key).await
-                    && serde_json::from_slice::<SessionRecord>(&v).is_ok_and(|r| r.replica == me)
-                {
-                    let _ = store.delete_if(&key, &v).await;
+                if let Some(relay) = &state.relay {
+                    relay.dir.forget(&id).await;
                 }
             });
         }
@@ -287,20 +267,12 @@ pub(crate) async fn open<A: App>(
             },
         );
     }
-    if let Some(relay) = &state.relay {
-        let record = SessionRecord {
-            replica: relay.replica.clone(),
-            owner: principal.subject.clone(),
-        };
-        let stored = match serde_json::to_vec(&record) {
-            Ok(v) => relay.store.put(&record_key(&id), &v, RECORD_TTL).await,
-            Err(e) => Err(crate::state::StateError::Corrupt(e.to_string())),
-        };
-        if let Err(e) = stored {
-            // The session still works through this replica (a sticky route), not others.
-            metrics::counter!("mcp_state_fallback_total", "use" => "sse").increment(1);
-            tracing::warn!(session = %id, error = %e, "SSE session not shared: the state store failed; messages must reach this replica");
-        }
+    if let Some(relay) = &state.relay
+        && let Err(e) = relay.dir.record(&id, &principal.subject).await
+    {
+        // The session still works through this replica (a sticky route), not others.
+        metrics::counter!("mcp_state_fallback_total", "use" => "sse").increment(1);
+        tracing::warn!(session = %id, error = %e, "SSE session not shared: the state store failed; messages must reach this replica");
     }
     let stop = state.shutdown.child_token();
     let handler = McpServer::session(state.shared.clone(), "sse", Some(principal.subject.clone()));
@@ -415,11 +387,8 @@ async fn relay_post<A: App>(
     let Some(principal) = parts.extensions.get::<Arc<Principal>>().cloned() else {
         return json_error(StatusCode::NOT_FOUND, "session not found");
     };
-    let record = match relay.store.get(&record_key(id)).await {
-        Ok(Some(v)) => match serde_json::from_slice::<SessionRecord>(&v) {
-            Ok(r) => r,
-            Err(_) => return json_error(StatusCode::NOT_FOUND, "session not found"),
-        },
+    let record = match relay.dir.lookup(id).await {
+        Ok(Some(r)) => r,
         Ok(None) => return json_error(StatusCode::NOT_FOUND, "session not found"),
         Err(e) => {
             tracing::warn!(session = %id, error = %e, "SSE message: the state store failed; the session cannot be found from this replica");
@@ -464,19 +433,14 @@ async fn relay_post<A: App>(
         );
     };
     match relay
+        .dir
         .store
         .publish(&channel(&record.replica), &payload)
         .await
     {
         Ok(0) => {
             // Its replica is gone: forget the session; the client opens a new one.
-            let _ = relay
-                .store
-                .delete_if(
-                    &record_key(id),
-                    &serde_json::to_vec(&record).unwrap_or_default(),
-                )
-                .await;
+            relay.dir.forget_held(id, &record).await;
             tracing::info!(session = %id, "SSE message: the replica that held the session is gone");
             json_error(StatusCode::NOT_FOUND, "session not found")
         }
