@@ -120,3 +120,22 @@ pub fn describe_metrics() {
         "Circuit breaker: 0 closed, 1 half-open, 2 open"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quiet_rmcp;
+
+    #[test]
+    fn rmcp_is_kept_at_warn_unless_the_filter_names_it() {
+        assert_eq!(quiet_rmcp("info"), "info,rmcp=warn");
+        assert_eq!(
+            quiet_rmcp("warn,mcp_core=info"),
+            "warn,mcp_core=info,rmcp=warn"
+        );
+        assert_eq!(
+            quiet_rmcp("info,rmcp::service=debug"),
+            "info,rmcp::service=debug"
+        );
+        assert_eq!(quiet_rmcp("info,rmcp=info"), "info,rmcp=info");
+    }
+}
