@@ -127,8 +127,8 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
         F: Fn(Arc<S>, CallCtx, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, ToolError>> + Send + 'static,
     {
-        let input_schema = rmcp::handler::server::common::schema_for_type::<I>();
-        let output_schema = rmcp::handler::server::common::schema_for_output::<O>();
+        let input_schema = schema_of::<I>(SchemaUse::Input);
+        let output_schema = schema_of::<O>(SchemaUse::Output);
         let f = Arc::new(f);
         let handler: Handler<S> = Arc::new(move |state, ctx, args| {
             let f = f.clone();
@@ -149,7 +149,7 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
         F: Fn(Arc<S>, CallCtx, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<CallToolResult, ToolError>> + Send + 'static,
     {
-        let input_schema = rmcp::handler::server::common::schema_for_type::<I>();
+        let input_schema = schema_of::<I>(SchemaUse::Input);
         let f = Arc::new(f);
         let handler: Handler<S> = Arc::new(move |state, ctx, args| {
             let f = f.clone();
@@ -172,7 +172,7 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
             let f = f.clone();
             Box::pin(async move { f(state, ctx, args).await })
         });
-        Self::assemble(spec, Arc::new(input_schema), None, handler)
+        Self::assemble(spec, Arc::new(portable_schema(input_schema)), None, handler)
     }
 
     fn assemble(
@@ -181,12 +181,10 @@ impl<S: Send + Sync + 'static> ToolDef<S> {
         output_schema: Option<Arc<JsonObject>>,
         handler: Handler<S>,
     ) -> Self {
-        let input_schema = Arc::new(portable_schema(&input_schema));
         // MCP requires an object output schema; a free-form output (serde_json::Value)
         // gets none rather than one that clients reject.
-        let output_schema = output_schema
-            .map(|o| Arc::new(portable_schema(&o)))
-            .filter(|o| o.get("type").and_then(Value::as_str) == Some("object"));
+        let output_schema =
+            output_schema.filter(|o| o.get("type").and_then(Value::as_str) == Some("object"));
         let secret_args = crate::redact::secret_properties(&input_schema);
         let mut tool = Tool::new(spec.name, spec.description, input_schema)
             .with_title(spec.title)
@@ -275,10 +273,66 @@ impl<S> ToolDef<S> {
     }
 }
 
+/// What a generated schema describes: what a type accepts, or what it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SchemaUse {
+    Input,
+    Output,
+}
+
+/// The portable JSON Schema (2020-12) of `T`, generated once per type and shared by every
+/// tool that uses it.
+///
+/// Same settings as rmcp's `schema_for_type` / `schema_for_output` (inputs: the deserialise
+/// contract; outputs: the serialise contract, without the top-level `title` and
+/// `description`), but one copy: rmcp's helpers keep their own per-thread caches and
+/// `schema_for_output` clones its schema, so a server held each schema two or three times
+/// for its whole life (about 2 MiB of paloalto-ngfw's idle heap).
+fn schema_of<T: JsonSchema + 'static>(kind: SchemaUse) -> Arc<JsonObject> {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex, PoisonError};
+    type Schemas = HashMap<(TypeId, SchemaUse), Arc<JsonObject>>;
+    static SCHEMAS: LazyLock<Mutex<Schemas>> = LazyLock::new(Default::default);
+    let key = (TypeId::of::<T>(), kind);
+    if let Some(s) = SCHEMAS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return s.clone();
+    }
+    let settings = match kind {
+        SchemaUse::Input => schemars::generate::SchemaSettings::draft2020_12(),
+        SchemaUse::Output => schemars::generate::SchemaSettings::draft2020_12().for_serialize(),
+    };
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut object = match schema.to_value() {
+        Value::Object(m) => m,
+        // A root schema is `true` or `false` only for no Rust type we use; as objects those
+        // are `{}` and `{"not": {}}`.
+        Value::Bool(false) => {
+            JsonObject::from_iter([("not".into(), Value::Object(JsonObject::new()))])
+        }
+        _ => JsonObject::new(),
+    };
+    if kind == SchemaUse::Output {
+        object.remove("title");
+        object.remove("description");
+    }
+    let schema = Arc::new(portable_schema(object));
+    SCHEMAS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert(schema)
+        .clone()
+}
+
 /// Remove schemars' Rust-specific `format` values (`uint16`, `int64`, `double`, ...), which
 /// JSON Schema validators in clients do not know and warn about. Range limits stay, as
 /// `minimum`/`maximum`.
-fn portable_schema(schema: &JsonObject) -> JsonObject {
+fn portable_schema(schema: JsonObject) -> JsonObject {
     fn clean(v: &mut Value) {
         match v {
             Value::Object(map) => {
@@ -324,11 +378,12 @@ fn portable_schema(schema: &JsonObject) -> JsonObject {
             _ => {}
         }
     }
-    let mut v = Value::Object(schema.clone());
+    let mut v = Value::Object(schema);
     clean(&mut v);
     match v {
         Value::Object(m) => m,
-        _ => schema.clone(),
+        // `clean` keeps an object an object.
+        _ => JsonObject::new(),
     }
 }
 
@@ -660,12 +715,38 @@ mod tests {
     }
 
     #[test]
+    fn schemas_are_generated_once_and_shared_by_the_tools_that_use_them() {
+        let a = typed(spec("a_tool", "s:read", Effect::ReadOnly));
+        let b = typed(spec("b_tool", "s:read", Effect::ReadOnly));
+        // One copy of each schema, shared (not one per tool, nor a cache beside it).
+        assert!(Arc::ptr_eq(&a.tool.input_schema, &b.tool.input_schema));
+        let (ao, bo) = (
+            a.tool.output_schema.as_ref().expect("output schema"),
+            b.tool.output_schema.as_ref().expect("output schema"),
+        );
+        assert!(Arc::ptr_eq(ao, bo));
+        // rmcp's settings: 2020-12; the output schema without its top-level title and
+        // description, the input schema with them.
+        assert_eq!(
+            a.tool.input_schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        assert_eq!(a.tool.input_schema["title"], "Described");
+        assert!(ao.get("title").is_none() && ao.get("description").is_none());
+        assert_eq!(ao["properties"]["ok"]["description"], "Done.");
+        assert_eq!(
+            a.tool.input_schema["properties"]["cidr"]["description"],
+            "The address."
+        );
+    }
+
+    #[test]
     fn portable_schema_drops_rust_formats_only() {
         let s = json!({"type": "object", "properties": {
             "a": {"type": "integer", "format": "uint16", "minimum": 0},
             "b": {"type": "string", "format": "date-time"},
             "c": {"type": "array", "items": {"type": "number", "format": "double"}}}});
-        let out = Value::Object(portable_schema(s.as_object().expect("object")));
+        let out = Value::Object(portable_schema(s.as_object().expect("object").clone()));
         assert_eq!(
             out["properties"]["a"],
             json!({"type": "integer", "minimum": 0})
