@@ -116,9 +116,22 @@ fn quote_huge_numbers(bytes: &[u8]) -> Option<Vec<u8>> {
 
 /// Parses one JSON-RPC message, or the error response to send instead. The second value is
 /// the body to pass on when it had to be rewritten (see [`quote_huge_numbers`]).
+///
+/// A well-formed message is parsed once, straight into rmcp's type. Only a body that fails
+/// that goes through a `Value` first, to find what is wrong and the id to answer with; the
+/// errors are the same either way (the typed parse accepts a subset of what the checks
+/// below accept: `jsonrpc` must be `"2.0"` and a batch is not an object).
 pub(crate) fn parse_message(
     bytes: &[u8],
 ) -> Result<(ClientJsonRpcMessage, Option<Vec<u8>>), Box<Response>> {
+    if let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(bytes) {
+        return Ok((message, None));
+    }
+    check_message(bytes)
+}
+
+/// The checks of [`parse_message`] one by one, through a `Value`.
+fn check_message(bytes: &[u8]) -> Result<(ClientJsonRpcMessage, Option<Vec<u8>>), Box<Response>> {
     let parse_error = |e: serde_json::Error| {
         rpc_error(
             StatusCode::BAD_REQUEST,
@@ -253,6 +266,45 @@ mod tests {
         // Ordinary bodies are passed on as they came.
         let (_, same) = parse_message(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).expect("ok");
         assert!(same.is_none());
+    }
+
+    #[test]
+    fn the_one_pass_parse_accepts_only_what_the_checks_accept() {
+        // Whatever the typed parse lets through must pass every check too; the rest goes to
+        // the checks, which answer it as before.
+        let bodies = [
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"t","arguments":{"x":[1,{"y":null}]}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"m"}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":2.0,"id":1,"method":"ping"}"#,
+            r#"{"id":1,"method":"ping"}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            r#"{"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#,
+            r#"{"jsonrpc":"2.0","id":1e999,"method":"ping"}"#,
+            r#""2.0""#,
+            "null",
+        ];
+        for body in bodies {
+            let fast = serde_json::from_slice::<ClientJsonRpcMessage>(body.as_bytes()).is_ok();
+            let checked = check_message(body.as_bytes()).is_ok();
+            assert!(
+                !fast || checked,
+                "typed parse accepts what the checks refuse: {body}"
+            );
+            assert_eq!(
+                parse_message(body.as_bytes()).is_ok(),
+                checked,
+                "same answer either way: {body}"
+            );
+        }
+        assert!(serde_json::from_slice::<ClientJsonRpcMessage>(bodies[0].as_bytes()).is_ok());
     }
 
     #[tokio::test]
