@@ -9,7 +9,11 @@ use libfuzzer_sys::fuzz_target;
 use paloalto_ngfw::client::{self, Envelope, model, parse_envelope, tagfilter};
 
 fn normalise(inner: &str) {
-    let _ = model::with_result(inner, |r| {
+    let _ = model::with_result(inner, normalise_result);
+}
+
+fn normalise_result(r: roxmltree::Node<'_, '_>) {
+    {
         let entries = model::entries(r);
         for (i, e) in entries.iter().enumerate() {
             let a = model::address_object(*e, "vsys:vsys1");
@@ -38,7 +42,7 @@ fn normalise(inner: &str) {
         }
         let _ = model::system_info(r);
         let _ = model::policy_match(r);
-    });
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -65,6 +69,26 @@ fuzz_target!(|data: &[u8]| {
         |inner| {
             if let Some(inner) = inner {
                 normalise(&inner);
+            }
+        },
+    );
+
+    // The same, parsed once and kept parsed (what the read cache holds): the same answer as
+    // the text, and the normalisers accept the kept parse.
+    secops_fuzz::each_interpreted(
+        data,
+        |resp| {
+            let parsed = client::interpret_parsed(resp);
+            match (&parsed, client::interpret(resp)) {
+                (Ok(p), Ok(t)) => assert_eq!(p.as_ref().map(|p| p.inner_xml()), t),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (p, t) => panic!("parsed {p:?} and text {t:?} disagree"),
+            }
+            parsed.map_err(mcp_core::ToolError::from)
+        },
+        |parsed| {
+            if let Some(p) = parsed {
+                normalise_result(p.result());
             }
         },
     );

@@ -27,7 +27,7 @@ use mcp_core::upstream::{Idempotency, Upstream, UpstreamResponse};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use error::PanosError;
-pub use xml::{Envelope, parse_envelope};
+pub use xml::{Envelope, ParsedResult, parse_envelope};
 pub use xpath::{Name, XPath};
 
 use crate::config::{Credentials, PanosSettings};
@@ -66,9 +66,10 @@ enum CacheKey {
 /// read.
 /// Fresh for `PANOS_CACHE_TTL`, then served stale while one call refreshes it (at most twice
 /// the TTL old), identical misses coalesced ([`mcp_core::cache`]).
+/// The cache holds parsed results, so a hit parses nothing.
 type ReadCache = mcp_core::cache::ReadCache<
     (Option<String>, Option<u64>, CacheKey),
-    Arc<Option<String>>,
+    Option<Arc<ParsedResult>>,
     PanosError,
 >;
 
@@ -213,25 +214,40 @@ impl PanosClient {
         form: &[(&str, &str)],
         target: Option<&str>,
     ) -> Result<Option<String>, PanosError> {
+        interpret(&self.send_form(form, target).await?)
+    }
+
+    /// [`Self::post_to`], the result parsed (once) and kept parsed.
+    async fn post_parsed_to(
+        &self,
+        form: &[(&str, &str)],
+        target: Option<&str>,
+    ) -> Result<Option<Arc<ParsedResult>>, PanosError> {
+        Ok(interpret_parsed(&self.send_form(form, target).await?)?.map(Arc::new))
+    }
+
+    async fn send_form(
+        &self,
+        form: &[(&str, &str)],
+        target: Option<&str>,
+    ) -> Result<UpstreamResponse, PanosError> {
         let form = Self::targeted(form, target);
         let rb = self
             .upstream
             .request(reqwest::Method::POST, "/api/")
             .header("X-PAN-KEY", self.key.expose_secret())
             .form(&form);
-        let resp = self
-            .upstream
+        self.upstream
             .send(rb, Idempotency::Idempotent)
             .await
-            .map_err(|e| PanosError::Transport(Arc::new(e)))?;
-        interpret(&resp)
+            .map_err(|e| PanosError::Transport(Arc::new(e)))
     }
 
     async fn cached(
         &self,
         key: CacheKey,
         form: Vec<(&'static str, String)>,
-    ) -> Result<Option<String>, PanosError> {
+    ) -> Result<Option<Arc<ParsedResult>>, PanosError> {
         let target = self.current_target().await?;
         // With a shared cache, the local entry is only good for the generation it was read in:
         // a write on another replica is seen here at once. Store down: local behaviour.
@@ -247,25 +263,29 @@ impl PanosClient {
         let fetch = async {
             let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             match &self.shared {
-                None => self.post_to(&pairs, target.as_deref()).await.map(Arc::new),
+                None => self.post_parsed_to(&pairs, target.as_deref()).await,
                 Some(shared) => {
                     let (bytes, _) = shared
                         .get_or_fetch(&shared_key, || async {
-                            self.post_to(&pairs, target.as_deref())
+                            self.post_parsed_to(&pairs, target.as_deref())
                                 .await
-                                .map(|v| encode_cached(v.as_deref()))
+                                .map(|v| encode_cached(v.map(|p| p.inner_xml()).as_deref()))
                         })
                         .await?;
-                    Ok(Arc::new(decode_cached(&bytes)))
+                    decode_cached(&bytes)
+                        .map(|inner| ParsedResult::from_inner(&inner).map(Arc::new))
+                        .transpose()
+                        .map_err(PanosError::Parse)
                 }
             }
         };
         match &self.cache {
-            None => fetch.await.map(|v| (*v).clone()),
-            Some(cache) => cache
-                .get_or_fetch((target.clone(), generation, key), || fetch)
-                .await
-                .map(|v| (*v).clone()),
+            None => fetch.await,
+            Some(cache) => {
+                cache
+                    .get_or_fetch((target.clone(), generation, key), || fetch)
+                    .await
+            }
         }
     }
 
@@ -284,7 +304,7 @@ impl PanosClient {
         &self,
         source: ConfigSource,
         xpath: &XPath,
-    ) -> Result<Option<String>, PanosError> {
+    ) -> Result<Option<Arc<ParsedResult>>, PanosError> {
         let action = source.action();
         let form = vec![
             ("type", "config".to_string()),
@@ -302,7 +322,11 @@ impl PanosClient {
     }
 
     /// Run an operational command (already-built XML from validated parts).
-    async fn op(&self, cmd: &str, vsys: Option<&Name>) -> Result<Option<String>, PanosError> {
+    async fn op(
+        &self,
+        cmd: &str,
+        vsys: Option<&Name>,
+    ) -> Result<Option<Arc<ParsedResult>>, PanosError> {
         let mut form = vec![("type", "op".to_string()), ("cmd", cmd.to_string())];
         if let Some(v) = vsys {
             form.push(("vsys", v.as_str().to_string()));
@@ -321,14 +345,14 @@ impl PanosClient {
         xpath: &XPath,
         f: impl Fn(usize, roxmltree::Node<'_, '_>) -> T,
     ) -> Result<Vec<T>, PanosError> {
-        let inner = self.config(source, xpath).await?;
-        Ok(parse(inner.as_deref(), |r| {
+        let result = self.config(source, xpath).await?;
+        Ok(on_result(result.as_deref(), |r| {
             model::entries(r)
                 .into_iter()
                 .enumerate()
                 .map(|(i, e)| f(i, e))
                 .collect()
-        })?
+        })
         .unwrap_or_default())
     }
 
@@ -424,13 +448,13 @@ impl PanosClient {
             .child("security")
             .child("rules")
             .entries();
-        let inner = self.config(source, &xpath).await?;
-        Ok(parse(inner.as_deref(), |r| {
+        let result = self.config(source, &xpath).await?;
+        Ok(on_result(result.as_deref(), |r| {
             model::entries(r)
                 .into_iter()
                 .find(|e| e.attribute("name") == Some(rule))
                 .map(|e| model::text(e, "action").unwrap_or_else(|| "allow".into()))
-        })?
+        })
         .flatten())
     }
 
@@ -466,10 +490,10 @@ impl PanosClient {
 
     /// `show system info`, flattened to key/value pairs (empty when PAN-OS said nothing).
     pub async fn system_info(&self) -> Result<BTreeMap<String, String>, PanosError> {
-        let inner = self
+        let result = self
             .op("<show><system><info></info></system></show>", None)
             .await?;
-        Ok(parse(inner.as_deref(), model::system_info)?.unwrap_or_default())
+        Ok(on_result(result.as_deref(), model::system_info).unwrap_or_default())
     }
 
     /// The firewall's own `test security-policy-match` for `query`: the command sent and the
@@ -479,14 +503,14 @@ impl PanosClient {
         query: &PolicyMatchQuery,
     ) -> Result<PolicyMatch, PanosError> {
         let command = query.command();
-        let inner = self.op(&command, Some(&query.vsys)).await?;
-        let rule = parse(inner.as_deref(), |r| {
+        let result = self.op(&command, Some(&query.vsys)).await?;
+        let rule = on_result(result.as_deref(), |r| {
             model::policy_match(r).map(|(name, action, index, _)| MatchedRule {
                 name,
                 action,
                 index,
             })
-        })?
+        })
         .flatten();
         Ok(PolicyMatch { command, rule })
     }
@@ -513,15 +537,39 @@ fn parse<T>(
         .transpose()
 }
 
+/// `f` of a parsed `<result>` (`None`: nothing there).
+fn on_result<T>(
+    result: Option<&ParsedResult>,
+    f: impl FnOnce(roxmltree::Node<'_, '_>) -> T,
+) -> Option<T> {
+    result.map(|r| f(r.result()))
+}
+
 /// Map an HTTP response to the `<result>` inner XML, or an error. Public for the fuzz
 /// targets (`fuzz/`) and property tests: it must hold for any status and body.
 pub fn interpret(resp: &UpstreamResponse) -> Result<Option<String>, PanosError> {
     let body = String::from_utf8_lossy(&resp.body);
+    judge(resp, &body, || parse_envelope(&body))
+}
+
+/// [`interpret`], keeping the parsed `<result>` instead of its text: the response is parsed
+/// once, and that parse is what the read cache holds.
+pub fn interpret_parsed(resp: &UpstreamResponse) -> Result<Option<ParsedResult>, PanosError> {
+    let body = String::from_utf8_lossy(&resp.body);
+    judge(resp, &body, || ParsedResult::from_body(&body))
+}
+
+/// The error, or the result, of a response whose envelope `envelope` reads.
+fn judge<R>(
+    resp: &UpstreamResponse,
+    body: &str,
+    envelope: impl FnOnce() -> Result<Envelope<R>, xml::NotAnEnvelope>,
+) -> Result<Option<R>, PanosError> {
     let ok = resp.status.is_success();
     let status = resp.status.as_u16();
     if status == 429 || status >= 500 {
         // Overload and server errors say "retry later", whatever the body looks like.
-        let snippet = match parse_envelope(&body) {
+        let snippet = match parse_envelope(body) {
             Ok(Envelope::Error { message, .. }) if !message.is_empty() => message,
             _ => resp.text_snippet(200),
         };
@@ -531,7 +579,7 @@ pub fn interpret(resp: &UpstreamResponse) -> Result<Option<String>, PanosError> 
             retry_after: resp.retry_after(),
         });
     }
-    match (parse_envelope(&body), ok) {
+    match (envelope(), ok) {
         (Ok(Envelope::Success { result, .. }), true) => Ok(result),
         (
             Ok(Envelope::Error {

@@ -5,15 +5,18 @@
 //! quotes with spaces around `=`; a self-closing `<response/>`; and `code="7"` on a read,
 //! which is an empty result rather than an error.
 
+use std::sync::Arc;
+
 use roxmltree::{Document, Node};
+use yoke::{Yoke, Yokeable};
 
 /// What PAN-OS said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Envelope {
+pub enum Envelope<R = String> {
     /// `status="success"`, with the inner XML of `<result>` (None for an empty read, code 7).
     Success {
         code: Option<u16>,
-        result: Option<String>,
+        result: Option<R>,
     },
     /// `status="error"`.
     Error { code: Option<u16>, message: String },
@@ -28,6 +31,88 @@ pub struct NotAnEnvelope(pub String);
 pub fn parse_envelope(body: &str) -> Result<Envelope, NotAnEnvelope> {
     let doc = Document::parse(body.trim())
         .map_err(|e| NotAnEnvelope(format!("the response is not valid XML ({e})")))?;
+    Ok(match envelope_of(&doc)? {
+        Envelope::Success { code, result } => Envelope::Success {
+            code,
+            result: result.map(|r| inner_xml(body, r)),
+        },
+        Envelope::Error { code, message } => Envelope::Error { code, message },
+    })
+}
+
+/// A `<result>` parsed once and kept with its text: what the read cache holds, so that a
+/// cache hit parses nothing and a miss parses the response once.
+pub struct ParsedResult(Yoke<Doc<'static>, Arc<str>>);
+
+/// A parsed document borrowing its text (the yoke of [`ParsedResult`]).
+#[derive(Yokeable)]
+struct Doc<'a>(Document<'a>);
+
+impl std::fmt::Debug for ParsedResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ParsedResult").finish_non_exhaustive()
+    }
+}
+
+impl ParsedResult {
+    /// A response body: its envelope, and the `<result>` when PAN-OS said success with one
+    /// (`Ok(None)`: success with nothing there, as [`parse_envelope`] says).
+    pub fn from_body(body: &str) -> Result<Envelope<Self>, NotAnEnvelope> {
+        let yoke = Yoke::<Doc<'static>, Arc<str>>::try_attach_to_cart(
+            Arc::<str>::from(body.trim()),
+            |b: &str| Document::parse(b).map(Doc),
+        )
+        .map_err(|e| NotAnEnvelope(format!("the response is not valid XML ({e})")))?;
+        Ok(match envelope_of(&yoke.get().0)? {
+            Envelope::Success { code, result } => Envelope::Success {
+                code,
+                result: result.is_some().then_some(()),
+            },
+            Envelope::Error { code, message } => Envelope::Error { code, message },
+        }
+        .map_result(|()| Self(yoke)))
+    }
+
+    /// The inner XML of a `<result>` (as [`parse_envelope`] gives it), parsed.
+    pub fn from_inner(inner: &str) -> Result<Self, String> {
+        let wrapped = format!("<result>{inner}</result>");
+        Yoke::<Doc<'static>, Arc<str>>::try_attach_to_cart(Arc::<str>::from(wrapped), |b: &str| {
+            Document::parse(b).map(Doc)
+        })
+        .map(Self)
+        .map_err(|e| format!("unparseable result: {e}"))
+    }
+
+    /// The `<result>` element.
+    pub fn result(&self) -> Node<'_, '_> {
+        let root = self.0.get().0.root_element();
+        if root.has_tag_name("result") {
+            root
+        } else {
+            child(root, "result").unwrap_or(root)
+        }
+    }
+
+    /// The inner XML of the `<result>` element.
+    pub fn inner_xml(&self) -> String {
+        inner_xml(self.0.backing_cart(), self.result())
+    }
+}
+
+impl<R> Envelope<R> {
+    fn map_result<S>(self, f: impl FnOnce(R) -> S) -> Envelope<S> {
+        match self {
+            Envelope::Success { code, result } => Envelope::Success {
+                code,
+                result: result.map(f),
+            },
+            Envelope::Error { code, message } => Envelope::Error { code, message },
+        }
+    }
+}
+
+/// The envelope of a parsed response, the `<result>` element as a node.
+fn envelope_of<'a, 'i>(doc: &'a Document<'i>) -> Result<Envelope<Node<'a, 'i>>, NotAnEnvelope> {
     let root = doc.root_element();
     if root.tag_name().name() != "response" {
         return Err(NotAnEnvelope(format!(
@@ -42,14 +127,9 @@ pub fn parse_envelope(body: &str) -> Result<Envelope, NotAnEnvelope> {
         Some("success") => {
             let result = child(root, "result");
             let empty = code == Some(7) || result.is_none_or(|r| !r.has_children());
-            let inner = if empty {
-                None
-            } else {
-                result.map(|r| inner_xml(body, r))
-            };
             Ok(Envelope::Success {
                 code,
-                result: inner,
+                result: if empty { None } else { result },
             })
         }
         Some("error") => Ok(Envelope::Error {
@@ -126,6 +206,52 @@ pub fn code_label(code: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsed_result_reads_as_the_inner_xml_does() {
+        let bodies = [
+            "<response status=\"success\"><result><key>abc</key></result></response>",
+            "  <response status='success' code='19'>\n<result total-count=\"2\" count=\"2\">\n  <entry name=\"a\"><ip-netmask>10.0.0.1/32</ip-netmask></entry>\n  <entry name=\"b\"><fqdn>x.example</fqdn></entry>\n</result></response>\n",
+            "<response status=\"success\" code=\"7\"><result/></response>",
+            "<response status=\"success\"><result></result></response>",
+            "<response status=\"success\"/>",
+            "<response status=\"error\" code=\"12\"><msg><line>bad</line></msg></response>",
+            "<other/>",
+            "not xml",
+        ];
+        let names = |r: Node<'_, '_>| -> Vec<String> {
+            r.descendants()
+                .filter_map(|d| d.attribute("name").map(str::to_string))
+                .collect()
+        };
+        for body in bodies {
+            let text = parse_envelope(body);
+            let parsed = ParsedResult::from_body(body);
+            match (&text, parsed) {
+                (Ok(t), Ok(p)) => {
+                    let p = p.map_result(|p| {
+                        // The same result: as text, and read through the kept parse and
+                        // through a parse of that text (what the shared cache does).
+                        let again = ParsedResult::from_inner(&p.inner_xml()).expect("reparses");
+                        assert_eq!(names(p.result()), names(again.result()), "{body}");
+                        assert_eq!(p.result().tag_name().name(), "result");
+                        p.inner_xml()
+                    });
+                    assert_eq!(&p, t, "{body}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a, &b, "{body}"),
+                (t, p) => panic!("{body}: text {t:?}, parsed {p:?}"),
+            }
+        }
+        let p = ParsedResult::from_body(bodies[1]).expect("ok");
+        let Envelope::Success {
+            result: Some(p), ..
+        } = p
+        else {
+            panic!("a result")
+        };
+        assert_eq!(names(p.result()), ["a", "b"]);
+    }
 
     #[test]
     fn every_envelope_shape() {
