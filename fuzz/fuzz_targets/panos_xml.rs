@@ -13,36 +13,34 @@ fn normalise(inner: &str) {
 }
 
 fn normalise_result(r: roxmltree::Node<'_, '_>) {
-    {
-        let entries = model::entries(r);
-        for (i, e) in entries.iter().enumerate() {
-            let a = model::address_object(*e, "vsys:vsys1");
-            let g = model::address_group(*e, "shared");
-            let s = model::service(*e, "shared");
-            let sg = model::service_group(*e, "device-group:dg1");
-            let z = model::zone(*e, "template:t1");
-            let rule = model::security_rule(*e, i + 1, "pre", "device-group:dg1");
-            if let Some(f) = &g.filter
-                && let Ok(expr) = tagfilter::parse(f)
-            {
-                let _ = expr.matches(&a.tags);
-                let _ = expr.matches(&rule.tags);
-            }
-            // Everything a tool returns is serialised for the model.
-            for json in [
-                serde_json::to_string(&a),
-                serde_json::to_string(&g),
-                serde_json::to_string(&s),
-                serde_json::to_string(&sg),
-                serde_json::to_string(&z),
-                serde_json::to_string(&rule),
-            ] {
-                json.expect("a normalised object serialises");
-            }
+    let entries = model::entries(r);
+    for (i, e) in entries.iter().enumerate() {
+        let a = model::address_object(*e, "vsys:vsys1");
+        let g = model::address_group(*e, "shared");
+        let s = model::service(*e, "shared");
+        let sg = model::service_group(*e, "device-group:dg1");
+        let z = model::zone(*e, "template:t1");
+        let rule = model::security_rule(*e, i + 1, "pre", "device-group:dg1");
+        if let Some(f) = &g.filter
+            && let Ok(expr) = tagfilter::parse(f)
+        {
+            let _ = expr.matches(&a.tags);
+            let _ = expr.matches(&rule.tags);
         }
-        let _ = model::system_info(r);
-        let _ = model::policy_match(r);
+        // Everything a tool returns is serialised for the model.
+        for json in [
+            serde_json::to_string(&a),
+            serde_json::to_string(&g),
+            serde_json::to_string(&s),
+            serde_json::to_string(&sg),
+            serde_json::to_string(&z),
+            serde_json::to_string(&rule),
+        ] {
+            json.expect("a normalised object serialises");
+        }
     }
+    let _ = model::system_info(r);
+    let _ = model::policy_match(r);
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -265,17 +265,26 @@ impl PanosClient {
             match &self.shared {
                 None => self.post_parsed_to(&pairs, target.as_deref()).await,
                 Some(shared) => {
+                    // The replica that fetches keeps its parse; the others parse the text
+                    // the store gives them.
+                    let mut fetched = None;
+                    let slot = &mut fetched;
+                    let (pairs, target) = (&pairs, target.as_deref());
                     let (bytes, _) = shared
-                        .get_or_fetch(&shared_key, || async {
-                            self.post_parsed_to(&pairs, target.as_deref())
-                                .await
-                                .map(|v| encode_cached(v.map(|p| p.inner_xml()).as_deref()))
+                        .get_or_fetch(&shared_key, move || async move {
+                            let v = self.post_parsed_to(pairs, target).await?;
+                            let bytes = encode_cached(v.as_ref().map(|p| p.inner_xml()).as_deref());
+                            *slot = Some(v);
+                            Ok::<_, PanosError>(bytes)
                         })
                         .await?;
-                    decode_cached(&bytes)
-                        .map(|inner| ParsedResult::from_inner(&inner).map(Arc::new))
-                        .transpose()
-                        .map_err(PanosError::Parse)
+                    match fetched {
+                        Some(v) => Ok(v),
+                        None => decode_cached(&bytes)
+                            .map(|inner| ParsedResult::from_inner(&inner).map(Arc::new))
+                            .transpose()
+                            .map_err(PanosError::Parse),
+                    }
                 }
             }
         };

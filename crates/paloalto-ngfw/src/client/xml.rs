@@ -31,13 +31,7 @@ pub struct NotAnEnvelope(pub String);
 pub fn parse_envelope(body: &str) -> Result<Envelope, NotAnEnvelope> {
     let doc = Document::parse(body.trim())
         .map_err(|e| NotAnEnvelope(format!("the response is not valid XML ({e})")))?;
-    Ok(match envelope_of(&doc)? {
-        Envelope::Success { code, result } => Envelope::Success {
-            code,
-            result: result.map(|r| inner_xml(body, r)),
-        },
-        Envelope::Error { code, message } => Envelope::Error { code, message },
-    })
+    Ok(envelope_of(&doc)?.map_result(|r| inner_xml(body, r)))
 }
 
 /// A `<result>` parsed once and kept with its text: what the read cache holds, so that a
@@ -58,29 +52,22 @@ impl ParsedResult {
     /// A response body: its envelope, and the `<result>` when PAN-OS said success with one
     /// (`Ok(None)`: success with nothing there, as [`parse_envelope`] says).
     pub fn from_body(body: &str) -> Result<Envelope<Self>, NotAnEnvelope> {
-        let yoke = Yoke::<Doc<'static>, Arc<str>>::try_attach_to_cart(
-            Arc::<str>::from(body.trim()),
-            |b: &str| Document::parse(b).map(Doc),
-        )
-        .map_err(|e| NotAnEnvelope(format!("the response is not valid XML ({e})")))?;
-        Ok(match envelope_of(&yoke.get().0)? {
-            Envelope::Success { code, result } => Envelope::Success {
-                code,
-                result: result.is_some().then_some(()),
-            },
-            Envelope::Error { code, message } => Envelope::Error { code, message },
-        }
-        .map_result(|()| Self(yoke)))
+        let parsed = Self::parse(body.trim().into())
+            .map_err(|e| NotAnEnvelope(format!("the response is not valid XML ({e})")))?;
+        // The envelope's `<result>` node borrows the document; `result()` finds it again.
+        let envelope = envelope_of(&parsed.0.get().0)?.map_result(|_| ());
+        Ok(envelope.map_result(|()| parsed))
     }
 
     /// The inner XML of a `<result>` (as [`parse_envelope`] gives it), parsed.
     pub fn from_inner(inner: &str) -> Result<Self, String> {
-        let wrapped = format!("<result>{inner}</result>");
-        Yoke::<Doc<'static>, Arc<str>>::try_attach_to_cart(Arc::<str>::from(wrapped), |b: &str| {
-            Document::parse(b).map(Doc)
-        })
-        .map(Self)
-        .map_err(|e| format!("unparseable result: {e}"))
+        Self::parse(format!("<result>{inner}</result>").into())
+            .map_err(|e| format!("unparseable result: {e}"))
+    }
+
+    /// `text` parsed, kept with the document that borrows it.
+    fn parse(text: Arc<str>) -> Result<Self, roxmltree::Error> {
+        Yoke::try_attach_to_cart(text, |t: &str| Document::parse(t).map(Doc)).map(Self)
     }
 
     /// The `<result>` element.
